@@ -1,0 +1,54 @@
+"""The FastAPI application, built by a factory from one Settings object."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from medgrader import __version__
+from medgrader.auth.endpoints import router as auth_router
+from medgrader.config import Settings
+from medgrader.core.context import open_context
+from medgrader.core.errors import install_error_handlers
+from medgrader.core.health import router as health_router
+from medgrader.core.middleware import RequestGuardMiddleware
+from medgrader.db.resolve import Database
+from medgrader.jobs.worker import start_worker_task, stop_worker_task
+
+WEBHOOK_PREFIX = "/api/webhooks/"
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_context(settings, database) as context:
+            app.state.context = context
+            worker = start_worker_task(context) if settings.run_worker_in_process else None
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    await stop_worker_task(worker)
+
+    app = FastAPI(
+        title=f"{settings.app_name} credits API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        raw_body_paths=(WEBHOOK_PREFIX,),
+    )
+    app.include_router(health_router)
+    app.include_router(auth_router)
+    if settings.dev_mailbox_dir is not None and not settings.is_production:
+        from medgrader.dev.mailbox import mailbox_router
+
+        app.include_router(mailbox_router(settings.dev_mailbox_dir))
+    return app

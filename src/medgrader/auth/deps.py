@@ -1,0 +1,52 @@
+"""Who is calling: the bearer token's user, and role gates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from medgrader.auth import repository
+from medgrader.auth.tokens import InvalidToken, verify_access_token
+from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.errors import Forbidden, Unauthorized
+from medgrader.models.users import User
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_user(
+    ctx: Ctx,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthorized()
+    try:
+        user_id = verify_access_token(ctx.tokens, credentials.credentials)
+    except InvalidToken as exc:
+        raise Unauthorized("Invalid or expired access token.", code="invalid_token") from exc
+    user = await repository.user_by_id(session, user_id)
+    if user is None:
+        raise Unauthorized("Invalid or expired access token.", code="invalid_token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def current_student(user: CurrentUser) -> User:
+    if user.role != "student":
+        raise Forbidden("Only students can do this.", code="student_only")
+    return user
+
+
+async def current_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("Administrators only.", code="admin_only")
+    return user
+
+
+CurrentStudent = Annotated[User, Depends(current_student)]
+CurrentAdmin = Annotated[User, Depends(current_admin)]

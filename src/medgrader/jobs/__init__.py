@@ -1,0 +1,1 @@
+"""Background jobs on a PostgreSQL-backed queue (procrastinate): no broker to operate."""

@@ -1,0 +1,46 @@
+"""The job queue: one procrastinate App per process, tasks gathered from domain blueprints.
+
+A job that must follow a commit is deferred on the caller's own database connection
+(`defer_in_transaction`), so it commits with the change that causes it or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import procrastinate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.jobs.registry import BLUEPRINTS
+
+
+def create_job_app(libpq_url: str) -> procrastinate.App:
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=libpq_url, min_size=1, max_size=4)
+    )
+    for namespace, blueprint in BLUEPRINTS.items():
+        app.add_tasks_from(blueprint, namespace=namespace)
+    return app
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The psycopg AsyncConnection under the session's current transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def defer_in_transaction(
+    jobs: procrastinate.App,
+    session: AsyncSession,
+    task_name: str,
+    *,
+    queueing_lock: str | None = None,
+    **task_kwargs: Any,
+) -> int:
+    """Enqueue a job inside the session's transaction: it exists only if that commits."""
+    connection = await driver_connection(session)
+    deferrer = jobs.configure_task(
+        name=task_name, connection=connection, queueing_lock=queueing_lock
+    )
+    return await deferrer.defer_async(**task_kwargs)

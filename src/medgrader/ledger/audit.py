@@ -1,0 +1,101 @@
+"""Read-only consistency checks over the ledger: what `medgrader audit` prints.
+
+Invariant 1: a balance equals the sum of its entries, and each entry's balanceAfter follows
+from the one before it. Invariant 2: every COMPLETED checkout session has exactly one
+PURCHASE entry and one Payment, and every PURCHASE entry belongs to a COMPLETED session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str
+    detail: str
+
+
+CHECKS: dict[str, str] = {
+    "balance_equals_ledger_sum": """
+        WITH sums AS (
+            SELECT student_id,
+                   SUM(CASE WHEN entry_type = 'CREDIT' THEN amount ELSE -amount END) AS total
+              FROM credit_transactions
+             GROUP BY student_id
+        )
+        SELECT p.user_id::text AS subject,
+               'balance ' || p.credit_balance || ' but entries sum to '
+               || COALESCE(s.total, 0) AS detail
+          FROM student_profiles p
+          LEFT JOIN sums s ON s.student_id = p.user_id
+         WHERE p.credit_balance <> COALESCE(s.total, 0)
+    """,
+    "balance_after_chain": """
+        WITH signed AS (
+            SELECT id, student_id, seq, balance_after,
+                   CASE WHEN entry_type = 'CREDIT' THEN amount ELSE -amount END AS delta
+              FROM credit_transactions
+        ), chained AS (
+            SELECT *, SUM(delta) OVER (PARTITION BY student_id ORDER BY seq) AS running
+              FROM signed
+        )
+        SELECT id::text AS subject,
+               'student ' || student_id || ' entry seq ' || seq || ' has balanceAfter '
+               || balance_after || ', expected ' || running AS detail
+          FROM chained
+         WHERE balance_after <> running
+    """,
+    "completed_session_has_one_purchase": """
+        SELECT c.stripe_session_id AS subject,
+               'COMPLETED session has ' || COUNT(t.id) || ' PURCHASE entries' AS detail
+          FROM checkout_sessions c
+          LEFT JOIN credit_transactions t
+            ON t.source_type = 'PURCHASE' AND t.source_id = c.stripe_session_id
+         WHERE c.status = 'COMPLETED'
+         GROUP BY c.stripe_session_id
+        HAVING COUNT(t.id) <> 1
+    """,
+    "purchase_matches_session": """
+        SELECT t.id::text AS subject,
+               'PURCHASE entry for ' || COALESCE(t.source_id, '?') || ' of ' || t.amount
+               || ' credits; session ' || COALESCE(c.status, 'missing')
+               || ' with ' || COALESCE(c.credits::text, '?') || ' credits' AS detail
+          FROM credit_transactions t
+          LEFT JOIN checkout_sessions c ON c.stripe_session_id = t.source_id
+         WHERE t.source_type = 'PURCHASE'
+           AND (c.id IS NULL OR c.status <> 'COMPLETED' OR c.credits <> t.amount
+                OR c.student_id <> t.student_id OR t.entry_type <> 'CREDIT')
+    """,
+    "completed_session_has_one_payment": """
+        SELECT c.stripe_session_id AS subject,
+               'COMPLETED session has ' || COUNT(p.id) || ' payments' AS detail
+          FROM checkout_sessions c
+          LEFT JOIN payments p ON p.checkout_session_id = c.id
+         WHERE c.status = 'COMPLETED'
+         GROUP BY c.stripe_session_id
+        HAVING COUNT(p.id) <> 1
+    """,
+    "payment_matches_session": """
+        SELECT p.id::text AS subject,
+               'payment of ' || p.amount_pence || ' ' || p.currency || ' for session '
+               || p.stripe_checkout_session_id || ' (' || COALESCE(c.status, 'missing') || ')'
+               AS detail
+          FROM payments p
+          LEFT JOIN checkout_sessions c ON c.id = p.checkout_session_id
+         WHERE c.id IS NULL OR c.status <> 'COMPLETED' OR c.amount_pence <> p.amount_pence
+            OR c.currency <> p.currency OR c.credits <> p.credits
+    """,
+}
+
+
+async def run_audit(session: AsyncSession) -> list[Finding]:
+    findings: list[Finding] = []
+    for check, query in CHECKS.items():
+        result = await session.execute(text(query))
+        findings.extend(Finding(check, row.subject, row.detail) for row in result)
+    return findings

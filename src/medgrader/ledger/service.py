@@ -1,0 +1,233 @@
+"""Posting ledger entries. The ONLY place `student_profiles.credit_balance` is written.
+
+Each posting is one SQL statement: a data-modifying CTE that moves the balance with an atomic
+`UPDATE ... SET credit_balance = credit_balance + :delta ... RETURNING` and inserts the entry
+carrying the balance the UPDATE returned. The UPDATE takes the row lock, so concurrent
+postings for one student serialize in PostgreSQL, and the balance and its entry commit or roll
+back together with the caller's transaction. Nothing is read into Python and written back.
+Callers own the transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.core.errors import NotFound
+from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: uuid.UUID
+    seq: int
+    student_id: uuid.UUID
+    entry_type: EntryType
+    amount: int
+    balance_after: int
+    source_type: SourceType
+    created_at: datetime
+
+
+class StudentNotFound(NotFound):
+    code, message = "student_not_found", "No such student."
+
+
+def _posting_sql(*, require_cover: bool) -> Any:
+    # require_cover: the debit happens only if the balance covers it; otherwise no row is
+    # updated, nothing is inserted, and the caller learns it from the empty result.
+    guard = "AND credit_balance >= :amount" if require_cover else ""
+    return text(
+        f"""
+        WITH moved AS (
+            UPDATE student_profiles
+               SET credit_balance = credit_balance + :delta, updated_at = now()
+             WHERE user_id = :student_id {guard}
+         RETURNING user_id, credit_balance
+        )
+        INSERT INTO credit_transactions (
+            student_id, entry_type, amount, balance_after, source_type, source_id,
+            description, metadata, idempotency_key, actor_id
+        )
+        SELECT user_id, :entry_type, :amount, credit_balance, :source_type, :source_id,
+               :description, :metadata, :idempotency_key, :actor_id
+          FROM moved
+        RETURNING id, seq, balance_after, created_at
+        """  # noqa: S608 - guard is one of two constant strings, never user input
+    ).bindparams(bindparam("metadata", type_=JSONB))
+
+
+_CREDIT_SQL = _posting_sql(require_cover=False)
+_COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
+
+
+async def _post(
+    session: AsyncSession,
+    *,
+    student_id: uuid.UUID,
+    entry_type: EntryType,
+    amount: int,
+    source_type: SourceType,
+    source_id: str | None,
+    description: str,
+    metadata: dict[str, Any] | None,
+    idempotency_key: str | None,
+    actor_id: uuid.UUID | None,
+    require_cover: bool,
+) -> LedgerEntry | None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError(f"ledger amounts are positive integers, got {amount!r}")
+    delta = amount if entry_type is EntryType.CREDIT else -amount
+    statement = _COVERED_DEBIT_SQL if require_cover else _CREDIT_SQL
+    row = (
+        await session.execute(
+            statement,
+            {
+                "student_id": student_id,
+                "delta": delta,
+                "amount": amount,
+                "entry_type": entry_type.value,
+                "source_type": source_type.value,
+                "source_id": source_id,
+                "description": description[:500],
+                "metadata": metadata or {},
+                "idempotency_key": idempotency_key,
+                "actor_id": actor_id,
+            },
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return LedgerEntry(
+        id=row.id,
+        seq=row.seq,
+        student_id=student_id,
+        entry_type=entry_type,
+        amount=amount,
+        balance_after=row.balance_after,
+        source_type=source_type,
+        created_at=row.created_at,
+    )
+
+
+async def credit(
+    session: AsyncSession,
+    *,
+    student_id: uuid.UUID,
+    amount: int,
+    source_type: SourceType,
+    description: str,
+    source_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> LedgerEntry:
+    """Add credits. Raises StudentNotFound when the student has no profile."""
+    entry = await _post(
+        session,
+        student_id=student_id,
+        entry_type=EntryType.CREDIT,
+        amount=amount,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+        require_cover=False,
+    )
+    if entry is None:
+        raise StudentNotFound()
+    return entry
+
+
+async def debit(
+    session: AsyncSession,
+    *,
+    student_id: uuid.UUID,
+    amount: int,
+    source_type: SourceType,
+    description: str,
+    source_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> LedgerEntry | None:
+    """Take credits only if the balance covers them; None when it does not (nothing written).
+
+    A balance already below zero (after a clawback) never covers a debit.
+    """
+    if source_type in CLAWBACK_SOURCES:
+        raise ValueError("clawbacks use clawback(), which may take a balance below zero")
+    entry = await _post(
+        session,
+        student_id=student_id,
+        entry_type=EntryType.DEBIT,
+        amount=amount,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+        require_cover=True,
+    )
+    if entry is None:
+        await ensure_student_exists(session, student_id)
+    return entry
+
+
+async def clawback(
+    session: AsyncSession,
+    *,
+    student_id: uuid.UUID,
+    amount: int,
+    source_type: SourceType,
+    description: str,
+    source_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Take back credits for money returned (refund, lost dispute); may go below zero."""
+    if source_type not in CLAWBACK_SOURCES:
+        raise ValueError(f"{source_type} is not a clawback source")
+    entry = await _post(
+        session,
+        student_id=student_id,
+        entry_type=EntryType.DEBIT,
+        amount=amount,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        actor_id=None,
+        require_cover=False,
+    )
+    if entry is None:
+        raise StudentNotFound()
+    return entry
+
+
+async def ensure_student_exists(session: AsyncSession, student_id: uuid.UUID) -> None:
+    found = await session.scalar(
+        text("SELECT 1 FROM student_profiles WHERE user_id = :id"), {"id": student_id}
+    )
+    if found is None:
+        raise StudentNotFound()
+
+
+async def get_balance(session: AsyncSession, student_id: uuid.UUID) -> int:
+    balance = await session.scalar(
+        text("SELECT credit_balance FROM student_profiles WHERE user_id = :id"),
+        {"id": student_id},
+    )
+    if balance is None:
+        raise StudentNotFound()
+    return int(balance)

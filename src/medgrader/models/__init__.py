@@ -1,0 +1,27 @@
+"""ORM models. Importing this package registers every table on Base.metadata."""
+
+from medgrader.models.base import Base
+from medgrader.models.catalog import CreditPackage
+from medgrader.models.checkout import CheckoutSession, CheckoutStatus
+from medgrader.models.idempotency import IdempotencyKey
+from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
+from medgrader.models.payments import Payment
+from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
+from medgrader.models.webhooks import WebhookEvent
+
+__all__ = [
+    "Base",
+    "CheckoutSession",
+    "CheckoutStatus",
+    "CreditPackage",
+    "CreditTransaction",
+    "EntryType",
+    "IdempotencyKey",
+    "InstructorProfile",
+    "Payment",
+    "PendingRegistration",
+    "SourceType",
+    "StudentProfile",
+    "User",
+    "WebhookEvent",
+]

@@ -1,0 +1,91 @@
+"""The credit ledger: append-only entries, one per balance change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from medgrader.models.base import Base, uuid_pk
+
+
+class EntryType(StrEnum):
+    CREDIT = "CREDIT"
+    DEBIT = "DEBIT"
+
+
+class SourceType(StrEnum):
+    PURCHASE = "PURCHASE"
+    WELCOME_BONUS = "WELCOME_BONUS"
+    USAGE = "USAGE"
+    REFUND = "REFUND"
+    DISPUTE = "DISPUTE"
+    ADMIN_ADJUSTMENT = "ADMIN_ADJUSTMENT"
+
+
+# Only money taken back (a refund or a lost dispute) may push a balance below zero.
+CLAWBACK_SOURCES = (SourceType.REFUND, SourceType.DISPUTE)
+
+
+class CreditTransaction(Base):
+    __tablename__ = "credit_transactions"
+    __table_args__ = (
+        CheckConstraint("entry_type IN ('CREDIT', 'DEBIT')", name="entry_type"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "source_type IN ('PURCHASE', 'WELCOME_BONUS', 'USAGE', 'REFUND', 'DISPUTE',"
+            " 'ADMIN_ADJUSTMENT')",
+            name="source_type",
+        ),
+        # The database's own guard for invariant 5: a debit may leave a negative balance only
+        # when it is a clawback. balance_after is what the atomic UPDATE returned.
+        CheckConstraint(
+            "balance_after >= 0 OR entry_type = 'CREDIT' OR source_type IN ('REFUND', 'DISPUTE')",
+            name="no_negative_unless_clawback",
+        ),
+        Index("ix_credit_transactions_student_seq", "student_id", text("seq DESC")),
+        # One PURCHASE entry per paid Checkout Session, whoever fulfils it (invariant 2).
+        Index(
+            "uq_credit_transactions_purchase_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'PURCHASE'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    # Monotonic across commits to the same student (entries are written after the balance row
+    # is locked), so it orders the balanceAfter chain and the cursor pagination.
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    student_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("student_profiles.user_id", ondelete="RESTRICT")
+    )
+    entry_type: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    source_type: Mapped[str] = mapped_column(String(30))
+    source_id: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(String(500))
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=text("'{}'::jsonb")
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )

@@ -1,0 +1,108 @@
+"""Shared fixtures: real PostgreSQL (embedded), real SMTP, the app over real HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from medgrader.app import create_app
+from medgrader.config import Environment, Settings
+from medgrader.db.embedded import drop_database, ensure_database, start_embedded_postgres
+from medgrader.db.engine import to_libpq_url
+from medgrader.db.migrate import upgrade_to_head
+from medgrader.db.resolve import Database
+from tests.support.accounts import Account, sign_up
+from tests.support.invariants import assert_ledger_invariants
+from tests.support.live_server import LiveServer
+from tests.support.mailbox import Mailbox
+from tests.support.services import ServiceRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE = "medgrader_test"
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256-0123456789"
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    """A freshly migrated database: TEST_DATABASE_URL's server, else the embedded one."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield Database(url=external, embedded=None)
+        return
+    server = start_embedded_postgres(ROOT / ".data" / "test", database="postgres")
+    drop_database(server.libpq_url("postgres"), TEST_DATABASE)
+    ensure_database(server.libpq_url("postgres"), TEST_DATABASE)
+    upgrade_to_head(server.sqlalchemy_url(TEST_DATABASE))
+    yield Database(url=server.sqlalchemy_url(TEST_DATABASE), embedded=server)
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database: Database, mailbox: Mailbox) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment=Environment.TEST,
+        database_url=database.url,
+        jwt_secret=JWT_SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        frontend_url="http://frontend.test",
+        db_pool_size=20,
+        db_max_overflow=20,
+    )
+
+
+@pytest.fixture(scope="session")
+def live_app(settings: Settings, database: Database) -> Iterator[LiveServer]:
+    server = LiveServer(create_app(settings, database=database)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(live_app: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def db(database: Database) -> Iterator[psycopg.Connection]:
+    """A plain autocommit connection for looking at (and, on purpose, breaking) rows."""
+    with psycopg.connect(to_libpq_url(database.url), autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def services(settings: Settings, database: Database) -> Iterator[ServiceRunner]:
+    runner = ServiceRunner(settings, database)
+    yield runner
+    runner.close()
+
+
+@pytest.fixture
+def student(client: httpx.Client, mailbox: Mailbox) -> Account:
+    return sign_up(client, mailbox, role="student")
+
+
+@pytest.fixture
+def instructor(client: httpx.Client, mailbox: Mailbox) -> Account:
+    return sign_up(client, mailbox, role="instructor")
+
+
+@pytest.fixture
+def invariants(db: psycopg.Connection) -> Iterator[None]:
+    """Use in any money scenario: the ledger invariants must hold when the test ends."""
+    yield
+    assert_ledger_invariants(db)
