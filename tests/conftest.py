@@ -13,7 +13,7 @@ import pytest
 from medgrader.app import create_app
 from medgrader.config import Environment, Settings
 from medgrader.db.embedded import drop_database, ensure_database, start_embedded_postgres
-from medgrader.db.engine import to_libpq_url
+from medgrader.db.engine import to_async_url, to_libpq_url
 from medgrader.db.migrate import upgrade_to_head
 from medgrader.db.resolve import Database
 from tests.support.accounts import Account, sign_up
@@ -23,7 +23,8 @@ from tests.support.mailbox import Mailbox
 from tests.support.services import ServiceRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_DATABASE = "medgrader_test"
+# Several test runs may share the embedded server (e.g. two checkouts): give each its own name.
+TEST_DATABASE = os.environ.get("MEDGRADER_TEST_DB", "medgrader_test")
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256-0123456789"
 
 
@@ -32,7 +33,8 @@ def database() -> Iterator[Database]:
     """A freshly migrated database: TEST_DATABASE_URL's server, else the embedded one."""
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
-        yield Database(url=external, embedded=None)
+        upgrade_to_head(external)
+        yield Database(url=to_async_url(external), embedded=None)
         return
     server = start_embedded_postgres(ROOT / ".data" / "test", database="postgres")
     drop_database(server.libpq_url("postgres"), TEST_DATABASE)
@@ -59,8 +61,8 @@ def settings(database: Database, mailbox: Mailbox) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=mailbox.port,
         frontend_url="http://frontend.test",
-        db_pool_size=20,
-        db_max_overflow=20,
+        db_pool_size=10,
+        db_max_overflow=30,
     )
 
 

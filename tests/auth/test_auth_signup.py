@@ -26,7 +26,8 @@ def test_full_signup_gives_student_the_welcome_bonus_as_one_ledger_entry(
     stored = db.execute(
         "SELECT otp_hash FROM pending_registrations WHERE email = %s", (email,)
     ).fetchone()
-    assert stored is not None and code not in stored[0]
+    assert stored is not None
+    assert code not in stored[0]
 
     verified = client.post("/api/auth/verify-otp", json={"email": email.upper(), "otp": code})
     assert verified.status_code == 201
@@ -57,9 +58,7 @@ def test_full_signup_gives_student_the_welcome_bonus_as_one_ledger_entry(
     assert gone.fetchone() == (0,)
 
 
-def test_login_after_signup_returns_the_same_shape(
-    client: httpx.Client, mailbox: Mailbox
-) -> None:
+def test_login_after_signup_returns_the_same_shape(client: httpx.Client, mailbox: Mailbox) -> None:
     account = sign_up(client, mailbox)
     response = client.post(
         "/api/auth/login", json={"email": account.email.upper(), "password": PASSWORD}

@@ -20,7 +20,7 @@ class _Handler:
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.mailbox.add(parsed)
@@ -72,8 +72,10 @@ class Mailbox:
     def latest_otp(self, to: str, *, after: int = 0, timeout: float = 15.0) -> str:
         """The code in the newest verification email to `to`, waiting for its (after+1)th."""
         messages = self.wait_for(
-            lambda m: to.lower() in str(m["To"]).lower()
-            and "verification code" in str(m["Subject"]).lower(),
+            lambda m: (
+                to.lower() in str(m["To"]).lower()
+                and "verification code" in str(m["Subject"]).lower()
+            ),
             count=after + 1,
             timeout=timeout,
         )

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import procrastinate
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from medgrader.auth.tokens import TokenConfig
@@ -47,7 +48,17 @@ async def open_context(
         database.url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
     jobs = create_job_app(to_libpq_url(database.url))
-    await jobs.open_async()
+    # Opened without waiting: a process whose database is down still starts, reports 503 on
+    # /health and recovers when the database returns, instead of crash-looping.
+    job_pool = AsyncConnectionPool(
+        to_libpq_url(database.url),
+        min_size=1,
+        max_size=4,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+    )
+    await job_pool.open(wait=False)
+    await jobs.open_async(pool=job_pool)
     try:
         yield AppContext(
             settings=settings,
@@ -60,4 +71,5 @@ async def open_context(
         )
     finally:
         await jobs.close_async()
+        await job_pool.close()
         await engine.dispose()

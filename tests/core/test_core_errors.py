@@ -1,0 +1,122 @@
+"""Every failure answers {"error", "code"} with the right status and no stack trace."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+from fastapi import FastAPI
+
+from medgrader.app import create_app
+from medgrader.config import Environment, Settings
+from medgrader.core.errors import install_error_handlers
+from medgrader.db.resolve import Database
+from tests.support.accounts import PASSWORD, unique_email
+from tests.support.live_server import LiveServer, free_port
+
+
+def _assert_error_shape(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "code"}
+    assert body["code"] == code
+    assert "Traceback" not in response.text
+
+
+def test_unknown_route_is_404(client: httpx.Client) -> None:
+    _assert_error_shape(client.get("/api/nothing-here"), 404, "not_found")
+
+
+def test_wrong_method_is_405(client: httpx.Client) -> None:
+    _assert_error_shape(client.delete("/api/auth/login"), 405, "method_not_allowed")
+
+
+def test_body_over_one_mib_is_413_and_writes_nothing(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    email = unique_email("huge")
+    body = (
+        b'{"email": "' + email.encode() + b'", "password": "' + PASSWORD.encode() + b'",'
+        b' "firstName": "A", "lastName": "B", "role": "student", "pad": "'
+        + b"x" * (1024 * 1024)
+        + b'"}'
+    )
+    response = client.post(
+        "/api/auth/register", content=body, headers={"Content-Type": "application/json"}
+    )
+    _assert_error_shape(response, 413, "payload_too_large")
+    pending = db.execute("SELECT count(*) FROM pending_registrations WHERE email = %s", (email,))
+    assert pending.fetchone() == (0,)
+
+
+def test_chunked_body_over_one_mib_is_413(client: httpx.Client) -> None:
+    def chunks():  # no Content-Length: the guard must count what arrives
+        for _ in range(17):
+            yield b"x" * 65536
+
+    response = client.post(
+        "/api/auth/login", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    _assert_error_shape(response, 413, "payload_too_large")
+
+
+def test_non_json_body_is_415(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/auth/login",
+        content="email=a@example.com&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    _assert_error_shape(response, 415, "unsupported_media_type")
+
+
+def test_malformed_json_is_400(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/auth/login", content=b'{"email": ', headers={"Content-Type": "application/json"}
+    )
+    _assert_error_shape(response, 400, "invalid_json")
+
+
+def test_validation_error_is_422_and_names_the_field(client: httpx.Client) -> None:
+    response = client.post("/api/auth/login", json={"email": "a@example.com"})
+    _assert_error_shape(response, 422, "validation_error")
+    assert "password" in response.json()["error"]
+
+
+def test_unexpected_exception_is_500_without_internals() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("SELECT secret FROM internals")
+
+    server = LiveServer(app).start()
+    try:
+        response = httpx.get(f"{server.url}/boom", timeout=10)
+    finally:
+        server.stop()
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal server error.", "code": "internal_error"}
+    assert "SELECT" not in response.text
+
+
+def test_health_is_ok_when_the_database_answers(client: httpx.Client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_health_is_503_when_the_database_does_not_answer() -> None:
+    dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere?connect_timeout=1"
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment=Environment.TEST,
+        database_url=dead,
+        run_worker_in_process=False,
+    )
+    server = LiveServer(create_app(settings, database=Database(url=dead, embedded=None))).start()
+    try:
+        response = httpx.get(f"{server.url}/health", timeout=30)
+    finally:
+        server.stop()
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
