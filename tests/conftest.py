@@ -103,6 +103,29 @@ def instructor(client: httpx.Client, mailbox: Mailbox) -> Account:
     return sign_up(client, mailbox, role="instructor")
 
 
+@pytest.fixture(scope="session")
+def admin(live_app: LiveServer, services: ServiceRunner) -> Account:
+    """An administrator, created the way `medgrader create-admin` does, logged in over HTTP."""
+    from medgrader.auth.service import create_admin
+
+    email, password = "admin@example.com", "admin-password-123"
+    services.in_transaction(
+        lambda session, ctx: create_admin(session, ctx, email=email, password=password)
+    )
+    response = httpx.post(
+        f"{live_app.url}/api/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Account(
+        id=body["user"]["id"],
+        email=email,
+        password=password,
+        token=body["accessToken"],
+        role="instructor",
+    )
+
+
 @pytest.fixture
 def invariants(db: psycopg.Connection) -> Iterator[None]:
     """Use in any money scenario: the ledger invariants must hold when the test ends."""

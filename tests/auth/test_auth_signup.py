@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import psycopg
 
-from tests.support.accounts import PASSWORD, register, sign_up, unique_email
+from tests.support.accounts import PASSWORD, Account, register, sign_up, unique_email
 from tests.support.invariants import assert_ledger_invariants, ledger_balance
 from tests.support.mailbox import Mailbox, html_body, text_body
 
@@ -238,3 +238,10 @@ def test_invalid_registration_fields_are_422_naming_the_field(client: httpx.Clie
         assert response.status_code == 422, field
         assert response.json()["code"] == "validation_error"
         assert field in response.json()["error"], response.json()
+
+
+def test_admin_is_an_instructor_account_with_is_admin(client: httpx.Client, admin: Account) -> None:
+    me = client.get("/api/me", headers=admin.headers).json()
+    assert me["isAdmin"] is True
+    assert me["role"] == "instructor"
+    assert me["creditBalance"] is None
