@@ -52,3 +52,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
         app.include_router(mailbox_router(settings.dev_mailbox_dir))
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` (several worker processes): Settings from the environment."""
+    return create_app(Settings())

@@ -41,9 +41,11 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="API worker processes.")] = 1,
     run_migrations: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")
     ] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the API (with a job worker in-process unless RUN_WORKER_IN_PROCESS=false)."""
     import uvicorn
@@ -58,7 +60,12 @@ def serve(
     database = resolve_database(settings)
     if run_migrations:
         upgrade_to_head(database.url)
-    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="info")
+    options = {"host": host, "port": port, "log_level": "info", "access_log": access_log}
+    if workers > 1:
+        # Each process builds its own app (and pools) from the environment.
+        uvicorn.run("medgrader.app:app_from_environment", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings, database=database), **options)
 
 
 @app.command()
