@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from medgrader import __version__
 from medgrader.auth.endpoints import router as auth_router
+from medgrader.catalog.endpoints import router as catalog_router
 from medgrader.config import Settings
 from medgrader.core.context import open_context
 from medgrader.core.errors import install_error_handlers
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.include_router(health_router)
     app.include_router(auth_router)
+    app.include_router(catalog_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router
 

@@ -108,6 +108,22 @@ def create_admin(
 
 
 @app.command()
+def seed() -> None:
+    """Create the standard credit packages (Starter, Value, Premium); safe to run again."""
+    from medgrader.catalog.service import seed_catalogue
+    from medgrader.core.context import open_context
+
+    settings = load_settings()
+
+    async def main() -> int:
+        async with open_context(settings) as ctx, ctx.sessionmaker() as session, session.begin():
+            return await seed_catalogue(session)
+
+    created = asyncio.run(main())
+    console.print(f"[green]catalogue seeded: {created} package(s) created[/green]")
+
+
+@app.command()
 def audit() -> None:
     """Check every balance against its ledger; exit 1 on any finding."""
     from medgrader.core.context import open_context

@@ -16,6 +16,7 @@ from medgrader.db.engine import create_engine, create_sessionmaker, to_libpq_url
 from medgrader.db.resolve import Database, resolve_database
 from medgrader.jobs.queue import create_job_app
 from medgrader.notifications.mailer import Mailer
+from medgrader.payments.stripe_gateway import StripeGateway
 
 
 @dataclass
@@ -27,6 +28,7 @@ class AppContext:
     jobs: procrastinate.App
     mailer: Mailer
     tokens: TokenConfig
+    stripe: StripeGateway
 
 
 def token_config(settings: Settings) -> TokenConfig:
@@ -59,6 +61,7 @@ async def open_context(
     )
     await job_pool.open(wait=False)
     await jobs.open_async(pool=job_pool)
+    stripe_gateway = StripeGateway(settings)
     try:
         yield AppContext(
             settings=settings,
@@ -68,8 +71,10 @@ async def open_context(
             jobs=jobs,
             mailer=Mailer(settings),
             tokens=token_config(settings),
+            stripe=stripe_gateway,
         )
     finally:
+        await stripe_gateway.close()
         await jobs.close_async()
         await job_pool.close()
         await engine.dispose()

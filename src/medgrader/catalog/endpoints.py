@@ -1,0 +1,77 @@
+"""HTTP: /api/credit-packages (public reads, admin writes)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from medgrader.auth import repository as users
+from medgrader.auth.deps import CurrentAdmin
+from medgrader.auth.tokens import InvalidToken, verify_access_token
+from medgrader.catalog import service
+from medgrader.catalog.schemas import PackageCreate, PackageOut, PackageUpdate
+from medgrader.core.deps import Ctx, DbSession
+
+router = APIRouter(prefix="/api/credit-packages", tags=["catalog"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def caller_is_admin(
+    ctx: Ctx,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> bool:
+    """Public routes: anyone may call; a valid admin token unlocks the inactive packages.
+
+    A missing or stale token is simply anonymous here (the shop stays readable).
+    """
+    if credentials is None:
+        return False
+    try:
+        user_id = verify_access_token(ctx.tokens, credentials.credentials)
+    except InvalidToken:
+        return False
+    user = await users.user_by_id(session, user_id)
+    return bool(user is not None and user.is_admin)
+
+
+CallerIsAdmin = Annotated[bool, Depends(caller_is_admin)]
+
+
+@router.get("", response_model=list[PackageOut])
+async def list_packages(
+    session: DbSession,
+    is_admin: CallerIsAdmin,
+    include_inactive: Annotated[bool, Query(alias="includeInactive")] = False,
+) -> list[PackageOut]:
+    packages = await service.list_packages(session, include_inactive=include_inactive and is_admin)
+    return [PackageOut.model_validate(p) for p in packages]
+
+
+@router.get("/{package_id}", response_model=PackageOut)
+async def get_package(
+    package_id: uuid.UUID, session: DbSession, is_admin: CallerIsAdmin
+) -> PackageOut:
+    package = await service.get_package(session, package_id, include_inactive=is_admin)
+    return PackageOut.model_validate(package)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PackageOut)
+async def create_package(body: PackageCreate, _: CurrentAdmin, session: DbSession) -> PackageOut:
+    return PackageOut.model_validate(await service.create_package(session, body))
+
+
+@router.patch("/{package_id}", response_model=PackageOut)
+async def update_package(
+    package_id: uuid.UUID, body: PackageUpdate, _: CurrentAdmin, session: DbSession
+) -> PackageOut:
+    return PackageOut.model_validate(await service.update_package(session, package_id, body))
+
+
+@router.delete("/{package_id}", response_model=PackageOut)
+async def delete_package(package_id: uuid.UUID, _: CurrentAdmin, session: DbSession) -> PackageOut:
+    """Soft delete: the package is deactivated (isActive=false), never removed."""
+    return PackageOut.model_validate(await service.deactivate_package(session, package_id))

@@ -1,0 +1,130 @@
+"""The catalogue: what is for sale, at what price. Admin edits and the idempotent seed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.catalog import repository
+from medgrader.catalog.schemas import PackageCreate, PackageUpdate
+from medgrader.core.errors import Conflict, NotFound
+from medgrader.models.catalog import CreditPackage
+
+NAME_INDEX = "uq_credit_packages_name_lower"
+
+
+class PackageNotFound(NotFound):
+    code, message = "package_not_found", "No such credit package."
+
+
+class PackageNameTaken(Conflict):
+    code, message = "package_name_taken", "A credit package with this name already exists."
+
+
+@dataclass(frozen=True)
+class SeedPackage:
+    name: str
+    description: str
+    credits: int
+    price_pence: int
+
+
+SEED_PACKAGES = (
+    SeedPackage("Starter Pack", "100 credits to get started.", 100, 1000),
+    SeedPackage("Value Pack", "500 credits: 10% off the Starter price.", 500, 4500),
+    SeedPackage("Premium Pack", "1000 credits: 20% off the Starter price.", 1000, 8000),
+)
+
+
+def _is_name_clash(exc: IntegrityError) -> bool:
+    return NAME_INDEX in str(exc.orig)
+
+
+async def list_packages(
+    session: AsyncSession, *, include_inactive: bool = False
+) -> list[CreditPackage]:
+    return await repository.list_packages(session, include_inactive=include_inactive)
+
+
+async def get_package(
+    session: AsyncSession, package_id: uuid.UUID, *, include_inactive: bool = False
+) -> CreditPackage:
+    package = await repository.get_package(session, package_id)
+    if package is None or (not package.is_active and not include_inactive):
+        raise PackageNotFound()
+    return package
+
+
+async def create_package(session: AsyncSession, body: PackageCreate) -> CreditPackage:
+    package = CreditPackage(
+        name=body.name,
+        description=body.description,
+        credits=body.credits,
+        price_pence=body.price_in_cents,
+        currency="GBP",
+        is_active=body.is_active,
+    )
+    try:
+        # A savepoint: the name clash is reported as 409 and the request's transaction lives on.
+        async with session.begin_nested():
+            session.add(package)
+    except IntegrityError as exc:
+        if _is_name_clash(exc):
+            raise PackageNameTaken() from exc
+        raise
+    await session.refresh(package)
+    return package
+
+
+async def update_package(
+    session: AsyncSession, package_id: uuid.UUID, body: PackageUpdate
+) -> CreditPackage:
+    changes = body.changes()
+    if not changes:
+        return await get_package(session, package_id, include_inactive=True)
+    try:
+        async with session.begin_nested():
+            package = await repository.update_package(session, package_id, changes)
+    except IntegrityError as exc:
+        if _is_name_clash(exc):
+            raise PackageNameTaken() from exc
+        raise
+    if package is None:
+        raise PackageNotFound()
+    return package
+
+
+async def deactivate_package(session: AsyncSession, package_id: uuid.UUID) -> CreditPackage:
+    """Soft delete: the package leaves the shop; sessions and payments that name it keep it."""
+    package = await repository.update_package(session, package_id, {"is_active": False})
+    if package is None:
+        raise PackageNotFound()
+    return package
+
+
+async def seed_catalogue(session: AsyncSession) -> int:
+    """Create the standard packages that do not exist yet (by name); returns how many."""
+    created = 0
+    for seed in SEED_PACKAGES:
+        inserted = await session.scalar(
+            text(
+                """
+                INSERT INTO credit_packages (name, description, credits, price_pence, currency)
+                VALUES (:name, :description, :credits, :price_pence, 'GBP')
+                ON CONFLICT ((lower(name))) DO NOTHING
+                RETURNING id
+                """
+            ),
+            {
+                "name": seed.name,
+                "description": seed.description,
+                "credits": seed.credits,
+                "price_pence": seed.price_pence,
+            },
+        )
+        created += inserted is not None
+    return created
