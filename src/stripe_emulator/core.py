@@ -1,0 +1,88 @@
+"""The emulator as one object: configuration, state, events and webhook delivery.
+
+HTTP layers (the Stripe API, the hosted page, the control API) all act through an
+``Emulator``; the operations in :mod:`stripe_emulator.operations` take it first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stripe_emulator.clock import Clock
+from stripe_emulator.config import EmulatorConfig, WebhookEndpoint
+from stripe_emulator.idempotency import IdempotencyCache
+from stripe_emulator.objects.event import build_event
+from stripe_emulator.store import Store, StripeObject
+from stripe_emulator.webhooks.dispatcher import WebhookDispatcher
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The API request that caused a change, echoed in its events' ``request`` field.
+
+    Changes with no API request behind them (a customer paying on the hosted page, a
+    bank settling, a session timing out, the control API) carry ``id: null``, as
+    Stripe's automatic events do.
+    """
+
+    request_id: str | None = None
+    idempotency_key: str | None = None
+    api_version: str | None = None
+
+
+AUTOMATIC = RequestContext()
+
+
+class Emulator:
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.clock = Clock()
+        self.store = Store(self.clock)
+        self.webhooks = WebhookDispatcher(self.config, on_delivered=self._on_delivered)
+        self.idempotency = IdempotencyCache()
+
+    def now(self) -> int:
+        return self.clock.now()
+
+    def emit(
+        self,
+        event_type: str,
+        obj: StripeObject,
+        ctx: RequestContext = AUTOMATIC,
+        previous_attributes: dict[str, Any] | None = None,
+    ) -> StripeObject:
+        """Record an event with a snapshot of ``obj`` and send it to the endpoints."""
+        event = build_event(
+            created=self.now(),
+            event_type=event_type,
+            obj=obj,
+            api_version=ctx.api_version or self.config.api_version,
+            request_id=ctx.request_id,
+            idempotency_key=ctx.idempotency_key,
+            previous_attributes=previous_attributes,
+        )
+        endpoints = self.webhooks.targets(event_type)
+        event["pending_webhooks"] = len(endpoints)
+        self.store.add(event)
+        self.store.private[event["id"]] = {"undelivered": {e.id for e in endpoints}}
+        self.webhooks.dispatch(event, endpoints)
+        return event
+
+    def _on_delivered(self, event_id: str, endpoint_id: str) -> None:
+        event = self.store.events.get(event_id)
+        undelivered = self.store.private.get(event_id, {}).get("undelivered")
+        if event is None or undelivered is None:
+            return
+        undelivered.discard(endpoint_id)
+        event["pending_webhooks"] = len(undelivered)
+
+    def reset(self, endpoints: list[WebhookEndpoint] | None = None) -> None:
+        """Forget every object, event, delivery, fault and idempotency key.
+
+        Webhook endpoints are kept unless ``endpoints`` replaces them.
+        """
+        self.webhooks.reset(endpoints)
+        self.store.reset()
+        self.clock.reset()
+        self.idempotency.clear()

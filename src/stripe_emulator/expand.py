@@ -1,0 +1,75 @@
+"""``expand[]``: replacing an id field by the object it names.
+
+Paths are dotted (``payment_intent.latest_charge``); on list responses they start
+with ``data.``. A path that cannot be expanded is refused as Stripe refuses it.
+``line_items`` on a Checkout Session is not an id field but an "includable" list,
+present only when expanded.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from stripe_emulator.errors import StripeError
+from stripe_emulator.lists import list_object
+from stripe_emulator.store import Store, StripeObject
+
+# Which fields of which object types hold an expandable id.
+_ID_FIELDS: dict[str, set[str]] = {
+    "checkout.session": {"customer", "payment_intent"},
+    "payment_intent": {"customer", "latest_charge", "payment_method"},
+    "charge": {"customer", "payment_intent", "payment_method"},
+    "refund": {"charge", "payment_intent"},
+    "dispute": {"charge", "payment_intent"},
+    "customer": set(),
+    "event": set(),
+}
+
+
+def _session_line_items(store: Store, session: StripeObject) -> StripeObject:
+    items = store.line_items.get(session["id"], [])
+    url = f"/v1/checkout/sessions/{session['id']}/line_items"
+    return list_object(copy.deepcopy(items[:10]), url, has_more=len(items) > 10)
+
+
+_INCLUDABLE: dict[tuple[str, str], Callable[[Store, StripeObject], Any]] = {
+    ("checkout.session", "line_items"): _session_line_items,
+}
+
+
+def _cannot(path: str) -> StripeError:
+    return StripeError(f"This property cannot be expanded ({path}).", param="expand")
+
+
+def _expand_one(store: Store, obj: Any, parts: list[str], path: str) -> None:
+    if not isinstance(obj, dict) or not parts:
+        return
+    head, rest = parts[0], parts[1:]
+    if obj.get("object") == "list" and head == "data":
+        for item in obj["data"]:
+            _expand_one(store, item, rest, path)
+        return
+    kind = obj.get("object", "")
+    includable = _INCLUDABLE.get((kind, head))
+    if includable is not None:
+        obj[head] = includable(store, obj)
+    elif head in _ID_FIELDS.get(kind, set()):
+        value = obj.get(head)
+        if isinstance(value, str):
+            target = store.find(value)
+            obj[head] = copy.deepcopy(target) if target is not None else value
+    else:
+        raise _cannot(path)
+    _expand_one(store, obj[head], rest, path)
+
+
+def expand(store: Store, obj: StripeObject, paths: list[str]) -> StripeObject:
+    """A copy of ``obj`` with ``paths`` expanded (the stored object is untouched)."""
+    result = copy.deepcopy(obj)
+    for path in paths:
+        if path.count(".") > 3:
+            raise _cannot(path)
+        _expand_one(store, result, path.split("."), path)
+    return result

@@ -1,0 +1,173 @@
+"""The hosted checkout page a session's ``url`` points at (``/c/pay/{session_id}``).
+
+Plain server-rendered HTML and ordinary form posts, no JavaScript, so a browser and
+an HTTP client in a test drive it the same way: ``GET`` shows the line items and the
+total; ``POST`` with ``payment_method=card`` and ``card_number=...`` (or
+``payment_method=bank_transfer``) pays, then answers ``303 See Other`` to the
+session's ``success_url`` with ``{CHECKOUT_SESSION_ID}`` filled in. A declined card
+answers 402 with the page and the decline message; the session stays open. The
+cancel link goes straight to ``cancel_url``, as on Stripe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from stripe_emulator.core import Emulator
+from stripe_emulator.errors import StripeError
+from stripe_emulator.forms import decode_form
+from stripe_emulator.money import format_amount
+from stripe_emulator.operations import checkout, payments
+from stripe_emulator.store import StripeObject
+
+router = APIRouter(include_in_schema=False)
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
+def _emu(request: Request) -> Emulator:
+    return request.app.state.emulator
+
+
+def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_templates.get_template(template).render(**context), status_code=status)
+
+
+def _message(
+    heading: str,
+    message: str,
+    status: int = 200,
+    link: str | None = None,
+    link_text: str = "Continue",
+) -> HTMLResponse:
+    return _html(
+        "message.html", status, heading=heading, message=message, link=link, link_text=link_text
+    )
+
+
+def _page(
+    emu: Emulator,
+    session: StripeObject,
+    status: int = 200,
+    error: str | None = None,
+    card_number: str = "",
+) -> HTMLResponse:
+    currency = session["currency"]
+    items = []
+    for item in emu.store.line_items.get(session["id"], []):
+        product = checkout.product_of(emu, session["id"], item)
+        items.append(
+            {
+                "name": product.get("name", item["description"]),
+                "description": product.get("description"),
+                "quantity": item["quantity"],
+                "unit": format_amount(item["price"]["unit_amount"], currency),
+                "amount": format_amount(item["amount_total"], currency),
+            }
+        )
+    email = None
+    if session["customer"] or session["customer_email"]:
+        email = payments.payer_email(emu, session, None)
+    bank_method = checkout.delayed_method_for(currency)
+    return _html(
+        "checkout.html",
+        status,
+        session=session,
+        items=items,
+        total=format_amount(session["amount_total"], currency),
+        error=error,
+        email=email,
+        card_number=card_number,
+        action=f"/c/pay/{session['id']}",
+        card_allowed="card" in session["payment_method_types"],
+        bank_allowed=bank_method in session["payment_method_types"],
+        bank_method=bank_method.replace("_", " "),
+    )
+
+
+def _closed(session: StripeObject, status: int) -> HTMLResponse:
+    if session["status"] == "complete":
+        text = (
+            "Thanks for your payment."
+            if session["payment_status"] == "paid"
+            else "Your bank transfer has been started; it will be confirmed later."
+        )
+        return _message(
+            "Payment complete",
+            f"This Checkout Session is complete. {text}",
+            status,
+            link=session["success_url"] and _success_url(session),
+            link_text="Return to the merchant",
+        )
+    return _message("Session expired", "This Checkout Session is no longer active.", status)
+
+
+def _success_url(session: StripeObject) -> str:
+    if not session["success_url"]:
+        return f"/c/pay/{session['id']}/complete"
+    return str(session["success_url"]).replace(PLACEHOLDER, session["id"])
+
+
+def _session_or_404(emu: Emulator, session_id: str) -> StripeObject | None:
+    try:
+        return checkout.get_session(emu, session_id)
+    except StripeError:
+        return None
+
+
+@router.get("/c/pay/{session_id}")
+async def show(request: Request, session_id: str) -> Response:
+    emu = _emu(request)
+    session = _session_or_404(emu, session_id)
+    if session is None:
+        return _message("Not found", "No such Checkout Session.", 404)
+    if session["status"] != "open":
+        return _closed(session, 200)
+    return _page(emu, session)
+
+
+@router.post("/c/pay/{session_id}")
+async def submit(request: Request, session_id: str) -> Response:
+    emu = _emu(request)
+    session = _session_or_404(emu, session_id)
+    if session is None:
+        return _message("Not found", "No such Checkout Session.", 404)
+    if session["status"] != "open":
+        return _closed(session, 409)
+    form = decode_form(await request.body())
+    method = str(form.get("payment_method") or "card")
+    email = str(form.get("email") or "").strip() or None
+    name = str(form.get("name") or "").strip() or None
+    card_number = str(form.get("card_number") or "").strip()
+    if email is None and not (session["customer"] or session["customer_email"]):
+        return _page(emu, session, 400, error="Enter your email address.", card_number=card_number)
+    try:
+        if method == "bank_transfer":
+            payments.pay_with_bank_debit(emu, session_id, email=email, name=name)
+        elif method == "card":
+            if not card_number:
+                return _page(emu, session, 400, error="Enter your card number.")
+            payments.pay_with_card(emu, session_id, card_number, email=email, name=name)
+        else:
+            return _page(emu, session, 400, error="Choose a payment method.")
+    except StripeError as exc:
+        return _page(emu, session, exc.status, error=exc.message, card_number=card_number)
+    return RedirectResponse(_success_url(session), status_code=303)
+
+
+@router.get("/c/pay/{session_id}/complete")
+async def complete(request: Request, session_id: str) -> Response:
+    session = _session_or_404(_emu(request), session_id)
+    if session is None:
+        return _message("Not found", "No such Checkout Session.", 404)
+    return _closed(session, 200)

@@ -1,0 +1,388 @@
+"""Checkout Sessions: create, list, expire (explicitly or when ``expires_at`` passes)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from stripe_emulator.core import AUTOMATIC, Emulator, RequestContext
+from stripe_emulator.errors import StripeError, invalid_param, no_such
+from stripe_emulator.ids import new_id
+from stripe_emulator.lists import created_matcher
+from stripe_emulator.money import MINIMUM_CHARGE, SUPPORTED, format_amount
+from stripe_emulator.objects.checkout import build_line_item, build_session
+from stripe_emulator.operations.customers import get_customer
+from stripe_emulator.params import (
+    as_bool,
+    as_dict,
+    as_email,
+    as_enum,
+    as_int,
+    as_list,
+    as_metadata,
+    as_str,
+    exclusive,
+    opt_str,
+    reject_unknown,
+    require,
+)
+from stripe_emulator.store import StripeObject
+
+# Parameters the emulator acts on.
+_USED = {
+    "allow_promotion_codes", "billing_address_collection", "cancel_url", "client_reference_id",
+    "currency", "customer", "customer_creation", "customer_email", "expand", "expires_at",
+    "line_items", "locale", "metadata", "mode", "payment_intent_data", "payment_method_types",
+    "phone_number_collection", "submit_type", "success_url", "ui_mode",
+}  # fmt: skip
+# Real Stripe parameters that only change how the page looks or what it asks; accepted
+# and ignored so that a real integration runs unchanged.
+_COSMETIC = {
+    "adaptive_pricing", "after_expiration", "allowed_payment_method_types", "branding_settings",
+    "consent_collection", "custom_fields", "custom_text", "customer_account", "customer_update",
+    "excluded_payment_method_types", "integration_identifier", "invoice_creation",
+    "managed_payments", "name_collection", "origin_context", "payment_method_collection",
+    "payment_method_configuration", "payment_method_data", "payment_method_options",
+    "permissions", "redirect_on_completion", "return_url", "saved_payment_method_options",
+    "shipping_address_collection", "tax_id_collection", "wallet_options",
+}  # fmt: skip
+# Real Stripe parameters that would change amounts or the kind of session; refused
+# loudly rather than silently ignored.
+_UNSUPPORTED = {"automatic_tax", "discounts", "optional_items", "setup_intent_data",
+                "shipping_options", "subscription_data"}  # fmt: skip
+CREATE_PARAMS = _USED | _COSMETIC | _UNSUPPORTED
+
+LIST_PARAMS = {
+    "created", "customer", "customer_account", "customer_details", "ending_before", "expand",
+    "limit", "payment_intent", "payment_link", "starting_after", "status", "subscription",
+}  # fmt: skip
+_LINE_ITEM_KEYS = {"adjustable_quantity", "dynamic_tax_rates", "metadata", "price",
+                   "price_data", "quantity", "tax_rates"}  # fmt: skip
+_PRICE_DATA_KEYS = {"currency", "product", "product_data", "recurring", "tax_behavior",
+                    "unit_amount", "unit_amount_decimal"}  # fmt: skip
+_PRODUCT_DATA_KEYS = {"description", "images", "metadata", "name", "tax_code", "unit_label"}
+_PI_DATA_KEYS = {
+    "application_fee_amount", "capture_method", "description", "metadata", "on_behalf_of",
+    "receipt_email", "setup_future_usage", "shipping", "statement_descriptor",
+    "statement_descriptor_suffix", "transfer_data", "transfer_group",
+}  # fmt: skip
+
+MIN_EXPIRY_SECONDS = 30 * 60
+MAX_EXPIRY_SECONDS = 24 * 60 * 60
+MAX_AMOUNT = 99_999_999
+
+# The delayed-notification bank debit offered on the hosted page ("bank transfer"),
+# by currency: it completes the session unpaid and settles later.
+_DELAYED_METHODS = {"gbp": "bacs_debit", "eur": "sepa_debit", "usd": "us_bank_account"}
+PAYMENT_METHOD_TYPES = {"card", "link", *_DELAYED_METHODS.values()}
+
+
+def delayed_method_for(currency: str) -> str:
+    return _DELAYED_METHODS.get(currency, "bacs_debit")
+
+
+def _url(params: dict[str, Any], key: str) -> str | None:
+    value = opt_str(params.get(key), key, max_length=5000)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid_param(key, f"Not a valid URL: {key}", "url_invalid")
+    return value
+
+
+def _line_items(
+    emu: Emulator, raw: Any
+) -> tuple[str, list[StripeObject], dict[str, dict[str, Any]]]:
+    items = as_list(raw, "line_items")
+    if not items:
+        raise StripeError(
+            "Missing required param: line_items.", code="parameter_missing", param="line_items"
+        )
+    currency: str | None = None
+    built: list[StripeObject] = []
+    products: dict[str, dict[str, Any]] = {}
+    for index, raw_item in enumerate(items):
+        p = f"line_items[{index}]"
+        item = as_dict(raw_item, p)
+        reject_unknown(item, _LINE_ITEM_KEYS, p)
+        if item.get("price"):
+            # Catalogue prices are not emulated; price_data is what this product uses.
+            raise StripeError(
+                f"No such price: '{item['price']}'", code="resource_missing", param=f"{p}[price]"
+            )
+        if "price_data" not in item:
+            raise StripeError(
+                f"You must specify either `price` or `price_data` in {p}.",
+                code="parameter_missing",
+                param=p,
+            )
+        pd_param = f"{p}[price_data]"
+        price_data = as_dict(item["price_data"], pd_param)
+        reject_unknown(price_data, _PRICE_DATA_KEYS, pd_param)
+        item_currency = as_str(
+            require(price_data, "currency", f"{pd_param}[currency]"), f"{pd_param}[currency]"
+        ).lower()
+        if item_currency not in SUPPORTED:
+            raise invalid_param(f"{pd_param}[currency]", f"Invalid currency: {item_currency}.")
+        if currency is not None and item_currency != currency:
+            raise invalid_param(
+                f"{pd_param}[currency]", "All line items must have the same currency."
+            )
+        currency = item_currency
+        if price_data.get("recurring"):
+            raise invalid_param(
+                f"{pd_param}[recurring]", "You can not pass `recurring` in `payment` mode."
+            )
+        if "unit_amount" in price_data:
+            unit_amount = as_int(
+                price_data["unit_amount"], f"{pd_param}[unit_amount]", minimum=0, maximum=MAX_AMOUNT
+            )
+        elif "unit_amount_decimal" in price_data:
+            raise invalid_param(
+                f"{pd_param}[unit_amount_decimal]",
+                "The emulator supports only integer `unit_amount`.",
+            )
+        else:
+            raise StripeError(
+                f"Missing required param: {pd_param}[unit_amount].",
+                code="parameter_missing",
+                param=f"{pd_param}[unit_amount]",
+            )
+        if price_data.get("product"):
+            raise StripeError(
+                f"No such product: '{price_data['product']}'",
+                code="resource_missing",
+                param=f"{pd_param}[product]",
+            )
+        prod_param = f"{pd_param}[product_data]"
+        product = as_dict(require(price_data, "product_data", prod_param), prod_param)
+        reject_unknown(product, _PRODUCT_DATA_KEYS, prod_param)
+        name = as_str(require(product, "name", f"{prod_param}[name]"), f"{prod_param}[name]")
+        quantity = as_int(
+            require(item, "quantity", f"{p}[quantity]"),
+            f"{p}[quantity]",
+            minimum=1,
+            maximum=999_999,
+        )
+        product_id = new_id("prod_", 14)
+        products[product_id] = {
+            "id": product_id,
+            "name": name,
+            "description": opt_str(product.get("description"), f"{prod_param}[description]"),
+            "metadata": as_metadata(product.get("metadata", {}), f"{prod_param}[metadata]"),
+        }
+        built.append(
+            build_line_item(
+                created=emu.now(),
+                currency=item_currency,
+                unit_amount=unit_amount,
+                quantity=quantity,
+                name=name,
+                product_id=product_id,
+            )
+        )
+    assert currency is not None
+    return currency, built, products
+
+
+def _payment_intent_data(raw: Any) -> dict[str, Any]:
+    data = as_dict(raw, "payment_intent_data")
+    reject_unknown(data, _PI_DATA_KEYS, "payment_intent_data")
+    capture = data.get("capture_method")
+    if capture not in (None, "", "automatic", "automatic_async"):
+        raise invalid_param(
+            "payment_intent_data[capture_method]", "The emulator supports only automatic capture."
+        )
+    p = "payment_intent_data"
+    receipt = data.get("receipt_email")
+    return {
+        "description": opt_str(data.get("description"), f"{p}[description]", max_length=1000),
+        "metadata": as_metadata(data.get("metadata", {}), f"{p}[metadata]"),
+        "receipt_email": as_email(receipt, f"{p}[receipt_email]") if receipt else None,
+        "statement_descriptor": opt_str(
+            data.get("statement_descriptor"), f"{p}[statement_descriptor]", max_length=22
+        ),
+        "statement_descriptor_suffix": opt_str(
+            data.get("statement_descriptor_suffix"),
+            f"{p}[statement_descriptor_suffix]",
+            max_length=22,
+        ),
+    }
+
+
+def _expires_at(params: dict[str, Any], now: int) -> int:
+    if params.get("expires_at") in (None, ""):
+        return now + MAX_EXPIRY_SECONDS
+    expires_at = as_int(params["expires_at"], "expires_at")
+    if expires_at - now < MIN_EXPIRY_SECONDS:
+        raise invalid_param(
+            "expires_at",
+            "The `expires_at` timestamp must be at least 30 "
+            "minutes from Checkout Session creation.",
+        )
+    if expires_at - now > MAX_EXPIRY_SECONDS:
+        raise invalid_param(
+            "expires_at",
+            "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
+        )
+    return expires_at
+
+
+def _payment_method_types(params: dict[str, Any], currency: str) -> list[str]:
+    if "payment_method_types" not in params:
+        return ["card", delayed_method_for(currency)]
+    types = [
+        as_enum(v, f"payment_method_types[{i}]", PAYMENT_METHOD_TYPES)
+        for i, v in enumerate(as_list(params["payment_method_types"], "payment_method_types"))
+    ]
+    return types or ["card"]
+
+
+def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -> StripeObject:
+    reject_unknown(params, CREATE_PARAMS)
+    for key in sorted(_UNSUPPORTED & params.keys()):
+        if key == "automatic_tax" and not as_bool(
+            as_dict(params[key], key).get("enabled", "false"), "automatic_tax[enabled]"
+        ):
+            continue
+        raise invalid_param(key, f"The Stripe emulator does not support `{key}`.")
+    mode = as_enum(require(params, "mode"), "mode", {"payment", "setup", "subscription"})
+    if mode != "payment":
+        raise invalid_param("mode", "The Stripe emulator supports only mode=payment.")
+    ui_mode = params.get("ui_mode")
+    if ui_mode not in (None, "", "hosted"):
+        raise invalid_param("ui_mode", "The Stripe emulator supports only ui_mode=hosted.")
+    currency, items, products = _line_items(emu, params.get("line_items"))
+    if params.get("currency") and as_str(params["currency"], "currency").lower() != currency:
+        raise invalid_param("currency", "`currency` must match the currency of the line items.")
+    total = sum(i["amount_total"] for i in items)
+    minimum = MINIMUM_CHARGE.get(currency, 50)
+    if total < minimum:
+        raise invalid_param(
+            "line_items",
+            "The Checkout Session's total amount due must add up "
+            f"to at least {format_amount(minimum, currency)}",
+        )
+    if total > MAX_AMOUNT:
+        raise invalid_param(
+            "line_items",
+            "The Checkout Session's total amount due must be at "
+            f"most {format_amount(MAX_AMOUNT, currency)}",
+        )
+
+    exclusive(params, "customer", "customer_email")
+    customer_id = opt_str(params.get("customer"), "customer")
+    if customer_id:
+        get_customer(emu, customer_id, param="customer")
+    email = params.get("customer_email")
+    now = emu.now()
+    phone = as_dict(params.get("phone_number_collection", {}), "phone_number_collection")
+    promotion = params.get("allow_promotion_codes")
+    session = build_session(
+        created=now,
+        expires_at=_expires_at(params, now),
+        url="",
+        currency=currency,
+        amount_total=total,
+        customer=customer_id,
+        customer_email=as_email(email, "customer_email") if email else None,
+        client_reference_id=opt_str(
+            params.get("client_reference_id"), "client_reference_id", max_length=200
+        ),
+        success_url=_url(params, "success_url"),
+        cancel_url=_url(params, "cancel_url"),
+        metadata=as_metadata(params.get("metadata", {})),
+        payment_method_types=_payment_method_types(params, currency),
+        locale=opt_str(params.get("locale"), "locale"),
+        submit_type=opt_str(params.get("submit_type"), "submit_type"),
+        billing_address_collection=opt_str(
+            params.get("billing_address_collection"), "billing_address_collection"
+        ),
+        allow_promotion_codes=as_bool(promotion, "allow_promotion_codes") if promotion else None,
+        phone_number_collection=as_bool(
+            phone.get("enabled", "false"), "phone_number_collection[enabled]"
+        ),
+        customer_creation=None
+        if customer_id
+        else (opt_str(params.get("customer_creation"), "customer_creation") or "if_required"),
+    )
+    session["url"] = f"{emu.config.base_url}/c/pay/{session['id']}"
+    emu.store.add(session)
+    emu.store.line_items[session["id"]] = items
+    for item in items:
+        emu.store.add(item)
+    emu.store.private[session["id"]] = {
+        "payment_intent_data": _payment_intent_data(params.get("payment_intent_data", {})),
+        "products": products,
+        # Set while a bank debit is on its way ("settle" ends it).
+        "awaiting_settlement": False,
+    }
+    return session
+
+
+def expire_due_sessions(emu: Emulator) -> int:
+    """Expire every open session whose ``expires_at`` has passed (lazily, or by sweep)."""
+    now = emu.now()
+    due = [
+        s for s in emu.store.sessions.values() if s["status"] == "open" and s["expires_at"] <= now
+    ]
+    for session in due:
+        expire_session(emu, session, AUTOMATIC)
+    return len(due)
+
+
+def get_session(emu: Emulator, session_id: str, param: str | None = None) -> StripeObject:
+    expire_due_sessions(emu)
+    session = emu.store.sessions.get(session_id)
+    if session is None:
+        raise no_such("checkout.session", session_id, param=param)
+    return session
+
+
+def expire_session(emu: Emulator, session: StripeObject, ctx: RequestContext) -> StripeObject:
+    if session["status"] != "open":
+        raise StripeError(
+            "Only Checkout Sessions with a status in ['open'] can be expired. This Checkout "
+            f"Session has a status of {session['status']}."
+        )
+    session["status"] = "expired"
+    session["url"] = None
+    pi = emu.store.payment_intents.get(session["payment_intent"] or "")
+    if pi is not None and pi["status"] == "requires_payment_method":
+        # An abandoned attempt's PaymentIntent is cancelled along with its session.
+        pi.update(status="canceled", canceled_at=emu.now(), cancellation_reason="abandoned")
+        emu.emit("payment_intent.canceled", pi, ctx)
+    emu.emit("checkout.session.expired", session, ctx)
+    return session
+
+
+def list_sessions(emu: Emulator, params: dict[str, Any]) -> list[StripeObject]:
+    reject_unknown(params, LIST_PARAMS)
+    expire_due_sessions(emu)
+    created = created_matcher(params.get("created"))
+    status = params.get("status")
+    if status is not None:
+        status = as_enum(status, "status", {"open", "complete", "expired"})
+    details = as_dict(params.get("customer_details", {}), "customer_details")
+    reject_unknown(details, {"email"}, "customer_details")
+    wanted_email = details.get("email")
+
+    def match(s: StripeObject) -> bool:
+        email = (s["customer_details"] or {}).get("email")
+        return (
+            created(s["created"])
+            and (status is None or s["status"] == status)
+            and ("customer" not in params or s["customer"] == params["customer"])
+            and ("payment_intent" not in params or s["payment_intent"] == params["payment_intent"])
+            and ("payment_link" not in params or s["payment_link"] == params["payment_link"])
+            and ("subscription" not in params or s["subscription"] == params["subscription"])
+            and (wanted_email is None or email == wanted_email)
+        )
+
+    return [s for s in emu.store.sessions.values() if match(s)]
+
+
+def product_of(emu: Emulator, session_id: str, line_item: StripeObject) -> dict[str, Any]:
+    products = emu.store.private.get(session_id, {}).get("products", {})
+    return products.get(line_item["price"]["product"], {})

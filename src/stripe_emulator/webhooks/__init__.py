@@ -1,0 +1,1 @@
+"""Signed webhook delivery: signing, retries with back-off, fault injection, a log."""
