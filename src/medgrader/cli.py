@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from typing import Annotated
 
@@ -15,6 +16,15 @@ from medgrader.config import ConfigurationError, Settings
 app = typer.Typer(help="MedGrader credits backend.", no_args_is_help=True, add_completion=False)
 console = Console()
 err_console = Console(stderr=True)
+
+
+def exit_normally_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit so exit hooks run (the embedded server stops with us).
+
+    uvicorn re-raises the signal that stopped it; with the default handler the process would
+    die on the spot and leave an embedded PostgreSQL running behind it.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -48,6 +58,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the API (with a job worker in-process unless RUN_WORKER_IN_PROCESS=false)."""
+    exit_normally_on_sigterm()
     import uvicorn
 
     from medgrader.app import create_app
@@ -71,6 +82,7 @@ def serve(
 @app.command()
 def worker(concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] = 4) -> None:
     """Run a job worker alone (receipt emails and other background work)."""
+    exit_normally_on_sigterm()
     from medgrader.core.context import open_context
     from medgrader.core.logging import configure_logging
     from medgrader.jobs.worker import run_worker
@@ -154,6 +166,7 @@ def demo(
     smtp_port: Annotated[int, typer.Option(help="Port for the demo mailbox's SMTP sink.")] = 1025,
 ) -> None:
     """Everything on this machine, no keys needed: embedded PostgreSQL, mailbox, API."""
+    exit_normally_on_sigterm()
     from medgrader.demo import run_demo
 
     sys.exit(run_demo(port=port, smtp_port=smtp_port))

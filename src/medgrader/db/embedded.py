@@ -7,6 +7,7 @@ as root the wheel runs the server as a separate system user.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -64,7 +66,27 @@ def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> Em
     return server
 
 
+def _prune_dead_handles(pgdata: Path) -> None:
+    """Forget processes that died without their exit hook (kill -9, a crash).
+
+    The wheel stops the server when the last process that attached to it exits, counting
+    attached processes in this file; a process that never ran its exit hook stays counted
+    forever, and the server would then outlive every later run.
+    """
+    registry = pgdata / ".handle_pids.json"
+    if not registry.exists():
+        return
+    try:
+        pids = json.loads(registry.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        registry.write_text(json.dumps(alive))
+
+
 def _attach(embedded_postgres: Any, pgdata: Path) -> EmbeddedServer:
+    _prune_dead_handles(pgdata)
     handle = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     uri = urlsplit(handle.get_uri())
     socket_dir = parse_qs(uri.query)["host"][0]
