@@ -94,7 +94,7 @@ def _url(params: dict[str, Any], key: str) -> str | None:
 def _line_items(
     emu: Emulator, raw: Any
 ) -> tuple[str, list[StripeObject], dict[str, dict[str, Any]]]:
-    items = as_list(raw, "line_items")
+    items = [] if raw is None else as_list(raw, "line_items")
     if not items:
         raise StripeError(
             "Missing required param: line_items.", code="parameter_missing", param="line_items"
