@@ -15,6 +15,7 @@ from medgrader.core.context import open_context
 from medgrader.core.errors import install_error_handlers
 from medgrader.core.health import router as health_router
 from medgrader.core.middleware import RequestGuardMiddleware
+from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
 from medgrader.jobs.worker import start_worker_task, stop_worker_task
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(catalog_router)
+    app.include_router(credits_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends
@@ -16,17 +17,22 @@ from medgrader.models.users import User
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def current_user(
-    ctx: Ctx,
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+async def token_user_id(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> uuid.UUID:
+    """The user id of a valid access token (no database query); 401 otherwise."""
     if credentials is None:
         raise Unauthorized()
     try:
-        user_id = verify_access_token(ctx.tokens, credentials.credentials)
+        return verify_access_token(ctx.tokens, credentials.credentials)
     except InvalidToken as exc:
         raise Unauthorized("Invalid or expired access token.", code="invalid_token") from exc
+
+
+TokenUserId = Annotated[uuid.UUID, Depends(token_user_id)]
+
+
+async def current_user(session: DbSession, user_id: TokenUserId) -> User:
     user = await repository.user_by_id(session, user_id)
     if user is None:
         raise Unauthorized("Invalid or expired access token.", code="invalid_token")

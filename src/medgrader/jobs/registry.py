@@ -4,4 +4,8 @@ from __future__ import annotations
 
 import procrastinate
 
-BLUEPRINTS: dict[str, procrastinate.Blueprint] = {}
+from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
+
+BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
+    "idempotency": idempotency_blueprint,
+}

@@ -1,0 +1,1 @@
+"""Spending credits, the balance and the ledger history a student sees."""

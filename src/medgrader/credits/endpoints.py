@@ -1,0 +1,93 @@
+"""HTTP: /api/credits/* (students only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.auth import repository as users
+from medgrader.auth.deps import CurrentStudent, TokenUserId
+from medgrader.core.deps import DbSession
+from medgrader.core.errors import Forbidden, Unauthorized
+from medgrader.credits import service
+from medgrader.credits.schemas import (
+    BalanceResponse,
+    SpendRequest,
+    SpendResponse,
+    TransactionPage,
+)
+from medgrader.ledger.service import StudentNotFound
+
+router = APIRouter(prefix="/api/credits", tags=["credits"])
+
+_ERRORS = {
+    400: {"description": "Missing or malformed Idempotency-Key"},
+    402: {"description": "insufficient_credits (also when the balance is negative)"},
+    409: {"description": "idempotency_key_reused or request_in_progress"},
+}
+
+
+async def _not_a_student(session: AsyncSession, user_id: uuid.UUID) -> Exception:
+    # Only reached off the hot path: the token is valid but no student profile matched.
+    user = await users.user_by_id(session, user_id)
+    if user is None:
+        return Unauthorized("Invalid or expired access token.", code="invalid_token")
+    return Forbidden("Only students can do this.", code="student_only")
+
+
+@router.post(
+    "/spend",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SpendResponse,
+    responses=_ERRORS,  # type: ignore[arg-type]
+)
+async def spend(
+    body: SpendRequest,
+    session: DbSession,
+    user_id: TokenUserId,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Spend credits once per Idempotency-Key. A replay answers the first status and body."""
+    try:
+        outcome = await service.spend_credits(
+            session,
+            student_id=user_id,
+            amount=body.amount,
+            reason=body.reason,
+            idempotency_key=idempotency_key,  # type: ignore[arg-type]  # None → 400
+        )
+    except StudentNotFound:
+        raise await _not_a_student(session, user_id) from None
+    # Returned, never raised: a 402 must commit the key row that remembers it.
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body(), status_code=outcome.http_status, headers=headers)
+
+
+@router.get("/balance", response_model=BalanceResponse)
+async def balance(student: CurrentStudent, session: DbSession) -> BalanceResponse:
+    return BalanceResponse(balance=await service.get_balance(session, student.id))
+
+
+@router.get("/transactions", response_model=TransactionPage)
+async def transactions(
+    student: CurrentStudent,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    type_filter: Annotated[
+        str | None,
+        Query(
+            alias="type",
+            max_length=200,
+            description="Comma-separated CREDIT/DEBIT and/or source types, e.g. USAGE",
+        ),
+    ] = None,
+) -> TransactionPage:
+    """Your ledger, newest first. Pass the previous page's nextCursor as `cursor`."""
+    return await service.list_transactions(
+        session, student.id, limit=limit, cursor=cursor, type_filter=type_filter
+    )

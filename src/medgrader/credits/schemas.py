@@ -1,0 +1,48 @@
+"""Request and response bodies of /api/credits/*."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from medgrader.core.schemas import ApiModel
+
+MAX_SPEND = 1_000_000
+# Strict: "5", 5.0 and true are refused, and 2**63 fails the bound (422) instead of
+# overflowing a BIGINT (500).
+SpendAmount = Annotated[int, Field(strict=True, ge=1, le=MAX_SPEND)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class SpendRequest(ApiModel):
+    amount: SpendAmount
+    reason: Reason
+
+
+class SpendResponse(ApiModel):
+    transaction_id: uuid.UUID
+    balance_after: int
+
+
+class BalanceResponse(ApiModel):
+    balance: int
+
+
+class TransactionOut(ApiModel):
+    id: uuid.UUID
+    type: str  # CREDIT or DEBIT
+    amount: int  # always positive; the type says which way it moved
+    balance_after: int
+    source_type: str
+    source_id: str | None
+    description: str
+    created_at: datetime
+
+
+class TransactionPage(ApiModel):
+    items: list[TransactionOut]
+    # Pass as `cursor` to get the next (older) page; null on the last page.
+    next_cursor: str | None

@@ -1,0 +1,163 @@
+"""The idempotency-key store: claim a key for one operation, or learn what its first use did.
+
+How one operation under a key runs, all in the caller's transaction:
+
+1. `claim()` inserts the key row (`ON CONFLICT DO NOTHING`). If another transaction holds an
+   uncommitted row for the same (student, key), PostgreSQL makes this insert wait until that
+   transaction ends, so of two concurrent requests exactly one proceeds; the other then reads
+   the committed outcome.
+2. The operation posts its ledger entry with `ledger_key(...)` as the entry's UNIQUE
+   idempotency key and the request hash in its metadata. The entry IS the stored success: a
+   replay is rebuilt from it, so the hot balance row is not held for an extra statement that
+   copies the answer onto the key row.
+3. An outcome that writes no entry (a refusal such as 402) is stored on the key row with
+   `record()`, so the same key replays the same refusal.
+
+`claim()` returns None when this transaction owns the key, else the `Prior` outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.ledger import service as ledger
+from medgrader.ledger.service import LedgerEntry
+from medgrader.models.ledger import EntryType, SourceType
+
+RETENTION = timedelta(hours=48)
+
+# The row is inserted only for an existing student and only while no ledger entry carries the
+# same ledger key (a key whose row retention already deleted must not charge twice).
+_CLAIM = text(
+    """
+    INSERT INTO idempotency_keys (student_id, key, operation, request_hash)
+    SELECT p.user_id, :key, :operation, :request_hash
+      FROM student_profiles p
+     WHERE p.user_id = :student_id
+       AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = :ledger_key)
+    ON CONFLICT (student_id, key) DO NOTHING
+    RETURNING 1
+    """
+)
+
+_PRIOR = text(
+    """
+    SELECT k.operation, k.request_hash, k.response_status, k.response_body,
+           t.id, t.seq, t.entry_type, t.amount, t.balance_after, t.source_type, t.created_at,
+           t.metadata ->> 'requestHash' AS entry_request_hash
+      FROM (SELECT 1) AS one
+      LEFT JOIN idempotency_keys k ON k.student_id = :student_id AND k.key = :key
+      LEFT JOIN credit_transactions t ON t.idempotency_key = :ledger_key
+    """
+)
+
+_RECORD = text(
+    """
+    UPDATE idempotency_keys SET response_status = :status, response_body = :body
+     WHERE student_id = :student_id AND key = :key AND response_status IS NULL
+    """
+).bindparams(bindparam("body", type_=JSONB))
+
+_PURGE = text("DELETE FROM idempotency_keys WHERE created_at < now() - :age")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What the first request under a key left behind (committed)."""
+
+    same_request: bool
+    entry: LedgerEntry | None
+    response_status: int | None
+    response_body: dict[str, Any] | None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.entry is None and self.response_status is None
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    student_id: uuid.UUID,
+    key: str,
+    operation: str,
+    request_hash: str,
+    ledger_key: str,
+) -> Prior | None:
+    """None: this transaction now owns the key and must do the operation. Otherwise the prior
+    outcome. Raises StudentNotFound when there is no such student."""
+    params = {
+        "student_id": student_id,
+        "key": key,
+        "operation": operation,
+        "request_hash": request_hash,
+        "ledger_key": ledger_key,
+    }
+    # Twice at most: the second pass covers a key row deleted by retention between the two
+    # statements (then the insert succeeds) and tells a missing student apart.
+    for _ in range(2):
+        if (await session.execute(_CLAIM, params)).first() is not None:
+            return None
+        prior = await _prior(session, params, operation=operation, request_hash=request_hash)
+        if prior is not None:
+            return prior
+        await ledger.ensure_student_exists(session, student_id)
+    raise RuntimeError("idempotency key neither claimable nor found")  # pragma: no cover
+
+
+async def _prior(
+    session: AsyncSession, params: dict[str, Any], *, operation: str, request_hash: str
+) -> Prior | None:
+    row = (await session.execute(_PRIOR, params)).one()
+    entry = None
+    if row.id is not None:
+        entry = LedgerEntry(
+            id=row.id,
+            seq=row.seq,
+            student_id=params["student_id"],
+            entry_type=EntryType(row.entry_type),
+            amount=int(row.amount),
+            balance_after=int(row.balance_after),
+            source_type=SourceType(row.source_type),
+            created_at=row.created_at,
+        )
+    if row.operation is not None:
+        same = row.operation == operation and row.request_hash == request_hash
+    elif entry is not None:
+        # The key row is gone (retention) but the entry remains: it carries the hash.
+        same = row.entry_request_hash == request_hash
+    else:
+        return None
+    return Prior(
+        same_request=same,
+        entry=entry,
+        response_status=row.response_status,
+        response_body=row.response_body,
+    )
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    student_id: uuid.UUID,
+    key: str,
+    status: int,
+    body: dict[str, Any],
+) -> None:
+    """Store an outcome that wrote no ledger entry (e.g. a 402) on the claimed key row."""
+    await session.execute(
+        _RECORD, {"student_id": student_id, "key": key, "status": status, "body": body}
+    )
+
+
+async def purge_expired(session: AsyncSession, *, older_than: timedelta = RETENTION) -> int:
+    """Delete key rows older than `older_than` (48 hours: keys are promised for 24)."""
+    result = await session.execute(_PURGE, {"age": older_than})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,36 @@
+"""Retention: idempotency keys are promised for 24 hours and deleted after 48."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import procrastinate
+import structlog
+
+from medgrader.idempotency.store import purge_expired
+
+if TYPE_CHECKING:  # the context imports the job registry, which imports this module
+    from medgrader.core.context import AppContext
+
+log = structlog.get_logger(__name__)
+
+blueprint = procrastinate.Blueprint()
+
+
+async def purge_idempotency_keys(ctx: AppContext) -> int:
+    """Delete expired key rows in one transaction; returns how many went."""
+    async with ctx.sessionmaker() as session, session.begin():
+        deleted = await purge_expired(session)
+    log.info("idempotency keys purged", deleted=deleted)
+    return deleted
+
+
+# Hourly, at a minute past, so no two workers race the same tick (procrastinate defers each
+# periodic tick once, whatever the number of workers).
+@blueprint.periodic(cron="7 * * * *")
+@blueprint.task(name="purge_idempotency_keys", pass_context=True, queueing_lock="idem-purge")
+async def purge_idempotency_keys_task(context: procrastinate.JobContext, timestamp: int) -> None:
+    from medgrader.jobs.worker import WORKER_CONTEXT_KEY
+
+    app_context: AppContext = context.additional_context[WORKER_CONTEXT_KEY]
+    await purge_idempotency_keys(app_context)
