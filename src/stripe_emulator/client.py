@@ -40,6 +40,8 @@ class _Call:
     path: str
     json: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # For list answers: return just ``body["data"]``.
+    unwrap: bool = False
 
 
 def _drop_none(**values: Any) -> dict[str, Any]:
@@ -126,7 +128,7 @@ class _ControlMethods:
             endpoint=endpoint,
             ok=None if ok is None else str(ok).lower(),
         )
-        return self._send(_Call("GET", "/_emulator/deliveries", params=params))
+        return self._send(_Call("GET", "/_emulator/deliveries", params=params, unwrap=True))
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> Any:
         """Block until no delivery is in flight, awaiting a retry or held back.
@@ -140,7 +142,8 @@ class _ControlMethods:
         return self._send(_Call("POST", "/_emulator/reset", body))
 
     def endpoints(self) -> Any:
-        return self._send(_Call("GET", "/_emulator/webhook_endpoints"))
+        """The configured webhook endpoints (dicts with id, url, secrets)."""
+        return self._send(_Call("GET", "/_emulator/webhook_endpoints", unwrap=True))
 
     def add_endpoint(
         self,
@@ -169,11 +172,11 @@ class _ControlMethods:
         return self._send(_Call("POST", "/_emulator/clock", {"advance": seconds}))
 
 
-def _result(response: httpx.Response) -> Any:
+def _result(call: _Call, response: httpx.Response) -> Any:
     body = response.json() if response.content else None
     if response.status_code >= 400:
         raise EmulatorError(response.status_code, body)
-    return body
+    return body["data"] if call.unwrap else body
 
 
 class EmulatorControl(_ControlMethods):
@@ -185,7 +188,7 @@ class EmulatorControl(_ControlMethods):
 
     def _send(self, call: _Call) -> Any:
         response = self._http.request(call.method, call.path, json=call.json, params=call.params)
-        return _result(response)
+        return _result(call, response)
 
     def close(self) -> None:
         self._http.close()
@@ -202,7 +205,7 @@ class AsyncEmulatorControl(_ControlMethods):
         response = await self._http.request(
             call.method, call.path, json=call.json, params=call.params
         )
-        return _result(response)
+        return _result(call, response)
 
     async def aclose(self) -> None:
         await self._http.aclose()

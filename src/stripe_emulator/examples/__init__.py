@@ -1,0 +1,1 @@
+"""Runnable examples; ``python -m stripe_emulator.examples.quickstart``."""
