@@ -16,6 +16,7 @@ from medgrader.db.embedded import drop_database, ensure_database, start_embedded
 from medgrader.db.engine import to_async_url, to_libpq_url
 from medgrader.db.migrate import upgrade_to_head
 from medgrader.db.resolve import Database
+from stripe_emulator.testing import EmulatorServer, start_emulator
 from tests.support.accounts import Account, sign_up
 from tests.support.invariants import assert_ledger_invariants
 from tests.support.live_server import LiveServer
@@ -26,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Several test runs may share the embedded server (e.g. two checkouts): give each its own name.
 TEST_DATABASE = os.environ.get("MEDGRADER_TEST_DB", "medgrader_test")
 JWT_SECRET = "test-jwt-secret-" + "s" * 60  # 64+ bytes: long enough even for HS512 tests
+STRIPE_SECRET_KEY = "sk_test_medgrader_tests"
+STRIPE_WEBHOOK_SECRET = "whsec_medgrader_tests_0123456789abcdef"
+WEBHOOK_PATH = "/api/webhooks/stripe"
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +56,15 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture(scope="session")
-def settings(database: Database, mailbox: Mailbox) -> Settings:
+def stripe_emulator() -> Iterator[EmulatorServer]:
+    """The Stripe emulator on loopback; the app's SDK talks to it, it sends the app webhooks."""
+    server = start_emulator()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database: Database, mailbox: Mailbox, stripe_emulator: EmulatorServer) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment=Environment.TEST,
@@ -63,12 +75,22 @@ def settings(database: Database, mailbox: Mailbox) -> Settings:
         frontend_url="http://frontend.test",
         db_pool_size=10,
         db_max_overflow=30,
+        stripe_secret_key=STRIPE_SECRET_KEY,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        stripe_api_base=stripe_emulator.url,
+        stripe_timeout_seconds=10,
+        receipt_retry_base_seconds=0.2,
+        receipt_retry_max_seconds=1.0,
     )
 
 
 @pytest.fixture(scope="session")
-def live_app(settings: Settings, database: Database) -> Iterator[LiveServer]:
+def live_app(
+    settings: Settings, database: Database, stripe_emulator: EmulatorServer
+) -> Iterator[LiveServer]:
     server = LiveServer(create_app(settings, database=database)).start()
+    # Once the app listens, the emulator may deliver its webhooks there, signed as Stripe does.
+    stripe_emulator.add_endpoint(f"{server.url}{WEBHOOK_PATH}", secret=STRIPE_WEBHOOK_SECRET)
     yield server
     server.stop()
 

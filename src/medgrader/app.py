@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from medgrader import __version__
 from medgrader.auth.endpoints import router as auth_router
 from medgrader.catalog.endpoints import router as catalog_router
+from medgrader.checkout.endpoints import router as checkout_router
 from medgrader.config import Settings
 from medgrader.core.context import open_context
 from medgrader.core.errors import install_error_handlers
@@ -18,6 +19,8 @@ from medgrader.core.middleware import RequestGuardMiddleware
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
 from medgrader.jobs.worker import start_worker_task, stop_worker_task
+from medgrader.payments.endpoints import router as payments_router
+from medgrader.webhooks.endpoints import router as webhooks_router
 
 WEBHOOK_PREFIX = "/api/webhooks/"
 
@@ -50,6 +53,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(catalog_router)
+    # checkout before payments: /api/payments/checkout-* must not be taken for a payment id.
+    app.include_router(checkout_router)
+    app.include_router(payments_router)
+    app.include_router(webhooks_router)
     app.include_router(credits_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     smtp_start_tls: bool = False
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "MedGrader <no-reply@medgrader.local>"
+    # Receipt emails retry SMTP failures after base * 2**attempt seconds, capped at max.
+    receipt_retry_base_seconds: float = Field(default=30.0, gt=0)
+    receipt_retry_max_seconds: float = Field(default=3600.0, gt=0)
 
     welcome_bonus_credits: int = Field(default=100, ge=0, le=100_000)
 

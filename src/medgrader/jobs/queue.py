@@ -6,6 +6,7 @@ A job that must follow a commit is deferred on the caller's own database connect
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import procrastinate
@@ -14,10 +15,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medgrader.jobs.registry import BLUEPRINTS
 
 
+def _own_copy(blueprint: procrastinate.Blueprint) -> procrastinate.Blueprint:
+    """A copy of the blueprint and its tasks for one App.
+
+    `App.add_tasks_from` renames the blueprint's tasks in place ("ns:task"), so a second App in
+    the same process (the API next to a CLI context, tests' service runner next to the live
+    app) would register "ns:ns:task" and its worker would not find "ns:task" jobs.
+    """
+    fresh = procrastinate.Blueprint()
+    clones: dict[int, Any] = {}
+    for key, task in blueprint.tasks.items():
+        if id(task) not in clones:
+            clone = copy.copy(task)
+            clone.aliases = list(task.aliases)
+            clone.blueprint = fresh
+            clones[id(task)] = clone
+        fresh.tasks[key] = clones[id(task)]
+    return fresh
+
+
 def create_job_app(libpq_url: str) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url))
     for namespace, blueprint in BLUEPRINTS.items():
-        app.add_tasks_from(blueprint, namespace=namespace)
+        app.add_tasks_from(_own_copy(blueprint), namespace=namespace)
     return app
 
 

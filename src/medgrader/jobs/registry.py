@@ -5,7 +5,9 @@ from __future__ import annotations
 import procrastinate
 
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
+from medgrader.notifications.tasks import blueprint as notifications_blueprint
 
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "idempotency": idempotency_blueprint,
+    "notifications": notifications_blueprint,
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.message import EmailMessage
 
+from medgrader.notifications.money import format_money
 from medgrader.notifications.rendering import render_email
 
 
@@ -13,4 +15,36 @@ def otp_email(*, app_name: str, to: str, first_name: str, code: str, minutes: in
         to=to,
         subject=f"Your {app_name} verification code",
         context={"app_name": app_name, "first_name": first_name, "code": code, "minutes": minutes},
+    )
+
+
+def purchase_receipt_email(
+    *,
+    app_name: str,
+    to: str,
+    first_name: str,
+    package_name: str,
+    credits: int,
+    amount_pence: int,
+    currency: str,
+    paid_at: datetime,
+    reference: str,
+    dashboard_url: str,
+) -> EmailMessage:
+    return render_email(
+        "purchase_receipt",
+        to=to,
+        subject=f"Payment Successful - {credits} Credits Added",
+        # One id per purchase: should a receipt ever go out twice, mail clients thread it as one.
+        message_id=f"<receipt-{reference}@medgrader.local>",
+        context={
+            "app_name": app_name,
+            "first_name": first_name,
+            "package_name": package_name,
+            "credits": credits,
+            "amount": format_money(amount_pence, currency),
+            "date": f"{paid_at.day} {paid_at:%B %Y, %H:%M} UTC",
+            "reference": reference,
+            "dashboard_url": dashboard_url,
+        },
     )

@@ -1,0 +1,188 @@
+"""Turning a paid Stripe Checkout Session into credits: ONE function for every path.
+
+The webhook, the status endpoint (the success-page return) and reconciliation all call
+`fulfill_checkout` inside their own transaction; nothing here commits. Exactly-once rests on
+the database: our session row is locked (`FOR UPDATE`), so racing fulfilments of one session
+queue up and the later ones find it COMPLETED; and should anything bypass the lock, the UNIQUE
+indexes on the PURCHASE ledger entry (source_id), its idempotency key and the Payment
+(stripe_checkout_session_id) make the second writer fail and roll back whole.
+
+Our row is the authority on what a session buys. Stripe's session object only has to agree
+with it (paid, same amount, same currency, same student and package); its metadata is never
+used to decide how many credits to add.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.checkout import repository as sessions
+from medgrader.core.context import AppContext
+from medgrader.jobs.queue import defer_in_transaction
+from medgrader.ledger import service as ledger
+from medgrader.models.checkout import CheckoutStatus
+from medgrader.models.ledger import SourceType
+from medgrader.payments import repository as payments
+
+log = structlog.get_logger(__name__)
+
+PAID_STATUSES = ("paid", "no_payment_required")
+RECEIPT_TASK = "notifications:send_purchase_receipt"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling concluded; stored on the webhook inbox row."""
+
+    code: str
+    credited: bool = False
+    payment_id: uuid.UUID | None = None
+
+    def __str__(self) -> str:
+        return self.code
+
+
+UNKNOWN_SESSION = Outcome("unknown_session")
+ALREADY_COMPLETED = Outcome("already_completed")
+
+
+def _mismatches(row: Row[Any], stripe_session: dict[str, Any], stripe_session_id: str) -> list[str]:
+    problems = []
+    if stripe_session.get("id") != stripe_session_id:
+        problems.append(f"session id {stripe_session.get('id')!r} != {stripe_session_id!r}")
+    amount_total = stripe_session.get("amount_total")
+    # bool is an int in Python; a JSON true must not pass as 1 penny.
+    if type(amount_total) is not int or amount_total != row.amount_pence:
+        problems.append(f"amount_total {amount_total!r} != {row.amount_pence}")
+    currency = stripe_session.get("currency")
+    if not isinstance(currency, str) or currency.lower() != row.currency.lower():
+        problems.append(f"currency {currency!r} != {row.currency.lower()!r}")
+    reference = stripe_session.get("client_reference_id")
+    if reference != str(row.student_id):
+        problems.append(f"client_reference_id {reference!r} != {str(row.student_id)!r}")
+    package_id = (stripe_session.get("metadata") or {}).get("package_id")
+    if package_id is not None and package_id != str(row.package_id):
+        problems.append(f"metadata.package_id {package_id!r} != {str(row.package_id)!r}")
+    return problems
+
+
+def _payment_intent_id(stripe_session: dict[str, Any]) -> str | None:
+    intent = stripe_session.get("payment_intent")
+    if isinstance(intent, dict):  # expanded
+        intent = intent.get("id")
+    return intent if isinstance(intent, str) else None
+
+
+async def fulfill_checkout(
+    session: AsyncSession,
+    ctx: AppContext,
+    stripe_session_id: str,
+    stripe_session: dict[str, Any],
+) -> Outcome:
+    """Credit a paid session exactly once, in the caller's transaction.
+
+    `stripe_session` is Stripe's word on the session: a signed webhook's `data.object` or a
+    freshly retrieved session. Returns what happened; raises only on database errors (the
+    caller's transaction then rolls back whole).
+    """
+    row = await sessions.lock_by_stripe_id(session, stripe_session_id)
+    if row is None:
+        return UNKNOWN_SESSION
+    if row.status == CheckoutStatus.COMPLETED:
+        return ALREADY_COMPLETED
+    payment_status = stripe_session.get("payment_status")
+    if payment_status not in PAID_STATUSES:
+        return Outcome(f"not_paid: payment_status={payment_status}")
+    problems = _mismatches(row, stripe_session, stripe_session_id)
+    if problems:
+        detail = "; ".join(problems)
+        log.error(
+            "ALERT checkout session does not match our record; nothing credited",
+            alert="checkout_mismatch",
+            stripe_session_id=stripe_session_id,
+            student_id=str(row.student_id),
+            detail=detail,
+        )
+        return Outcome(f"mismatch: {detail}")
+    if row.status != CheckoutStatus.PENDING:
+        # Money was taken for a session we had written off (e.g. paid just as it expired):
+        # the customer paid, so they get their credits.
+        log.warning(
+            "fulfilling a session we had marked %s", row.status, stripe_session_id=stripe_session_id
+        )
+
+    intent_id = _payment_intent_id(stripe_session)
+    await ledger.credit(
+        session,
+        student_id=row.student_id,
+        amount=row.credits,
+        source_type=SourceType.PURCHASE,
+        source_id=stripe_session_id,
+        description=f"Purchased {row.package_name}",
+        metadata={
+            "package_id": str(row.package_id),
+            "checkout_session_id": str(row.id),
+            "amount_pence": row.amount_pence,
+            "currency": row.currency,
+        },
+        idempotency_key=f"purchase:{stripe_session_id}",
+    )
+    await sessions.mark_completed(session, row.id, payment_intent_id=intent_id)
+    payment_id = await payments.insert(
+        session,
+        student_id=row.student_id,
+        checkout_session_id=row.id,
+        stripe_checkout_session_id=stripe_session_id,
+        stripe_payment_intent_id=intent_id,
+        amount_pence=row.amount_pence,
+        currency=row.currency,
+        credits=row.credits,
+        package_name=row.package_name,
+    )
+    # Same transaction: the receipt job exists if and only if the purchase commits.
+    await defer_in_transaction(ctx.jobs, session, RECEIPT_TASK, payment_id=str(payment_id))
+    log.info(
+        "checkout fulfilled",
+        stripe_session_id=stripe_session_id,
+        student_id=str(row.student_id),
+        credits=row.credits,
+        payment_id=str(payment_id),
+    )
+    return Outcome("fulfilled", credited=True, payment_id=payment_id)
+
+
+async def mark_failed(session: AsyncSession, stripe_session_id: str) -> Outcome:
+    """A delayed payment failed: FAILED, unless already settled either way."""
+    return await _close(session, stripe_session_id, CheckoutStatus.FAILED)
+
+
+async def mark_expired(session: AsyncSession, stripe_session_id: str) -> Outcome:
+    """The session expired unpaid: EXPIRED, never over COMPLETED."""
+    return await _close(session, stripe_session_id, CheckoutStatus.EXPIRED)
+
+
+async def _close(session: AsyncSession, stripe_session_id: str, status: CheckoutStatus) -> Outcome:
+    row = await sessions.lock_by_stripe_id(session, stripe_session_id)
+    if row is None:
+        return UNKNOWN_SESSION
+    if await sessions.mark_if_pending(session, row.id, status):
+        return Outcome(status.lower())
+    return Outcome(f"unchanged: already {row.status}")
+
+
+async def apply_stripe_session(
+    session: AsyncSession, ctx: AppContext, stripe_session: dict[str, Any]
+) -> Outcome:
+    """Bring our row in line with a session retrieved from Stripe (status page, reconciliation)."""
+    stripe_session_id = str(stripe_session.get("id"))
+    if stripe_session.get("payment_status") in PAID_STATUSES:
+        return await fulfill_checkout(session, ctx, stripe_session_id, stripe_session)
+    if stripe_session.get("status") == "expired":
+        return await mark_expired(session, stripe_session_id)
+    return Outcome(f"not_paid: payment_status={stripe_session.get('payment_status')}")

@@ -1,0 +1,99 @@
+"""Queries for our checkout-session rows. Plain SQL: the fulfilment path is hot."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_COLUMNS = """id, stripe_session_id, student_id, package_id, package_name, credits, amount_pence,
+              currency, status, session_url, stripe_payment_intent_id, expires_at, completed_at,
+              created_at"""
+
+_INSERT = text(
+    f"""
+    INSERT INTO checkout_sessions (stripe_session_id, student_id, package_id, package_name,
+                                   credits, amount_pence, currency, status, session_url, expires_at)
+    VALUES (:stripe_session_id, :student_id, :package_id, :package_name, :credits, :amount_pence,
+            :currency, 'PENDING', :session_url, :expires_at)
+    RETURNING {_COLUMNS}
+    """  # noqa: S608 - only the constant column list is interpolated
+)
+_BY_STRIPE_ID = text(f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid")  # noqa: S608
+_LOCK_BY_STRIPE_ID = text(
+    f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid FOR UPDATE"  # noqa: S608
+)
+# Status moves that never overwrite a COMPLETED session (nor go back from a final state).
+_MARK = text(
+    """
+    UPDATE checkout_sessions SET status = :status, updated_at = now()
+     WHERE id = :id AND status = 'PENDING'
+    RETURNING status
+    """
+)
+_PAGE = text(
+    f"""
+    SELECT {_COLUMNS} FROM checkout_sessions
+     WHERE student_id = :student_id
+       AND (CAST(:after_created AS timestamptz) IS NULL
+            OR (created_at, id) < (CAST(:after_created AS timestamptz), CAST(:after_id AS uuid)))
+     ORDER BY created_at DESC, id DESC
+     LIMIT :limit
+    """  # noqa: S608 - only the constant column list is interpolated
+)
+
+
+async def insert(session: AsyncSession, **values: Any) -> Row[Any]:
+    return (await session.execute(_INSERT, values)).one()
+
+
+async def by_stripe_id(session: AsyncSession, stripe_session_id: str) -> Row[Any] | None:
+    return (await session.execute(_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
+
+
+async def lock_by_stripe_id(session: AsyncSession, stripe_session_id: str) -> Row[Any] | None:
+    """Our row, locked until the transaction ends: fulfilments of one session serialize here."""
+    return (await session.execute(_LOCK_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
+
+
+async def mark_if_pending(session: AsyncSession, row_id: uuid.UUID, status: str) -> bool:
+    return (await session.execute(_MARK, {"id": row_id, "status": status})).first() is not None
+
+
+async def page_for_student(
+    session: AsyncSession,
+    student_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[Row[Any]]:
+    after_created, after_id = after if after is not None else (None, None)
+    result = await session.execute(
+        _PAGE,
+        {
+            "student_id": student_id,
+            "after_created": after_created,
+            "after_id": after_id,
+            "limit": limit,
+        },
+    )
+    return list(result)
+
+
+_COMPLETE = text(
+    """
+    UPDATE checkout_sessions
+       SET status = 'COMPLETED', completed_at = now(), updated_at = now(),
+           stripe_payment_intent_id = COALESCE(:intent, stripe_payment_intent_id)
+     WHERE id = :id AND status <> 'COMPLETED'
+    """
+)
+
+
+async def mark_completed(
+    session: AsyncSession, row_id: uuid.UUID, *, payment_intent_id: str | None
+) -> None:
+    await session.execute(_COMPLETE, {"id": row_id, "intent": payment_intent_id})

@@ -1,0 +1,51 @@
+"""HTTP: POST /api/webhooks/stripe. The hot path: raw body, no body model, few statements."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from medgrader.core.context import AppContext
+from medgrader.core.errors import error_response
+from medgrader.webhooks.service import MalformedEvent, handle_event, parse_event
+from medgrader.webhooks.signature import InvalidSignature, verify_signature
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["webhooks"])
+
+_RECEIVED = b'{"received":true}'
+
+
+@router.post(
+    "/api/webhooks/stripe",
+    responses={
+        200: {"description": 'Accepted (or already seen): `{"received": true}`'},
+        400: {"description": "Bad or missing signature; nothing was written"},
+        500: {"description": "Processing failed and was rolled back; Stripe retries"},
+    },
+)
+async def stripe_webhook(request: Request) -> Response:
+    ctx: AppContext = request.app.state.context
+    body = await request.body()
+    try:
+        verify_signature(
+            body, request.headers.get("stripe-signature"), ctx.settings.webhook_secrets
+        )
+    except InvalidSignature as exc:
+        log.warning("stripe webhook refused", reason=str(exc))
+        return error_response(400, "Invalid Stripe signature.", "invalid_signature")
+    try:
+        event = parse_event(json.loads(body))
+    except (ValueError, MalformedEvent) as exc:  # json.JSONDecodeError is a ValueError
+        log.error("signed stripe webhook is not an event", detail=str(exc))
+        return error_response(400, "The body is not a Stripe event.", "invalid_payload")
+
+    # One transaction: inbox row, credit, payment, session status, receipt job, processed_at.
+    # An exception rolls all of it back (the inbox row too) and the error handler answers 500,
+    # so Stripe's retry processes the event afresh.
+    async with ctx.sessionmaker() as session, session.begin():
+        await handle_event(session, ctx, event, body.decode("utf-8"))
+    return Response(_RECEIVED, media_type="application/json")

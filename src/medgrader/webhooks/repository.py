@@ -1,0 +1,33 @@
+"""The webhook inbox: one row per Stripe event id."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# The raw body goes in as text and PostgreSQL parses it: no second JSON encoding in Python.
+# A concurrent delivery of the same event blocks on this insert until the first commits (then
+# finds the row and does nothing) or rolls back (then inserts and processes it afresh).
+_INSERT = text(
+    """
+    INSERT INTO webhook_events (id, type, payload)
+    VALUES (:id, :type, CAST(:payload AS jsonb))
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+    """
+)
+_PROCESSED = text(
+    "UPDATE webhook_events SET processed_at = now(), outcome = :outcome WHERE id = :id"
+)
+
+
+async def insert_event(session: AsyncSession, event_id: str, event_type: str, payload: str) -> bool:
+    """True if this is the first time we see the event."""
+    result = await session.execute(
+        _INSERT, {"id": event_id, "type": event_type, "payload": payload}
+    )
+    return result.first() is not None
+
+
+async def mark_processed(session: AsyncSession, event_id: str, outcome: str) -> None:
+    await session.execute(_PROCESSED, {"id": event_id, "outcome": outcome})
