@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from medgrader import __version__
+from medgrader.admin.endpoints import router as admin_router
 from medgrader.auth.endpoints import router as auth_router
 from medgrader.catalog.endpoints import router as catalog_router
 from medgrader.checkout.endpoints import router as checkout_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(payments_router)
     app.include_router(webhooks_router)
     app.include_router(credits_router)
+    app.include_router(admin_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router
 

@@ -18,6 +18,7 @@ from medgrader.credits.cursor import decode_cursor, encode_cursor
 from medgrader.credits.schemas import MAX_SPEND, TransactionOut, TransactionPage
 from medgrader.idempotency import store
 from medgrader.idempotency.keys import ledger_key, request_hash, validate_key
+from medgrader.idempotency.store import PriorVerdict
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import EntryType, SourceType
 
@@ -145,20 +146,20 @@ async def spend_credits(
 
 
 def _replay(prior: store.Prior) -> SpendOutcome:
-    if not prior.same_request:
-        return SpendOutcome(SpendStatus.KEY_REUSED)
-    if prior.entry is not None:
+    verdict = prior.verdict
+    if verdict is PriorVerdict.SUCCEEDED:
+        assert prior.entry is not None
         return SpendOutcome(
             SpendStatus.SPENT,
             replayed=True,
             transaction_id=prior.entry.id,
             balance_after=prior.entry.balance_after,
         )
-    if prior.response_status == 402:
+    if verdict is PriorVerdict.REFUSED:
         return SpendOutcome(
             SpendStatus.INSUFFICIENT, replayed=True, recorded_body=prior.response_body
         )
-    return SpendOutcome(SpendStatus.IN_PROGRESS)
+    return SpendOutcome(SpendStatus(verdict.value))
 
 
 async def get_balance(session: AsyncSession, student_id: uuid.UUID) -> int:

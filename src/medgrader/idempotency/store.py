@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -78,8 +79,23 @@ class Prior:
     response_body: dict[str, Any] | None
 
     @property
-    def in_progress(self) -> bool:
-        return self.entry is None and self.response_status is None
+    def verdict(self) -> PriorVerdict:
+        """What the new request gets, in this order: a different request under the same key
+        is refused; the same request replays the entry or the recorded refusal."""
+        if not self.same_request:
+            return PriorVerdict.KEY_REUSED
+        if self.entry is not None:
+            return PriorVerdict.SUCCEEDED
+        if self.response_status is not None:
+            return PriorVerdict.REFUSED
+        return PriorVerdict.IN_PROGRESS
+
+
+class PriorVerdict(StrEnum):
+    KEY_REUSED = "idempotency_key_reused"  # 409
+    SUCCEEDED = "succeeded"  # replay from `entry`
+    REFUSED = "refused"  # replay `response_status` and `response_body`
+    IN_PROGRESS = "request_in_progress"  # 409
 
 
 async def claim(

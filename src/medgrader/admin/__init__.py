@@ -1,0 +1,1 @@
+"""Administrator tools: credit adjustments (catalogue administration lives in catalog/)."""

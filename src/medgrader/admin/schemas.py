@@ -1,0 +1,40 @@
+"""Request and response bodies of /api/admin/* credit adjustments."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from medgrader.core.schemas import ApiModel
+from medgrader.credits.schemas import Reason
+
+MAX_ADJUSTMENT = 1_000_000
+# Signed: positive adds credits, negative takes them away. Strict, like every credit amount.
+AdjustmentAmount = Annotated[int, Field(strict=True, ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
+
+
+class AdjustmentRequest(ApiModel):
+    amount: AdjustmentAmount
+    reason: Reason
+
+    @field_validator("amount")
+    @classmethod
+    def _non_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be zero")
+        return value
+
+
+class AdjustmentOut(ApiModel):
+    transaction_id: uuid.UUID
+    student_id: uuid.UUID
+    type: str  # CREDIT (amount > 0 was asked) or DEBIT
+    amount: int  # the magnitude, as in /api/credits/transactions; `type` gives the sign
+    balance_after: int
+    source_type: str  # ADMIN_ADJUSTMENT
+    description: str
+    actor_id: uuid.UUID
+    created_at: datetime

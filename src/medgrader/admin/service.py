@@ -1,0 +1,133 @@
+"""Admin credit adjustments: a signed correction posted as one ADMIN_ADJUSTMENT entry."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.admin.schemas import AdjustmentOut
+from medgrader.core.errors import Unprocessable
+from medgrader.credits.service import MAX_REASON
+from medgrader.idempotency import store
+from medgrader.idempotency.keys import ledger_key, request_hash, validate_key
+from medgrader.idempotency.store import PriorVerdict
+from medgrader.ledger import service as ledger
+from medgrader.ledger.service import LedgerEntry
+from medgrader.models.ledger import SourceType
+
+ADJUST_OPERATION = "admin.credit_adjustment"
+ADJUST_LEDGER_TAG = "adjust"
+INSUFFICIENT_BODY = {
+    "error": "The student's balance does not cover this negative adjustment.",
+    "code": "insufficient_credits",
+}
+_KEY_MESSAGES = {
+    PriorVerdict.KEY_REUSED: "This Idempotency-Key was already used for a different request.",
+    PriorVerdict.IN_PROGRESS: "A request with this Idempotency-Key is still being processed.",
+}
+
+
+@dataclass(frozen=True)
+class AdjustmentOutcome:
+    """status 201 with `entry`, or an error status with `body` (nothing was posted)."""
+
+    status: int
+    body: dict[str, Any]
+    entry: LedgerEntry | None = None
+    replayed: bool = False
+
+
+async def adjust_credits(
+    session: AsyncSession,
+    *,
+    student_id: uuid.UUID,
+    amount: int,
+    reason: str,
+    actor_id: uuid.UUID,
+    idempotency_key: str | None = None,
+) -> AdjustmentOutcome:
+    """Add (amount > 0) or remove (amount < 0) credits, recording the admin as the actor.
+
+    A negative adjustment must be covered by the balance (never below zero: only refund and
+    dispute clawbacks may do that); otherwise 409 `insufficient_credits` and nothing posted.
+    With an idempotency key (scoped to the target student) a retry replays the first answer,
+    exactly like a spend; the caller commits whatever the outcome. Raises StudentNotFound.
+    """
+    if type(amount) is not int or amount == 0 or abs(amount) > 1_000_000:
+        raise Unprocessable("amount: must be a non-zero integer from -1000000 to 1000000")
+    if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= MAX_REASON:
+        raise Unprocessable(f"reason: must be 1 to {MAX_REASON} characters")
+    reason = reason.strip()
+
+    key = validate_key(idempotency_key) if idempotency_key is not None else None
+    digest = request_hash({"amount": amount, "reason": reason, "actor": str(actor_id)})
+    entry_key = ledger_key(ADJUST_LEDGER_TAG, student_id, key) if key else None
+    if key is not None and entry_key is not None:
+        prior = await store.claim(
+            session,
+            student_id=student_id,
+            key=key,
+            operation=ADJUST_OPERATION,
+            request_hash=digest,
+            ledger_key=entry_key,
+        )
+        if prior is not None:
+            return _replay(prior, student_id=student_id, reason=reason, actor_id=actor_id)
+
+    posting: dict[str, Any] = {
+        "student_id": student_id,
+        "amount": abs(amount),
+        "source_type": SourceType.ADMIN_ADJUSTMENT,
+        "description": reason,
+        "actor_id": actor_id,
+        "idempotency_key": entry_key,
+        "metadata": {"idempotencyKey": key, "requestHash": digest} if key else None,
+    }
+    entry = (
+        await ledger.credit(session, **posting)
+        if amount > 0
+        else await ledger.debit(session, **posting)
+    )
+    if entry is None:
+        if key is not None:
+            await store.record(
+                session, student_id=student_id, key=key, status=409, body=INSUFFICIENT_BODY
+            )
+        return AdjustmentOutcome(409, INSUFFICIENT_BODY)
+    return _created(entry, reason=reason, actor_id=actor_id)
+
+
+def _created(
+    entry: LedgerEntry, *, reason: str, actor_id: uuid.UUID, replayed: bool = False
+) -> AdjustmentOutcome:
+    out = AdjustmentOut(
+        transaction_id=entry.id,
+        student_id=entry.student_id,
+        type=entry.entry_type.value,
+        amount=entry.amount,
+        balance_after=entry.balance_after,
+        source_type=entry.source_type.value,
+        description=reason,
+        actor_id=actor_id,
+        created_at=entry.created_at,
+    )
+    return AdjustmentOutcome(
+        201, out.model_dump(mode="json", by_alias=True), entry=entry, replayed=replayed
+    )
+
+
+def _replay(
+    prior: store.Prior, *, student_id: uuid.UUID, reason: str, actor_id: uuid.UUID
+) -> AdjustmentOutcome:
+    verdict = prior.verdict
+    if verdict is PriorVerdict.SUCCEEDED:
+        # Same request hash, so the same reason and the same admin as the first time.
+        assert prior.entry is not None
+        return _created(prior.entry, reason=reason, actor_id=actor_id, replayed=True)
+    if verdict is PriorVerdict.REFUSED:
+        assert prior.response_status is not None
+        return AdjustmentOutcome(prior.response_status, prior.response_body or {}, replayed=True)
+    return AdjustmentOutcome(409, {"error": _KEY_MESSAGES[verdict], "code": verdict.value})
