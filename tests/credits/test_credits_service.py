@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -13,7 +14,6 @@ import pytest
 from medgrader.core.errors import BadRequest, Unprocessable
 from medgrader.credits.service import SpendOutcome, SpendStatus, spend_credits
 from medgrader.idempotency.tasks import purge_idempotency_keys, purge_idempotency_keys_task
-from medgrader.jobs.registry import BLUEPRINTS
 from medgrader.ledger.service import StudentNotFound
 from tests.credits.factory import entry_count, key_count, new_key, spend_headers
 from tests.support.accounts import Account
@@ -172,15 +172,23 @@ def test_retention_purges_keys_older_than_48_hours_and_old_keys_never_charge_twi
     assert ledger_balance(db, student.id) == (0, 0)
 
 
-def test_the_purge_is_a_registered_periodic_task() -> None:
-    assert any(
-        "purge_idempotency_keys" in name
-        for blueprint in BLUEPRINTS.values()
-        for name in blueprint.tasks
+def test_the_purge_is_scheduled_hourly_on_the_job_app(services: ServiceRunner) -> None:
+    periodic = {
+        (p.task.name, p.cron) for p in services.ctx.jobs.periodic_registry.periodic_tasks.values()
+    }
+    assert ("idempotency:purge_idempotency_keys", "7 * * * *") in periodic
+    assert "idempotency:purge_idempotency_keys" in services.ctx.jobs.tasks
+
+
+def test_the_task_body_purges_through_the_worker_context(
+    services: ServiceRunner, db: psycopg.Connection, new_student: NewStudent
+) -> None:
+    student = new_student(balance=0)
+    db.execute(
+        "INSERT INTO idempotency_keys (student_id, key, operation, request_hash, created_at) "
+        "VALUES (%s, 'ancient-key', 'credits.spend', 'x', now() - interval '3 days')",
+        (student.id,),
     )
-    periodic = [
-        task
-        for blueprint in BLUEPRINTS.values()
-        for task in blueprint.periodic_registry.periodic_tasks.values()
-    ]
-    assert any(p.task is purge_idempotency_keys_task for p in periodic)
+    job_context = SimpleNamespace(additional_context={"app_context": services.ctx})
+    services.run(lambda _: purge_idempotency_keys_task.func(job_context, timestamp=0))
+    assert key_count(db, student.id) == 0

@@ -31,6 +31,14 @@ def _own_copy(blueprint: procrastinate.Blueprint) -> procrastinate.Blueprint:
             clone.blueprint = fresh
             clones[id(task)] = clone
         fresh.tasks[key] = clones[id(task)]
+    # Periodic schedules too (add_tasks_from copies them onto the App), bound to the clones.
+    for periodic_task in blueprint.periodic_registry.periodic_tasks.values():
+        fresh.periodic_registry.register_task(
+            task=clones[id(periodic_task.task)],
+            cron=periodic_task.cron,
+            periodic_id=periodic_task.periodic_id,
+            configure_kwargs=periodic_task.configure_kwargs,
+        )
     return fresh
 
 
