@@ -1,0 +1,163 @@
+"""Every audit check fires on the corruption it exists for.
+
+Each case corrupts the data inside a transaction that is always rolled back, runs the checks
+in that same transaction, and asserts which checks fired: nothing is ever committed, so
+other tests and `medgrader audit` never see the damage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from medgrader.db.engine import to_libpq_url
+from medgrader.db.resolve import Database
+from medgrader.ledger.audit import CHECKS
+from tests.credits.factory import make_student
+from tests.support.services import ServiceRunner
+
+Corrupt = Callable[[psycopg.Connection, str], None]
+
+
+@pytest.fixture
+def scratch(database: Database) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(to_libpq_url(database.url)) as connection:
+        yield connection
+        connection.rollback()
+
+
+def _findings(conn: psycopg.Connection) -> set[str]:
+    return {name for name, query in CHECKS.items() if conn.execute(query).fetchall()}
+
+
+def _post(
+    conn: psycopg.Connection, student: str, delta: int, source: str, source_id: str | None
+) -> None:
+    """A consistent entry (balance moved and balanceAfter right), as the ledger writes it."""
+    conn.execute(
+        """
+        WITH moved AS (
+            UPDATE student_profiles SET credit_balance = credit_balance + %(delta)s
+             WHERE user_id = %(student)s RETURNING user_id, credit_balance
+        )
+        INSERT INTO credit_transactions
+            (student_id, entry_type, amount, balance_after, source_type, source_id, description)
+        SELECT user_id, CASE WHEN %(delta)s > 0 THEN 'CREDIT' ELSE 'DEBIT' END, abs(%(delta)s),
+               credit_balance, %(source)s, %(source_id)s, 'audit test'
+          FROM moved
+        """,
+        {"delta": delta, "student": student, "source": source, "source_id": source_id},
+    )
+
+
+def _session(conn: psycopg.Connection, student: str, *, credits: int = 100) -> str:
+    stripe_id = f"cs_test_audit_{uuid.uuid4().hex}"
+    conn.execute(
+        """
+        WITH pkg AS (
+            INSERT INTO credit_packages (name, credits, price_pence)
+            VALUES (%(name)s, %(credits)s, 1000) RETURNING id
+        )
+        INSERT INTO checkout_sessions (stripe_session_id, student_id, package_id, package_name,
+                                       credits, amount_pence, currency, status, expires_at,
+                                       completed_at)
+        SELECT %(sid)s, %(student)s, id, 'Audit pack', %(credits)s, 1000, 'GBP', 'COMPLETED',
+               now() + interval '1 hour', now()
+          FROM pkg
+        """,
+        {"name": f"audit {stripe_id}", "credits": credits, "sid": stripe_id, "student": student},
+    )
+    return stripe_id
+
+
+def _payment(conn: psycopg.Connection, student: str, stripe_id: str, *, amount: int = 1000) -> None:
+    conn.execute(
+        """
+        INSERT INTO payments (student_id, checkout_session_id, stripe_checkout_session_id,
+                              amount_pence, currency, credits, package_name, paid_at)
+        SELECT %(student)s, id, stripe_session_id, %(amount)s, 'GBP', credits, package_name, now()
+          FROM checkout_sessions WHERE stripe_session_id = %(sid)s
+        """,
+        {"student": student, "sid": stripe_id, "amount": amount},
+    )
+
+
+def _complete_purchase(conn: psycopg.Connection, student: str) -> str:
+    stripe_id = _session(conn, student)
+    _post(conn, student, 100, "PURCHASE", stripe_id)
+    _payment(conn, student, stripe_id)
+    return stripe_id
+
+
+def balance_moved_behind_the_ledger(conn: psycopg.Connection, student: str) -> None:
+    conn.execute(
+        "UPDATE student_profiles SET credit_balance = credit_balance + 7 WHERE user_id = %s",
+        (student,),
+    )
+
+
+def balance_after_rewritten(conn: psycopg.Connection, student: str) -> None:
+    _post(conn, student, 5, "ADMIN_ADJUSTMENT", None)
+    conn.execute(
+        "UPDATE credit_transactions SET balance_after = balance_after + 1 "
+        "WHERE seq = (SELECT min(seq) FROM credit_transactions WHERE student_id = %s)",
+        (student,),
+    )
+
+
+def completed_session_without_purchase(conn: psycopg.Connection, student: str) -> None:
+    stripe_id = _session(conn, student)
+    _payment(conn, student, stripe_id)
+
+
+def purchase_without_session(conn: psycopg.Connection, student: str) -> None:
+    _post(conn, student, 100, "PURCHASE", "cs_test_no_such_session")
+
+
+def purchase_of_the_wrong_size(conn: psycopg.Connection, student: str) -> None:
+    stripe_id = _session(conn, student, credits=100)
+    _post(conn, student, 500, "PURCHASE", stripe_id)
+    _payment(conn, student, stripe_id)
+
+
+def completed_session_without_payment(conn: psycopg.Connection, student: str) -> None:
+    stripe_id = _session(conn, student)
+    _post(conn, student, 100, "PURCHASE", stripe_id)
+
+
+def payment_of_the_wrong_amount(conn: psycopg.Connection, student: str) -> None:
+    stripe_id = _session(conn, student)
+    _post(conn, student, 100, "PURCHASE", stripe_id)
+    _payment(conn, student, stripe_id, amount=999)
+
+
+CASES: list[tuple[Corrupt, set[str]]] = [
+    (balance_moved_behind_the_ledger, {"balance_equals_ledger_sum"}),
+    (balance_after_rewritten, {"balance_after_chain"}),
+    (completed_session_without_purchase, {"completed_session_has_one_purchase"}),
+    (purchase_without_session, {"purchase_matches_session"}),
+    (purchase_of_the_wrong_size, {"purchase_matches_session"}),
+    (completed_session_without_payment, {"completed_session_has_one_payment"}),
+    (payment_of_the_wrong_amount, {"payment_matches_session"}),
+]
+
+
+def test_every_check_has_a_case() -> None:
+    assert set(CHECKS) == set().union(*(fired for _, fired in CASES))
+
+
+@pytest.mark.parametrize(("corrupt", "fired"), CASES, ids=[c.__name__ for c, _ in CASES])
+def test_the_check_fires(
+    services: ServiceRunner, scratch: psycopg.Connection, corrupt: Corrupt, fired: set[str]
+) -> None:
+    student = make_student(services).id
+    assert _findings(scratch) == set(), "the database must be clean before the case"
+    _complete_purchase(scratch, student)  # a correct purchase alongside raises nothing
+    assert _findings(scratch) == set()
+    corrupt(scratch, student)
+    assert _findings(scratch) == fired
+    scratch.rollback()
+    assert _findings(scratch) == set()
