@@ -42,6 +42,8 @@ class _Call:
     params: dict[str, Any] = field(default_factory=dict)
     # For list answers: return just ``body["data"]``.
     unwrap: bool = False
+    # Seconds to wait for the answer, when the call itself may take long (``wait``).
+    timeout: float | None = None
 
 
 def _drop_none(**values: Any) -> dict[str, Any]:
@@ -135,7 +137,9 @@ class _ControlMethods:
 
         Raises ``EmulatorError`` (status 408) if that does not happen within ``timeout``.
         """
-        return self._send(_Call("POST", "/_emulator/wait", {"timeout": timeout}))
+        # The HTTP timeout must outlast the server-side wait.
+        call = _Call("POST", "/_emulator/wait", {"timeout": timeout}, timeout=timeout + 10)
+        return self._send(call)
 
     def reset(self, webhook_endpoints: list[dict[str, Any]] | None = None) -> Any:
         body = _drop_none(webhook_endpoints=webhook_endpoints)
@@ -187,7 +191,13 @@ class EmulatorControl(_ControlMethods):
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def _send(self, call: _Call) -> Any:
-        response = self._http.request(call.method, call.path, json=call.json, params=call.params)
+        response = self._http.request(
+            call.method,
+            call.path,
+            json=call.json,
+            params=call.params,
+            timeout=call.timeout or self._http.timeout,
+        )
         return _result(call, response)
 
     def close(self) -> None:
@@ -203,7 +213,11 @@ class AsyncEmulatorControl(_ControlMethods):
 
     async def _send(self, call: _Call) -> Any:
         response = await self._http.request(
-            call.method, call.path, json=call.json, params=call.params
+            call.method,
+            call.path,
+            json=call.json,
+            params=call.params,
+            timeout=call.timeout or self._http.timeout,
         )
         return _result(call, response)
 

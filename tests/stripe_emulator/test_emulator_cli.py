@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
+import httpx
 import pytest
 
 from stripe_emulator.cli import build_parser, config_from_args, main
+from stripe_emulator.server import bind_socket
 
 
 def test_options_become_a_config() -> None:
@@ -42,3 +48,41 @@ def test_help_exits_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert info.value.code == 0
     assert "--webhook-url" in capsys.readouterr().out
+
+
+def test_the_command_serves_the_api() -> None:
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    sock.close()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stripe_emulator.cli",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/_emulator/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the emulator did not start"
+            time.sleep(0.05)
+        response = httpx.post(
+            f"{url}/v1/customers", data={"email": "cli@example.com"}, auth=("sk_test_cli", "")
+        )
+        assert response.json()["email"] == "cli@example.com"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

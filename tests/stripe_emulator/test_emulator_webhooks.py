@@ -342,3 +342,33 @@ def test_reset_forgets_objects_log_and_faults_but_keeps_endpoints(
     assert [a["fault"] for a in emulator.deliveries()] == [None]
     emulator.remove_endpoint(hook["id"])
     assert emulator.endpoints() == []
+
+
+def test_sessions_past_expires_at_are_swept_without_being_read(receiver: Any) -> None:
+    config = EmulatorConfig(
+        port=0,
+        expiry_sweep_interval=0.05,
+        webhook_endpoints=[WebhookEndpoint(f"{receiver.url}/sweep", secret=SECRET)],
+    )
+    with start_emulator(config) as server:
+        client = stripe.StripeClient("sk_test_x", base_addresses={"api": server.url})
+        session = client.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "expires_at": int(time.time()) + 1800,
+                "line_items": [
+                    {"quantity": 1, "price_data": {"currency": "gbp", "unit_amount": 500,
+                                                   "product_data": {"name": "x"}}}
+                ],
+            }
+        )  # fmt: skip
+        # Move the emulator's clock without the control API (which would expire at
+        # once): only the background sweep can notice now.
+        server.emulator.clock.offset += 1801
+        deadline = time.monotonic() + 5
+        while not receiver.bodies("/sweep"):
+            assert time.monotonic() < deadline, "no checkout.session.expired was delivered"
+            time.sleep(0.02)
+        event = json.loads(receiver.bodies("/sweep")[0].body)
+    assert event["type"] == "checkout.session.expired"
+    assert event["data"]["object"]["id"] == session.id
