@@ -14,6 +14,7 @@ import binascii
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stripe_emulator.asgi import route_path
 from stripe_emulator.config import EmulatorConfig
 from stripe_emulator.core import RequestContext
 from stripe_emulator.errors import StripeError
@@ -72,7 +73,7 @@ class StripeApiMiddleware:
         self.config = config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not route_path(scope).startswith("/v1/"):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -75,9 +75,7 @@ def _page(
                 "amount": format_amount(item["amount_total"], currency),
             }
         )
-    email = None
-    if session["customer"] or session["customer_email"]:
-        email = payments.payer_email(emu, session, None)
+    email = payments.known_email(emu, session)
     bank_method = checkout.delayed_method_for(currency)
     return _html(
         "checkout.html",
@@ -88,7 +86,8 @@ def _page(
         error=error,
         email=email,
         card_number=card_number,
-        action=f"/c/pay/{session['id']}",
+        # Relative, so the page also works when the emulator is mounted under a prefix.
+        action=session["id"],
         card_allowed="card" in session["payment_method_types"],
         bank_allowed=bank_method in session["payment_method_types"],
         bank_method=bank_method.replace("_", " "),
@@ -114,7 +113,7 @@ def _closed(session: StripeObject, status: int) -> HTMLResponse:
 
 def _success_url(session: StripeObject) -> str:
     if not session["success_url"]:
-        return f"/c/pay/{session['id']}/complete"
+        return f"{session['id']}/complete"  # relative to /c/pay/{id}
     return str(session["success_url"]).replace(PLACEHOLDER, session["id"])
 
 
@@ -149,7 +148,7 @@ async def submit(request: Request, session_id: str) -> Response:
     email = str(form.get("email") or "").strip() or None
     name = str(form.get("name") or "").strip() or None
     card_number = str(form.get("card_number") or "").strip()
-    if email is None and not (session["customer"] or session["customer_email"]):
+    if email is None and payments.known_email(emu, session) is None:
         return _page(emu, session, 400, error="Enter your email address.", card_number=card_number)
     try:
         if method == "bank_transfer":

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stripe_emulator.asgi import route_path
 from stripe_emulator.errors import StripeError
 from stripe_emulator.responses import send_error
 
@@ -56,7 +57,7 @@ class IdempotencyMiddleware:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or not scope["path"].startswith("/v1/")
+            or not route_path(scope).startswith("/v1/")
         ):
             await self.app(scope, receive, send)
             return
@@ -77,10 +78,10 @@ class IdempotencyMiddleware:
         cache_key = (str(state.get("api_key", "")), key)
         saved = self.cache.entries.get(cache_key)
         if saved is not None:
-            await self._replay(saved, key, scope["path"], params, send)
+            await self._replay(saved, key, route_path(scope), params, send)
             return
 
-        saved = SavedResponse(path=scope["path"], params=params, request_id=_request_id(scope))
+        saved = SavedResponse(path=route_path(scope), params=params, request_id=_request_id(scope))
         self.cache.entries[cache_key] = saved
         try:
             await self.app(scope, _replay_body(body), _capture(send, saved))

@@ -116,8 +116,12 @@ def as_email(value: Any, param: str) -> str:
     return text
 
 
-def as_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
-    """Stripe's metadata rules: at most 50 keys, keys up to 40 and values up to 500 chars."""
+def as_metadata(value: Any, param: str = "metadata", *, update: bool = False) -> dict[str, str]:
+    """Stripe's metadata rules: at most 50 keys, keys up to 40 and values up to 500 chars.
+
+    Empty values are dropped, except in an ``update``, where they mean "delete this key"
+    (see :func:`merge_metadata`).
+    """
     data = as_dict(value, param)
     if len(data) > 50:
         raise invalid_param(param, "Invalid metadata: metadata can have at most 50 keys")
@@ -127,7 +131,9 @@ def as_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
             raise invalid_param(
                 f"{param}[{key}]", "Invalid metadata: keys must be at most 40 characters"
             )
-        result[key] = as_str(item, f"{param}[{key}]", max_length=500)
+        text = as_str(item, f"{param}[{key}]", max_length=500)
+        if text or update:
+            result[key] = text
     return result
 
 

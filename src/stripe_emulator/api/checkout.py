@@ -46,7 +46,7 @@ async def update(request: Request, session_id: str) -> StripeJSONResponse:
     reject_unknown(params, {"expand", "metadata"})
     session = ops.get_session(emulator(request), session_id)
     if "metadata" in params:
-        update = as_metadata(params["metadata"])
+        update = as_metadata(params["metadata"], update=True)
         session["metadata"] = merge_metadata(session["metadata"], update) if update else {}
     return respond(request, session, params)
 

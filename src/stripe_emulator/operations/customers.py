@@ -89,7 +89,7 @@ def update_customer(
         if key in params:
             changes[key] = opt_str(params[key], key, max_length=limit)
     if "metadata" in params:
-        update = as_metadata(params["metadata"])
+        update = as_metadata(params["metadata"], update=True)
         # ``metadata=`` (empty) clears all keys, as on Stripe.
         changes["metadata"] = merge_metadata(customer["metadata"], update) if update else {}
     if "address" in params:

@@ -46,13 +46,18 @@ def _open_session(emu: Emulator, session_id: str) -> StripeObject:
     return session
 
 
-def payer_email(emu: Emulator, session: StripeObject, given: str | None) -> str:
-    """The email Checkout would collect: the customer's, the prefilled one, or typed."""
+def known_email(emu: Emulator, session: StripeObject) -> str | None:
+    """The email Checkout already has: the customer's, or ``customer_email``."""
     if session["customer"]:
         customer = emu.store.customers.get(session["customer"], {})
         if customer.get("email"):
             return str(customer["email"])
-    return session["customer_email"] or given or DEFAULT_EMAIL
+    return session["customer_email"]
+
+
+def payer_email(emu: Emulator, session: StripeObject, given: str | None) -> str:
+    """The email Checkout would collect: the known one, else the one typed in."""
+    return known_email(emu, session) or given or DEFAULT_EMAIL
 
 
 def _payment_intent(emu: Emulator, session: StripeObject) -> StripeObject:
