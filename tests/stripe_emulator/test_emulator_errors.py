@@ -261,3 +261,14 @@ def test_control_api_errors_use_the_same_shape(emulator: EmulatorServer) -> None
     response = httpx.post(f"{emulator.url}/_emulator/faults", json={"delay_ms": -1})
     assert response.status_code == 400
     assert _error(response)["param"] == "delay_ms"
+
+
+def test_configured_api_keys_are_the_only_ones_accepted() -> None:
+    from stripe_emulator.testing import start_emulator
+
+    with start_emulator(api_keys=["sk_test_the_one"]) as strict:
+        ok = httpx.get(f"{strict.url}/v1/customers", auth=("sk_test_the_one", ""))
+        other = httpx.get(f"{strict.url}/v1/customers", auth=("sk_test_another", ""))
+    assert ok.status_code == 200
+    assert other.status_code == 401
+    assert _error(other)["code"] == "api_key_invalid"

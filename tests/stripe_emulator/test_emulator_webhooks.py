@@ -233,7 +233,8 @@ def test_fault_shuffle_reorders_a_window_of_events(
 ) -> None:
     hook = endpoint()
     seed = 7
-    emulator.set_faults(hook["id"], shuffle_window=5, seed=seed)
+    # A long hold: the window must fill up, however slowly this machine creates events.
+    emulator.set_faults(hook["id"], shuffle_window=5, shuffle_hold_ms=10_000, seed=seed)
     emails = [f"c{i}@example.com" for i in range(5)]
     for email in emails:
         _customer(stripe_client, email)
