@@ -1,11 +1,12 @@
 """Running the emulator (or any ASGI app) in-process, for tests and demos.
 
->>> from stripe_emulator.testing import start_emulator
->>> with start_emulator(webhook_endpoints=[WebhookEndpoint(url, secret)]) as emulator:
-...     client = stripe.StripeClient("sk_test_x", base_addresses={"api": emulator.url})
-...     session = client.v1.checkout.sessions.create(params={...})
-...     emulator.pay(session.id)
-...     emulator.wait_for_deliveries()
+    from stripe_emulator import WebhookEndpoint, start_emulator
+
+    with start_emulator(webhook_endpoints=[WebhookEndpoint(url, secret)]) as emulator:
+        client = stripe.StripeClient("sk_test_x", base_addresses={"api": emulator.url})
+        session = client.v1.checkout.sessions.create(params={...})
+        emulator.pay(session.id)
+        emulator.wait_for_deliveries()
 
 The server runs uvicorn on a background thread with its own event loop, on a free
 loopback port unless one is given; all emulator state lives on that loop. Talk to it

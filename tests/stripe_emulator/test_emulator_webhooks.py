@@ -99,9 +99,10 @@ def test_failing_receiver_is_retried_with_growing_gaps(
     assert [a["next_retry_in"] for a in attempts] == [0.05, 0.1, 0.2, None]
     starts = [a["started_at"] for a in attempts]
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert gaps == sorted(gaps)
+    # Each wait is at least the planned back-off (scheduling only ever adds to it).
     for gap, planned in zip(gaps, (0.05, 0.1, 0.2), strict=True):
         assert gap >= planned * 0.9
+    assert gaps[-1] > gaps[0]
     # Every attempt carried the same event.
     assert len(set(_event_ids(receiver))) == 1
     assert len(receiver.bodies("/hooks")) == 4
