@@ -5,14 +5,16 @@ Shared by tests/checkout, tests/webhooks and tests/payments.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
 import stripe
 
 from stripe_emulator.testing import EmulatorServer
@@ -203,3 +205,38 @@ def post_event(
         content=payload,
         headers={"Stripe-Signature": header, "Content-Type": "application/json"},
     )
+
+
+# -- steering the emulator's deliveries -------------------------------------------------------
+@contextlib.contextmanager
+def webhooks_paused(emulator: EmulatorServer, app_url: str) -> Iterator[None]:
+    """No webhook reaches the app inside the block (events are still recorded by Stripe)."""
+    url = f"{app_url}{WEBHOOK_PATH}"
+    endpoint = next(e for e in emulator.endpoints() if e["url"] == url)
+    emulator.remove_endpoint(endpoint["id"])
+    try:
+        yield
+    finally:
+        emulator.add_endpoint(url, secret=STRIPE_WEBHOOK_SECRET)
+
+
+@contextlib.contextmanager
+def webhook_faults(emulator: EmulatorServer, app_url: str, **faults: Any) -> Iterator[None]:
+    emulator.set_faults(endpoint=f"{app_url}{WEBHOOK_PATH}", **faults)
+    try:
+        yield
+    finally:
+        emulator.clear_faults()
+
+
+def stripe_events(emulator: EmulatorServer, stripe_session_id: str, event_type: str) -> list[str]:
+    """Ids of the events Stripe emitted of this type for the session (oldest first)."""
+    listed = stripe_client(emulator).v1.events.list(params={"type": event_type, "limit": 100})
+    return [e.id for e in reversed(listed.data) if e.data.object["id"] == stripe_session_id]
+
+
+@pytest.fixture(scope="session")
+def packages(live_app: Any, admin: Account) -> dict[str, dict[str, Any]]:
+    """Starter/Value/Premium-shaped packages for the session (import into a conftest)."""
+    with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        return create_packages(http, admin)

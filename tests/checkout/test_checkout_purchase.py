@@ -15,7 +15,6 @@ from tests.checkout.support import (
     assert_not_paid,
     assert_paid_once,
     balance,
-    create_packages,
     inbox_for_session,
     receipts,
     retrieve_session,
@@ -25,12 +24,6 @@ from tests.checkout.support import (
 )
 from tests.support.accounts import Account
 from tests.support.mailbox import Mailbox, html_body, text_body
-
-
-@pytest.fixture(scope="module")
-def packages(live_app: Any, admin: Account) -> dict[str, dict[str, Any]]:
-    with httpx.Client(base_url=live_app.url, timeout=30) as http:
-        return create_packages(http, admin)
 
 
 @pytest.mark.parametrize(
