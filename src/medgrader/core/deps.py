@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medgrader.core.context import AppContext
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
+    # hand-off on every request for what is an attribute read.
     return request.app.state.context  # type: ignore[no-any-return]
 
 
