@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from medgrader.notifications.receipts import RECEIPT_TASK
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
     assert_paid_once,
@@ -18,8 +19,6 @@ from tests.checkout.support import (
 )
 from tests.support.accounts import Account
 from tests.support.mailbox import Mailbox, text_body
-
-RECEIPT_TASK = "notifications:send_purchase_receipt"
 
 
 def receipt_job(db: psycopg.Connection, payment_id: str) -> tuple[str, int] | None:

@@ -20,20 +20,19 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.checkout import repository as sessions
 from medgrader.core.context import AppContext
-from medgrader.jobs.queue import defer_in_transaction
 from medgrader.ledger import service as ledger
 from medgrader.models.checkout import CheckoutStatus
 from medgrader.models.ledger import SourceType
+from medgrader.notifications.receipts import enqueue_receipt
 from medgrader.payments import repository as payments
+from medgrader.webhooks.lean import SqlSession
 
 log = structlog.get_logger(__name__)
 
 PAID_STATUSES = ("paid", "no_payment_required")
-RECEIPT_TASK = "notifications:send_purchase_receipt"
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ def _payment_intent_id(stripe_session: dict[str, Any]) -> str | None:
 
 
 async def fulfill_checkout(
-    session: AsyncSession,
+    session: SqlSession,
     ctx: AppContext,
     stripe_session_id: str,
     stripe_session: dict[str, Any],
@@ -118,6 +117,20 @@ async def fulfill_checkout(
         )
 
     intent_id = _payment_intent_id(stripe_session)
+    # Statement order is free inside the transaction; these two first, so that on the lean
+    # path they travel in one round trip with the ledger posting (whose result is read).
+    await sessions.mark_completed(session, row.id, payment_intent_id=intent_id)
+    payment_id = await payments.insert(
+        session,
+        student_id=row.student_id,
+        checkout_session_id=row.id,
+        stripe_checkout_session_id=stripe_session_id,
+        stripe_payment_intent_id=intent_id,
+        amount_pence=row.amount_pence,
+        currency=row.currency,
+        credits=row.credits,
+        package_name=row.package_name,
+    )
     await ledger.credit(
         session,
         student_id=row.student_id,
@@ -133,20 +146,8 @@ async def fulfill_checkout(
         },
         idempotency_key=f"purchase:{stripe_session_id}",
     )
-    await sessions.mark_completed(session, row.id, payment_intent_id=intent_id)
-    payment_id = await payments.insert(
-        session,
-        student_id=row.student_id,
-        checkout_session_id=row.id,
-        stripe_checkout_session_id=stripe_session_id,
-        stripe_payment_intent_id=intent_id,
-        amount_pence=row.amount_pence,
-        currency=row.currency,
-        credits=row.credits,
-        package_name=row.package_name,
-    )
     # Same transaction: the receipt job exists if and only if the purchase commits.
-    await defer_in_transaction(ctx.jobs, session, RECEIPT_TASK, payment_id=str(payment_id))
+    await enqueue_receipt(session, ctx, payment_id)
     log.info(
         "checkout fulfilled",
         stripe_session_id=stripe_session_id,
@@ -157,17 +158,17 @@ async def fulfill_checkout(
     return Outcome("fulfilled", credited=True, payment_id=payment_id)
 
 
-async def mark_failed(session: AsyncSession, stripe_session_id: str) -> Outcome:
+async def mark_failed(session: SqlSession, stripe_session_id: str) -> Outcome:
     """A delayed payment failed: FAILED, unless already settled either way."""
     return await _close(session, stripe_session_id, CheckoutStatus.FAILED)
 
 
-async def mark_expired(session: AsyncSession, stripe_session_id: str) -> Outcome:
+async def mark_expired(session: SqlSession, stripe_session_id: str) -> Outcome:
     """The session expired unpaid: EXPIRED, never over COMPLETED."""
     return await _close(session, stripe_session_id, CheckoutStatus.EXPIRED)
 
 
-async def _close(session: AsyncSession, stripe_session_id: str, status: CheckoutStatus) -> Outcome:
+async def _close(session: SqlSession, stripe_session_id: str, status: CheckoutStatus) -> Outcome:
     row = await sessions.lock_by_stripe_id(session, stripe_session_id)
     if row is None:
         return UNKNOWN_SESSION
@@ -177,7 +178,7 @@ async def _close(session: AsyncSession, stripe_session_id: str, status: Checkout
 
 
 async def apply_stripe_session(
-    session: AsyncSession, ctx: AppContext, stripe_session: dict[str, Any]
+    session: SqlSession, ctx: AppContext, stripe_session: dict[str, Any]
 ) -> Outcome:
     """Bring our row in line with a session retrieved from Stripe (status page, reconciliation)."""
     stripe_session_id = str(stripe_session.get("id"))

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.webhooks.lean import SqlSession
 
 _COLUMNS = """id, stripe_session_id, student_id, package_id, package_name, credits, amount_pence,
               currency, status, session_url, stripe_payment_intent_id, expires_at, completed_at,
@@ -46,25 +47,25 @@ _PAGE = text(
 )
 
 
-async def insert(session: AsyncSession, **values: Any) -> Row[Any]:
+async def insert(session: SqlSession, **values: Any) -> Row[Any]:
     return (await session.execute(_INSERT, values)).one()
 
 
-async def by_stripe_id(session: AsyncSession, stripe_session_id: str) -> Row[Any] | None:
+async def by_stripe_id(session: SqlSession, stripe_session_id: str) -> Row[Any] | None:
     return (await session.execute(_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
 
 
-async def lock_by_stripe_id(session: AsyncSession, stripe_session_id: str) -> Row[Any] | None:
+async def lock_by_stripe_id(session: SqlSession, stripe_session_id: str) -> Row[Any] | None:
     """Our row, locked until the transaction ends: fulfilments of one session serialize here."""
     return (await session.execute(_LOCK_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
 
 
-async def mark_if_pending(session: AsyncSession, row_id: uuid.UUID, status: str) -> bool:
+async def mark_if_pending(session: SqlSession, row_id: uuid.UUID, status: str) -> bool:
     return (await session.execute(_MARK, {"id": row_id, "status": status})).first() is not None
 
 
 async def page_for_student(
-    session: AsyncSession,
+    session: SqlSession,
     student_id: uuid.UUID,
     *,
     limit: int,
@@ -94,6 +95,6 @@ _COMPLETE = text(
 
 
 async def mark_completed(
-    session: AsyncSession, row_id: uuid.UUID, *, payment_intent_id: str | None
+    session: SqlSession, row_id: uuid.UUID, *, payment_intent_id: str | None
 ) -> None:
     await session.execute(_COMPLETE, {"id": row_id, "intent": payment_intent_id})

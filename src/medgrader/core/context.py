@@ -17,6 +17,7 @@ from medgrader.db.resolve import Database, resolve_database
 from medgrader.jobs.queue import create_job_app
 from medgrader.notifications.mailer import Mailer
 from medgrader.payments.stripe_gateway import StripeGateway
+from medgrader.webhooks.lean import create_lean_pool
 
 
 @dataclass
@@ -29,6 +30,8 @@ class AppContext:
     mailer: Mailer
     tokens: TokenConfig
     stripe: StripeGateway
+    # The webhook hot path's raw psycopg pool (see medgrader.webhooks.lean).
+    lean_pool: AsyncConnectionPool
 
 
 def token_config(settings: Settings) -> TokenConfig:
@@ -62,6 +65,8 @@ async def open_context(
     await job_pool.open(wait=False)
     await jobs.open_async(pool=job_pool)
     stripe_gateway = StripeGateway(settings)
+    lean_pool = create_lean_pool(to_libpq_url(database.url), settings)
+    await lean_pool.open(wait=False)
     try:
         yield AppContext(
             settings=settings,
@@ -72,8 +77,10 @@ async def open_context(
             mailer=Mailer(settings),
             tokens=token_config(settings),
             stripe=stripe_gateway,
+            lean_pool=lean_pool,
         )
     finally:
+        await lean_pool.close()
         await stripe_gateway.close()
         await jobs.close_async()
         await job_pool.close()

@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.webhooks.lean import SqlSession
 
 _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
               stripe_payment_intent_id, type, status, amount_pence, amount_refunded_pence,
@@ -14,15 +15,15 @@ _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
 
 # UNIQUE (stripe_checkout_session_id) and UNIQUE (checkout_session_id): a second Payment for
 # one session cannot exist, whoever tries to write it.
+# The id is chosen by the caller (so nothing has to wait for it: see webhooks.lean).
 _INSERT = text(
     """
-    INSERT INTO payments (student_id, checkout_session_id, stripe_checkout_session_id,
+    INSERT INTO payments (id, student_id, checkout_session_id, stripe_checkout_session_id,
                           stripe_payment_intent_id, type, status, amount_pence, currency, credits,
                           package_name, paid_at)
-    VALUES (:student_id, :checkout_session_id, :stripe_checkout_session_id,
+    VALUES (:id, :student_id, :checkout_session_id, :stripe_checkout_session_id,
             :stripe_payment_intent_id, 'CREDITS', 'SUCCEEDED', :amount_pence, :currency, :credits,
             :package_name, now())
-    RETURNING id
     """
 )
 _BY_ID = text(f"SELECT {_COLUMNS} FROM payments WHERE id = :id")  # noqa: S608
@@ -42,18 +43,20 @@ _RECEIPT_SENT = text(
 )
 
 
-async def insert(session: AsyncSession, **values: Any) -> uuid.UUID:
-    return (await session.execute(_INSERT, values)).scalar_one()  # type: ignore[no-any-return]
+async def insert(session: SqlSession, **values: Any) -> uuid.UUID:
+    payment_id = uuid.uuid4()
+    await session.execute(_INSERT, {"id": payment_id, **values})
+    return payment_id
 
 
-async def by_id(session: AsyncSession, payment_id: uuid.UUID) -> Row[Any] | None:
+async def by_id(session: SqlSession, payment_id: uuid.UUID) -> Row[Any] | None:
     return (await session.execute(_BY_ID, {"id": payment_id})).one_or_none()
 
 
-async def lock_for_receipt(session: AsyncSession, payment_id: uuid.UUID) -> Row[Any] | None:
+async def lock_for_receipt(session: SqlSession, payment_id: uuid.UUID) -> Row[Any] | None:
     """The payment and its addressee, locked so that two senders cannot both send."""
     return (await session.execute(_RECEIPT, {"id": payment_id})).one_or_none()
 
 
-async def mark_receipt_sent(session: AsyncSession, payment_id: uuid.UUID) -> None:
+async def mark_receipt_sent(session: SqlSession, payment_id: uuid.UUID) -> None:
     await session.execute(_RECEIPT_SENT, {"id": payment_id})

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from medgrader.core.context import AppContext
 from medgrader.core.errors import error_response
+from medgrader.webhooks.lean import LeanSession
 from medgrader.webhooks.service import MalformedEvent, handle_event, parse_event
 from medgrader.webhooks.signature import InvalidSignature, verify_signature
 
@@ -44,8 +45,13 @@ async def stripe_webhook(request: Request) -> Response:
         return error_response(400, "The body is not a Stripe event.", "invalid_payload")
 
     # One transaction: inbox row, credit, payment, session status, receipt job, processed_at.
-    # An exception rolls all of it back (the inbox row too) and the error handler answers 500,
-    # so Stripe's retry processes the event afresh.
-    async with ctx.sessionmaker() as session, session.begin():
-        await handle_event(session, ctx, event, body.decode("utf-8"))
+    # It commits when the block ends; an exception rolls all of it back (the inbox row too) and
+    # the error handler answers 500, so Stripe's retry processes the event afresh. Pipeline
+    # mode batches the statements into a few round trips (see webhooks.lean).
+    async with (
+        ctx.lean_pool.connection() as connection,
+        connection.pipeline(),
+        connection.transaction(),
+    ):
+        await handle_event(LeanSession(connection), ctx, event, body.decode("utf-8"))
     return Response(_RECEIVED, media_type="application/json")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.webhooks.lean import SqlSession
 
 # The raw body goes in as text and PostgreSQL parses it: no second JSON encoding in Python.
 # A concurrent delivery of the same event blocks on this insert until the first commits (then
@@ -21,7 +22,7 @@ _PROCESSED = text(
 )
 
 
-async def insert_event(session: AsyncSession, event_id: str, event_type: str, payload: str) -> bool:
+async def insert_event(session: SqlSession, event_id: str, event_type: str, payload: str) -> bool:
     """True if this is the first time we see the event."""
     result = await session.execute(
         _INSERT, {"id": event_id, "type": event_type, "payload": payload}
@@ -29,5 +30,5 @@ async def insert_event(session: AsyncSession, event_id: str, event_type: str, pa
     return result.first() is not None
 
 
-async def mark_processed(session: AsyncSession, event_id: str, outcome: str) -> None:
+async def mark_processed(session: SqlSession, event_id: str, outcome: str) -> None:
     await session.execute(_PROCESSED, {"id": event_id, "outcome": outcome})

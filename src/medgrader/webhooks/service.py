@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.checkout.fulfilment import (
     PAID_STATUSES,
@@ -22,10 +21,11 @@ from medgrader.checkout.fulfilment import (
 )
 from medgrader.core.context import AppContext
 from medgrader.webhooks import repository as inbox
+from medgrader.webhooks.lean import SqlSession
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, AppContext, dict[str, Any]], Awaitable[Outcome]]
+Handler = Callable[[SqlSession, AppContext, dict[str, Any]], Awaitable[Outcome]]
 
 
 class MalformedEvent(ValueError):
@@ -61,7 +61,7 @@ def _session_id(obj: dict[str, Any]) -> str:
     return session_id
 
 
-async def _completed(session: AsyncSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
+async def _completed(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
     session_id = _session_id(obj)
     if obj.get("payment_status") not in PAID_STATUSES:
         # A delayed method (bank debit): the money is not there yet; a later
@@ -70,15 +70,15 @@ async def _completed(session: AsyncSession, ctx: AppContext, obj: dict[str, Any]
     return await fulfill_checkout(session, ctx, session_id, obj)
 
 
-async def _async_succeeded(session: AsyncSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
+async def _async_succeeded(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
     return await fulfill_checkout(session, ctx, _session_id(obj), obj)
 
 
-async def _async_failed(session: AsyncSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
+async def _async_failed(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
     return await mark_failed(session, _session_id(obj))
 
 
-async def _expired(session: AsyncSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
+async def _expired(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
     return await mark_expired(session, _session_id(obj))
 
 
@@ -90,7 +90,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def handle_event(session: AsyncSession, ctx: AppContext, event: Event, raw_body: str) -> str:
+async def handle_event(session: SqlSession, ctx: AppContext, event: Event, raw_body: str) -> str:
     """Process the event once; returns the outcome ("duplicate" if seen before)."""
     if not await inbox.insert_event(session, event.id, event.type, raw_body):
         return "duplicate"
