@@ -17,9 +17,9 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
     __table_args__ = (Index("ix_idempotency_keys_created", "created_at"),)
 
-    student_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("student_profiles.user_id"), primary_key=True
-    )
+    # users.id, not student_profiles: a key insert's FK lock must not land on the balance row
+    # that every spend updates (migration 0003).
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     operation: Mapped[str] = mapped_column(String(50))
     request_hash: Mapped[str] = mapped_column(String(64))
