@@ -64,6 +64,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         from medgrader.dev.mailbox import mailbox_router
 
         app.include_router(mailbox_router(settings.dev_mailbox_dir))
+    if not settings.is_production:
+        from medgrader.checkout.dev_pages import dev_checkout_router
+
+        # Where Stripe returns the buyer when FRONTEND_URL points at the API (the demo).
+        app.include_router(dev_checkout_router())
     return app
 
 

@@ -164,12 +164,26 @@ def audit() -> None:
 def demo(
     port: Annotated[int, typer.Option(help="Port for the API.")] = 8000,
     smtp_port: Annotated[int, typer.Option(help="Port for the demo mailbox's SMTP sink.")] = 1025,
+    stripe_port: Annotated[int, typer.Option(help="Port for the Stripe emulator.")] = 12111,
 ) -> None:
-    """Everything on this machine, no keys needed: embedded PostgreSQL, mailbox, API."""
+    """Everything on this machine, no keys needed: embedded PostgreSQL, mailbox, Stripe
+    emulator, API; the catalogue is seeded."""
     exit_normally_on_sigterm()
     from medgrader.demo import run_demo
 
-    sys.exit(run_demo(port=port, smtp_port=smtp_port))
+    sys.exit(run_demo(port=port, smtp_port=smtp_port, stripe_port=stripe_port))
+
+
+@app.command(
+    "stripe-emulator",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def stripe_emulator(ctx: typer.Context) -> None:
+    """Run the Stripe emulator alone (development only); --help lists its options."""
+    from stripe_emulator.cli import main
+
+    main(ctx.args)
 
 
 if __name__ == "__main__":

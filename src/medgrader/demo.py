@@ -6,11 +6,13 @@ import asyncio
 import secrets
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
 
 from medgrader.auth import repository, service
+from medgrader.catalog.service import seed_catalogue
 from medgrader.config import Environment, Settings
 from medgrader.core.context import open_context
 from medgrader.db.resolve import Database
@@ -21,7 +23,9 @@ DEMO_STUDENT = ("student@demo.example.com", "demo-student-password")
 console = Console()
 
 
-def demo_settings(*, port: int, smtp_port: int, data_dir: Path) -> Settings:
+def demo_settings(
+    *, port: int, smtp_port: int, data_dir: Path, stripe_port: int = 12111
+) -> Settings:
     return Settings(
         environment=Environment.DEVELOPMENT,
         data_dir=data_dir,
@@ -29,12 +33,37 @@ def demo_settings(*, port: int, smtp_port: int, data_dir: Path) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
         dev_mailbox_dir=data_dir / "mailbox",
+        # No frontend in the demo: Stripe returns the buyer to the API's own dev pages.
         frontend_url=f"http://127.0.0.1:{port}",
+        # The Stripe emulator, with a fake test key and a signing secret made up for this run.
+        stripe_secret_key=f"sk_test_demo_{secrets.token_hex(12)}",
+        stripe_webhook_secret=f"whsec_demo_{secrets.token_hex(16)}",
+        stripe_api_base=f"http://127.0.0.1:{stripe_port}",
+        receipt_retry_base_seconds=2.0,
     )
 
 
+def start_stripe_emulator(settings: Settings, *, port: int, app_url: str) -> Any:
+    """The emulator in-process, delivering signed webhooks to the app (dev and demo only)."""
+    from stripe_emulator.config import EmulatorConfig, WebhookEndpoint
+    from stripe_emulator.testing import start_emulator
+
+    assert settings.stripe_webhook_secret is not None
+    endpoint = WebhookEndpoint(
+        url=f"{app_url}/api/webhooks/stripe",
+        secret=settings.stripe_webhook_secret.get_secret_value(),
+    )
+    config = EmulatorConfig(
+        port=port, webhook_endpoints=[endpoint], retry_base_delay=1.0, max_attempts=8
+    )
+    return start_emulator(config)
+
+
 async def ensure_demo_users(settings: Settings, database: Database) -> None:
+    """The demo logins and the standard credit packages (both idempotent)."""
     async with open_context(settings, database) as ctx, ctx.sessionmaker() as session:
+        async with session.begin():
+            await seed_catalogue(session)
         async with session.begin():
             await service.create_admin(session, ctx, email=DEMO_ADMIN[0], password=DEMO_ADMIN[1])
         async with session.begin():
@@ -58,7 +87,9 @@ def print_mail(message: EmailMessage) -> None:
     )
 
 
-def run_demo(*, port: int, smtp_port: int, data_dir: Path = Path(".data")) -> int:
+def run_demo(
+    *, port: int, smtp_port: int, stripe_port: int = 12111, data_dir: Path = Path(".data")
+) -> int:
     import uvicorn
 
     from medgrader.app import create_app
@@ -68,7 +99,9 @@ def run_demo(*, port: int, smtp_port: int, data_dir: Path = Path(".data")) -> in
     from medgrader.dev.mailbox import start_mail_sink
 
     configure_logging(json=False)
-    settings = demo_settings(port=port, smtp_port=smtp_port, data_dir=data_dir)
+    settings = demo_settings(
+        port=port, smtp_port=smtp_port, data_dir=data_dir, stripe_port=stripe_port
+    )
     console.print("[bold]Starting PostgreSQL (embedded) and migrating...[/bold]")
     database = resolve_database(settings)
     upgrade_to_head(database.url)
@@ -76,13 +109,19 @@ def run_demo(*, port: int, smtp_port: int, data_dir: Path = Path(".data")) -> in
     assert settings.dev_mailbox_dir is not None
     sink = start_mail_sink(settings.dev_mailbox_dir, smtp_port, on_message=print_mail)
     base = f"http://127.0.0.1:{port}"
+    emulator = start_stripe_emulator(settings, port=stripe_port, app_url=base)
     console.print(
         Panel.fit(
             f"API           {base}  (interactive docs: {base}/docs)\n"
             f"Demo mailbox  {base}/dev/mailbox  (SMTP sink on 127.0.0.1:{smtp_port})\n"
+            f"Stripe        {emulator.url}  (the emulator; webhooks go to the API)\n"
             f"Admin login   {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}\n"
             f"Student login {DEMO_STUDENT[0]} / {DEMO_STUDENT[1]}\n"
-            "Sign-up codes are printed here and shown in the mailbox. Ctrl+C stops everything.",
+            "Buy credits: log in, GET /api/credit-packages, POST /api/payments/credit-checkout\n"
+            '  {"packageId": "..."}, open the sessionUrl and pay with 4242 4242 4242 4242\n'
+            '  (4000 0000 0000 0002 is declined). See README, "Buy credits".\n'
+            "Sign-up codes and receipts are printed here and kept in the mailbox.\n"
+            "Ctrl+C stops everything.",
             title="MedGrader demo",
             style="green",
         )
@@ -90,5 +129,6 @@ def run_demo(*, port: int, smtp_port: int, data_dir: Path = Path(".data")) -> in
     try:
         uvicorn.run(create_app(settings, database=database), host="127.0.0.1", port=port)
     finally:
+        emulator.stop()
         sink.stop()
     return 0

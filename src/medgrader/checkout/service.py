@@ -175,25 +175,32 @@ def status_out(row: Row[Any]) -> CheckoutStatusOut:
     )
 
 
-async def checkout_status(
-    session: AsyncSession, ctx: AppContext, user: User, stripe_session_id: str
-) -> CheckoutStatusOut:
-    """The session's status; a PENDING one is first checked with Stripe and fulfilled if paid
-    (the success-page return may well beat the webhook)."""
+async def refresh_from_stripe(
+    session: AsyncSession, ctx: AppContext, stripe_session_id: str
+) -> Row[Any] | None:
+    """Our row; a PENDING one is first checked with Stripe and fulfilled if paid (the
+    success-page return may well beat the webhook). None if we do not know the session."""
     row = await sessions.by_stripe_id(session, stripe_session_id)
-    if row is None or (row.student_id != user.id and not user.is_admin):
-        raise CheckoutNotFound()  # another student's session is not even admitted to exist
-    if row.status != CheckoutStatus.PENDING:
-        return status_out(row)
+    if row is None or row.status != CheckoutStatus.PENDING:
+        return row
     try:
         remote = await ctx.stripe.retrieve_checkout_session(stripe_session_id)
     except AppError:
         # Stripe is unreachable: answer what we know; the webhook will still fulfil it.
-        return status_out(row)
+        return row
     outcome = await apply_stripe_session(session, ctx, remote)
     log.info("checkout status synced with stripe", stripe_session_id=stripe_session_id,
              outcome=str(outcome))  # fmt: skip
-    refreshed = await sessions.by_stripe_id(session, stripe_session_id)
+    return await sessions.by_stripe_id(session, stripe_session_id)
+
+
+async def checkout_status(
+    session: AsyncSession, ctx: AppContext, user: User, stripe_session_id: str
+) -> CheckoutStatusOut:
+    row = await sessions.by_stripe_id(session, stripe_session_id)
+    if row is None or (row.student_id != user.id and not user.is_admin):
+        raise CheckoutNotFound()  # another student's session is not even admitted to exist
+    refreshed = await refresh_from_stripe(session, ctx, stripe_session_id)
     assert refreshed is not None
     return status_out(refreshed)
 
