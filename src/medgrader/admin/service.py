@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.admin.schemas import AdjustmentOut
 from medgrader.core.errors import Unprocessable
-from medgrader.credits.service import MAX_REASON
+from medgrader.credits.service import validated_reason
 from medgrader.idempotency import store
-from medgrader.idempotency.keys import ledger_key, request_hash, validate_key
+from medgrader.idempotency.keys import validate_key
 from medgrader.idempotency.store import PriorVerdict
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
@@ -58,24 +58,20 @@ async def adjust_credits(
     """
     if type(amount) is not int or amount == 0 or abs(amount) > 1_000_000:
         raise Unprocessable("amount: must be a non-zero integer from -1000000 to 1000000")
-    if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= MAX_REASON:
-        raise Unprocessable(f"reason: must be 1 to {MAX_REASON} characters")
-    reason = reason.strip()
+    reason = validated_reason(reason)
 
-    key = validate_key(idempotency_key) if idempotency_key is not None else None
-    digest = request_hash({"amount": amount, "reason": reason, "actor": str(actor_id)})
-    entry_key = ledger_key(ADJUST_LEDGER_TAG, student_id, key) if key else None
-    if key is not None and entry_key is not None:
-        prior = await store.claim(
-            session,
-            student_id=student_id,
-            key=key,
+    request = None
+    if idempotency_key is not None:
+        request = store.KeyedRequest.of(
             operation=ADJUST_OPERATION,
-            request_hash=digest,
-            ledger_key=entry_key,
+            ledger_tag=ADJUST_LEDGER_TAG,
+            student_id=student_id,
+            key=validate_key(idempotency_key),
+            payload={"amount": amount, "reason": reason, "actor": str(actor_id)},
         )
+        prior = await store.claim(session, request)
         if prior is not None:
-            return _replay(prior, student_id=student_id, reason=reason, actor_id=actor_id)
+            return _replay(prior, reason=reason, actor_id=actor_id)
 
     posting: dict[str, Any] = {
         "student_id": student_id,
@@ -83,8 +79,8 @@ async def adjust_credits(
         "source_type": SourceType.ADMIN_ADJUSTMENT,
         "description": reason,
         "actor_id": actor_id,
-        "idempotency_key": entry_key,
-        "metadata": {"idempotencyKey": key, "requestHash": digest} if key else None,
+        "idempotency_key": request.ledger_key if request else None,
+        "metadata": request.entry_metadata if request else None,
     }
     entry = (
         await ledger.credit(session, **posting)
@@ -92,10 +88,8 @@ async def adjust_credits(
         else await ledger.debit(session, **posting)
     )
     if entry is None:
-        if key is not None:
-            await store.record(
-                session, student_id=student_id, key=key, status=409, body=INSUFFICIENT_BODY
-            )
+        if request is not None:
+            await store.record(session, request, status=409, body=INSUFFICIENT_BODY)
         return AdjustmentOutcome(409, INSUFFICIENT_BODY)
     return _created(entry, reason=reason, actor_id=actor_id)
 
@@ -119,9 +113,7 @@ def _created(
     )
 
 
-def _replay(
-    prior: store.Prior, *, student_id: uuid.UUID, reason: str, actor_id: uuid.UUID
-) -> AdjustmentOutcome:
+def _replay(prior: store.Prior, *, reason: str, actor_id: uuid.UUID) -> AdjustmentOutcome:
     verdict = prior.verdict
     if verdict is PriorVerdict.SUCCEEDED:
         # Same request hash, so the same reason and the same admin as the first time.

@@ -17,7 +17,7 @@ from medgrader.credits import repository
 from medgrader.credits.cursor import decode_cursor, encode_cursor
 from medgrader.credits.schemas import MAX_SPEND, TransactionOut, TransactionPage
 from medgrader.idempotency import store
-from medgrader.idempotency.keys import ledger_key, request_hash, validate_key
+from medgrader.idempotency.keys import validate_key
 from medgrader.idempotency.store import PriorVerdict
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import EntryType, SourceType
@@ -75,13 +75,18 @@ class SpendOutcome:
         return {"error": _MESSAGES[self.status], "code": self.status.value}
 
 
-def _validated(amount: object, reason: object) -> tuple[int, str]:
-    # The same rules as SpendRequest, for callers that do not come through HTTP.
+def _validated_amount(amount: object) -> int:
+    # The same rule as SpendRequest, for callers that do not come through HTTP.
     if type(amount) is not int or not 1 <= amount <= MAX_SPEND:
         raise Unprocessable(f"amount: must be an integer from 1 to {MAX_SPEND}")
+    return amount
+
+
+def validated_reason(reason: object) -> str:
+    """A reason as the API takes it (Reason in schemas): stripped, 1-200 characters."""
     if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= MAX_REASON:
         raise Unprocessable(f"reason: must be 1 to {MAX_REASON} characters")
-    return amount, reason.strip()
+    return reason.strip()
 
 
 async def spend_credits(
@@ -111,18 +116,16 @@ async def spend_credits(
     transaction short; the balance row stays locked from the debit until it ends.
     """
     key = validate_key(idempotency_key)
-    amount, reason = _validated(amount, reason)
-    digest = request_hash({"amount": amount, "reason": reason})
-    entry_key = ledger_key(SPEND_LEDGER_TAG, student_id, key)
-
-    prior = await store.claim(
-        session,
+    amount = _validated_amount(amount)
+    reason = validated_reason(reason)
+    request = store.KeyedRequest.of(
+        operation=SPEND_OPERATION,
+        ledger_tag=SPEND_LEDGER_TAG,
         student_id=student_id,
         key=key,
-        operation=SPEND_OPERATION,
-        request_hash=digest,
-        ledger_key=entry_key,
+        payload={"amount": amount, "reason": reason},
     )
+    prior = await store.claim(session, request)
     if prior is not None:
         return _replay(prior)
 
@@ -132,12 +135,12 @@ async def spend_credits(
         amount=amount,
         source_type=SourceType.USAGE,
         description=reason,
-        metadata={"idempotencyKey": key, "requestHash": digest},
-        idempotency_key=entry_key,
+        metadata=request.entry_metadata,
+        idempotency_key=request.ledger_key,
     )
     if entry is None:
         refused = SpendOutcome(SpendStatus.INSUFFICIENT)
-        await store.record(session, student_id=student_id, key=key, status=402, body=refused.body())
+        await store.record(session, request, status=402, body=refused.body())
         return refused
     # Nothing more happens under the balance row lock: the entry is the stored answer.
     return SpendOutcome(

@@ -1,15 +1,16 @@
 """The idempotency-key store: claim a key for one operation, or learn what its first use did.
 
-How one operation under a key runs, all in the caller's transaction:
+A `KeyedRequest` names the operation, the student, the key and the request's hash. How one
+operation under a key runs, all in the caller's transaction:
 
 1. `claim()` inserts the key row (`ON CONFLICT DO NOTHING`). If another transaction holds an
    uncommitted row for the same (student, key), PostgreSQL makes this insert wait until that
    transaction ends, so of two concurrent requests exactly one proceeds; the other then reads
    the committed outcome.
-2. The operation posts its ledger entry with `ledger_key(...)` as the entry's UNIQUE
-   idempotency key and the request hash in its metadata. The entry IS the stored success: a
-   replay is rebuilt from it, so the hot balance row is not held for an extra statement that
-   copies the answer onto the key row.
+2. The operation posts its ledger entry with `request.ledger_key` as the entry's UNIQUE
+   idempotency key and `request.entry_metadata` (with the request hash) as its metadata.
+   The entry IS the stored success: a replay is rebuilt from it, so the hot balance row is
+   not held for an extra statement that copies the answer onto the key row.
 3. An outcome that writes no entry (a refusal such as 402) is stored on the key row with
    `record()`, so the same key replays the same refusal.
 
@@ -28,6 +29,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.idempotency.keys import ledger_key, request_hash
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import EntryType, SourceType
@@ -98,38 +100,63 @@ class PriorVerdict(StrEnum):
     IN_PROGRESS = "request_in_progress"  # 409
 
 
-async def claim(
-    session: AsyncSession,
-    *,
-    student_id: uuid.UUID,
-    key: str,
-    operation: str,
-    request_hash: str,
-    ledger_key: str,
-) -> Prior | None:
+@dataclass(frozen=True)
+class KeyedRequest:
+    """One operation asked for under an Idempotency-Key, scoped to a student."""
+
+    operation: str  # e.g. "credits.spend"; a key used for another operation is "reused"
+    ledger_tag: str  # short prefix of the ledger entry's own idempotency key
+    student_id: uuid.UUID
+    key: str
+    request_hash: str
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        operation: str,
+        ledger_tag: str,
+        student_id: uuid.UUID,
+        key: str,
+        payload: dict[str, Any],
+    ) -> KeyedRequest:
+        """`key` must already be valid (keys.validate_key); `payload` is the validated request."""
+        return cls(operation, ledger_tag, student_id, key, request_hash(payload))
+
+    @property
+    def ledger_key(self) -> str:
+        return ledger_key(self.ledger_tag, self.student_id, self.key)
+
+    @property
+    def entry_metadata(self) -> dict[str, str]:
+        """Metadata for the ledger entry: the hash lets a replay be judged after retention."""
+        return {"idempotencyKey": self.key, "requestHash": self.request_hash}
+
+
+async def claim(session: AsyncSession, request: KeyedRequest) -> Prior | None:
     """None: this transaction now owns the key and must do the operation. Otherwise the prior
     outcome. Raises StudentNotFound when there is no such student."""
     params = {
-        "student_id": student_id,
-        "key": key,
-        "operation": operation,
-        "request_hash": request_hash,
-        "ledger_key": ledger_key,
+        "student_id": request.student_id,
+        "key": request.key,
+        "operation": request.operation,
+        "request_hash": request.request_hash,
+        "ledger_key": request.ledger_key,
     }
     # Twice at most: the second pass covers a key row deleted by retention between the two
     # statements (then the insert succeeds) and tells a missing student apart.
     for _ in range(2):
         if (await session.execute(_CLAIM, params)).first() is not None:
             return None
-        prior = await _prior(session, params, operation=operation, request_hash=request_hash)
+        prior = await _prior(session, params, request)
         if prior is not None:
             return prior
-        await ledger.ensure_student_exists(session, student_id)
+        await ledger.ensure_student_exists(session, request.student_id)
     raise RuntimeError("idempotency key neither claimable nor found")  # pragma: no cover
 
 
 async def _prior(
-    session: AsyncSession, params: dict[str, Any], *, operation: str, request_hash: str
+    session: AsyncSession, params: dict[str, Any], request: KeyedRequest
 ) -> Prior | None:
     row = (await session.execute(_PRIOR, params)).one()
     entry = None
@@ -145,10 +172,10 @@ async def _prior(
             created_at=row.created_at,
         )
     if row.operation is not None:
-        same = row.operation == operation and row.request_hash == request_hash
+        same = row.operation == request.operation and row.request_hash == request.request_hash
     elif entry is not None:
         # The key row is gone (retention) but the entry remains: it carries the hash.
-        same = row.entry_request_hash == request_hash
+        same = row.entry_request_hash == request.request_hash
     else:
         return None
     return Prior(
@@ -160,16 +187,12 @@ async def _prior(
 
 
 async def record(
-    session: AsyncSession,
-    *,
-    student_id: uuid.UUID,
-    key: str,
-    status: int,
-    body: dict[str, Any],
+    session: AsyncSession, request: KeyedRequest, *, status: int, body: dict[str, Any]
 ) -> None:
     """Store an outcome that wrote no ledger entry (e.g. a 402) on the claimed key row."""
     await session.execute(
-        _RECORD, {"student_id": student_id, "key": key, "status": status, "body": body}
+        _RECORD,
+        {"student_id": request.student_id, "key": request.key, "status": status, "body": body},
     )
 
 
