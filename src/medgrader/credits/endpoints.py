@@ -58,7 +58,7 @@ async def spend(
             student_id=user_id,
             amount=body.amount,
             reason=body.reason,
-            idempotency_key=idempotency_key,  # type: ignore[arg-type]  # None → 400
+            idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
         )
     except StudentNotFound:
         raise await _not_a_student(session, user_id) from None
