@@ -223,18 +223,14 @@ def pgbench_script(students: int, clients: int, payload: str) -> str:
         _pgbench_sql(inbox_sql._INSERT.text, {
             "id": event_id, "type": "'checkout.session.completed'", "payload": literal}),
         _pgbench_sql(checkout_sql._LOCK_BY_STRIPE_ID.text, {"sid": sid}),
+        _pgbench_sql(payment_sql._RECORD.text, {
+            "id": "gen_random_uuid()", "checkout_session_id": session_row, "intent": "'pi_pgb'"}),
         _pgbench_sql(ledger._CREDIT_SQL.text, {
             "student_id": student, "delta": str(CREDITS), "amount": str(CREDITS),
             "entry_type": "'CREDIT'", "source_type": "'PURCHASE'", "source_id": sid,
             "description": "'Purchased Starter Pack'",
             "metadata": '\'{"package_id": "x", "amount_pence": 1000}\'::jsonb',
             "idempotency_key": f"('purchase:' || {sid})", "actor_id": "NULL"}),
-        _pgbench_sql(checkout_sql._COMPLETE.text, {"id": session_row, "intent": "'pi_pgb'"}),
-        _pgbench_sql(payment_sql._INSERT.text, {
-            "id": "gen_random_uuid()", "student_id": student, "checkout_session_id": session_row,
-            "stripe_checkout_session_id": sid, "stripe_payment_intent_id": "'pi_pgb'",
-            "amount_pence": str(PENCE), "currency": "'GBP'", "credits": str(CREDITS),
-            "package_name": "'Starter Pack'"}),
         "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('default', "
         f"'{RECEIPT_TASK}', 0, NULL, NULL, jsonb_build_object('payment_id', {n}::text), NULL)"
         "::procrastinate_job_to_defer_v1])) AS id;",

@@ -116,20 +116,11 @@ async def fulfill_checkout(
             "fulfilling a session we had marked %s", row.status, stripe_session_id=stripe_session_id
         )
 
-    intent_id = _payment_intent_id(stripe_session)
-    # Statement order is free inside the transaction; these two first, so that on the lean
-    # path they travel in one round trip with the ledger posting (whose result is read).
-    await sessions.mark_completed(session, row.id, payment_intent_id=intent_id)
-    payment_id = await payments.insert(
-        session,
-        student_id=row.student_id,
-        checkout_session_id=row.id,
-        stripe_checkout_session_id=stripe_session_id,
-        stripe_payment_intent_id=intent_id,
-        amount_pence=row.amount_pence,
-        currency=row.currency,
-        credits=row.credits,
-        package_name=row.package_name,
+    # Statement order is free inside the transaction: the session and payment first, so that
+    # on the lean path they travel in one round trip with the ledger posting (whose result is
+    # read); see webhooks.lean.
+    payment_id = await payments.record_payment(
+        session, checkout_session_id=row.id, payment_intent_id=_payment_intent_id(stripe_session)
     )
     await ledger.credit(
         session,

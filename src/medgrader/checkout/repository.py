@@ -82,19 +82,3 @@ async def page_for_student(
         },
     )
     return list(result)
-
-
-_COMPLETE = text(
-    """
-    UPDATE checkout_sessions
-       SET status = 'COMPLETED', completed_at = now(), updated_at = now(),
-           stripe_payment_intent_id = COALESCE(:intent, stripe_payment_intent_id)
-     WHERE id = :id AND status <> 'COMPLETED'
-    """
-)
-
-
-async def mark_completed(
-    session: SqlSession, row_id: uuid.UUID, *, payment_intent_id: str | None
-) -> None:
-    await session.execute(_COMPLETE, {"id": row_id, "intent": payment_intent_id})

@@ -13,17 +13,28 @@ _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
               stripe_payment_intent_id, type, status, amount_pence, amount_refunded_pence,
               currency, credits, package_name, receipt_sent_at, paid_at, created_at, updated_at"""
 
-# UNIQUE (stripe_checkout_session_id) and UNIQUE (checkout_session_id): a second Payment for
-# one session cannot exist, whoever tries to write it.
-# The id is chosen by the caller (so nothing has to wait for it: see webhooks.lean).
-_INSERT = text(
+# One statement completes our session row and records its Payment, copying the amount,
+# currency, credits and package straight from the row (our record is the authority). The
+# caller holds the row's lock and has checked it is not COMPLETED; should anything ever
+# fulfil twice regardless, UNIQUE (checkout_session_id) and UNIQUE (stripe_checkout_session_id)
+# refuse the second Payment and its whole transaction rolls back. The id is chosen here, so
+# nothing has to wait for a RETURNING (see webhooks.lean).
+_RECORD = text(
     """
+    WITH completed AS (
+        UPDATE checkout_sessions
+           SET status = 'COMPLETED', completed_at = now(), updated_at = now(),
+               stripe_payment_intent_id = COALESCE(:intent, stripe_payment_intent_id)
+         WHERE id = :checkout_session_id
+        RETURNING id, student_id, stripe_session_id, stripe_payment_intent_id, amount_pence,
+                  currency, credits, package_name
+    )
     INSERT INTO payments (id, student_id, checkout_session_id, stripe_checkout_session_id,
                           stripe_payment_intent_id, type, status, amount_pence, currency, credits,
                           package_name, paid_at)
-    VALUES (:id, :student_id, :checkout_session_id, :stripe_checkout_session_id,
-            :stripe_payment_intent_id, 'CREDITS', 'SUCCEEDED', :amount_pence, :currency, :credits,
-            :package_name, now())
+    SELECT :id, student_id, id, stripe_session_id, stripe_payment_intent_id, 'CREDITS',
+           'SUCCEEDED', amount_pence, currency, credits, package_name, now()
+      FROM completed
     """
 )
 _BY_ID = text(f"SELECT {_COLUMNS} FROM payments WHERE id = :id")  # noqa: S608
@@ -43,9 +54,15 @@ _RECEIPT_SENT = text(
 )
 
 
-async def insert(session: SqlSession, **values: Any) -> uuid.UUID:
+async def record_payment(
+    session: SqlSession, *, checkout_session_id: uuid.UUID, payment_intent_id: str | None
+) -> uuid.UUID:
+    """Mark our checkout session COMPLETED and insert its Payment; returns the payment id."""
     payment_id = uuid.uuid4()
-    await session.execute(_INSERT, {"id": payment_id, **values})
+    await session.execute(
+        _RECORD,
+        {"id": payment_id, "checkout_session_id": checkout_session_id, "intent": payment_intent_id},
+    )
     return payment_id
 
 

@@ -39,7 +39,30 @@ from medgrader.config import Settings
 _DIALECT = PGDialect_psycopg()
 
 
-_RETURNS_ROWS = re.compile(r"\bRETURNING\b|^\s*(SELECT|WITH|VALUES|TABLE|SHOW)\b", re.I)
+_ROW_STATEMENTS = {"SELECT", "VALUES", "TABLE", "SHOW"}
+_MAIN_KEYWORDS = _ROW_STATEMENTS | {"INSERT", "UPDATE", "DELETE", "MERGE"}
+
+
+def returns_rows(sql: str) -> bool:
+    """Whether the statement's outermost command yields rows: a SELECT (VALUES, TABLE, SHOW),
+    or an INSERT/UPDATE/DELETE/MERGE with a RETURNING of its own. A RETURNING inside a CTE
+    does not count: `WITH x AS (UPDATE ... RETURNING ...) INSERT ... SELECT ...` yields none.
+    """
+    outer, depth, quoted = [], 0, False
+    for char in sql:
+        if char == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0:
+            outer.append(char)
+    words = re.findall(r"[A-Za-z_]+", "".join(outer).upper())
+    main = next((word for word in words if word in _MAIN_KEYWORDS), None)
+    return main in _ROW_STATEMENTS or "RETURNING" in words
 
 
 @lru_cache(maxsize=512)
@@ -50,7 +73,7 @@ def _compiled(statement: TextClause) -> tuple[str, bool]:
     (e.g. ::JSONB), all by SQLAlchemy's own psycopg compiler.
     """
     sql = str(statement.compile(dialect=_DIALECT))
-    return sql, bool(_RETURNS_ROWS.search(sql))
+    return sql, returns_rows(sql)
 
 
 def _adapt(value: Any) -> Any:
