@@ -284,9 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="API worker processes")
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--pool-size", type=int, default=0, help="DB_POOL_SIZE (0: default)")
+    parser.add_argument(
+        "--max-overflow", type=int, default=-1, help="DB_MAX_OVERFLOW (-1: default)"
+    )
     args = parser.parse_args(argv)
 
     extra_env = {"DB_POOL_SIZE": str(args.pool_size)} if args.pool_size else {}
+    if args.max_overflow >= 0:
+        extra_env["DB_MAX_OVERFLOW"] = str(args.max_overflow)
     with BenchStack(name="spend", api_workers=args.workers, extra_env=extra_env) as stack:
         distinct = list(range(FIRST_DISTINCT, FIRST_DISTINCT + args.accounts))
         pgbench_distinct = [n + args.accounts for n in distinct]
