@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import time
 import uuid
@@ -25,7 +24,7 @@ import psycopg
 if __package__ in (None, ""):  # run as `python bench/spend.py` (make bench): find `bench`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import BenchStack, percentile
+from bench.stack import BenchStack, RawHttpConnection, inline_sql, percentile
 from medgrader.db.engine import create_engine, create_sessionmaker, to_async_url
 from medgrader.idempotency.store import _CLAIM
 from medgrader.ledger import service as ledger
@@ -83,37 +82,6 @@ def seed(stack: BenchStack, numbers: list[int]) -> None:
 # -- a lean HTTP/1.1 keep-alive client (so the load generator is not the bottleneck) -------
 
 
-class Connection:
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{head}\r\n".encode()
-            + body
-        )
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
 @dataclass
 class RunResult:
     label: str
@@ -147,7 +115,7 @@ async def spend_run(
 
     async def client() -> None:
         nonlocal next_index
-        connection = Connection(host, port)
+        connection = RawHttpConnection(host, port)
         try:
             while next_index < count:
                 i = next_index
@@ -176,12 +144,6 @@ async def spend_run(
 # -- pgbench: the same statements, straight from the code -----------------------------------
 
 
-def _pgbench_sql(sql: str, values: dict[str, str]) -> str:
-    for name, value in values.items():
-        sql = re.sub(rf"(?<!:):{name}\b", lambda _, v=value: v, sql)  # type: ignore[misc]
-    return " ".join(sql.split()) + ";"
-
-
 def pgbench_script(*, hot: bool, accounts: int) -> str:
     """BEGIN; claim the key; the covered debit; COMMIT — what one HTTP spend runs."""
     if hot:
@@ -193,7 +155,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
         student = "('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid"
     key = "('pgb-' || :k)"
     entry_key = f"('spend:' || {student}::text || ':pgb-' || :k)"
-    claim = _pgbench_sql(
+    claim = inline_sql(
         _CLAIM.text,
         {
             "student_id": student,
@@ -203,7 +165,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
             "ledger_key": entry_key,
         },
     )
-    debit = _pgbench_sql(
+    debit = inline_sql(
         ledger._COVERED_DEBIT_SQL.text,
         {
             "student_id": student,

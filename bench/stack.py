@@ -6,6 +6,7 @@ Benchmarks print figures; nothing here asserts on speed.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -249,3 +250,43 @@ class BenchStack:
         if match is None:
             raise RuntimeError(f"no tps in pgbench output: {result.stdout}")
         return float(match.group(1))
+
+
+class RawHttpConnection:
+    """A lean HTTP/1.1 keep-alive client, so that the load generator is not the bottleneck."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n".encode()
+            + body
+        )
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def inline_sql(sql: str, values: dict[str, str]) -> str:
+    """A code statement with its :params replaced by pgbench expressions, on one line."""
+    for name, value in values.items():
+        sql = re.sub(rf"(?<!:):{name}\b", lambda _, v=value: v, sql)  # type: ignore[misc]
+    return " ".join(sql.split()) + ";"

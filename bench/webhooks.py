@@ -27,9 +27,9 @@ import psutil
 import psycopg
 import stripe
 
-from bench.spend import Connection, _pgbench_sql
-from bench.stack import WEBHOOK_SECRET, BenchStack, percentile
+from bench.stack import WEBHOOK_SECRET, BenchStack, RawHttpConnection, inline_sql, percentile
 from medgrader.checkout import repository as checkout_sql
+from medgrader.jobs.queues import RECEIPTS_QUEUE
 from medgrader.ledger import service as ledger
 from medgrader.ledger.audit import CHECKS
 from medgrader.notifications.receipts import RECEIPT_TASK
@@ -172,7 +172,7 @@ async def deliver(port: int, deliveries: list[bytes], clients: int) -> RunResult
     statuses: dict[int, int] = {}
 
     async def sender() -> None:
-        connection = Connection("127.0.0.1", port)
+        connection = RawHttpConnection("127.0.0.1", port)
         try:
             for payload in queue:
                 headers = signed(payload)
@@ -220,21 +220,21 @@ def pgbench_script(students: int, clients: int, payload: str) -> str:
     event_id = f"('evt_pgb_' || {n})"
     literal = "'" + payload.replace("'", "''") + "'"
     statements = [
-        _pgbench_sql(inbox_sql._INSERT.text, {
+        inline_sql(inbox_sql._INSERT.text, {
             "id": event_id, "type": "'checkout.session.completed'", "payload": literal}),
-        _pgbench_sql(checkout_sql._LOCK_BY_STRIPE_ID.text, {"sid": sid}),
-        _pgbench_sql(payment_sql._RECORD.text, {
+        inline_sql(checkout_sql._LOCK_BY_STRIPE_ID.text, {"sid": sid}),
+        inline_sql(payment_sql._RECORD.text, {
             "id": "gen_random_uuid()", "checkout_session_id": session_row, "intent": "'pi_pgb'"}),
-        _pgbench_sql(ledger._CREDIT_SQL.text, {
+        inline_sql(ledger._CREDIT_SQL.text, {
             "student_id": student, "delta": str(CREDITS), "amount": str(CREDITS),
             "entry_type": "'CREDIT'", "source_type": "'PURCHASE'", "source_id": sid,
             "description": "'Purchased Starter Pack'",
             "metadata": '\'{"package_id": "x", "amount_pence": 1000}\'::jsonb',
             "idempotency_key": f"('purchase:' || {sid})", "actor_id": "NULL"}),
-        "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('default', "
+        "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('" + RECEIPTS_QUEUE + "', "
         f"'{RECEIPT_TASK}', 0, NULL, NULL, jsonb_build_object('payment_id', {n}::text), NULL)"
         "::procrastinate_job_to_defer_v1])) AS id;",
-        _pgbench_sql(inbox_sql._PROCESSED.text, {"id": event_id, "outcome": "'fulfilled'"}),
+        inline_sql(inbox_sql._PROCESSED.text, {"id": event_id, "outcome": "'fulfilled'"}),
     ]  # fmt: skip
     body = "\n".join(statements)
     return f"BEGIN;\n{body}\nCOMMIT;\n\\set i :i + 1\n"

@@ -23,12 +23,12 @@ from sqlalchemy import Row
 
 from medgrader.checkout import repository as sessions
 from medgrader.core.context import AppContext
+from medgrader.db.lean import SqlSession
 from medgrader.ledger import service as ledger
 from medgrader.models.checkout import CheckoutStatus
 from medgrader.models.ledger import SourceType
 from medgrader.notifications.receipts import enqueue_receipt
 from medgrader.payments import repository as payments
-from medgrader.webhooks.lean import SqlSession
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +118,7 @@ async def fulfill_checkout(
 
     # Statement order is free inside the transaction: the session and payment first, so that
     # on the lean path they travel in one round trip with the ledger posting (whose result is
-    # read); see webhooks.lean.
+    # read); see medgrader.db.lean.
     payment_id = await payments.record_payment(
         session, checkout_session_id=row.id, payment_intent_id=_payment_intent_id(stripe_session)
     )

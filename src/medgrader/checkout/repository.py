@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, text
 
-from medgrader.webhooks.lean import SqlSession
+from medgrader.db.lean import SqlSession
 
 _COLUMNS = """id, stripe_session_id, student_id, package_id, package_name, credits, amount_pence,
               currency, status, session_url, stripe_payment_intent_id, expires_at, completed_at,

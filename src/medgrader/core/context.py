@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from medgrader.auth.tokens import TokenConfig
 from medgrader.config import Settings
 from medgrader.db.engine import create_engine, create_sessionmaker, to_libpq_url
+from medgrader.db.lean import create_lean_pool
 from medgrader.db.resolve import Database, resolve_database
 from medgrader.jobs.queue import create_job_app
 from medgrader.notifications.mailer import Mailer
 from medgrader.payments.stripe_gateway import StripeGateway
-from medgrader.webhooks.lean import create_lean_pool
 
 
 @dataclass
@@ -30,7 +30,7 @@ class AppContext:
     mailer: Mailer
     tokens: TokenConfig
     stripe: StripeGateway
-    # The webhook hot path's raw psycopg pool (see medgrader.webhooks.lean).
+    # The webhook hot path's raw psycopg pool (see medgrader.db.lean).
     lean_pool: AsyncConnectionPool
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.core.context import AppContext
+from medgrader.db.lean import LeanSession
 
 
 async def get_context(request: Request) -> AppContext:
@@ -28,5 +29,19 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def lean_session(request: Request) -> AsyncIterator[LeanSession]:
+    """The request's transaction on the lean path (raw psycopg, pipeline mode) for hot
+    endpoints whose services use only text statements; the same commit/rollback rules as
+    db_session. See medgrader.db.lean."""
+    context: AppContext = request.app.state.context
+    async with (
+        context.lean_pool.connection() as connection,
+        connection.pipeline(),
+        connection.transaction(),
+    ):
+        yield LeanSession(connection)
+
+
 Ctx = Annotated[AppContext, Depends(get_context)]
 DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]
+LeanDb = Annotated[LeanSession, Depends(lean_session, scope="function")]

@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
 
-from medgrader.auth import repository as users
 from medgrader.auth.deps import CurrentStudent, TokenUserId
-from medgrader.core.deps import DbSession
+from medgrader.core.deps import DbSession, LeanDb
 from medgrader.core.errors import Forbidden, Unauthorized
 from medgrader.credits import service
 from medgrader.credits.schemas import (
@@ -20,6 +19,7 @@ from medgrader.credits.schemas import (
     SpendResponse,
     TransactionPage,
 )
+from medgrader.db.lean import LeanSession
 from medgrader.ledger.service import StudentNotFound
 
 router = APIRouter(prefix="/api/credits", tags=["credits"])
@@ -31,10 +31,12 @@ _ERRORS = {
 }
 
 
-async def _not_a_student(session: AsyncSession, user_id: uuid.UUID) -> Exception:
+_USER_EXISTS = text("SELECT 1 FROM users WHERE id = :id")
+
+
+async def _not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
     # Only reached off the hot path: the token is valid but no student profile matched.
-    user = await users.user_by_id(session, user_id)
-    if user is None:
+    if await session.scalar(_USER_EXISTS, {"id": user_id}) is None:
         return Unauthorized("Invalid or expired access token.", code="invalid_token")
     return Forbidden("Only students can do this.", code="student_only")
 
@@ -47,7 +49,7 @@ async def _not_a_student(session: AsyncSession, user_id: uuid.UUID) -> Exception
 )
 async def spend(
     body: SpendRequest,
-    session: DbSession,
+    session: LeanDb,
     user_id: TokenUserId,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:

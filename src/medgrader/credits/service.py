@@ -16,6 +16,7 @@ from medgrader.core.errors import Unprocessable
 from medgrader.credits import repository
 from medgrader.credits.cursor import decode_cursor, encode_cursor
 from medgrader.credits.schemas import MAX_SPEND, TransactionOut, TransactionPage
+from medgrader.db.lean import SqlSession
 from medgrader.idempotency import store
 from medgrader.idempotency.keys import validate_key
 from medgrader.idempotency.store import PriorVerdict
@@ -90,7 +91,7 @@ def validated_reason(reason: object) -> str:
 
 
 async def spend_credits(
-    session: AsyncSession,
+    session: SqlSession,
     *,
     student_id: uuid.UUID,
     amount: int,

@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.db.lean import SqlSession, no_rows
 from medgrader.idempotency.keys import ledger_key, request_hash
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
@@ -61,12 +62,14 @@ _PRIOR = text(
     """
 )
 
-_RECORD = text(
-    """
+_RECORD = no_rows(
+    text(
+        """
     UPDATE idempotency_keys SET response_status = :status, response_body = :body
      WHERE student_id = :student_id AND key = :key AND response_status IS NULL
     """
-).bindparams(bindparam("body", type_=JSONB))
+    ).bindparams(bindparam("body", type_=JSONB))
+)
 
 _PURGE = text("DELETE FROM idempotency_keys WHERE created_at < now() - :age")
 
@@ -133,7 +136,7 @@ class KeyedRequest:
         return {"idempotencyKey": self.key, "requestHash": self.request_hash}
 
 
-async def claim(session: AsyncSession, request: KeyedRequest) -> Prior | None:
+async def claim(session: SqlSession, request: KeyedRequest) -> Prior | None:
     """None: this transaction now owns the key and must do the operation. Otherwise the prior
     outcome. Raises StudentNotFound when there is no such student."""
     params = {
@@ -156,7 +159,7 @@ async def claim(session: AsyncSession, request: KeyedRequest) -> Prior | None:
 
 
 async def _prior(
-    session: AsyncSession, params: dict[str, Any], request: KeyedRequest
+    session: SqlSession, params: dict[str, Any], request: KeyedRequest
 ) -> Prior | None:
     row = (await session.execute(_PRIOR, params)).one()
     entry = None
@@ -187,7 +190,7 @@ async def _prior(
 
 
 async def record(
-    session: AsyncSession, request: KeyedRequest, *, status: int, body: dict[str, Any]
+    session: SqlSession, request: KeyedRequest, *, status: int, body: dict[str, Any]
 ) -> None:
     """Store an outcome that wrote no ledger entry (e.g. a 402) on the claimed key row."""
     await session.execute(

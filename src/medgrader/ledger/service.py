@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.core.errors import NotFound
+from medgrader.db.lean import SqlSession
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 
 
@@ -68,7 +68,7 @@ _COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
 
 
 async def _post(
-    session: AsyncSession,
+    session: SqlSession,
     *,
     student_id: uuid.UUID,
     entry_type: EntryType,
@@ -117,7 +117,7 @@ async def _post(
 
 
 async def credit(
-    session: AsyncSession,
+    session: SqlSession,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -148,7 +148,7 @@ async def credit(
 
 
 async def debit(
-    session: AsyncSession,
+    session: SqlSession,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -184,7 +184,7 @@ async def debit(
 
 
 async def clawback(
-    session: AsyncSession,
+    session: SqlSession,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -215,7 +215,7 @@ async def clawback(
     return entry
 
 
-async def ensure_student_exists(session: AsyncSession, student_id: uuid.UUID) -> None:
+async def ensure_student_exists(session: SqlSession, student_id: uuid.UUID) -> None:
     found = await session.scalar(
         text("SELECT 1 FROM student_profiles WHERE user_id = :id"), {"id": student_id}
     )
@@ -223,7 +223,7 @@ async def ensure_student_exists(session: AsyncSession, student_id: uuid.UUID) ->
         raise StudentNotFound()
 
 
-async def get_balance(session: AsyncSession, student_id: uuid.UUID) -> int:
+async def get_balance(session: SqlSession, student_id: uuid.UUID) -> int:
     balance = await session.scalar(
         text("SELECT credit_balance FROM student_profiles WHERE user_id = :id"),
         {"id": student_id},

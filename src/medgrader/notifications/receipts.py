@@ -14,11 +14,11 @@ import uuid
 from typing import TYPE_CHECKING
 
 from procrastinate import sql, types
-from procrastinate.jobs import DEFAULT_QUEUE
 from psycopg.types.json import Jsonb
 
+from medgrader.db.lean import LeanSession, SqlSession
 from medgrader.jobs.queue import defer_in_transaction
-from medgrader.webhooks.lean import LeanSession, SqlSession
+from medgrader.jobs.queues import RECEIPTS_QUEUE
 
 if TYPE_CHECKING:
     from medgrader.core.context import AppContext
@@ -31,7 +31,7 @@ async def enqueue_receipt(session: SqlSession, ctx: AppContext, payment_id: uuid
         await defer_in_transaction(ctx.jobs, session, RECEIPT_TASK, payment_id=str(payment_id))
         return
     job = types.JobToDefer(
-        queue_name=DEFAULT_QUEUE,
+        queue_name=RECEIPTS_QUEUE,
         task_name=RECEIPT_TASK,
         priority=0,
         lock=None,

@@ -16,6 +16,7 @@ import procrastinate
 import structlog
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
+from medgrader.jobs.queues import RECEIPTS_QUEUE
 from medgrader.notifications.emails import purchase_receipt_email
 from medgrader.notifications.mailer import MailDeliveryError
 from medgrader.payments import repository as payments
@@ -60,7 +61,9 @@ def _app_context(context: procrastinate.JobContext) -> AppContext:
     return context.additional_context[WORKER_CONTEXT_KEY]  # type: ignore[no-any-return]
 
 
-@blueprint.task(name="send_purchase_receipt", pass_context=True, retry=BackoffRetry())
+@blueprint.task(
+    name="send_purchase_receipt", queue=RECEIPTS_QUEUE, pass_context=True, retry=BackoffRetry()
+)
 async def send_purchase_receipt(context: procrastinate.JobContext, payment_id: str) -> None:
     ctx = _app_context(context)
     settings = ctx.settings

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, text
 
-from medgrader.webhooks.lean import SqlSession
+from medgrader.db.lean import SqlSession, no_rows
 
 _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
               stripe_payment_intent_id, type, status, amount_pence, amount_refunded_pence,
@@ -18,9 +18,10 @@ _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
 # caller holds the row's lock and has checked it is not COMPLETED; should anything ever
 # fulfil twice regardless, UNIQUE (checkout_session_id) and UNIQUE (stripe_checkout_session_id)
 # refuse the second Payment and its whole transaction rolls back. The id is chosen here, so
-# nothing has to wait for a RETURNING (see webhooks.lean).
-_RECORD = text(
-    """
+# nothing has to wait for a RETURNING (see medgrader.db.lean).
+_RECORD = no_rows(
+    text(
+        """
     WITH completed AS (
         UPDATE checkout_sessions
            SET status = 'COMPLETED', completed_at = now(), updated_at = now(),
@@ -36,6 +37,7 @@ _RECORD = text(
            'SUCCEEDED', amount_pence, currency, credits, package_name, now()
       FROM completed
     """
+    )
 )
 _BY_ID = text(f"SELECT {_COLUMNS} FROM payments WHERE id = :id")  # noqa: S608
 _RECEIPT = text(
@@ -49,8 +51,8 @@ _RECEIPT = text(
        FOR UPDATE OF p
     """
 )
-_RECEIPT_SENT = text(
-    "UPDATE payments SET receipt_sent_at = now(), updated_at = now() WHERE id = :id"
+_RECEIPT_SENT = no_rows(
+    text("UPDATE payments SET receipt_sent_at = now(), updated_at = now() WHERE id = :id")
 )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from medgrader.core.context import AppContext
 from medgrader.core.errors import error_response
-from medgrader.webhooks.lean import LeanSession
+from medgrader.db.lean import LeanSession
 from medgrader.webhooks.service import MalformedEvent, handle_event, parse_event
 from medgrader.webhooks.signature import InvalidSignature, verify_signature
 
@@ -47,7 +47,7 @@ async def stripe_webhook(request: Request) -> Response:
     # One transaction: inbox row, credit, payment, session status, receipt job, processed_at.
     # It commits when the block ends; an exception rolls all of it back (the inbox row too) and
     # the error handler answers 500, so Stripe's retry processes the event afresh. Pipeline
-    # mode batches the statements into a few round trips (see webhooks.lean).
+    # mode batches the statements into a few round trips (see medgrader.db.lean).
     async with (
         ctx.lean_pool.connection() as connection,
         connection.pipeline(),

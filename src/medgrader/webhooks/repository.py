@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from medgrader.webhooks.lean import SqlSession
+from medgrader.db.lean import SqlSession, no_rows
 
-# The raw body goes in as text and PostgreSQL parses it: no second JSON encoding in Python.
+# The raw body goes in as text and PostgreSQL checks it: no second JSON encoding in Python.
+# Stored as json, not jsonb: the exact bytes Stripe signed, and jsonb would refuse a \u0000
+# that a customer typed into the hosted page (every delivery of that event would then fail).
 # A concurrent delivery of the same event blocks on this insert until the first commits (then
 # finds the row and does nothing) or rolls back (then inserts and processes it afresh).
 _INSERT = text(
     """
     INSERT INTO webhook_events (id, type, payload)
-    VALUES (:id, :type, CAST(:payload AS jsonb))
+    VALUES (:id, :type, CAST(:payload AS json))
     ON CONFLICT (id) DO NOTHING
     RETURNING 1
     """
 )
-_PROCESSED = text(
-    "UPDATE webhook_events SET processed_at = now(), outcome = :outcome WHERE id = :id"
+_PROCESSED = no_rows(
+    text("UPDATE webhook_events SET processed_at = now(), outcome = :outcome WHERE id = :id")
 )
 
 

@@ -20,8 +20,8 @@ from medgrader.checkout.fulfilment import (
     mark_failed,
 )
 from medgrader.core.context import AppContext
+from medgrader.db.lean import SqlSession
 from medgrader.webhooks import repository as inbox
-from medgrader.webhooks.lean import SqlSession
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,6 @@ needs more (ORM objects) must keep taking a real `AsyncSession`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -39,52 +38,52 @@ from medgrader.config import Settings
 _DIALECT = PGDialect_psycopg()
 
 
-_ROW_STATEMENTS = {"SELECT", "VALUES", "TABLE", "SHOW"}
-_MAIN_KEYWORDS = _ROW_STATEMENTS | {"INSERT", "UPDATE", "DELETE", "MERGE"}
+# Statements whose rows nobody reads carry this execution option (see `no_rows`).
+NO_ROWS = "lean_no_rows"
 
 
-def returns_rows(sql: str) -> bool:
-    """Whether the statement's outermost command yields rows: a SELECT (VALUES, TABLE, SHOW),
-    or an INSERT/UPDATE/DELETE/MERGE with a RETURNING of its own. A RETURNING inside a CTE
-    does not count: `WITH x AS (UPDATE ... RETURNING ...) INSERT ... SELECT ...` yields none.
+def no_rows(statement: TextClause) -> TextClause:
+    """Mark a statement whose rows are never read, so the lean path may queue it in the
+    pipeline instead of waiting for it (it travels with the next statement that is waited for,
+    or with the COMMIT; an error it causes surfaces there and aborts the same transaction).
+
+    Unmarked statements are always waited for: forgetting a mark costs a round trip, never a
+    result. An ORM session ignores the option.
     """
-    outer, depth, quoted = [], 0, False
-    for char in sql:
-        if char == "'":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0:
-            outer.append(char)
-    words = re.findall(r"[A-Za-z_]+", "".join(outer).upper())
-    main = next((word for word in words if word in _MAIN_KEYWORDS), None)
-    return main in _ROW_STATEMENTS or "RETURNING" in words
+    return statement.execution_options(**{NO_ROWS: True})
 
 
 @lru_cache(maxsize=512)
 def _compiled(statement: TextClause) -> tuple[str, bool]:
-    """The SQL psycopg runs, and whether the statement yields rows.
+    """The SQL psycopg runs, and whether its rows are read.
 
     ":name" becomes "%(name)s", a literal "%" is escaped and typed bind parameters are cast
     (e.g. ::JSONB), all by SQLAlchemy's own psycopg compiler.
     """
     sql = str(statement.compile(dialect=_DIALECT))
-    return sql, returns_rows(sql)
+    return sql, not statement.get_execution_options().get(NO_ROWS, False)
 
 
 def _adapt(value: Any) -> Any:
     return Jsonb(value) if isinstance(value, dict | list) else value
 
 
-class LeanResult:
-    __slots__ = ("_rows",)
+class UnreadResult(Exception):
+    """Rows were asked of a statement marked `no_rows`: a bug, loudly (a 500 that is retried),
+    never an empty result taken for "no such row"."""
 
-    def __init__(self, rows: list[Any]) -> None:
-        self._rows = rows
+
+class LeanResult:
+    __slots__ = ("_unread_rows",)
+
+    def __init__(self, rows: list[Any] | None) -> None:
+        self._unread_rows = rows
+
+    @property
+    def _rows(self) -> list[Any]:
+        if self._unread_rows is None:
+            raise UnreadResult("this statement is marked no_rows; its rows were not fetched")
+        return self._unread_rows
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._rows)
@@ -125,14 +124,13 @@ class LeanSession:
     async def execute(
         self, statement: TextClause, params: Mapping[str, Any] | None = None
     ) -> LeanResult:
-        """Run the statement. In pipeline mode a statement that yields no rows is only queued:
-        it travels with the next one whose rows are needed (or with the COMMIT), and an error
-        it causes surfaces there, which aborts the same transaction all the same."""
-        sql, returns_rows = _compiled(statement)
+        """Run the statement and fetch its rows, unless it is marked `no_rows`: then, in
+        pipeline mode, it is only queued (see `no_rows`)."""
+        sql, read_rows = _compiled(statement)
         values = {k: _adapt(v) for k, v in (params or {}).items()}
         cursor = self.connection.cursor(row_factory=namedtuple_row)
         await cursor.execute(sql, values)  # type: ignore[arg-type]
-        return LeanResult(await cursor.fetchall() if returns_rows else [])
+        return LeanResult(await cursor.fetchall() if read_rows else None)
 
     async def scalar(
         self, statement: TextClause, params: Mapping[str, Any] | None = None
