@@ -18,7 +18,7 @@ from medgrader.db.migrate import upgrade_to_head
 from medgrader.db.resolve import Database
 from stripe_emulator.testing import EmulatorServer, start_emulator
 from tests.support.accounts import Account, sign_up
-from tests.support.invariants import assert_ledger_invariants
+from tests.support.invariants import assert_ledger_invariants, run_audit_cli
 from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
 from tests.support.services import ServiceRunner
@@ -45,6 +45,9 @@ def database() -> Iterator[Database]:
     ensure_database(server.libpq_url("postgres"), TEST_DATABASE)
     upgrade_to_head(server.sqlalchemy_url(TEST_DATABASE))
     yield Database(url=server.sqlalchemy_url(TEST_DATABASE), embedded=server)
+    # Whatever the tests did, `medgrader audit` must be clean on the database they leave.
+    final = run_audit_cli(server.sqlalchemy_url(TEST_DATABASE))
+    assert final.returncode == 0, "audit after the test run:\n" + final.stdout + final.stderr
 
 
 @pytest.fixture(scope="session")

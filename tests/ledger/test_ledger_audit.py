@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import psycopg
 
-from medgrader.db.engine import to_libpq_url
 from medgrader.db.resolve import Database
-from tests.conftest import ROOT
 from tests.support.accounts import Account
+from tests.support.invariants import run_audit_cli
 
 
 def _audit(database: Database) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {
-        "DATABASE_URL": to_libpq_url(database.url),
-        "ENVIRONMENT": "test",
-        "COLUMNS": "250",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "medgrader.cli", "audit"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_audit_cli(database.url)
 
 
 def test_audit_is_clean_then_catches_a_balance_changed_with_raw_sql(

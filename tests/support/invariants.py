@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import psycopg
 
+from medgrader.db.engine import to_libpq_url
 from medgrader.ledger.audit import CHECKS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_audit_cli(database_url: str) -> subprocess.CompletedProcess[str]:
+    """`medgrader audit` itself, as an operator runs it, against `database_url`."""
+    env = os.environ | {
+        "DATABASE_URL": to_libpq_url(database_url),
+        "ENVIRONMENT": "test",
+        "COLUMNS": "250",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "medgrader.cli", "audit"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def audit_findings(db: psycopg.Connection) -> list[tuple[str, str, str]]:
