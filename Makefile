@@ -23,8 +23,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/spend.py
-	$(BIN)/python bench/webhooks.py
+	$(BIN)/python -m bench.spend
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

@@ -17,12 +17,8 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
-
-if __package__ in (None, ""):  # run as `python bench/spend.py` (make bench): find `bench`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stack import BenchStack, RawHttpConnection, inline_sql, percentile
 from medgrader.db.engine import create_engine, create_sessionmaker, to_async_url
