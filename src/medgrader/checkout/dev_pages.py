@@ -13,8 +13,9 @@ from html import escape
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from medgrader.checkout.service import refresh_from_stripe
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.checkout import repository as sessions
+from medgrader.checkout.stripe_sync import refresh_pending, short_transaction
+from medgrader.core.deps import Ctx
 from medgrader.ledger.service import get_balance
 from medgrader.notifications.money import format_money
 
@@ -37,11 +38,17 @@ def dev_checkout_router() -> APIRouter:
     )
 
     @router.get("/credits/success", response_class=HTMLResponse)
-    async def success(ctx: Ctx, session: DbSession, session_id: str = "") -> HTMLResponse:
-        row = await refresh_from_stripe(session, ctx, session_id) if session_id else None
+    async def success(ctx: Ctx, session_id: str = "") -> HTMLResponse:
+        # Short transactions around the Stripe call, as in the status endpoint.
+        row = None
+        if session_id:
+            async with short_transaction(ctx) as session:
+                row = await sessions.by_stripe_id(session, session_id)
         if row is None:
             return _page("Unknown checkout session", links, status=404)
-        balance = await get_balance(session, row.student_id)
+        row = await refresh_pending(ctx, row)
+        async with short_transaction(ctx) as session:
+            balance = await get_balance(session, row.student_id)
         outcome = {
             "COMPLETED": "Payment received: your credits have been added.",
             "PENDING": "Waiting for the payment to settle; refresh in a moment.",

@@ -1,12 +1,17 @@
-"""HTTP: /api/payments/credit-checkout, /checkout-status/{id}, /checkout-sessions."""
+"""HTTP: /api/payments/credit-checkout, /checkout-status/{id}, /checkout-sessions.
+
+The first two call Stripe, so they are their own transaction edge: short transactions before
+and after the call, none during it (see medgrader.checkout.stripe_sync). Their caller is
+looked up in a short transaction too, not in the request-long `DbSession`.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
-from medgrader.auth.deps import CurrentStudent, CurrentUser
+from medgrader.auth.deps import CurrentStudent, TokenUserId, current_student, current_user
 from medgrader.checkout import service
 from medgrader.checkout.schemas import (
     CheckoutCreated,
@@ -14,9 +19,25 @@ from medgrader.checkout.schemas import (
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
+from medgrader.checkout.stripe_sync import refresh_pending, short_transaction
 from medgrader.core.deps import Ctx, DbSession
+from medgrader.models.users import User
 
 router = APIRouter(prefix="/api/payments", tags=["checkout"])
+
+
+async def user_briefly(ctx: Ctx, user_id: TokenUserId) -> User:
+    """`CurrentUser`, read in a transaction that ends before the endpoint runs."""
+    async with short_transaction(ctx) as session:
+        return await current_user(session, user_id)
+
+
+async def student_briefly(user: Annotated[User, Depends(user_briefly)]) -> User:
+    return await current_student(user)
+
+
+BriefUser = Annotated[User, Depends(user_briefly)]
+BriefStudent = Annotated[User, Depends(student_briefly)]
 
 
 @router.post(
@@ -25,17 +46,19 @@ router = APIRouter(prefix="/api/payments", tags=["checkout"])
     response_model=CheckoutCreated,
     responses={502: {"description": "Stripe unreachable or refused; nothing was created"}},
 )
-async def credit_checkout(
-    body: CheckoutRequest, user: CurrentStudent, ctx: Ctx, session: DbSession
-) -> CheckoutCreated:
-    return await service.create_checkout(session, ctx, user, body.package_id)
+async def credit_checkout(body: CheckoutRequest, user: BriefStudent, ctx: Ctx) -> CheckoutCreated:
+    async with short_transaction(ctx) as session:
+        plan = await service.prepare_checkout(session, user, body.package_id)
+    opened = await service.open_at_stripe(ctx, user, plan)
+    async with short_transaction(ctx) as session:  # committed before the 201 goes out
+        return await service.record_checkout(session, user, plan, opened)
 
 
 @router.get("/checkout-status/{session_id}", response_model=CheckoutStatusOut)
-async def checkout_status(
-    session_id: str, user: CurrentUser, ctx: Ctx, session: DbSession
-) -> CheckoutStatusOut:
-    return await service.checkout_status(session, ctx, user, session_id)
+async def checkout_status(session_id: str, user: BriefUser, ctx: Ctx) -> CheckoutStatusOut:
+    async with short_transaction(ctx) as session:
+        row = await service.find_session(session, user, session_id)
+    return service.status_out(await refresh_pending(ctx, row))
 
 
 @router.get("/checkout-sessions", response_model=CheckoutSessionPage)

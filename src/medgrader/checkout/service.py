@@ -1,10 +1,16 @@
-"""Starting a Stripe Checkout for a credit package, and following it to the end."""
+"""Starting a Stripe Checkout for a credit package, and following it to the end.
+
+Starting one takes three steps that the endpoint runs in order: `prepare_checkout` (reads, in
+one short transaction), `open_at_stripe` (Stripe calls, no transaction and no connection
+held) and `record_checkout` (writes, in a second short transaction). None of them commits.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,16 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.catalog import service as catalog
 from medgrader.checkout import repository as sessions
-from medgrader.checkout.fulfilment import apply_stripe_session
 from medgrader.checkout.schemas import (
     CheckoutCreated,
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
 from medgrader.core.context import AppContext
-from medgrader.core.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
-from medgrader.models.checkout import CheckoutStatus
+from medgrader.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from medgrader.models.users import User
+from medgrader.payments.stripe_gateway import CreatedSession
 
 log = structlog.get_logger(__name__)
 
@@ -61,30 +66,54 @@ _STORE_CUSTOMER = text(
 )
 
 
-async def _stripe_customer(
-    session: AsyncSession, ctx: AppContext, user: User, profile: Row[Any]
-) -> tuple[str, bool]:
-    """The student's Stripe Customer id, and whether it still has to be stored."""
-    if profile.stripe_customer_id:
-        return profile.stripe_customer_id, False
-    # The key is derived from the student: two racing first checkouts send the same key, so
-    # Stripe creates one Customer and answers both with it.
-    customer_id = await ctx.stripe.create_customer(
-        student_id=str(user.id),
-        email=user.email,
-        name=f"{profile.first_name} {profile.last_name}".strip(),
-        idempotency_key=f"medgrader-customer-{user.id}",
+@dataclass(frozen=True)
+class CheckoutPlan:
+    """What the first short transaction read: all a checkout needs from us to call Stripe."""
+
+    package_id: uuid.UUID
+    package_name: str
+    package_description: str | None
+    credits: int
+    price_pence: int
+    customer_id: str | None  # the student's stored Stripe Customer, if any
+    customer_name: str
+
+
+@dataclass(frozen=True)
+class OpenedAtStripe:
+    customer_id: str
+    new_customer: bool  # created by this checkout: still to be stored on the student
+    session: CreatedSession
+
+
+async def prepare_checkout(
+    session: AsyncSession, user: User, package_id: uuid.UUID
+) -> CheckoutPlan:
+    """Step 1 (reads only): may this student buy this package? Refusals never reach Stripe."""
+    if user.email_verified_at is None:
+        raise EmailNotVerified()
+    package = await catalog.get_package(session, package_id, include_inactive=True)
+    if not package.is_active:
+        raise PackageInactive()
+    profile = (await session.execute(_PROFILE, {"id": user.id})).one()
+    return CheckoutPlan(
+        package_id=package.id,
+        package_name=package.name,
+        package_description=package.description,
+        credits=package.credits,
+        price_pence=package.price_pence,
+        customer_id=profile.stripe_customer_id,
+        customer_name=f"{profile.first_name} {profile.last_name}".strip(),
     )
-    return customer_id, True
 
 
 def _session_params(
-    ctx: AppContext, user: User, customer_id: str, package: Any, expires_at: datetime
+    ctx: AppContext, user: User, customer_id: str, plan: CheckoutPlan, expires_at: datetime
 ) -> dict[str, Any]:
     frontend = ctx.settings.frontend_url.rstrip("/")
-    product: dict[str, Any] = {"name": package.name}
-    if package.description:
-        product["description"] = package.description
+    product: dict[str, Any] = {"name": plan.package_name}
+    if plan.package_description:
+        product["description"] = plan.package_description
     return {
         "mode": "payment",
         "currency": "gbp",
@@ -92,7 +121,7 @@ def _session_params(
             {
                 "price_data": {
                     "currency": "gbp",
-                    "unit_amount": package.price_pence,  # our catalogue, never the request
+                    "unit_amount": plan.price_pence,  # our catalogue, never the request
                     "product_data": product,
                 },
                 "quantity": 1,
@@ -102,8 +131,8 @@ def _session_params(
         "client_reference_id": str(user.id),
         "metadata": {
             "student_id": str(user.id),
-            "package_id": str(package.id),
-            "credits": str(package.credits),
+            "package_id": str(plan.package_id),
+            "credits": str(plan.credits),
         },
         "success_url": f"{frontend}/credits/success?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": f"{frontend}/credits/cancel",
@@ -111,36 +140,51 @@ def _session_params(
     }
 
 
-async def create_checkout(
-    session: AsyncSession, ctx: AppContext, user: User, package_id: uuid.UUID
-) -> CheckoutCreated:
-    if user.email_verified_at is None:
-        raise EmailNotVerified()
-    # Both checks come before any call to Stripe.
-    package = await catalog.get_package(session, package_id, include_inactive=True)
-    if not package.is_active:
-        raise PackageInactive()
-    profile = (await session.execute(_PROFILE, {"id": user.id})).one()
+async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> OpenedAtStripe:
+    """Step 2 (no database): the Customer if the student has none yet, then the session.
 
-    # Stripe first, our rows last: a Stripe failure leaves nothing on our side (502), and the
-    # student row is locked (by the customer UPDATE) only for the final moments before commit.
-    # If our writes then fail, the open Stripe session is an orphan nobody can find from our
-    # side and it simply expires unpaid; the Customer is found again by its idempotency key.
-    customer_id, new_customer = await _stripe_customer(session, ctx, user, profile)
+    Called with no transaction open, so a slow Stripe holds no pooled connection. Failures
+    leave as BadGateway (502) and nothing has been written on our side.
+    """
+    customer_id, new_customer = plan.customer_id, False
+    if customer_id is None:
+        # The key is derived from the student: two racing first checkouts send the same key,
+        # so Stripe creates one Customer and answers both with it.
+        customer_id = await ctx.stripe.create_customer(
+            student_id=str(user.id),
+            email=user.email,
+            name=plan.customer_name,
+            idempotency_key=f"medgrader-customer-{user.id}",
+        )
+        new_customer = True
     expires_at = datetime.now(UTC) + CHECKOUT_LIFETIME
     created = await ctx.stripe.create_checkout_session(
-        _session_params(ctx, user, customer_id, package, expires_at)
+        _session_params(ctx, user, customer_id, plan, expires_at)
     )
-    if new_customer:
-        await session.execute(_STORE_CUSTOMER, {"customer": customer_id, "id": user.id})
+    return OpenedAtStripe(customer_id=customer_id, new_customer=new_customer, session=created)
+
+
+async def record_checkout(
+    session: AsyncSession, user: User, plan: CheckoutPlan, opened: OpenedAtStripe
+) -> CheckoutCreated:
+    """Step 3 (writes): our PENDING row with the snapshot, and a new Customer id.
+
+    Stripe first, our rows last: a Stripe failure leaves nothing on our side (502), and the
+    student row is locked (by the customer UPDATE) only for the final moments before commit.
+    If these writes fail, the open Stripe session is an orphan nobody can find from our side
+    and it simply expires unpaid; the Customer is found again by its idempotency key.
+    """
+    created = opened.session
+    if opened.new_customer:
+        await session.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
     await sessions.insert(
         session,
         stripe_session_id=created.id,
         student_id=user.id,
-        package_id=package.id,
-        package_name=package.name,
-        credits=package.credits,
-        amount_pence=package.price_pence,
+        package_id=plan.package_id,
+        package_name=plan.package_name,
+        credits=plan.credits,
+        amount_pence=plan.price_pence,
         currency=CURRENCY,
         session_url=created.url,
         expires_at=created.expires_at,
@@ -149,15 +193,15 @@ async def create_checkout(
         "checkout session created",
         stripe_session_id=created.id,
         student_id=str(user.id),
-        package_id=str(package.id),
+        package_id=str(plan.package_id),
     )
     return CheckoutCreated(
         session_url=created.url,
         session_id=created.id,
         expires_at=created.expires_at,
-        amount=package.price_pence,
+        amount=plan.price_pence,
         currency=CURRENCY,
-        credits=package.credits,
+        credits=plan.credits,
     )
 
 
@@ -175,34 +219,12 @@ def status_out(row: Row[Any]) -> CheckoutStatusOut:
     )
 
 
-async def refresh_from_stripe(
-    session: AsyncSession, ctx: AppContext, stripe_session_id: str
-) -> Row[Any] | None:
-    """Our row; a PENDING one is first checked with Stripe and fulfilled if paid (the
-    success-page return may well beat the webhook). None if we do not know the session."""
-    row = await sessions.by_stripe_id(session, stripe_session_id)
-    if row is None or row.status != CheckoutStatus.PENDING:
-        return row
-    try:
-        remote = await ctx.stripe.retrieve_checkout_session(stripe_session_id)
-    except AppError:
-        # Stripe is unreachable: answer what we know; the webhook will still fulfil it.
-        return row
-    outcome = await apply_stripe_session(session, ctx, remote)
-    log.info("checkout status synced with stripe", stripe_session_id=stripe_session_id,
-             outcome=str(outcome))  # fmt: skip
-    return await sessions.by_stripe_id(session, stripe_session_id)
-
-
-async def checkout_status(
-    session: AsyncSession, ctx: AppContext, user: User, stripe_session_id: str
-) -> CheckoutStatusOut:
+async def find_session(session: AsyncSession, user: User, stripe_session_id: str) -> Row[Any]:
+    """The owner's (or, for an admin, anyone's) session row; 404 for everyone else."""
     row = await sessions.by_stripe_id(session, stripe_session_id)
     if row is None or (row.student_id != user.id and not user.is_admin):
         raise CheckoutNotFound()  # another student's session is not even admitted to exist
-    refreshed = await refresh_from_stripe(session, ctx, stripe_session_id)
-    assert refreshed is not None
-    return status_out(refreshed)
+    return row
 
 
 def _encode_cursor(row: Row[Any]) -> str:
