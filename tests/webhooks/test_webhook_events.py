@@ -244,7 +244,7 @@ def test_metadata_never_decides_the_credits(
     assert_paid_once(db, student.id, session_id, 100, 1000)
 
 
-def test_unknown_sessions_and_types_are_stored_and_acknowledged(
+def test_unknown_sessions_are_stored_acknowledged_and_processed(
     client: httpx.Client, db: psycopg.Connection, invariants: None
 ) -> None:
     stranger = make_event(
@@ -252,17 +252,51 @@ def test_unknown_sessions_and_types_are_stored_and_acknowledged(
         {"id": "cs_test_not_ours", "object": "checkout.session", "payment_status": "paid",
          "amount_total": 1000, "currency": "gbp"},
     )  # fmt: skip
-    other = make_event("customer.created", {"id": "cus_x", "object": "customer"})
-    for event, outcome in ((stranger, "unknown_session"), (other, "ignored: unhandled type")):
-        response = post_event(client, event)
-        assert response.status_code == 200
-        assert response.json() == {"received": True}
-        stored = inbox(db, event["id"])
-        assert stored is not None
-        assert stored["outcome"] == outcome
-        assert stored["type"] == event["type"]
-        assert stored["payload"] == event
+    response = post_event(client, stranger)
+    assert response.status_code == 200
+    assert response.json() == {"received": True}
+    stored = inbox(db, stranger["id"])
+    assert stored is not None
+    assert (stored["outcome"], stored["type"]) == ("unknown_session", stranger["type"])
+    assert stored["processed_at"] is not None
+    assert stored["payload"] == stranger
     assert payments_for(db, "cs_test_not_ours") == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "obj"),
+    [
+        ("customer.created", {"id": "cus_x", "object": "customer"}),
+        ("charge.refunded", {"id": "ch_x", "object": "charge", "amount_refunded": 1000}),
+        ("charge.dispute.created", {"id": "dp_x", "object": "dispute", "amount": 1000}),
+    ],
+)
+def test_unhandled_types_are_kept_unprocessed_for_a_later_handler(
+    client: httpx.Client, db: psycopg.Connection, invariants: None,
+    event_type: str, obj: dict[str, Any],
+) -> None:  # fmt: skip
+    event = make_event(event_type, obj)
+    ledger_before = db.execute("SELECT count(*) FROM credit_transactions").fetchone()
+    response = post_event(client, event)
+    assert response.status_code == 200
+    assert response.json() == {"received": True}
+    stored = inbox(db, event["id"])
+    assert stored is not None
+    assert (stored["type"], stored["payload"]) == (event_type, event)
+    # Acknowledged and stored, but not processed: a handler added later can replay it.
+    assert stored["outcome"] == "unhandled: stored for later"
+    assert stored["processed_at"] is None
+    replay = db.execute(
+        "SELECT id FROM webhook_events WHERE processed_at IS NULL AND type = %s", (event_type,)
+    ).fetchall()
+    assert (event["id"],) in replay
+
+    # Stripe re-delivers it: a duplicate, answered 200 at once, and nothing changes.
+    again = post_event(client, event)
+    assert again.status_code == 200
+    assert again.json() == {"received": True}
+    assert inbox(db, event["id"]) == stored
+    assert db.execute("SELECT count(*) FROM credit_transactions").fetchone() == ledger_before
 
 
 def test_database_failure_mid_fulfilment_rolls_back_and_retry_credits_once(

@@ -22,6 +22,8 @@ _INSERT = text(
 _PROCESSED = no_rows(
     text("UPDATE webhook_events SET processed_at = now(), outcome = :outcome WHERE id = :id")
 )
+# processed_at stays NULL: the event waits in the inbox for a later handler.
+_NOTED = no_rows(text("UPDATE webhook_events SET outcome = :outcome WHERE id = :id"))
 
 
 async def insert_event(session: SqlSession, event_id: str, event_type: str, payload: str) -> bool:
@@ -34,3 +36,8 @@ async def insert_event(session: SqlSession, event_id: str, event_type: str, payl
 
 async def mark_processed(session: SqlSession, event_id: str, outcome: str) -> None:
     await session.execute(_PROCESSED, {"id": event_id, "outcome": outcome})
+
+
+async def note_unprocessed(session: SqlSession, event_id: str, outcome: str) -> None:
+    """Say why the event is kept unprocessed, leaving processed_at NULL so it can be replayed."""
+    await session.execute(_NOTED, {"id": event_id, "outcome": outcome})

@@ -2,6 +2,12 @@
 
 Inbox row first (a duplicate stops here), then the handler for the type, then the inbox row
 is marked processed with what happened. Everything commits together or not at all.
+
+A type without a handler (refunds and disputes until their issue lands, and everything else
+Stripe sends) is stored and acknowledged but NOT marked processed: `processed_at` stays NULL
+and the outcome says so (`UNHANDLED`). A handler added later finds those events in the inbox
+(`ix_webhook_events_unprocessed`) and can replay them; Stripe's own re-deliveries of them are
+duplicates and answer 200 at once.
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ async def _expired(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) ->
     return await mark_expired(session, _session_id(obj))
 
 
+UNHANDLED = "unhandled: stored for later"
+
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _completed,
     "checkout.session.async_payment_succeeded": _async_succeeded,
@@ -96,14 +104,14 @@ async def handle_event(session: SqlSession, ctx: AppContext, event: Event, raw_b
         return "duplicate"
     handler = HANDLERS.get(event.type)
     if handler is None:
-        outcome = "ignored: unhandled type"
-    else:
-        try:
-            outcome = str(await handler(session, ctx, event.object))
-        except MalformedEvent as exc:
-            # Signed by Stripe yet not shaped as expected: keep it for a human, acknowledge.
-            outcome = f"malformed: {exc}"
-            log.error("ALERT malformed stripe event", alert="webhook_malformed",
-                      event_id=event.id, event_type=event.type, detail=str(exc))  # fmt: skip
+        await inbox.note_unprocessed(session, event.id, UNHANDLED)
+        return UNHANDLED
+    try:
+        outcome = str(await handler(session, ctx, event.object))
+    except MalformedEvent as exc:
+        # Signed by Stripe yet not shaped as expected: keep it for a human, acknowledge.
+        outcome = f"malformed: {exc}"
+        log.error("ALERT malformed stripe event", alert="webhook_malformed",
+                  event_id=event.id, event_type=event.type, detail=str(exc))  # fmt: skip
     await inbox.mark_processed(session, event.id, outcome)
     return outcome
