@@ -163,6 +163,8 @@ def test_only_admins_adjust(
         {"amount": -(2**63) - 1, "reason": "x"},
         {"amount": 5, "reason": ""},
         {"amount": 5, "reason": "x" * 201},
+        {"amount": 5, "reason": "goodwill\u0000"},
+        {"amount": -5, "reason": "\u0000"},
         {"amount": 5},
     ],
     ids=repr,

@@ -121,6 +121,8 @@ def test_the_type_filter(
         ({"cursor": "c2VxOg"}, 400, "invalid_cursor"),  # "seq:" with no number
         ({"cursor": "c2VxOi0x"}, 400, "invalid_cursor"),  # "seq:-1"
         ({"cursor": "MTIz"}, 400, "invalid_cursor"),  # "123" without the prefix
+        ({"cursor": "MTIz\x00"}, 422, "validation_error"),  # NUL: refused before any query
+        ({"type": "USAGE\x00"}, 422, "validation_error"),
     ],
 )
 def test_bad_parameters(

@@ -75,6 +75,8 @@ def test_in_process_spend_replay_mismatch_and_refusal(
         (2**63, "r", "key-12345", Unprocessable),
         (1, "", "key-12345", Unprocessable),
         (1, "x" * 201, "key-12345", Unprocessable),
+        (1, "voice\x00", "key-12345", Unprocessable),
+        (1, "r", "key-12345\x00", BadRequest),
         (1, "r", "short", BadRequest),
         (1, "r", None, BadRequest),
     ],

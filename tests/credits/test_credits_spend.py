@@ -198,8 +198,10 @@ def test_bad_amounts_are_422_and_write_nothing(
         {"amount": 1, "reason": "   "},
         {"amount": 1, "reason": "x" * 201},
         {"amount": 1, "reason": 7},
+        {"amount": 1, "reason": "quiz\u0000"},
+        {"amount": 1, "reason": "\u0000"},
     ],
-    ids=["no-reason", "no-amount", "empty", "blank", "too-long", "not-a-string"],
+    ids=["no-reason", "no-amount", "empty", "blank", "too-long", "not-a-string", "nul", "only-nul"],
 )
 def test_bad_bodies_are_422_and_write_nothing(
     client: httpx.Client, db: psycopg.Connection, student_with_ten: Account, body: Any
@@ -207,6 +209,23 @@ def test_bad_bodies_are_422_and_write_nothing(
     response = spend(client, student_with_ten, body, new_key())
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "validation_error"
+    _assert_untouched(db, student_with_ten)
+
+
+def test_a_nul_in_the_reason_is_named_in_the_422(
+    client: httpx.Client, db: psycopg.Connection, student_with_ten: Account
+) -> None:
+    # Sent as the raw JSON escape, exactly as a client would.
+    response = client.post(
+        "/api/credits/spend",
+        content=b'{"amount": 1, "reason": "voice\\u0000tutoring"}',
+        headers=spend_headers(student_with_ten, new_key()) | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "error": "reason: must not contain NUL (\\u0000) characters",
+        "code": "validation_error",
+    }
     _assert_untouched(db, student_with_ten)
 
 

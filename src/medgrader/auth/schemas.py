@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from medgrader.core.schemas import ApiModel
+from medgrader.core.schemas import ApiModel, NoNul
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
+Password = Annotated[str, Field(min_length=8, max_length=128), NoNul]
 OtpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 
 
@@ -34,7 +34,7 @@ class VerifyOtpRequest(ApiModel):
 
 class LoginRequest(ApiModel):
     email: EmailStr
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    password: Annotated[str, Field(min_length=1, max_length=128), NoNul]
 
 
 class UserOut(ApiModel):

@@ -8,10 +8,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from medgrader.core.schemas import ApiModel
+from medgrader.core.schemas import ApiModel, NoNul
 
-PackageName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+PackageName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), NoNul]
 Credits = Annotated[int, Field(strict=True, ge=1, le=100_000)]
 # Pence. Strict: "1000", 1000.0 and true are refused rather than coerced.
 PriceInCents = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]

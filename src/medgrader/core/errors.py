@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -136,8 +138,35 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "Internal server error.", "internal_error")
 
 
+INVALID_VALUE_MESSAGE = "A value in the request cannot be stored (e.g. a NUL character)."
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    """Backstop for input that validation let through but PostgreSQL refuses (SQLSTATE class
+    22, e.g. a NUL character in text): the request's transaction has rolled back, so nothing
+    was written. A 422, logged with the traceback (it may also be a bug of ours), with neither
+    the statement nor the database's message sent to the client.
+
+    psycopg's DataError arrives bare from the lean path (medgrader.db.lean) and wrapped in
+    SQLAlchemy's DBAPIError from an ORM session; any other database error is a 500.
+    """
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(cause, psycopg.DataError):
+        return await _unhandled(request, exc)
+    log.warning(
+        "database refused a value",
+        path=request.url.path,
+        method=request.method,
+        sqlstate=cause.sqlstate,
+        exc_info=exc,
+    )
+    return error_response(422, INVALID_VALUE_MESSAGE, "invalid_value")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(psycopg.DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _data_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -1,4 +1,5 @@
-"""Request guards that run before routing: body size and JSON content type.
+"""Request guards that run before routing: NUL characters in the URL, body size and JSON
+content type.
 
 Bodies are small in this API (1 MiB at most), so the guard reads the body once, refuses it
 early when it is too big or not JSON, and replays it to the application.
@@ -7,8 +8,11 @@ early when it is too big or not JSON, and replays it to the application.
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from medgrader.core.schemas import NUL_MESSAGE
 
 JSON_METHODS = {b"POST", b"PUT", b"PATCH"}
 
@@ -26,6 +30,20 @@ async def _reply(send: Send, status: int, message: str, code: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _nul_query_parameter(query_string: bytes) -> str | None:
+    """The name of the first query parameter holding a NUL character, if any.
+
+    PostgreSQL text cannot hold U+0000, so a NUL that reached a statement would be a DataError;
+    no parameter of this API can legitimately carry one.
+    """
+    if b"%00" not in query_string and b"\x00" not in query_string:  # the common case: cheap
+        return None
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "") or "query"
+    return None  # "%00" that does not decode to a NUL (the DataError backstop covers the rest)
 
 
 def _is_json(content_type: bytes) -> bool:
@@ -51,6 +69,15 @@ class RequestGuardMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        # Every path parameter here is an id, and no route or id contains a NUL: 404, as for
+        # any other malformed id (and no statement ever sees it).
+        if "\x00" in scope["path"]:
+            await _reply(send, 404, "Not found (the path contains a NUL character).", "not_found")
+            return
+        nul_parameter = _nul_query_parameter(scope["query_string"])
+        if nul_parameter is not None:
+            await _reply(send, 422, f"{nul_parameter}: {NUL_MESSAGE}", "validation_error")
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")

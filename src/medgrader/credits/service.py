@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.core.errors import Unprocessable
+from medgrader.core.schemas import NUL_MESSAGE
 from medgrader.credits import repository
 from medgrader.credits.cursor import decode_cursor, encode_cursor
 from medgrader.credits.schemas import MAX_SPEND, TransactionOut, TransactionPage
@@ -84,9 +85,11 @@ def _validated_amount(amount: object) -> int:
 
 
 def validated_reason(reason: object) -> str:
-    """A reason as the API takes it (Reason in schemas): stripped, 1-200 characters."""
+    """A reason as the API takes it (Reason in schemas): stripped, 1-200 characters, no NUL."""
     if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= MAX_REASON:
         raise Unprocessable(f"reason: must be 1 to {MAX_REASON} characters")
+    if "\x00" in reason:
+        raise Unprocessable(f"reason: {NUL_MESSAGE}")
     return reason.strip()
 
 
@@ -107,8 +110,8 @@ async def spend_credits(
       reason returns the first outcome (`replayed=True`) and writes nothing; with a different
       request it gives KEY_REUSED; two concurrent calls with one key execute once (the
       database makes the second wait for the first's transaction);
-    - invalid input raises Unprocessable (amount) or BadRequest (key) before anything is
-      written; an unknown student raises StudentNotFound.
+    - invalid input raises Unprocessable (amount, reason) or BadRequest (key) before anything
+      is written; an unknown student raises StudentNotFound.
 
     The caller owns the transaction and must COMMIT WHATEVER THE OUTCOME: an INSUFFICIENT
     outcome writes the key row with the refusal, so that a retry with the same key replays the
