@@ -210,6 +210,62 @@ def test_an_idempotency_key_makes_retries_safe(
     assert ledger_balance(db, student.id) == (50, 50)
 
 
+@pytest.mark.parametrize("admin_first", [False, True], ids=["spend-first", "admin-first"])
+def test_the_same_key_for_a_spend_and_an_adjustment_executes_both(
+    client: httpx.Client, db: psycopg.Connection, admin: Account, student: Account,
+    admin_first: bool,
+) -> None:  # fmt: skip
+    """Keys are scoped by operation: the student's spend key and an admin's adjustment key
+    for that student never collide, even as the very same string."""
+    key = new_key()
+    spend_body, adjust_body = {"amount": 3, "reason": "quiz"}, {"amount": 20, "reason": "fix"}
+
+    def spend() -> httpx.Response:
+        return client.post(
+            "/api/credits/spend", json=spend_body, headers=spend_headers(student, key)
+        )
+
+    first, second = (
+        (lambda: adjust(client, admin, student.id, adjust_body, key), spend)
+        if admin_first
+        else (spend, lambda: adjust(client, admin, student.id, adjust_body, key))
+    )
+    responses = [first(), second()]
+    assert [r.status_code for r in responses] == [201, 201], [r.text for r in responses]
+    assert not any("idempotent-replayed" in r.headers for r in responses)
+    assert ledger_balance(db, student.id) == (27, 27)
+    assert entry_count(db, student.id, "USAGE") == 1
+    assert entry_count(db, student.id, "ADMIN_ADJUSTMENT") == 2  # set-balance + this one
+    assert key_count(db, student.id) == 2
+
+    # Each replays its own first answer and writes nothing.
+    again = [first(), second()]
+    assert [(r.status_code, r.json()) for r in again] == [
+        (r.status_code, r.json()) for r in responses
+    ]
+    assert all(r.headers["idempotent-replayed"] == "true" for r in again)
+    # And each still refuses a different request under the key as reuse.
+    other_spend = client.post(
+        "/api/credits/spend",
+        json={"amount": 4, "reason": "quiz"},
+        headers=spend_headers(student, key),
+    )
+    other_adjust = adjust(client, admin, student.id, {"amount": 21, "reason": "fix"}, key)
+    assert [other_spend.status_code, other_adjust.status_code] == [409, 409]
+    assert {other_spend.json()["code"], other_adjust.json()["code"]} == {"idempotency_key_reused"}
+    assert ledger_balance(db, student.id) == (27, 27)
+
+
+def test_the_retry_caveat_is_in_the_openapi_description(client: httpx.Client) -> None:
+    operation = client.get("/openapi.json").json()["paths"][
+        "/api/admin/students/{student_id}/credit-adjustments"
+    ]["post"]
+    assert "without it the request is not idempotent" in " ".join(operation["description"].split())
+    header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["required"] is False
+    assert "retry adjusts twice" in header["description"]
+
+
 async def test_spends_racing_admin_adjustments_end_on_the_exact_balance(
     live_app: LiveServer, db: psycopg.Connection, admin: Account, student: Account
 ) -> None:

@@ -31,10 +31,28 @@ async def create_credit_adjustment(
     body: AdjustmentRequest,
     admin: CurrentAdmin,
     session: DbSession,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Optional, 8-255 visible ASCII characters (e.g. a UUID). Send one "
+            "whenever the request may be retried: without it a retry adjusts twice.",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Add (amount > 0) or remove (amount < 0) a student's credits as an ADMIN_ADJUSTMENT entry
-    that records you as its actor. An optional Idempotency-Key makes retries safe."""
+    that records you as its actor.
+
+    **Retries.** The `Idempotency-Key` header is optional, but **without it the request is not
+    idempotent**: if a response is lost (a timeout, a dropped connection) and you send the
+    request again, a second adjustment is posted and the student is credited or debited twice.
+    Send a fresh key (e.g. a UUID) per intended adjustment and reuse it on retries: the same key
+    with the same body replays the first answer (status and body, header
+    `Idempotent-Replayed: true`) and posts nothing; with a different body it is 409
+    `idempotency_key_reused`; while the first request is still running, 409
+    `request_in_progress`. Keys are kept at least 24 hours, per student and per operation:
+    a key the student used for their own spends never collides with yours.
+    """
     try:
         target = uuid.UUID(student_id)
     except ValueError:

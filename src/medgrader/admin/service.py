@@ -53,8 +53,10 @@ async def adjust_credits(
 
     A negative adjustment must be covered by the balance (never below zero: only refund and
     dispute clawbacks may do that); otherwise 409 `insufficient_credits` and nothing posted.
-    With an idempotency key (scoped to the target student) a retry replays the first answer,
-    exactly like a spend; the caller commits whatever the outcome. Raises StudentNotFound.
+    With an idempotency key (scoped to the target student and to adjustments: the student's own
+    spend keys never collide with it) a retry replays the first answer, exactly like a spend;
+    the caller commits whatever the outcome. Without a key every call posts a new entry, so a
+    retried call credits or debits again. Raises StudentNotFound.
     """
     if type(amount) is not int or amount == 0 or abs(amount) > 1_000_000:
         raise Unprocessable("amount: must be a non-zero integer from -1000000 to 1000000")

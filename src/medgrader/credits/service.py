@@ -106,10 +106,11 @@ async def spend_credits(
     Guarantees (the same for the HTTP endpoint, which calls this):
     - the balance never goes below zero; a balance that does not cover `amount` (or is
       negative after a clawback) gives INSUFFICIENT and no entry;
-    - `idempotency_key` is scoped to the student: the same key with the same amount and
-      reason returns the first outcome (`replayed=True`) and writes nothing; with a different
-      request it gives KEY_REUSED; two concurrent calls with one key execute once (the
-      database makes the second wait for the first's transaction);
+    - `idempotency_key` is scoped to the student and to spending (an admin adjustment under
+      the same string is another key): the same key with the same amount and reason returns
+      the first outcome (`replayed=True`) and writes nothing; with a different request it
+      gives KEY_REUSED; two concurrent calls with one key execute once (the database makes
+      the second wait for the first's transaction);
     - invalid input raises Unprocessable (amount, reason) or BadRequest (key) before anything
       is written; an unknown student raises StudentNotFound.
 

@@ -1,12 +1,15 @@
 """The idempotency-key store: claim a key for one operation, or learn what its first use did.
 
-A `KeyedRequest` names the operation, the student, the key and the request's hash. How one
-operation under a key runs, all in the caller's transaction:
+A `KeyedRequest` names the operation, the student, the key and the request's hash. Keys are
+scoped by (student, operation): a student's own spend key and an admin's adjustment key for
+that student are different keys even when the strings are equal (the primary key is
+(student_id, operation, key), migration 0006). How one operation under a key runs, all in the
+caller's transaction:
 
 1. `claim()` inserts the key row (`ON CONFLICT DO NOTHING`). If another transaction holds an
-   uncommitted row for the same (student, key), PostgreSQL makes this insert wait until that
-   transaction ends, so of two concurrent requests exactly one proceeds; the other then reads
-   the committed outcome.
+   uncommitted row for the same (student, operation, key), PostgreSQL makes this insert wait
+   until that transaction ends, so of two concurrent requests exactly one proceeds; the other
+   then reads the committed outcome.
 2. The operation posts its ledger entry with `request.ledger_key` as the entry's UNIQUE
    idempotency key and `request.entry_metadata` (with the request hash) as its metadata.
    The entry IS the stored success: a replay is rebuilt from it, so the hot balance row is
@@ -46,7 +49,7 @@ _CLAIM = text(
       FROM student_profiles p
      WHERE p.user_id = :student_id
        AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = :ledger_key)
-    ON CONFLICT (student_id, key) DO NOTHING
+    ON CONFLICT (student_id, operation, key) DO NOTHING
     RETURNING 1
     """
 )
@@ -57,7 +60,8 @@ _PRIOR = text(
            t.id, t.seq, t.entry_type, t.amount, t.balance_after, t.source_type, t.created_at,
            t.metadata ->> 'requestHash' AS entry_request_hash
       FROM (SELECT 1) AS one
-      LEFT JOIN idempotency_keys k ON k.student_id = :student_id AND k.key = :key
+      LEFT JOIN idempotency_keys k
+             ON k.student_id = :student_id AND k.operation = :operation AND k.key = :key
       LEFT JOIN credit_transactions t ON t.idempotency_key = :ledger_key
     """
 )
@@ -66,7 +70,8 @@ _RECORD = no_rows(
     text(
         """
     UPDATE idempotency_keys SET response_status = :status, response_body = :body
-     WHERE student_id = :student_id AND key = :key AND response_status IS NULL
+     WHERE student_id = :student_id AND operation = :operation AND key = :key
+       AND response_status IS NULL
     """
     ).bindparams(bindparam("body", type_=JSONB))
 )
@@ -107,7 +112,7 @@ class PriorVerdict(StrEnum):
 class KeyedRequest:
     """One operation asked for under an Idempotency-Key, scoped to a student."""
 
-    operation: str  # e.g. "credits.spend"; a key used for another operation is "reused"
+    operation: str  # e.g. "credits.spend"; each operation has its own key space per student
     ledger_tag: str  # short prefix of the ledger entry's own idempotency key
     student_id: uuid.UUID
     key: str
@@ -174,8 +179,8 @@ async def _prior(
             source_type=SourceType(row.source_type),
             created_at=row.created_at,
         )
-    if row.operation is not None:
-        same = row.operation == request.operation and row.request_hash == request.request_hash
+    if row.operation is not None:  # the key row (of this operation: the join says so)
+        same = row.request_hash == request.request_hash
     elif entry is not None:
         # The key row is gone (retention) but the entry remains: it carries the hash.
         same = row.entry_request_hash == request.request_hash
@@ -195,7 +200,13 @@ async def record(
     """Store an outcome that wrote no ledger entry (e.g. a 402) on the claimed key row."""
     await session.execute(
         _RECORD,
-        {"student_id": request.student_id, "key": request.key, "status": status, "body": body},
+        {
+            "student_id": request.student_id,
+            "operation": request.operation,
+            "key": request.key,
+            "status": status,
+            "body": body,
+        },
     )
 
 

@@ -1,4 +1,5 @@
-"""Idempotency keys for client-retried operations (credit spends), scoped per student."""
+"""Idempotency keys for client-retried operations (credit spends, admin adjustments), scoped
+per student and operation."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ class IdempotencyKey(Base):
     # users.id, not student_profiles: a key insert's FK lock must not land on the balance row
     # that every spend updates (migration 0003).
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    # Scoped by operation (migration 0006): a spend key never collides with an admin key.
+    operation: Mapped[str] = mapped_column(String(50), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    operation: Mapped[str] = mapped_column(String(50))
     request_hash: Mapped[str] = mapped_column(String(64))
     # NULL while the first request is still running.
     response_status: Mapped[int | None] = mapped_column(Integer)
