@@ -35,6 +35,18 @@ _MARK = text(
     RETURNING status
     """
 )
+# Reconciliation's work list, oldest deadline first, walked by keyset (expires_at, id) on the
+# partial index ix_checkout_sessions_pending_expiry.
+_PENDING_BEFORE = text(
+    """
+    SELECT id, stripe_session_id, expires_at FROM checkout_sessions
+     WHERE status = 'PENDING' AND created_at < :created_before
+       AND (CAST(:after_expires AS timestamptz) IS NULL
+            OR (expires_at, id) > (CAST(:after_expires AS timestamptz), CAST(:after_id AS uuid)))
+     ORDER BY expires_at, id
+     LIMIT :limit
+    """
+)
 _PAGE = text(
     f"""
     SELECT {_COLUMNS} FROM checkout_sessions
@@ -77,6 +89,27 @@ async def page_for_student(
         {
             "student_id": student_id,
             "after_created": after_created,
+            "after_id": after_id,
+            "limit": limit,
+        },
+    )
+    return list(result)
+
+
+async def pending_created_before(
+    session: SqlSession,
+    created_before: datetime,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[Row[Any]]:
+    """PENDING sessions created before the cutoff, after the keyset position (if any)."""
+    after_expires, after_id = after if after is not None else (None, None)
+    result = await session.execute(
+        _PENDING_BEFORE,
+        {
+            "created_before": created_before,
+            "after_expires": after_expires,
             "after_id": after_id,
             "limit": limit,
         },
