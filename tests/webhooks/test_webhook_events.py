@@ -365,3 +365,29 @@ def test_emulator_retries_a_failed_delivery_until_it_credits(
         settle_webhooks(stripe_emulator)
     assert balance(db, student.id) == before + 100
     assert_paid_once(db, student.id, session_id, 100, 1000)
+
+
+def test_nul_character_in_a_signed_event_is_stored_and_credited_once(
+    client: httpx.Client, student: Account, packages: dict[str, Any],
+    stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
+) -> None:  # fmt: skip
+    # A buyer can type anything into the hosted page; jsonb would refuse "\u0000" and every
+    # delivery of the event would fail. The inbox keeps the exact text Stripe signed.
+    before = balance(db, student.id)
+    session_id = buy(client, student, packages)
+    obj = retrieve_session(stripe_emulator, session_id)
+    obj.update(status="complete", payment_status="paid", payment_intent="pi_nul_test")
+    obj["customer_details"] = {"name": "Ada\u0000Lovelace", "email": student.email}
+    event = make_event("checkout.session.completed", obj)
+    payload = json.dumps(event).encode()
+    assert b"\\u0000" in payload
+    response = post_event(client, payload)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": True}
+    stored = inbox(db, event["id"])
+    assert stored is not None
+    assert stored["payload"]["data"]["object"]["customer_details"]["name"] == "Ada\x00Lovelace"
+    assert stored["outcome"] == "fulfilled"
+    assert post_event(client, payload).status_code == 200  # and its re-delivery
+    assert balance(db, student.id) == before + 100
+    assert_paid_once(db, student.id, session_id, 100, 1000)
