@@ -391,3 +391,45 @@ def test_nul_character_in_a_signed_event_is_stored_and_credited_once(
     assert post_event(client, payload).status_code == 200  # and its re-delivery
     assert balance(db, student.id) == before + 100
     assert_paid_once(db, student.id, session_id, 100, 1000)
+
+
+@pytest.mark.parametrize("metadata", ["package=starter", ["package_id"], 7])
+def test_non_object_metadata_is_a_mismatch_not_a_crash(
+    client: httpx.Client, student: Account, packages: dict[str, Any],
+    stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None, metadata: Any,
+) -> None:  # fmt: skip
+    before = balance(db, student.id)
+    session_id = buy(client, student, packages)
+    obj = retrieve_session(stripe_emulator, session_id)
+    obj.update(status="complete", payment_status="paid", payment_intent="pi_bad_metadata",
+               metadata=metadata)  # fmt: skip
+    event = make_event("checkout.session.completed", obj)
+    response = post_event(client, event)
+    assert response.status_code == 200, response.text
+    stored = inbox(db, event["id"])
+    assert stored is not None
+    assert stored["processed_at"] is not None
+    assert stored["outcome"].startswith("mismatch: metadata")
+    assert balance(db, student.id) == before
+    assert_not_paid(db, session_id)
+    assert session_row(db, session_id)["status"] == "PENDING"
+
+
+def test_odd_shapes_in_fields_we_do_not_rely_on_are_ignored(
+    client: httpx.Client, student: Account, packages: dict[str, Any],
+    stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
+) -> None:  # fmt: skip
+    before = balance(db, student.id)
+    session_id = buy(client, student, packages)
+    obj = retrieve_session(stripe_emulator, session_id)
+    obj.update(status="complete", payment_status="paid", metadata=None,
+               customer_details="not an object", payment_intent=["pi_in_a_list"])  # fmt: skip
+    event = make_event("checkout.session.completed", obj)
+    response = post_event(client, event)
+    assert response.status_code == 200, response.text
+    stored = inbox(db, event["id"])
+    assert stored is not None
+    assert stored["outcome"] == "fulfilled"
+    assert balance(db, student.id) == before + 100
+    payment = assert_paid_once(db, student.id, session_id, 100, 1000)
+    assert payment["stripe_payment_intent_id"] is None  # not an id: not recorded

@@ -65,9 +65,15 @@ def _mismatches(row: Row[Any], stripe_session: dict[str, Any], stripe_session_id
     reference = stripe_session.get("client_reference_id")
     if reference != str(row.student_id):
         problems.append(f"client_reference_id {reference!r} != {str(row.student_id)!r}")
-    package_id = (stripe_session.get("metadata") or {}).get("package_id")
-    if package_id is not None and package_id != str(row.package_id):
-        problems.append(f"metadata.package_id {package_id!r} != {str(row.package_id)!r}")
+    # Metadata only cross-checks the package (it never decides the credits). Stripe always
+    # sends an object here; anything else is not the session we created: a mismatch.
+    metadata = stripe_session.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        problems.append(f"metadata is a {type(metadata).__name__}, not an object")
+    else:
+        package_id = (metadata or {}).get("package_id")
+        if package_id is not None and package_id != str(row.package_id):
+            problems.append(f"metadata.package_id {package_id!r} != {str(row.package_id)!r}")
     return problems
 
 

@@ -59,7 +59,17 @@ _RECEIPT_SENT = no_rows(
 async def record_payment(
     session: SqlSession, *, checkout_session_id: uuid.UUID, payment_intent_id: str | None
 ) -> uuid.UUID:
-    """Mark our checkout session COMPLETED and insert its Payment; returns the payment id."""
+    """Mark our checkout session COMPLETED and insert its Payment; returns the payment id.
+
+    Precondition: in this transaction the caller has locked the session row (`FOR UPDATE`,
+    checkout.repository.lock_by_stripe_id) and seen it exist and not be COMPLETED, as
+    `fulfill_checkout` does. The result is deliberately not read (the statement is `no_rows`,
+    so on the lean path it rides with the ledger posting in one round trip) and nothing
+    checks that a row was written: under the lock the UPDATE always finds the row and the
+    INSERT always adds one Payment. Called without the lock, a second fulfilment would fail
+    on UNIQUE (checkout_session_id) and roll back whole (safe); an id that matches no row
+    would insert no Payment while the caller still credits (unsafe): never do that.
+    """
     payment_id = uuid.uuid4()
     await session.execute(
         _RECORD,
