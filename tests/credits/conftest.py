@@ -6,9 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.checkout.support import packages
 from tests.credits.factory import make_student
 from tests.support.accounts import Account
 from tests.support.services import ServiceRunner
+
+__all__ = ["new_student", "packages"]  # packages: the purchase rule of the model test
 
 
 @pytest.fixture

@@ -1,10 +1,15 @@
 """A model-based test: random sequences of sign-ups, spends, replays, key misuse, admin
-adjustments and clawbacks against a plain Python model of every balance, checking after
-every step that the database agrees with the model and that the audit is clean."""
+adjustments, clawbacks and purchases (checkout over HTTP, paid in the Stripe emulator, its
+webhooks delivered several times and raced by the status endpoint) against a plain Python
+model of every balance, checking after every step that the database agrees with the model and
+that the audit is clean (which includes completed sessions <-> PURCHASE entries <-> payments)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,15 +28,30 @@ from hypothesis.stateful import (
 
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
+from stripe_emulator.testing import EmulatorServer
+from tests.checkout.support import (
+    PACKAGE_SPECS,
+    assert_paid_once,
+    make_event,
+    post_event,
+    retrieve_session,
+    settle_webhooks,
+    start_checkout,
+    stripe_events,
+    webhook_faults,
+)
 from tests.credits.factory import make_student, new_key, spend_headers
 from tests.support.accounts import Account
 from tests.support.invariants import audit_findings
+from tests.support.live_server import LiveServer
 from tests.support.services import ServiceRunner
 
 WELCOME_BONUS = 100
-# The lead wires purchases (checkout + duplicate webhooks) into this model when that loop
-# lands: flip this and fill in `purchase_with_duplicate_webhooks` below.
-PURCHASES_WIRED = False
+# Each purchase is a real checkout, Stripe payment and webhook round trip (a few hundred ms):
+# a few per example keep the whole machine well under a minute.
+MAX_PURCHASES_PER_EXAMPLE = 3
+# What may happen to a paid session after its payment, besides Stripe's own deliveries.
+AFTERMATHS = ("resend_events", "signed_async_succeeded", "status_check")
 
 
 @dataclass(frozen=True)
@@ -44,8 +64,34 @@ class SpendRecord:
 
 
 def test_the_ledger_follows_the_model(
-    client: httpx.Client, db: psycopg.Connection, services: ServiceRunner, admin: Account
-) -> None:
+    client: httpx.Client, db: psycopg.Connection, services: ServiceRunner, admin: Account,
+    live_app: LiveServer, stripe_emulator: EmulatorServer, packages: dict[str, dict[str, Any]],
+) -> None:  # fmt: skip
+    def checkout_status(student: Account, session_id: str) -> str:
+        # Its own client: called from several threads at once.
+        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+            response = http.get(
+                f"/api/payments/checkout-status/{session_id}", headers=student.headers
+            )
+        assert response.status_code == 200, response.text
+        return str(response.json()["status"])
+
+    def resend_events(session_id: str) -> None:
+        # Stripe retrying every completion event of the session (a duplicate delivery each).
+        for event_type in (
+            "checkout.session.completed",
+            "checkout.session.async_payment_succeeded",
+        ):
+            for event_id in stripe_events(stripe_emulator, session_id, event_type):
+                stripe_emulator.resend(event_id)
+
+    def signed_async_succeeded(session_id: str) -> None:
+        # A genuinely signed late `async_payment_succeeded` for the paid session.
+        paid = retrieve_session(stripe_emulator, session_id)
+        event = make_event("checkout.session.async_payment_succeeded", paid)
+        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+            assert post_event(http, event).status_code == 200
+
     class LedgerModel(RuleBasedStateMachine):
         students = Bundle("students")
 
@@ -53,6 +99,7 @@ def test_the_ledger_follows_the_model(
             super().__init__()
             self.balances: dict[str, int] = {}
             self.spends: list[SpendRecord] = []
+            self.purchases = 0
 
         @rule(target=students)
         def sign_up(self) -> Account:
@@ -139,16 +186,65 @@ def test_the_ledger_follows_the_model(
             )
             self.balances[student.id] -= amount
 
-        # --- purchases with duplicate webhooks: the lead wires this in -------------------
-        @precondition(lambda self: PURCHASES_WIRED)
-        @rule(student=students)
-        def purchase_with_duplicate_webhooks(self, student: Account) -> None:
-            # TODO(lead): checkout a package for `student`, pay it in the Stripe emulator,
-            # deliver `checkout.session.completed` several times (and/or concurrently), then
-            # add the package's credits to self.balances[student.id] exactly once.
-            raise NotImplementedError
+        @precondition(lambda self: self.purchases < MAX_PURCHASES_PER_EXAMPLE)
+        @rule(
+            student=students,
+            package=st.sampled_from(sorted(PACKAGE_SPECS)),
+            bank_transfer=st.booleans(),
+            duplicate_deliveries=st.booleans(),
+            racing_status_checks=st.integers(0, 3),
+            aftermath=st.lists(st.sampled_from(AFTERMATHS), max_size=3),
+            aftermath_concurrently=st.booleans(),
+        )
+        def purchase(
+            self, student: Account, package: str, bank_transfer: bool,
+            duplicate_deliveries: bool, racing_status_checks: int, aftermath: list[str],
+            aftermath_concurrently: bool,
+        ) -> None:  # fmt: skip
+            """Buy a package end to end; whatever arrives how often, it credits once."""
+            credits, pence = PACKAGE_SPECS[package]
+            created = start_checkout(client, student, packages[package]["id"])
+            session_id = created["sessionId"]
+            assert (created["credits"], created["amount"]) == (credits, pence)
+            self.purchases += 1
 
-        # ---------------------------------------------------------------------------------
+            faults = (
+                webhook_faults(stripe_emulator, live_app.url, duplicate_probability=1.0)
+                if duplicate_deliveries  # every event delivered twice, concurrently
+                else contextlib.nullcontext()
+            )
+            with faults, ThreadPoolExecutor(max_workers=4) as pool:
+                if bank_transfer:  # completed unpaid first, then async_payment_succeeded
+                    stripe_emulator.pay(session_id, method="bank_transfer")
+                    stripe_emulator.settle(session_id, "succeeded")
+                else:
+                    stripe_emulator.pay(session_id)
+                # The success page, racing the webhooks: Stripe says paid, so it fulfils (or
+                # finds the webhook did) and answers COMPLETED every time.
+                racing = [
+                    pool.submit(checkout_status, student, session_id)
+                    for _ in range(racing_status_checks)
+                ]
+                assert [f.result() for f in racing] == ["COMPLETED"] * racing_status_checks
+                settle_webhooks(stripe_emulator)
+
+            actions: dict[str, Callable[[], object]] = {
+                "resend_events": lambda: resend_events(session_id),
+                "signed_async_succeeded": lambda: signed_async_succeeded(session_id),
+                "status_check": lambda: checkout_status(student, session_id),
+            }
+            if aftermath_concurrently:
+                with ThreadPoolExecutor(max_workers=3) as pool:
+                    for done in [pool.submit(actions[name]) for name in aftermath]:
+                        done.result()
+            else:
+                for name in aftermath:
+                    actions[name]()
+            settle_webhooks(stripe_emulator)
+
+            assert checkout_status(student, session_id) == "COMPLETED"
+            assert_paid_once(db, student.id, session_id, credits, pence)
+            self.balances[student.id] += credits
 
         @invariant()
         def database_agrees_with_the_model(self) -> None:
