@@ -1,6 +1,9 @@
-"""Queue names (no imports: task modules and the queue set-up both read them)."""
+"""Queue and task names (no imports: task modules and the queue set-up both read them)."""
 
 # Queues whose new jobs the worker finds by polling instead of a NOTIFY (migration 0004):
 # enqueueing on them adds no database-wide lock to the enqueuing transaction's commit.
 RECEIPTS_QUEUE = "receipts"
 POLLED_QUEUES = (RECEIPTS_QUEUE,)
+
+# The purchase receipt task's registered name (namespace "notifications" in jobs.registry).
+RECEIPT_TASK = "notifications:send_purchase_receipt"

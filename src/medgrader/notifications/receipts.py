@@ -18,12 +18,12 @@ from psycopg.types.json import Jsonb
 
 from medgrader.db.lean import LeanSession, SqlSession
 from medgrader.jobs.queue import defer_in_transaction
-from medgrader.jobs.queues import RECEIPTS_QUEUE
+from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 
 if TYPE_CHECKING:
     from medgrader.core.context import AppContext
 
-RECEIPT_TASK = "notifications:send_purchase_receipt"
+__all__ = ["RECEIPT_TASK", "enqueue_receipt"]
 
 
 async def enqueue_receipt(session: SqlSession, ctx: AppContext, payment_id: uuid.UUID) -> None:

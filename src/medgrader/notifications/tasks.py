@@ -1,9 +1,17 @@
-"""Email jobs on the PostgreSQL queue: the purchase receipt.
+"""Email jobs on the PostgreSQL queue: the purchase receipt, and rescuing stalled ones.
 
 The job is deferred in the same transaction as the purchase it reports, so it exists exactly
-when the purchase committed. SMTP trouble is retried with exponential back-off until the mail
-goes through; `payments.receipt_sent_at` (checked and set under the payment's row lock) makes
-sure our side never sends two receipts for one purchase.
+when the purchase committed. Temporary trouble (the SMTP server down, a database error such as
+a dropped connection, a timeout or a deadlock) is retried with exponential back-off until the
+mail goes through.
+
+What is guaranteed: at most one receipt per purchase is recorded as sent. The job locks the
+payment row, skips it if `receipt_sent_at` is set, sends, and sets `receipt_sent_at` in the
+same transaction. Delivery is at-least-once, not exactly-once: if the process dies, or the
+commit fails, after the SMTP server accepted the mail, `receipt_sent_at` stays NULL and the
+retry sends a second copy. No mail is ever lost to that: a job that stalls because its worker
+was killed mid-job is put back in the queue by `retry_stalled_receipts` (procrastinate 3.10
+does not do that by itself: such a job would stay 'doing' forever).
 """
 
 from __future__ import annotations
@@ -14,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import procrastinate
 import structlog
+from procrastinate.exceptions import ConnectorException
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from sqlalchemy import exc as sa_exc
 
-from medgrader.jobs.queues import RECEIPTS_QUEUE
+from medgrader.config import Settings
+from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 from medgrader.notifications.emails import purchase_receipt_email
 from medgrader.notifications.mailer import MailDeliveryError
 from medgrader.payments import repository as payments
@@ -26,6 +37,16 @@ if TYPE_CHECKING:  # at run time this module is imported while core.context is l
 
 # medgrader.jobs.worker.WORKER_CONTEXT_KEY (not imported: it would close an import cycle).
 WORKER_CONTEXT_KEY = "app_context"
+
+# Database errors worth another attempt: OperationalError covers a lost connection, a
+# statement or lock timeout, a deadlock, a serialization failure and a server shutting down;
+# InterfaceError a connection the driver gave up on; TimeoutError an exhausted pool.
+TRANSIENT_DB_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+# A job is stalled when its worker has sent no heartbeat for this long. procrastinate's worker
+# beats every 10 s (update_heartbeat_interval) whatever its jobs are doing, so a minute of
+# silence means the process is gone (killed, crashed, its machine lost).
+STALLED_AFTER_SECONDS = 60
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
@@ -38,6 +59,14 @@ class RetryLater(Exception):
         super().__init__(message)
         self.base_delay = base_delay
         self.max_delay = max_delay
+
+    @classmethod
+    def configured(cls, settings: Settings, message: str) -> RetryLater:
+        return cls(
+            message,
+            base_delay=settings.receipt_retry_base_seconds,
+            max_delay=settings.receipt_retry_max_seconds,
+        )
 
 
 class BackoffRetry(BaseRetryStrategy):
@@ -66,6 +95,21 @@ def _app_context(context: procrastinate.JobContext) -> AppContext:
 )
 async def send_purchase_receipt(context: procrastinate.JobContext, payment_id: str) -> None:
     ctx = _app_context(context)
+    try:
+        await _send_receipt(ctx, payment_id)
+    except TRANSIENT_DB_ERRORS as exc:
+        # The transaction rolled back: receipt_sent_at is unchanged, so the retry starts over
+        # (and, had the mail already gone out, sends a second copy: at-least-once).
+        log.warning(
+            "receipt job hit a database error; will retry",
+            payment_id=payment_id,
+            error_type=type(exc).__name__,
+            error=str(getattr(exc, "orig", None) or exc),
+        )
+        raise RetryLater.configured(ctx.settings, str(exc)) from exc
+
+
+async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
     settings = ctx.settings
     async with ctx.sessionmaker() as session, session.begin():
         payment = await payments.lock_for_receipt(session, uuid.UUID(payment_id))
@@ -90,10 +134,45 @@ async def send_purchase_receipt(context: procrastinate.JobContext, payment_id: s
             await ctx.mailer.send(message)
         except MailDeliveryError as exc:
             log.warning("receipt not sent; will retry", payment_id=payment_id, error=str(exc))
-            raise RetryLater(
-                str(exc),
-                base_delay=settings.receipt_retry_base_seconds,
-                max_delay=settings.receipt_retry_max_seconds,
-            ) from exc
+            raise RetryLater.configured(settings, str(exc)) from exc
         await payments.mark_receipt_sent(session, payment.id)
     log.info("receipt sent", payment_id=payment_id)
+
+
+async def retry_stalled_receipts(
+    ctx: AppContext, *, seconds_since_heartbeat: float = STALLED_AFTER_SECONDS
+) -> list[int]:
+    """Put receipt jobs whose worker died mid-job back in the queue; returns their ids.
+
+    Stalled means 'doing' with a worker that stopped heart-beating (or was pruned), per
+    procrastinate's JobManager.get_stalled_jobs. The retry counts as an attempt and runs at
+    once; the job itself decides, under the payment's lock, whether a receipt is still due.
+    """
+    manager = ctx.jobs.job_manager
+    stalled = await manager.get_stalled_jobs(
+        task_name=RECEIPT_TASK, seconds_since_heartbeat=seconds_since_heartbeat
+    )
+    retried = []
+    for job in stalled:
+        assert job.id is not None
+        try:
+            await manager.retry_job(job)
+        except ConnectorException as exc:  # finished or retried meanwhile: nothing to do
+            log.warning("stalled receipt job not retried", job_id=job.id, error=str(exc))
+            continue
+        retried.append(job.id)
+        log.warning("stalled receipt job retried", job_id=job.id, attempts=job.attempts,
+                    payment_id=job.task_kwargs.get("payment_id"))  # fmt: skip
+    return retried
+
+
+# Every five minutes, offset from the checkout reconciliation; the lock keeps two runs apart.
+@blueprint.periodic(cron="2-59/5 * * * *")
+@blueprint.task(
+    name="retry_stalled_receipts",
+    pass_context=True,
+    lock="receipts-stalled",
+    queueing_lock="receipts-stalled",
+)
+async def retry_stalled_receipts_task(context: procrastinate.JobContext, timestamp: int) -> None:
+    await retry_stalled_receipts(_app_context(context))
