@@ -9,7 +9,7 @@ client gives up after 10 s, so a regression fails the test instead of slowing it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -78,26 +78,33 @@ def other_requests_succeed(base_url: str, student: Account) -> None:
         assert listed.status_code == 200, listed.text
 
 
+def while_stripe_waits(
+    slow_stripe: SlowStripe, db: psycopg.Connection, base_url: str, student: Account,
+    request: Callable[[], httpx.Response],
+) -> httpx.Response:  # fmt: skip
+    """Send the request; while its Stripe call is parked, check that nothing is held."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(request)
+        try:
+            slow_stripe.wait_until_held()
+            assert busy_connections(db) == []
+            other_requests_succeed(base_url, student)
+        finally:
+            slow_stripe.release()
+        return pending.result(timeout=60)
+
+
 def test_no_connection_held_while_stripe_creates_the_session(
     tiny_app: str, slow_stripe: SlowStripe, student: Account, packages: dict[str, Any],
     db: psycopg.Connection,
 ) -> None:  # fmt: skip
     slow_stripe.hold("POST", "/v1/checkout/sessions")
-    with (
-        ThreadPoolExecutor(max_workers=1) as pool,
-        httpx.Client(base_url=tiny_app, timeout=60) as http,
-    ):
-        pending = pool.submit(
-            http.post, "/api/payments/credit-checkout",
-            json={"packageId": packages["value"]["id"]}, headers=student.headers,
+    body = {"packageId": packages["value"]["id"]}
+    with httpx.Client(base_url=tiny_app, timeout=60) as http:
+        response = while_stripe_waits(
+            slow_stripe, db, tiny_app, student,
+            lambda: http.post("/api/payments/credit-checkout", json=body, headers=student.headers),
         )  # fmt: skip
-        try:
-            slow_stripe.wait_until_held()
-            assert busy_connections(db) == []
-            other_requests_succeed(tiny_app, student)
-        finally:
-            slow_stripe.release()
-        response = pending.result(timeout=60)
     assert response.status_code == 201, response.text
     created = response.json()
     row = session_row(db, created["sessionId"])
@@ -120,18 +127,11 @@ def test_no_connection_held_while_the_status_check_asks_stripe(
         with webhooks_paused(stripe_emulator, live_app.url):
             stripe_emulator.pay(session_id)
             slow_stripe.hold("GET", f"/v1/checkout/sessions/{session_id}")
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(
-                    http.get, f"/api/payments/checkout-status/{session_id}",
-                    headers=student.headers,
-                )  # fmt: skip
-                try:
-                    slow_stripe.wait_until_held()
-                    assert busy_connections(db) == []
-                    other_requests_succeed(tiny_app, student)
-                finally:
-                    slow_stripe.release()
-                response = pending.result(timeout=60)
+            url = f"/api/payments/checkout-status/{session_id}"
+            response = while_stripe_waits(
+                slow_stripe, db, tiny_app, student,
+                lambda: http.get(url, headers=student.headers),
+            )  # fmt: skip
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "COMPLETED"
     assert balance(db, student.id) == before + 100

@@ -9,6 +9,8 @@ from medgrader.db.lean import SqlSession, no_rows
 # The raw body goes in as text and PostgreSQL checks it: no second JSON encoding in Python.
 # Stored as json, not jsonb: the exact bytes Stripe signed, and jsonb would refuse a \u0000
 # that a customer typed into the hosted page (every delivery of that event would then fail).
+# Read payloads back as text (payload::text) and parse them in Python: PostgreSQL's json
+# operators (->, ->>) de-escape what they walk through and fail on such a \u0000.
 # A concurrent delivery of the same event blocks on this insert until the first commits (then
 # finds the row and does nothing) or rolls back (then inserts and processes it afresh).
 _INSERT = text(
