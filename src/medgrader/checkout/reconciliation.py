@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from medgrader.checkout import repository as sessions
 from medgrader.checkout.stripe_sync import short_transaction, sync_with_stripe
+from medgrader.core.context import AppContext
 from medgrader.core.errors import AppError
 from medgrader.models.checkout import CheckoutStatus
-
-if TYPE_CHECKING:
-    from medgrader.core.context import AppContext
 
 log = structlog.get_logger(__name__)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import procrastinate
 
-if TYPE_CHECKING:  # the context imports the job registry, which imports this module
-    from medgrader.core.context import AppContext
+from medgrader.checkout.reconciliation import reconcile_pending_sessions
+from medgrader.jobs.worker import app_context
 
 blueprint = procrastinate.Blueprint()
 
@@ -24,10 +22,4 @@ blueprint = procrastinate.Blueprint()
 async def reconcile_checkout_sessions_task(
     context: procrastinate.JobContext, timestamp: int
 ) -> None:
-    # Imported here: checkout's fulfilment needs the context module, which is still loading
-    # when the job registry imports this one.
-    from medgrader.checkout.reconciliation import reconcile_pending_sessions
-    from medgrader.jobs.worker import WORKER_CONTEXT_KEY
-
-    app_context: AppContext = context.additional_context[WORKER_CONTEXT_KEY]
-    await reconcile_pending_sessions(app_context)
+    await reconcile_pending_sessions(app_context(context))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import procrastinate
 import structlog
 
+from medgrader.core.context import AppContext
 from medgrader.idempotency.store import purge_expired
-
-if TYPE_CHECKING:  # the context imports the job registry, which imports this module
-    from medgrader.core.context import AppContext
+from medgrader.jobs.worker import app_context
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +27,4 @@ async def purge_idempotency_keys(ctx: AppContext) -> int:
 @blueprint.periodic(cron="7 * * * *")
 @blueprint.task(name="purge_idempotency_keys", pass_context=True, queueing_lock="idem-purge")
 async def purge_idempotency_keys_task(context: procrastinate.JobContext, timestamp: int) -> None:
-    from medgrader.jobs.worker import WORKER_CONTEXT_KEY
-
-    app_context: AppContext = context.additional_context[WORKER_CONTEXT_KEY]
-    await purge_idempotency_keys(app_context)
+    await purge_idempotency_keys(app_context(context))

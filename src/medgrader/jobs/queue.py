@@ -12,8 +12,6 @@ from typing import Any
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medgrader.jobs.registry import BLUEPRINTS
-
 
 def _own_copy(blueprint: procrastinate.Blueprint) -> procrastinate.Blueprint:
     """A copy of the blueprint and its tasks for one App.
@@ -43,6 +41,10 @@ def _own_copy(blueprint: procrastinate.Blueprint) -> procrastinate.Blueprint:
 
 
 def create_job_app(libpq_url: str) -> procrastinate.App:
+    # Imported here, not at the top: task modules use domain code that uses the AppContext,
+    # and the context module builds job apps through this function.
+    from medgrader.jobs.registry import BLUEPRINTS
+
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url))
     for namespace, blueprint in BLUEPRINTS.items():
         app.add_tasks_from(_own_copy(blueprint), namespace=namespace)

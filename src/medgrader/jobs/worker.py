@@ -5,9 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import procrastinate
+
 from medgrader.core.context import AppContext
 
 WORKER_CONTEXT_KEY = "app_context"
+
+
+def app_context(job_context: procrastinate.JobContext) -> AppContext:
+    """The AppContext of the worker running a job (tasks take `pass_context=True`)."""
+    return job_context.additional_context[WORKER_CONTEXT_KEY]  # type: ignore[no-any-return]
 
 
 async def run_worker(ctx: AppContext, *, wait: bool = True, concurrency: int = 4) -> None:

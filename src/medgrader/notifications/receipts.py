@@ -11,17 +11,14 @@ cost. Either way the job commits with the purchase or not at all.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from procrastinate import sql, types
 from psycopg.types.json import Jsonb
 
+from medgrader.core.context import AppContext
 from medgrader.db.lean import LeanSession, SqlSession
 from medgrader.jobs.queue import defer_in_transaction
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
-
-if TYPE_CHECKING:
-    from medgrader.core.context import AppContext
 
 __all__ = ["RECEIPT_TASK", "enqueue_receipt"]
 

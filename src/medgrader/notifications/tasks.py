@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import procrastinate
 import structlog
@@ -27,16 +27,12 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import exc as sa_exc
 
 from medgrader.config import Settings
+from medgrader.core.context import AppContext
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
+from medgrader.jobs.worker import app_context
 from medgrader.notifications.emails import purchase_receipt_email
 from medgrader.notifications.mailer import MailDeliveryError
 from medgrader.payments import repository as payments
-
-if TYPE_CHECKING:  # at run time this module is imported while core.context is loading
-    from medgrader.core.context import AppContext
-
-# medgrader.jobs.worker.WORKER_CONTEXT_KEY (not imported: it would close an import cycle).
-WORKER_CONTEXT_KEY = "app_context"
 
 # Database errors worth another attempt: OperationalError covers a lost connection, a
 # statement or lock timeout, a deadlock, a serialization failure and a server shutting down;
@@ -86,15 +82,11 @@ class BackoffRetry(BaseRetryStrategy):
         return RetryDecision(retry_in={"seconds": delay})
 
 
-def _app_context(context: procrastinate.JobContext) -> AppContext:
-    return context.additional_context[WORKER_CONTEXT_KEY]  # type: ignore[no-any-return]
-
-
 @blueprint.task(
     name="send_purchase_receipt", queue=RECEIPTS_QUEUE, pass_context=True, retry=BackoffRetry()
 )
 async def send_purchase_receipt(context: procrastinate.JobContext, payment_id: str) -> None:
-    ctx = _app_context(context)
+    ctx = app_context(context)
     try:
         await _send_receipt(ctx, payment_id)
     except TRANSIENT_DB_ERRORS as exc:
@@ -175,4 +167,4 @@ async def retry_stalled_receipts(
     queueing_lock="receipts-stalled",
 )
 async def retry_stalled_receipts_task(context: procrastinate.JobContext, timestamp: int) -> None:
-    await retry_stalled_receipts(_app_context(context))
+    await retry_stalled_receipts(app_context(context))
