@@ -7,9 +7,10 @@ Create Date: 2026-11-26
 procrastinate announces every new job with pg_notify from a row trigger. A transaction that
 has notified takes a database-wide lock at commit and holds it through the commit's WAL flush,
 so every fulfilling webhook (whose transaction enqueues the receipt) committed one after
-another: measured, the same fulfilment transaction under pgbench went from about 1,100 to
-about N tps without it. Receipts are not urgent: the worker finds them by polling (about once
-a second). Jobs on every other queue keep their NOTIFY.
+another. Measured on the development machine (2 cores, 16 pgbench clients): a bare job insert
+went from about 5,200 to 9,100 tps without the NOTIFY, and bench/webhooks' pgbench ceiling for
+the whole fulfilment transaction from about 1,100 to 1,560 tps. Receipts are not urgent: the
+worker finds them by polling (about once a second). Jobs on every other queue keep their NOTIFY.
 """
 
 from collections.abc import Sequence
