@@ -24,10 +24,6 @@ INSUFFICIENT_BODY = {
     "error": "The student's balance does not cover this negative adjustment.",
     "code": "insufficient_credits",
 }
-_KEY_MESSAGES = {
-    PriorVerdict.KEY_REUSED: "This Idempotency-Key was already used for a different request.",
-    PriorVerdict.IN_PROGRESS: "A request with this Idempotency-Key is still being processed.",
-}
 
 
 @dataclass(frozen=True)
@@ -124,4 +120,4 @@ def _replay(prior: store.Prior, *, reason: str, actor_id: uuid.UUID) -> Adjustme
     if verdict is PriorVerdict.REFUSED:
         assert prior.response_status is not None
         return AdjustmentOutcome(prior.response_status, prior.response_body or {}, replayed=True)
-    return AdjustmentOutcome(409, {"error": _KEY_MESSAGES[verdict], "code": verdict.value})
+    return AdjustmentOutcome(409, {"error": store.KEY_MESSAGES[verdict], "code": verdict.value})

@@ -45,8 +45,8 @@ _HTTP_STATUS = {
 }
 _MESSAGES = {
     SpendStatus.INSUFFICIENT: INSUFFICIENT_MESSAGE,
-    SpendStatus.KEY_REUSED: "This Idempotency-Key was already used for a different request.",
-    SpendStatus.IN_PROGRESS: "A request with this Idempotency-Key is still being processed.",
+    SpendStatus.KEY_REUSED: store.KEY_MESSAGES[PriorVerdict.KEY_REUSED],
+    SpendStatus.IN_PROGRESS: store.KEY_MESSAGES[PriorVerdict.IN_PROGRESS],
 }
 
 

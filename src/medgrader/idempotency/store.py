@@ -108,6 +108,13 @@ class PriorVerdict(StrEnum):
     IN_PROGRESS = "request_in_progress"  # 409
 
 
+# What every keyed operation answers for the two verdicts that are about the key itself.
+KEY_MESSAGES = {
+    PriorVerdict.KEY_REUSED: "This Idempotency-Key was already used for a different request.",
+    PriorVerdict.IN_PROGRESS: "A request with this Idempotency-Key is still being processed.",
+}
+
+
 @dataclass(frozen=True)
 class KeyedRequest:
     """One operation asked for under an Idempotency-Key, scoped to a student."""
