@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medgrader.admin.schemas import AdjustmentOut
+from medgrader.admin.schemas import MAX_ADJUSTMENT, AdjustmentOut
 from medgrader.core.errors import Unprocessable
 from medgrader.credits.service import validated_reason
 from medgrader.idempotency import store
@@ -54,8 +54,10 @@ async def adjust_credits(
     the caller commits whatever the outcome. Without a key every call posts a new entry, so a
     retried call credits or debits again. Raises StudentNotFound.
     """
-    if type(amount) is not int or amount == 0 or abs(amount) > 1_000_000:
-        raise Unprocessable("amount: must be a non-zero integer from -1000000 to 1000000")
+    if type(amount) is not int or amount == 0 or abs(amount) > MAX_ADJUSTMENT:
+        raise Unprocessable(
+            f"amount: must be a non-zero integer from -{MAX_ADJUSTMENT} to {MAX_ADJUSTMENT}"
+        )
     reason = validated_reason(reason)
 
     request = None

@@ -11,11 +11,12 @@ from pydantic import Field, StringConstraints
 from medgrader.core.schemas import ApiModel, NoNul
 
 MAX_SPEND = 1_000_000
+MAX_REASON = 200
 # Strict: "5", 5.0 and true are refused, and 2**63 fails the bound (422) instead of
 # overflowing a BIGINT (500).
 SpendAmount = Annotated[int, Field(strict=True, ge=1, le=MAX_SPEND)]
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON), NoNul
 ]
 
 

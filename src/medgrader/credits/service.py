@@ -16,7 +16,7 @@ from medgrader.core.errors import Unprocessable
 from medgrader.core.schemas import NUL_MESSAGE
 from medgrader.credits import repository
 from medgrader.credits.cursor import decode_cursor, encode_cursor
-from medgrader.credits.schemas import MAX_SPEND, TransactionOut, TransactionPage
+from medgrader.credits.schemas import MAX_REASON, MAX_SPEND, TransactionOut, TransactionPage
 from medgrader.db.lean import SqlSession
 from medgrader.idempotency import store
 from medgrader.idempotency.keys import validate_key
@@ -26,7 +26,6 @@ from medgrader.models.ledger import EntryType, SourceType
 
 SPEND_OPERATION = "credits.spend"
 SPEND_LEDGER_TAG = "spend"
-MAX_REASON = 200
 INSUFFICIENT_MESSAGE = "Not enough credits for this."
 
 
