@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.core.context import AppContext
-from medgrader.db.lean import LeanSession
+from medgrader.db.lean import LeanSession, lean_transaction
 
 
 async def get_context(request: Request) -> AppContext:
@@ -34,12 +34,8 @@ async def lean_session(request: Request) -> AsyncIterator[LeanSession]:
     endpoints whose services use only text statements; the same commit/rollback rules as
     db_session. See medgrader.db.lean."""
     context: AppContext = request.app.state.context
-    async with (
-        context.lean_pool.connection() as connection,
-        connection.pipeline(),
-        connection.transaction(),
-    ):
-        yield LeanSession(connection)
+    async with lean_transaction(context.lean_pool) as session:
+        yield session
 
 
 Ctx = Annotated[AppContext, Depends(get_context)]

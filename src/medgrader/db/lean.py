@@ -20,7 +20,8 @@ needs more (ORM objects) must keep taking a real `AsyncSession`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -140,6 +141,14 @@ class LeanSession:
 
 # What the shared text-statement functions accept: a request's ORM session or a lean one.
 SqlSession = AsyncSession | LeanSession
+
+
+@asynccontextmanager
+async def lean_transaction(pool: AsyncConnectionPool) -> AsyncIterator[LeanSession]:
+    """One transaction in pipeline mode on a connection from `pool`: committed when the block
+    ends, rolled back if it raises, and the connection back in the pool either way."""
+    async with pool.connection() as connection, connection.pipeline(), connection.transaction():
+        yield LeanSession(connection)
 
 
 def create_lean_pool(libpq_url: str, settings: Settings) -> AsyncConnectionPool:

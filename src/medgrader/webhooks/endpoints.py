@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from medgrader.core.context import AppContext
 from medgrader.core.errors import error_response
-from medgrader.db.lean import LeanSession
+from medgrader.db.lean import lean_transaction
 from medgrader.webhooks.service import MalformedEvent, handle_event, parse_event
 from medgrader.webhooks.signature import InvalidSignature, verify_signature
 
@@ -48,10 +48,6 @@ async def stripe_webhook(request: Request) -> Response:
     # It commits when the block ends; an exception rolls all of it back (the inbox row too) and
     # the error handler answers 500, so Stripe's retry processes the event afresh. Pipeline
     # mode batches the statements into a few round trips (see medgrader.db.lean).
-    async with (
-        ctx.lean_pool.connection() as connection,
-        connection.pipeline(),
-        connection.transaction(),
-    ):
-        await handle_event(LeanSession(connection), ctx, event, body.decode("utf-8"))
+    async with lean_transaction(ctx.lean_pool) as session:
+        await handle_event(session, ctx, event, body.decode("utf-8"))
     return Response(_RECEIVED, media_type="application/json")
