@@ -17,6 +17,14 @@ from medgrader.models.users import User
 _bearer = HTTPBearer(auto_error=False)
 
 
+class InvalidAccessToken(Unauthorized):
+    code, message = "invalid_token", "Invalid or expired access token."
+
+
+class StudentOnly(Forbidden):
+    code, message = "student_only", "Only students can do this."
+
+
 async def token_user_id(
     ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> uuid.UUID:
@@ -26,7 +34,7 @@ async def token_user_id(
     try:
         return verify_access_token(ctx.tokens, credentials.credentials)
     except InvalidToken as exc:
-        raise Unauthorized("Invalid or expired access token.", code="invalid_token") from exc
+        raise InvalidAccessToken() from exc
 
 
 TokenUserId = Annotated[uuid.UUID, Depends(token_user_id)]
@@ -35,7 +43,7 @@ TokenUserId = Annotated[uuid.UUID, Depends(token_user_id)]
 async def current_user(session: DbSession, user_id: TokenUserId) -> User:
     user = await repository.user_by_id(session, user_id)
     if user is None:
-        raise Unauthorized("Invalid or expired access token.", code="invalid_token")
+        raise InvalidAccessToken()
     return user
 
 
@@ -44,7 +52,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 async def current_student(user: CurrentUser) -> User:
     if user.role != "student":
-        raise Forbidden("Only students can do this.", code="student_only")
+        raise StudentOnly()
     return user
 
 

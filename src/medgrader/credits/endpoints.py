@@ -9,9 +9,8 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from medgrader.auth.deps import CurrentStudent, TokenUserId
+from medgrader.auth.deps import CurrentStudent, InvalidAccessToken, StudentOnly, TokenUserId
 from medgrader.core.deps import DbSession, LeanDb
-from medgrader.core.errors import Forbidden, Unauthorized
 from medgrader.credits import service
 from medgrader.credits.schemas import (
     BalanceResponse,
@@ -37,8 +36,8 @@ _USER_EXISTS = text("SELECT 1 FROM users WHERE id = :id")
 async def _not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
     # Only reached off the hot path: the token is valid but no student profile matched.
     if await session.scalar(_USER_EXISTS, {"id": user_id}) is None:
-        return Unauthorized("Invalid or expired access token.", code="invalid_token")
-    return Forbidden("Only students can do this.", code="student_only")
+        return InvalidAccessToken()
+    return StudentOnly()
 
 
 @router.post(
