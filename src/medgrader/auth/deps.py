@@ -15,6 +15,8 @@ from medgrader.core.errors import Forbidden, Unauthorized
 from medgrader.models.users import User
 
 _bearer = HTTPBearer(auto_error=False)
+# The Authorization: Bearer credentials, or None when the header is absent.
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 class InvalidAccessToken(Unauthorized):
@@ -25,9 +27,7 @@ class StudentOnly(Forbidden):
     code, message = "student_only", "Only students can do this."
 
 
-async def token_user_id(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> uuid.UUID:
+async def token_user_id(ctx: Ctx, credentials: BearerCredentials) -> uuid.UUID:
     """The user id of a valid access token (no database query); 401 otherwise."""
     if credentials is None:
         raise Unauthorized()

@@ -6,33 +6,25 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from medgrader.auth import repository as users
-from medgrader.auth.deps import CurrentAdmin
-from medgrader.auth.tokens import InvalidToken, verify_access_token
+from medgrader.auth.deps import BearerCredentials, CurrentAdmin, token_user_id
 from medgrader.catalog import service
 from medgrader.catalog.schemas import PackageCreate, PackageOut, PackageUpdate
 from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.errors import Unauthorized
 
 router = APIRouter(prefix="/api/credit-packages", tags=["catalog"])
-_bearer = HTTPBearer(auto_error=False)
 
 
-async def caller_is_admin(
-    ctx: Ctx,
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> bool:
+async def caller_is_admin(ctx: Ctx, session: DbSession, credentials: BearerCredentials) -> bool:
     """Public routes: anyone may call; a valid admin token unlocks the inactive packages.
 
     A missing or stale token is simply anonymous here (the shop stays readable).
     """
-    if credentials is None:
-        return False
     try:
-        user_id = verify_access_token(ctx.tokens, credentials.credentials)
-    except InvalidToken:
+        user_id = await token_user_id(ctx, credentials)
+    except Unauthorized:
         return False
     user = await users.user_by_id(session, user_id)
     return bool(user is not None and user.is_admin)
