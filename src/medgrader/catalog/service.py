@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -40,8 +42,17 @@ SEED_PACKAGES = (
 )
 
 
-def _is_name_clash(exc: IntegrityError) -> bool:
-    return NAME_INDEX in str(exc.orig)
+@asynccontextmanager
+async def _unique_name(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint in which a clash with another package's name becomes 409 and the request's
+    transaction lives on."""
+    try:
+        async with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        if NAME_INDEX in str(exc.orig):
+            raise PackageNameTaken() from exc
+        raise
 
 
 async def list_packages(
@@ -68,14 +79,8 @@ async def create_package(session: AsyncSession, body: PackageCreate) -> CreditPa
         currency="GBP",
         is_active=body.is_active,
     )
-    try:
-        # A savepoint: the name clash is reported as 409 and the request's transaction lives on.
-        async with session.begin_nested():
-            session.add(package)
-    except IntegrityError as exc:
-        if _is_name_clash(exc):
-            raise PackageNameTaken() from exc
-        raise
+    async with _unique_name(session):
+        session.add(package)
     await session.refresh(package)
     return package
 
@@ -86,13 +91,8 @@ async def update_package(
     changes = body.changes()
     if not changes:
         return await get_package(session, package_id, include_inactive=True)
-    try:
-        async with session.begin_nested():
-            package = await repository.update_package(session, package_id, changes)
-    except IntegrityError as exc:
-        if _is_name_clash(exc):
-            raise PackageNameTaken() from exc
-        raise
+    async with _unique_name(session):
+        package = await repository.update_package(session, package_id, changes)
     if package is None:
         raise PackageNotFound()
     return package
