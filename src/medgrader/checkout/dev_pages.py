@@ -14,7 +14,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from medgrader.checkout import repository as sessions
-from medgrader.checkout.stripe_sync import refresh_pending, short_transaction
+from medgrader.checkout.stripe_sync import refresh_pending
+from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx
 from medgrader.ledger.service import get_balance
 from medgrader.notifications.money import format_money

@@ -19,7 +19,8 @@ from medgrader.checkout.schemas import (
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
-from medgrader.checkout.stripe_sync import refresh_pending, short_transaction
+from medgrader.checkout.stripe_sync import refresh_pending
+from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.models.users import User
 

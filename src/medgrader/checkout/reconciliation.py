@@ -21,8 +21,8 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from medgrader.checkout import repository as sessions
-from medgrader.checkout.stripe_sync import short_transaction, sync_with_stripe
-from medgrader.core.context import AppContext
+from medgrader.checkout.stripe_sync import sync_with_stripe
+from medgrader.core.context import AppContext, short_transaction
 from medgrader.core.errors import AppError
 from medgrader.models.checkout import CheckoutStatus
 

@@ -9,29 +9,18 @@ and apply the answer in a new short transaction: this module is their transactio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.checkout import repository as sessions
 from medgrader.checkout.fulfilment import Outcome, apply_stripe_session
-from medgrader.core.context import AppContext
+from medgrader.core.context import AppContext, short_transaction
 from medgrader.core.errors import AppError
 from medgrader.models.checkout import CheckoutStatus
 
 log = structlog.get_logger(__name__)
-
-
-@asynccontextmanager
-async def short_transaction(ctx: AppContext) -> AsyncIterator[AsyncSession]:
-    """One transaction on a pooled connection: committed when the block ends, rolled back if
-    it raises, and the connection back in the pool either way."""
-    async with ctx.sessionmaker() as session, session.begin():
-        yield session
 
 
 async def sync_with_stripe(ctx: AppContext, stripe_session_id: str) -> tuple[Outcome, Row[Any]]:

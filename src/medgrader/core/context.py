@@ -34,6 +34,15 @@ class AppContext:
     lean_pool: AsyncConnectionPool
 
 
+@asynccontextmanager
+async def short_transaction(ctx: AppContext) -> AsyncIterator[AsyncSession]:
+    """One transaction on a pooled connection: committed when the block ends, rolled back if
+    it raises, and the connection back in the pool either way (jobs, and endpoints that must
+    not hold a connection across a Stripe call)."""
+    async with ctx.sessionmaker() as session, session.begin():
+        yield session
+
+
 def token_config(settings: Settings) -> TokenConfig:
     assert settings.jwt_secret is not None  # Settings fills it in outside production
     return TokenConfig(

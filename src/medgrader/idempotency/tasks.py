@@ -5,7 +5,7 @@ from __future__ import annotations
 import procrastinate
 import structlog
 
-from medgrader.core.context import AppContext
+from medgrader.core.context import AppContext, short_transaction
 from medgrader.idempotency.store import purge_expired
 from medgrader.jobs.worker import app_context
 
@@ -16,7 +16,7 @@ blueprint = procrastinate.Blueprint()
 
 async def purge_idempotency_keys(ctx: AppContext) -> int:
     """Delete expired key rows in one transaction; returns how many went."""
-    async with ctx.sessionmaker() as session, session.begin():
+    async with short_transaction(ctx) as session:
         deleted = await purge_expired(session)
     log.info("idempotency keys purged", deleted=deleted)
     return deleted

@@ -27,7 +27,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import exc as sa_exc
 
 from medgrader.config import Settings
-from medgrader.core.context import AppContext
+from medgrader.core.context import AppContext, short_transaction
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 from medgrader.jobs.worker import app_context
 from medgrader.notifications.emails import purchase_receipt_email
@@ -103,7 +103,7 @@ async def send_purchase_receipt(context: procrastinate.JobContext, payment_id: s
 
 async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
     settings = ctx.settings
-    async with ctx.sessionmaker() as session, session.begin():
+    async with short_transaction(ctx) as session:
         payment = await payments.lock_for_receipt(session, uuid.UUID(payment_id))
         if payment is None:
             log.error("receipt for an unknown payment", payment_id=payment_id)
