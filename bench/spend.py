@@ -75,7 +75,7 @@ def seed(stack: BenchStack, numbers: list[int]) -> None:
     asyncio.run(credit_all())
 
 
-# -- a lean HTTP/1.1 keep-alive client (so the load generator is not the bottleneck) -------
+# -- the load ---------------------------------------------------------------------------------
 
 
 @dataclass

@@ -61,7 +61,6 @@ class PeakRss:
     root_pid: int
     interval: float = 0.05
     peak_bytes: int = 0
-    peak_per_process_bytes: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
@@ -75,9 +74,7 @@ class PeakRss:
                         sizes.append(process.memory_info().rss)
                     except psutil.NoSuchProcess:
                         continue
-                # A multi-worker uvicorn parent is a small supervisor; the workers serve.
                 self.peak_bytes = max(self.peak_bytes, sum(sizes))
-                self.peak_per_process_bytes = max(self.peak_per_process_bytes, max(sizes))
             except psutil.NoSuchProcess:
                 return
             time.sleep(self.interval)
@@ -85,10 +82,6 @@ class PeakRss:
     @property
     def peak_mb(self) -> float:
         return self.peak_bytes / 1024 / 1024
-
-    @property
-    def peak_per_process_mb(self) -> float:
-        return self.peak_per_process_bytes / 1024 / 1024
 
 
 class BenchStack:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.checkout.fulfilment import apply_stripe_session
 from medgrader.core.context import AppContext
-from medgrader.notifications.receipts import RECEIPT_TASK
+from medgrader.jobs.queues import RECEIPT_TASK
 from medgrader.notifications.tasks import retry_stalled_receipts
 from medgrader.payments import repository as payments_repository
 from stripe_emulator.testing import EmulatorServer

@@ -31,7 +31,6 @@ def refuse_nul(value: str) -> str:
 # and the JSON schema keeps them.
 #     Name = Annotated[str, StringConstraints(max_length=100), NoNul]
 NoNul = AfterValidator(refuse_nul)
-SafeStr = Annotated[str, NoNul]
 
 # Money and credit counts are whole numbers; strict so that "5", 5.0 and true are refused
 # rather than silently coerced.

@@ -20,8 +20,6 @@ from medgrader.db.lean import LeanSession, SqlSession
 from medgrader.jobs.queue import defer_in_transaction
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 
-__all__ = ["RECEIPT_TASK", "enqueue_receipt"]
-
 
 async def enqueue_receipt(session: SqlSession, ctx: AppContext, payment_id: uuid.UUID) -> None:
     if not isinstance(session, LeanSession):
