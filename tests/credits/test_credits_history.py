@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.credits.cursor import encode_cursor
+from medgrader.core.cursor import encode_seq_cursor
 from tests.credits.factory import new_key, spend_headers
 from tests.support.accounts import Account
 
@@ -144,7 +144,7 @@ def test_another_students_entries_are_never_reachable(
     assert row is not None
     forged = client.get(
         "/api/credits/transactions",
-        params={"cursor": encode_cursor(row[0] + 1)},
+        params={"cursor": encode_seq_cursor(row[0] + 1)},
         headers=other.headers,
     ).json()
     assert [i["sourceType"] for i in forged["items"]] == ["WELCOME_BONUS"]

@@ -7,8 +7,6 @@ held) and `record_checkout` (writes, in a second short transaction). None of the
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +24,8 @@ from medgrader.checkout.schemas import (
     CheckoutStatusOut,
 )
 from medgrader.core.context import AppContext
-from medgrader.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
+from medgrader.core.errors import Conflict, Forbidden, NotFound
 from medgrader.models.users import User
 from medgrader.payments.stripe_gateway import CreatedSession
 
@@ -48,10 +47,6 @@ class EmailNotVerified(Forbidden):
 
 class CheckoutNotFound(NotFound):
     code, message = "checkout_session_not_found", "No such checkout session."
-
-
-class InvalidCursor(Unprocessable):
-    code, message = "invalid_cursor", "cursor: not a cursor this API handed out."
 
 
 _PROFILE = text(
@@ -227,30 +222,26 @@ async def find_session(session: AsyncSession, user: User, stripe_session_id: str
     return row
 
 
-def _encode_cursor(row: Row[Any]) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _decode_position(cursor: str) -> tuple[datetime, uuid.UUID]:
+    created, row_id = decode_cursor(cursor, 2)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, row_id = raw.split("|", 1)
         parsed = datetime.fromisoformat(created)
         if parsed.tzinfo is None:
             raise ValueError("naive timestamp")
         return parsed, uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise InvalidCursor() from exc
 
 
 async def list_sessions(
     session: AsyncSession, user: User, *, limit: int, cursor: str | None
 ) -> CheckoutSessionPage:
-    after = _decode_cursor(cursor) if cursor else None
+    after = _decode_position(cursor) if cursor else None
     rows = await sessions.page_for_student(session, user.id, limit=limit + 1, after=after)
     page, more = rows[:limit], len(rows) > limit
     return CheckoutSessionPage(
         items=[status_out(r) for r in page],
-        next_cursor=_encode_cursor(page[-1]) if more and page else None,
+        next_cursor=(
+            encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more and page else None
+        ),
     )

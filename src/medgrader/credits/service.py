@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.core.cursor import decode_seq_cursor, encode_seq_cursor
 from medgrader.core.errors import Unprocessable
 from medgrader.core.schemas import NUL_MESSAGE
 from medgrader.credits import repository
-from medgrader.credits.cursor import decode_cursor, encode_cursor
 from medgrader.credits.schemas import MAX_REASON, MAX_SPEND, TransactionOut, TransactionPage
 from medgrader.db.lean import SqlSession
 from medgrader.idempotency import store
@@ -202,7 +202,7 @@ async def list_transactions(
     type_filter: str | None = None,
 ) -> TransactionPage:
     """One page of the student's own entries, newest first."""
-    before_seq = decode_cursor(cursor) if cursor else None
+    before_seq = decode_seq_cursor(cursor) if cursor else None
     entry_types, source_types = parse_type_filter(type_filter)
     rows = await repository.entries_page(
         session,
@@ -226,5 +226,5 @@ async def list_transactions(
         )
         for row in page
     ]
-    next_cursor = encode_cursor(page[-1].seq) if len(rows) > limit else None
+    next_cursor = encode_seq_cursor(page[-1].seq) if len(rows) > limit else None
     return TransactionPage(items=items, next_cursor=next_cursor)
