@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.auth.access import may_see
 from medgrader.catalog import service as catalog
 from medgrader.checkout import repository as sessions
 from medgrader.checkout.schemas import (
@@ -217,7 +218,7 @@ def status_out(row: Row[Any]) -> CheckoutStatusOut:
 async def find_session(session: AsyncSession, user: User, stripe_session_id: str) -> Row[Any]:
     """The owner's (or, for an admin, anyone's) session row; 404 for everyone else."""
     row = await sessions.by_stripe_id(session, stripe_session_id)
-    if row is None or (row.student_id != user.id and not user.is_admin):
+    if row is None or not may_see(user, row.student_id):
         raise CheckoutNotFound()  # another student's session is not even admitted to exist
     return row
 

@@ -61,11 +61,12 @@ async def open_context(
     engine = create_engine(
         database.url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
-    jobs = create_job_app(to_libpq_url(database.url))
+    libpq_url = to_libpq_url(database.url)
+    jobs = create_job_app(libpq_url)
     # Opened without waiting: a process whose database is down still starts, reports 503 on
     # /health and recovers when the database returns, instead of crash-looping.
     job_pool = AsyncConnectionPool(
-        to_libpq_url(database.url),
+        libpq_url,
         min_size=1,
         max_size=4,
         open=False,
@@ -74,7 +75,7 @@ async def open_context(
     await job_pool.open(wait=False)
     await jobs.open_async(pool=job_pool)
     stripe_gateway = StripeGateway(settings)
-    lean_pool = create_lean_pool(to_libpq_url(database.url), settings)
+    lean_pool = create_lean_pool(libpq_url, settings)
     await lean_pool.open(wait=False)
     try:
         yield AppContext(

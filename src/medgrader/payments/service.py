@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.auth.access import may_see
 from medgrader.core.errors import NotFound
 from medgrader.models.users import User
 from medgrader.payments import repository
@@ -22,7 +23,7 @@ async def get_payment(session: AsyncSession, user: User, payment_id: str) -> Pay
     except ValueError as exc:
         raise PaymentNotFound() from exc  # a malformed id names nothing: 404, like a stranger's
     row = await repository.by_id(session, parsed)
-    if row is None or (row.student_id != user.id and not user.is_admin):
+    if row is None or not may_see(user, row.student_id):
         raise PaymentNotFound()
     return PaymentOut(
         id=row.id,
