@@ -5,7 +5,7 @@ from medgrader.models.catalog import CreditPackage
 from medgrader.models.checkout import CheckoutSession, CheckoutStatus
 from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
-from medgrader.models.payments import Payment
+from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
 
@@ -15,11 +15,14 @@ __all__ = [
     "CheckoutStatus",
     "CreditPackage",
     "CreditTransaction",
+    "Dispute",
     "EntryType",
     "IdempotencyKey",
     "InstructorProfile",
     "Payment",
+    "PaymentStatus",
     "PendingRegistration",
+    "Refund",
     "SourceType",
     "StudentProfile",
     "User",

@@ -66,6 +66,12 @@ class CreditTransaction(Base):
             unique=True,
             postgresql_where=text("source_type = 'PURCHASE'"),
         ),
+        # A payment's clawback and return entries (source_id is the payment id), for the audit.
+        Index(
+            "ix_credit_transactions_returns",
+            "source_id",
+            postgresql_where=text("source_type IN ('REFUND', 'DISPUTE')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
