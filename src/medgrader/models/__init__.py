@@ -5,6 +5,7 @@ from medgrader.models.catalog import CreditPackage
 from medgrader.models.checkout import CheckoutSession, CheckoutStatus
 from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
+from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
@@ -23,6 +24,7 @@ __all__ = [
     "PaymentStatus",
     "PendingRegistration",
     "Refund",
+    "SentNotice",
     "SourceType",
     "StudentProfile",
     "User",

@@ -129,6 +129,14 @@ def upgrade() -> None:
         ["source_id"],
         postgresql_where=sa.text("source_type IN ('REFUND', 'DISPUTE')"),
     )
+    # One row per notice email recorded as sent (at most once, like receipts).
+    op.create_table(
+        "sent_notices",
+        sa.Column("key", sa.String(300), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+                  nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_sent_notices")),
+    )  # fmt: skip
     op.add_column(
         "webhook_events", sa.Column("attempts", sa.Integer(), server_default="1", nullable=False)
     )
@@ -138,6 +146,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_webhook_events_received", table_name="webhook_events")
     op.drop_column("webhook_events", "attempts")
+    op.drop_table("sent_notices")
     op.drop_index("ix_credit_transactions_returns", table_name="credit_transactions")
     op.drop_table("disputes")
     op.drop_table("refunds")
