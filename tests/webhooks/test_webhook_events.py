@@ -274,8 +274,8 @@ def test_unknown_sessions_are_stored_acknowledged_and_processed(
     ("event_type", "obj"),
     [
         ("customer.created", {"id": "cus_x", "object": "customer"}),
-        ("charge.refunded", {"id": "ch_x", "object": "charge", "amount_refunded": 1000}),
-        ("charge.dispute.created", {"id": "dp_x", "object": "dispute", "amount": 1000}),
+        ("payment_intent.created", {"id": "pi_x", "object": "payment_intent", "amount": 1000}),
+        ("charge.succeeded", {"id": "ch_x", "object": "charge", "amount": 1000}),
     ],
 )
 def test_unhandled_types_are_kept_unprocessed_for_a_later_handler(
@@ -298,11 +298,17 @@ def test_unhandled_types_are_kept_unprocessed_for_a_later_handler(
     ).fetchall()
     assert (event["id"],) in replay
 
-    # Stripe re-delivers it: a duplicate, answered 200 at once, and nothing changes.
+    # Stripe re-delivers it: answered 200, still unprocessed, nothing else changes (the
+    # attempt is counted: an unprocessed event is offered to its handler again).
     again = post_event(client, event)
     assert again.status_code == 200
     assert again.json() == {"received": True}
-    assert inbox(db, event["id"]) == stored
+    after = inbox(db, event["id"])
+    assert after is not None
+    assert after["attempts"] == stored["attempts"] + 1
+    assert {k: v for k, v in after.items() if k != "attempts"} == {
+        k: v for k, v in stored.items() if k != "attempts"
+    }
     assert db.execute("SELECT count(*) FROM credit_transactions").fetchone() == ledger_before
 
 
@@ -334,8 +340,14 @@ def test_database_failure_mid_fulfilment_rolls_back_and_retry_credits_once(
         failed = post_event(client, event)
         assert failed.status_code == 500
         assert failed.json()["code"] == "internal_error"
-        # Nothing half-written: no inbox row, no ledger entry, no payment, still PENDING.
-        assert inbox(db, event_id) is None
+        # Nothing half-written: no ledger entry, no payment, still PENDING; the inbox keeps
+        # the event, unprocessed, with why it failed (the admin list shows it; a retry or a
+        # replay processes it).
+        failure = inbox(db, event_id)
+        assert failure is not None
+        assert failure["processed_at"] is None
+        assert failure["outcome"].startswith("failed: ")
+        assert "injected failure" in failure["outcome"]
         assert purchase_entries(db, session_id) == []
         assert_not_paid(db, session_id)
         assert session_row(db, session_id)["status"] == "PENDING"
@@ -351,6 +363,8 @@ def test_database_failure_mid_fulfilment_rolls_back_and_retry_credits_once(
     stored = inbox(db, event_id)
     assert stored is not None
     assert stored["outcome"] == "fulfilled"
+    assert stored["processed_at"] is not None
+    assert stored["attempts"] >= 2
 
 
 def stripe_client_event(emulator: EmulatorServer, event_id: str) -> dict[str, Any]:

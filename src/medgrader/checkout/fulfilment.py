@@ -42,6 +42,9 @@ class Outcome:
     code: str
     credited: bool = False
     payment_id: uuid.UUID | None = None
+    # False: the event stays unprocessed in the inbox (processed_at NULL) so that a later
+    # delivery or a replay handles it again (e.g. a refund of a payment we do not know yet).
+    processed: bool = True
 
     def __str__(self) -> str:
         return self.code

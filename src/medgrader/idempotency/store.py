@@ -76,6 +76,23 @@ _RECORD = no_rows(
     ).bindparams(bindparam("body", type_=JSONB))
 )
 
+# Operations whose effect lives outside the ledger (a refund made at Stripe) keep their whole
+# answer on the key row. The owner is any user (an admin), not only a student.
+_STORED = text(
+    """
+    SELECT request_hash, response_status, response_body FROM idempotency_keys
+     WHERE student_id = :owner AND operation = :operation AND key = :key
+    """
+)
+_SAVE = text(
+    """
+    INSERT INTO idempotency_keys (student_id, operation, key, request_hash, response_status,
+                                  response_body)
+    VALUES (:owner, :operation, :key, :request_hash, :status, :body)
+    ON CONFLICT (student_id, operation, key) DO NOTHING
+    """
+).bindparams(bindparam("body", type_=JSONB))
+
 _PURGE = text("DELETE FROM idempotency_keys WHERE created_at < now() - :age")
 
 
@@ -215,6 +232,46 @@ async def record(
             "body": body,
         },
     )
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    request_hash: str
+    status: int
+    body: dict[str, Any]
+
+
+async def stored_response(
+    session: SqlSession, *, owner_id: uuid.UUID, operation: str, key: str
+) -> StoredResponse | None:
+    """The answer recorded under the key, if any (for `save_response` operations)."""
+    row = (
+        await session.execute(_STORED, {"owner": owner_id, "operation": operation, "key": key})
+    ).one_or_none()
+    if row is None or row.response_status is None:
+        return None
+    return StoredResponse(row.request_hash, int(row.response_status), dict(row.response_body))
+
+
+async def save_response(
+    session: SqlSession,
+    *,
+    owner_id: uuid.UUID,
+    operation: str,
+    key: str,
+    request_hash: str,
+    status: int,
+    body: dict[str, Any],
+) -> StoredResponse:
+    """Record the answer under the key, unless a concurrent request with the same key got
+    there first: then ITS answer is returned, so both answer alike."""
+    params = {"owner": owner_id, "operation": operation, "key": key}
+    await session.execute(
+        _SAVE, params | {"request_hash": request_hash, "status": status, "body": body}
+    )
+    stored = await stored_response(session, owner_id=owner_id, operation=operation, key=key)
+    assert stored is not None  # inserted now, or by the request that won the race
+    return stored
 
 
 async def purge_expired(session: AsyncSession, *, older_than: timedelta = RETENTION) -> int:

@@ -7,3 +7,8 @@ POLLED_QUEUES = (RECEIPTS_QUEUE,)
 
 # The purchase receipt task's registered name (namespace "notifications" in jobs.registry).
 RECEIPT_TASK = "notifications:send_purchase_receipt"
+
+# The notice of credits taken back or returned (refunds, disputes), same namespace and queue.
+RETURNS_NOTICE_TASK = "notifications:send_returns_notice"
+# Email tasks whose stalled jobs (worker killed mid-job) are put back in the queue.
+EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK)

@@ -193,8 +193,11 @@ async def clawback(
     source_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    actor_id: uuid.UUID | None = None,
 ) -> LedgerEntry:
-    """Take back credits for money returned (refund, lost dispute); may go below zero."""
+    """Take back credits for money returned (refund, lost dispute); may go below zero.
+
+    `actor_id` is the administrator who refunded, when one did."""
     if source_type not in CLAWBACK_SOURCES:
         raise ValueError(f"{source_type} is not a clawback source")
     entry = await _post(
@@ -207,7 +210,7 @@ async def clawback(
         description=description,
         metadata=metadata,
         idempotency_key=idempotency_key,
-        actor_id=None,
+        actor_id=actor_id,
         require_cover=False,
     )
     if entry is None:

@@ -48,3 +48,39 @@ def purchase_receipt_email(
             "dashboard_url": dashboard_url,
         },
     )
+
+
+def returns_notice_email(
+    *,
+    app_name: str,
+    to: str,
+    first_name: str,
+    package_name: str,
+    taken_back: bool,
+    credits: int,
+    amount_pence: int,
+    currency: str,
+    why: str,
+    balance: int,
+    reference: str,
+    dashboard_url: str,
+) -> EmailMessage:
+    verb = "Taken Back" if taken_back else "Returned"
+    return render_email(
+        "returns_notice",
+        to=to,
+        subject=f"{credits} Credits {verb}",
+        message_id=f"<returns-{reference}@medgrader.local>",
+        context={
+            "app_name": app_name,
+            "first_name": first_name,
+            "package_name": package_name,
+            "taken_back": taken_back,
+            "credits": credits,
+            "amount": format_money(amount_pence, currency),
+            "why": why,
+            "balance": balance,
+            "reference": reference,
+            "dashboard_url": dashboard_url,
+        },
+    )

@@ -17,6 +17,7 @@ does not do that by itself: such a job would stay 'doing' forever).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC
 from typing import Any
 
@@ -28,10 +29,11 @@ from sqlalchemy import exc as sa_exc
 
 from medgrader.config import Settings
 from medgrader.core.context import AppContext, short_transaction
-from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
+from medgrader.jobs.queues import EMAIL_TASKS, RECEIPTS_QUEUE
 from medgrader.jobs.worker import app_context
-from medgrader.notifications.emails import purchase_receipt_email
+from medgrader.notifications.emails import purchase_receipt_email, returns_notice_email
 from medgrader.notifications.mailer import MailDeliveryError
+from medgrader.notifications.notices import CLAIM_NOTICE, NOTICE, NOTICE_KEY
 from medgrader.payments import repository as payments
 
 # Database errors worth another attempt: OperationalError covers a lost connection, a
@@ -82,23 +84,76 @@ class BackoffRetry(BaseRetryStrategy):
         return RetryDecision(retry_in={"seconds": delay})
 
 
+async def _retrying_db_errors(ctx: AppContext, send: Awaitable[None], subject: str) -> None:
+    try:
+        await send
+    except TRANSIENT_DB_ERRORS as exc:
+        # The transaction rolled back: nothing is recorded as sent, so the retry starts over
+        # (and, had the mail already gone out, sends a second copy: at-least-once).
+        log.warning(
+            "email job hit a database error; will retry",
+            subject=subject,
+            error_type=type(exc).__name__,
+            error=str(getattr(exc, "orig", None) or exc),
+        )
+        raise RetryLater.configured(ctx.settings, str(exc)) from exc
+
+
 @blueprint.task(
     name="send_purchase_receipt", queue=RECEIPTS_QUEUE, pass_context=True, retry=BackoffRetry()
 )
 async def send_purchase_receipt(context: procrastinate.JobContext, payment_id: str) -> None:
     ctx = app_context(context)
-    try:
-        await _send_receipt(ctx, payment_id)
-    except TRANSIENT_DB_ERRORS as exc:
-        # The transaction rolled back: receipt_sent_at is unchanged, so the retry starts over
-        # (and, had the mail already gone out, sends a second copy: at-least-once).
-        log.warning(
-            "receipt job hit a database error; will retry",
-            payment_id=payment_id,
-            error_type=type(exc).__name__,
-            error=str(getattr(exc, "orig", None) or exc),
+    await _retrying_db_errors(ctx, _send_receipt(ctx, payment_id), f"receipt {payment_id}")
+
+
+@blueprint.task(
+    name="send_returns_notice", queue=RECEIPTS_QUEUE, pass_context=True, retry=BackoffRetry()
+)
+async def send_returns_notice(context: procrastinate.JobContext, transaction_id: str) -> None:
+    """Tell the student that credits were taken back or returned (one entry, one email)."""
+    ctx = app_context(context)
+    await _retrying_db_errors(ctx, _send_notice(ctx, transaction_id), f"notice {transaction_id}")
+
+
+async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
+    settings = ctx.settings
+    async with short_transaction(ctx) as session:
+        entry = (await session.execute(NOTICE, {"id": uuid.UUID(transaction_id)})).one_or_none()
+        if entry is None:
+            log.error("returns notice for an unknown entry", transaction_id=transaction_id)
+            return
+        # The claim row is the "sent" record: it commits with the send, or rolls back with a
+        # failed one (then a concurrent run of the same job waits here and finds it sent).
+        if (
+            await session.execute(CLAIM_NOTICE, {"key": NOTICE_KEY.format(entry.id)})
+        ).first() is None:
+            return
+        taken_back = entry.entry_type == "DEBIT"
+        money = abs(int(entry.returned_after or 0) - int(entry.returned_before or 0))
+        message = returns_notice_email(
+            app_name=settings.app_name,
+            to=entry.email,
+            first_name=entry.first_name,
+            package_name=entry.package_name,
+            taken_back=taken_back,
+            credits=int(entry.amount),
+            amount_pence=money,
+            currency=entry.currency,
+            why=("a dispute" if entry.source_type == "DISPUTE" else "a refund")
+            if taken_back
+            else ("a dispute was won" if entry.source_type == "DISPUTE" else "a refund failed"),
+            balance=int(entry.balance_after),
+            reference=str(entry.payment_id),
+            dashboard_url=f"{settings.frontend_url.rstrip('/')}/dashboard",
         )
-        raise RetryLater.configured(ctx.settings, str(exc)) from exc
+        try:
+            await ctx.mailer.send(message)
+        except MailDeliveryError as exc:
+            log.warning("returns notice not sent; will retry", transaction_id=transaction_id,
+                        error=str(exc))  # fmt: skip
+            raise RetryLater.configured(settings, str(exc)) from exc
+    log.info("returns notice sent", transaction_id=transaction_id)
 
 
 async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
@@ -134,16 +189,20 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
 async def retry_stalled_receipts(
     ctx: AppContext, *, seconds_since_heartbeat: float = STALLED_AFTER_SECONDS
 ) -> list[int]:
-    """Put receipt jobs whose worker died mid-job back in the queue; returns their ids.
+    """Put email jobs (receipts, notices) whose worker died mid-job back in the queue; returns
+    their ids.
 
     Stalled means 'doing' with a worker that stopped heart-beating (or was pruned), per
     procrastinate's JobManager.get_stalled_jobs. The retry counts as an attempt and runs at
-    once; the job itself decides, under the payment's lock, whether a receipt is still due.
+    once; the job itself decides (under the payment's lock, or its sent_notices claim) whether
+    the email is still due.
     """
     manager = ctx.jobs.job_manager
-    stalled = await manager.get_stalled_jobs(
-        task_name=RECEIPT_TASK, seconds_since_heartbeat=seconds_since_heartbeat
-    )
+    stalled = []
+    for task_name in EMAIL_TASKS:
+        stalled += await manager.get_stalled_jobs(
+            task_name=task_name, seconds_since_heartbeat=seconds_since_heartbeat
+        )
     retried = []
     for job in stalled:
         assert job.id is not None
@@ -153,8 +212,8 @@ async def retry_stalled_receipts(
             log.warning("stalled receipt job not retried", job_id=job.id, error=str(exc))
             continue
         retried.append(job.id)
-        log.warning("stalled receipt job retried", job_id=job.id, attempts=job.attempts,
-                    payment_id=job.task_kwargs.get("payment_id"))  # fmt: skip
+        log.warning("stalled email job retried", job_id=job.id, attempts=job.attempts,
+                    task=job.task_name, task_kwargs=job.task_kwargs)  # fmt: skip
     return retried
 
 

@@ -10,8 +10,9 @@ from sqlalchemy import Row, text
 from medgrader.db.lean import SqlSession, no_rows
 
 _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
-              stripe_payment_intent_id, type, status, amount_pence, amount_refunded_pence,
-              currency, credits, package_name, receipt_sent_at, paid_at, created_at, updated_at"""
+              stripe_payment_intent_id, stripe_charge_id, type, status, amount_pence,
+              amount_refunded_pence, amount_disputed_pence, credits_clawed_back, currency,
+              credits, package_name, receipt_sent_at, paid_at, created_at, updated_at"""
 
 # One statement completes our session row and records its Payment, copying the amount,
 # currency, credits and package straight from the row (our record is the authority). The
@@ -89,3 +90,81 @@ async def lock_for_receipt(session: SqlSession, payment_id: uuid.UUID) -> Row[An
 
 async def mark_receipt_sent(session: SqlSession, payment_id: uuid.UUID) -> None:
     await session.execute(_RECEIPT_SENT, {"id": payment_id})
+
+
+_REFUNDS_OF = text(
+    """
+    SELECT id, stripe_refund_id, payment_id, amount_pence, currency, status, reason, note,
+           failure_reason, credits_clawed_back, actor_id, stripe_created_at, created_at
+      FROM refunds WHERE payment_id = ANY(:ids)
+     ORDER BY stripe_created_at, stripe_refund_id
+    """
+)
+_REFUND_BY_STRIPE_ID = text(
+    """
+    SELECT id, stripe_refund_id, payment_id, amount_pence, currency, status, reason, note,
+           failure_reason, credits_clawed_back, actor_id, stripe_created_at, created_at
+      FROM refunds WHERE stripe_refund_id = :sid
+    """
+)
+# A payment has one dispute at most (Stripe allows one per charge); the newest if ever more.
+_DISPUTES_OF = text(
+    """
+    SELECT DISTINCT ON (payment_id) payment_id, stripe_dispute_id, amount_pence, currency,
+           status, reason, funds_withdrawn_pence, stripe_created_at
+      FROM disputes WHERE payment_id = ANY(:ids)
+     ORDER BY payment_id, stripe_created_at DESC, id DESC
+    """
+)
+# Keyset pages, newest first, optionally filtered (the admin list); NULL filters match all.
+_PAGE = text(
+    f"""
+    SELECT {_COLUMNS} FROM payments
+     WHERE (CAST(:student_id AS uuid) IS NULL OR student_id = CAST(:student_id AS uuid))
+       AND (CAST(:status AS text) IS NULL OR status = CAST(:status AS text))
+       AND (CAST(:from_ts AS timestamptz) IS NULL OR created_at >= CAST(:from_ts AS timestamptz))
+       AND (CAST(:to_ts AS timestamptz) IS NULL OR created_at < CAST(:to_ts AS timestamptz))
+       AND (CAST(:after_created AS timestamptz) IS NULL
+            OR (created_at, id) < (CAST(:after_created AS timestamptz), CAST(:after_id AS uuid)))
+     ORDER BY created_at DESC, id DESC
+     LIMIT :limit
+    """  # noqa: S608 - only the constant column list is interpolated
+)
+
+
+async def refunds_of(session: SqlSession, payment_ids: list[uuid.UUID]) -> list[Row[Any]]:
+    return list(await session.execute(_REFUNDS_OF, {"ids": payment_ids}))
+
+
+async def refund_by_stripe_id(session: SqlSession, stripe_refund_id: str) -> Row[Any] | None:
+    return (await session.execute(_REFUND_BY_STRIPE_ID, {"sid": stripe_refund_id})).one_or_none()
+
+
+async def disputes_of(session: SqlSession, payment_ids: list[uuid.UUID]) -> list[Row[Any]]:
+    return list(await session.execute(_DISPUTES_OF, {"ids": payment_ids}))
+
+
+async def page(
+    session: SqlSession,
+    *,
+    limit: int,
+    after: tuple[Any, uuid.UUID] | None,
+    student_id: uuid.UUID | None = None,
+    status: str | None = None,
+    from_ts: Any = None,
+    to_ts: Any = None,
+) -> list[Row[Any]]:
+    after_created, after_id = after if after is not None else (None, None)
+    result = await session.execute(
+        _PAGE,
+        {
+            "student_id": student_id,
+            "status": status,
+            "from_ts": from_ts,
+            "to_ts": to_ts,
+            "after_created": after_created,
+            "after_id": after_id,
+            "limit": limit,
+        },
+    )
+    return list(result)

@@ -29,6 +29,23 @@ class StripeRefused(BadGateway):
     code, message = "stripe_error", "The payment provider refused the request; try again later."
 
 
+class StripeObjectMissing(BadGateway):
+    """Stripe answered that an object we named does not exist (resource_missing)."""
+
+    code, message = "stripe_object_missing", "The payment provider does not know this object."
+
+
+class StripeRefundRefused(BadGateway):
+    """Stripe refused a refund for a reason of its own (already refunded, disputed...): the
+    `stripe_code` says which; the caller turns the known ones into a 409/422."""
+
+    code, message = "stripe_refund_refused", "The payment provider refused the refund."
+
+    def __init__(self, stripe_code: str | None) -> None:
+        super().__init__()
+        self.stripe_code = stripe_code
+
+
 @dataclass(frozen=True)
 class CreatedSession:
     id: str
@@ -48,6 +65,8 @@ def _translate(exc: stripe.StripeError, action: str) -> BadGateway:
     )
     if isinstance(exc, stripe.APIConnectionError):
         return StripeUnavailable()
+    if isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing":
+        return StripeObjectMissing()
     return StripeRefused()
 
 
@@ -101,3 +120,53 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _translate(exc, "retrieve_checkout_session") from exc
         return session.to_dict()
+
+    async def create_refund(
+        self,
+        *,
+        payment_intent: str,
+        amount: int,
+        reason: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """Refund `amount` pence of the payment; Stripe's refund as plain data.
+
+        Stripe's own refusals (charge_already_refunded, amount_too_large, charge_disputed...)
+        leave as StripeRefundRefused carrying Stripe's code; transport trouble as 502.
+        """
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent,
+            "amount": amount,
+            "metadata": metadata,
+        }
+        if reason:
+            params["reason"] = reason
+        try:
+            refund = await self._client.v1.refunds.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as exc:
+            _translate(exc, "create_refund")
+            raise StripeRefundRefused(exc.code) from exc
+        except stripe.StripeError as exc:
+            raise _translate(exc, "create_refund") from exc
+        return refund.to_dict()
+
+    async def payment_returns(
+        self, payment_intent: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every refund and dispute Stripe has now for the payment intent (all pages)."""
+        try:
+            refunds = await self._client.v1.refunds.list_async(
+                params={"payment_intent": payment_intent, "limit": 100}
+            )
+            disputes = await self._client.v1.disputes.list_async(
+                params={"payment_intent": payment_intent, "limit": 100}
+            )
+            found_refunds = [r.to_dict() async for r in refunds.auto_paging_iter()]
+            found_disputes = [d.to_dict() async for d in disputes.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            raise _translate(exc, "payment_returns") from exc
+        return found_refunds, found_disputes

@@ -11,7 +11,13 @@ from fastapi.responses import Response
 from medgrader.core.context import AppContext
 from medgrader.core.errors import error_response
 from medgrader.db.lean import lean_transaction
-from medgrader.webhooks.service import MalformedEvent, handle_event, parse_event
+from medgrader.webhooks.service import (
+    MalformedEvent,
+    handle_event,
+    parse_event,
+    prepare_event,
+    record_failure,
+)
 from medgrader.webhooks.signature import InvalidSignature, verify_signature
 
 log = structlog.get_logger(__name__)
@@ -26,6 +32,7 @@ _RECEIVED = b'{"received":true}'
         200: {"description": 'Accepted (or already seen): `{"received": true}`'},
         400: {"description": "Bad or missing signature; nothing was written"},
         500: {"description": "Processing failed and was rolled back; Stripe retries"},
+        502: {"description": "Stripe could not be asked about a refund or dispute; retried"},
     },
 )
 async def stripe_webhook(request: Request) -> Response:
@@ -44,10 +51,18 @@ async def stripe_webhook(request: Request) -> Response:
         log.error("signed stripe webhook is not an event", detail=str(exc))
         return error_response(400, "The body is not a Stripe event.", "invalid_payload")
 
-    # One transaction: inbox row, credit, payment, session status, receipt job, processed_at.
-    # It commits when the block ends; an exception rolls all of it back (the inbox row too) and
-    # the error handler answers 500, so Stripe's retry processes the event afresh. Pipeline
-    # mode batches the statements into a few round trips (see medgrader.db.lean).
-    async with lean_transaction(ctx.lean_pool) as session:
-        await handle_event(session, ctx, event, body.decode("utf-8"))
+    raw = body.decode("utf-8")
+    try:
+        # Refunds and disputes ask Stripe what is true now, before any transaction opens.
+        prepared = await prepare_event(ctx, event)
+        # One transaction: inbox row, credit, payment, session status, receipt job,
+        # processed_at. It commits when the block ends; an exception rolls all of it back and
+        # the error handler answers 500 (502 if Stripe failed), so Stripe's retry processes
+        # the event afresh. Pipeline mode batches the statements into a few round trips (see
+        # medgrader.db.lean).
+        async with lean_transaction(ctx.lean_pool) as session:
+            await handle_event(session, ctx, event, raw, prepared)
+    except Exception as exc:
+        await record_failure(ctx, event, raw, exc)
+        raise
     return Response(_RECEIVED, media_type="application/json")

@@ -1,13 +1,16 @@
-"""Handling one verified Stripe event, inside the caller's transaction.
+"""Handling one verified Stripe event: an optional step with Stripe, then one transaction.
 
-Inbox row first (a duplicate stops here), then the handler for the type, then the inbox row
-is marked processed with what happened. Everything commits together or not at all.
+`prepare_event` runs first, with no transaction open: a handler that must ask Stripe what is
+true now (refunds and disputes) does it there. Then, inside the caller's transaction, the
+inbox row is claimed (a processed duplicate stops here), the handler for the type runs, and
+the inbox row is marked processed with what happened. Everything commits together or not at
+all; the caller records a failure (`record_failure`) after rolling back.
 
-A type without a handler (refunds and disputes until their issue lands, and everything else
-Stripe sends) is stored and acknowledged but NOT marked processed: `processed_at` stays NULL
-and the outcome says so (`UNHANDLED`). A handler added later finds those events in the inbox
-(`ix_webhook_events_unprocessed`) and can replay them; Stripe's own re-deliveries of them are
-duplicates and answer 200 at once.
+A type without a handler (everything Stripe sends that we do not act on) is stored and
+acknowledged but NOT marked processed: `processed_at` stays NULL and the outcome says so
+(`UNHANDLED`). A handler added later finds those events in the inbox and replays them
+(`webhooks.replay`). A handler may also leave an event unprocessed on purpose (a refund of a
+payment we do not know yet): Stripe's next delivery or a replay then handles it again.
 """
 
 from __future__ import annotations
@@ -26,12 +29,21 @@ from medgrader.checkout.fulfilment import (
     mark_failed,
 )
 from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession
+from medgrader.db.lean import SqlSession, lean_transaction
+from medgrader.payments.observations import MalformedStripeObject
 from medgrader.webhooks import repository as inbox
+from medgrader.webhooks.returns import (
+    RETURNS_EVENTS,
+    NoPaymentIntent,
+    StripeNow,
+    apply_stripe_now,
+    ask_stripe,
+)
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[SqlSession, AppContext, dict[str, Any]], Awaitable[Outcome]]
+Apply = Callable[[SqlSession, AppContext, "Event", Any], Awaitable[Outcome]]
+Prepare = Callable[[AppContext, "Event"], Awaitable[Any]]
 
 
 class MalformedEvent(ValueError):
@@ -67,7 +79,8 @@ def _session_id(obj: dict[str, Any]) -> str:
     return session_id
 
 
-async def _completed(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
+async def _completed(session: SqlSession, ctx: AppContext, event: Event, _: Any) -> Outcome:
+    obj = event.object
     session_id = _session_id(obj)
     if obj.get("payment_status") not in PAID_STATUSES:
         # A delayed method (bank debit): the money is not there yet; a later
@@ -76,42 +89,106 @@ async def _completed(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) 
     return await fulfill_checkout(session, ctx, session_id, obj)
 
 
-async def _async_succeeded(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
-    return await fulfill_checkout(session, ctx, _session_id(obj), obj)
+async def _async_succeeded(session: SqlSession, ctx: AppContext, event: Event, _: Any) -> Outcome:
+    return await fulfill_checkout(session, ctx, _session_id(event.object), event.object)
 
 
-async def _async_failed(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
-    return await mark_failed(session, _session_id(obj))
+async def _async_failed(session: SqlSession, ctx: AppContext, event: Event, _: Any) -> Outcome:
+    return await mark_failed(session, _session_id(event.object))
 
 
-async def _expired(session: SqlSession, ctx: AppContext, obj: dict[str, Any]) -> Outcome:
-    return await mark_expired(session, _session_id(obj))
+async def _expired(session: SqlSession, ctx: AppContext, event: Event, _: Any) -> Outcome:
+    return await mark_expired(session, _session_id(event.object))
+
+
+async def _ask_stripe(ctx: AppContext, event: Event) -> StripeNow:
+    try:
+        return await ask_stripe(ctx, event.object)
+    except NoPaymentIntent as exc:
+        raise MalformedEvent(str(exc)) from exc
+
+
+async def _returns(session: SqlSession, ctx: AppContext, event: Event, now: Any) -> Outcome:
+    assert isinstance(now, StripeNow)
+    return await apply_stripe_now(session, ctx, event.type, event.object, now)
+
+
+@dataclass(frozen=True)
+class Handler:
+    apply: Apply
+    # Runs before the transaction (may call Stripe); its result is handed to `apply`.
+    prepare: Prepare | None = None
 
 
 UNHANDLED = "unhandled: stored for later"
 
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": _completed,
-    "checkout.session.async_payment_succeeded": _async_succeeded,
-    "checkout.session.async_payment_failed": _async_failed,
-    "checkout.session.expired": _expired,
+    "checkout.session.completed": Handler(_completed),
+    "checkout.session.async_payment_succeeded": Handler(_async_succeeded),
+    "checkout.session.async_payment_failed": Handler(_async_failed),
+    "checkout.session.expired": Handler(_expired),
+    **{event_type: Handler(_returns, prepare=_ask_stripe) for event_type in RETURNS_EVENTS},
 }
 
+_SKIPPED = object()  # prepare_event's answer for an event already processed
 
-async def handle_event(session: SqlSession, ctx: AppContext, event: Event, raw_body: str) -> str:
-    """Process the event once; returns the outcome ("duplicate" if seen before)."""
-    if not await inbox.insert_event(session, event.id, event.type, raw_body):
+
+async def prepare_event(ctx: AppContext, event: Event, *, skip_if_processed: bool = True) -> Any:
+    """The handler's step before the transaction (None for most types). An event already
+    processed is not worth a call to Stripe: the transaction will find it a duplicate."""
+    handler = HANDLERS.get(event.type)
+    if handler is None or handler.prepare is None:
+        return None
+    if skip_if_processed:
+        async with lean_transaction(ctx.lean_pool) as session:
+            if await inbox.is_processed(session, event.id):
+                return _SKIPPED
+    try:
+        return await handler.prepare(ctx, event)
+    except MalformedEvent as exc:
+        return exc  # handed to dispatch, which records it as malformed
+
+
+async def handle_event(
+    session: SqlSession, ctx: AppContext, event: Event, raw_body: str, prepared: Any = None
+) -> str:
+    """Process the event once; returns the outcome ("duplicate" if processed before)."""
+    if not await inbox.claim_event(session, event.id, event.type, raw_body):
         return "duplicate"
+    return (await dispatch(session, ctx, event, prepared)).code
+
+
+async def dispatch(session: SqlSession, ctx: AppContext, event: Event, prepared: Any) -> Outcome:
+    """Run the type's handler on a claimed event and record what it concluded."""
     handler = HANDLERS.get(event.type)
     if handler is None:
         await inbox.note_unprocessed(session, event.id, UNHANDLED)
-        return UNHANDLED
+        return Outcome(UNHANDLED, processed=False)
+    if prepared is _SKIPPED:
+        raise RuntimeError(f"event {event.id} was processed meanwhile; retry")
     try:
-        outcome = str(await handler(session, ctx, event.object))
-    except MalformedEvent as exc:
+        if isinstance(prepared, MalformedEvent):
+            raise prepared
+        outcome = await handler.apply(session, ctx, event, prepared)
+    except (MalformedEvent, MalformedStripeObject) as exc:
         # Signed by Stripe yet not shaped as expected: keep it for a human, acknowledge.
-        outcome = f"malformed: {exc}"
+        outcome = Outcome(f"malformed: {exc}")
         log.error("ALERT malformed stripe event", alert="webhook_malformed",
                   event_id=event.id, event_type=event.type, detail=str(exc))  # fmt: skip
-    await inbox.mark_processed(session, event.id, outcome)
+    if outcome.processed:
+        await inbox.mark_processed(session, event.id, outcome.code)
+    else:
+        await inbox.note_unprocessed(session, event.id, outcome.code)
     return outcome
+
+
+async def record_failure(ctx: AppContext, event: Event, raw_body: str, exc: BaseException) -> None:
+    """After a rolled-back attempt: keep the event unprocessed with why it failed, so that the
+    admin list shows it and Stripe's retry or a replay handles it again. Best effort: the
+    database may be what failed."""
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    try:
+        async with lean_transaction(ctx.lean_pool) as session:
+            await inbox.note_failure(session, event.id, event.type, raw_body, error)
+    except Exception:  # the original error is what matters; this one is only logged
+        log.warning("could not record a webhook failure", event_id=event.id, exc_info=True)

@@ -1,0 +1,40 @@
+"""The email a student gets when credits are taken back (refund, dispute) or returned (a
+refund that failed, a dispute won): enqueued in the transaction that moves the credits."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+
+from medgrader.core.context import AppContext
+from medgrader.db.lean import SqlSession
+from medgrader.jobs.queues import RETURNS_NOTICE_TASK
+from medgrader.notifications.enqueue import enqueue_email
+
+# The entry, its payment's figures (from the entry's metadata) and the addressee, locked on the
+# notice's row so that two runs of one job cannot both send.
+NOTICE = text(
+    """
+    SELECT t.id, t.entry_type, t.amount, t.balance_after, t.source_type, t.created_at,
+           t.metadata ->> 'paymentId' AS payment_id,
+           (t.metadata ->> 'returnedPenceBefore')::bigint AS returned_before,
+           (t.metadata ->> 'returnedPenceAfter')::bigint AS returned_after,
+           p.currency, p.package_name, u.email, s.first_name
+      FROM credit_transactions t
+      JOIN payments p ON p.id = CAST(t.metadata ->> 'paymentId' AS uuid)
+      JOIN users u ON u.id = t.student_id
+      JOIN student_profiles s ON s.user_id = t.student_id
+     WHERE t.id = :id
+    """
+)
+CLAIM_NOTICE = text(
+    "INSERT INTO sent_notices (key) VALUES (:key) ON CONFLICT (key) DO NOTHING RETURNING 1"
+)
+NOTICE_KEY = "returns:{}"
+
+
+async def enqueue_returns_notice(
+    session: SqlSession, ctx: AppContext, transaction_id: uuid.UUID
+) -> None:
+    await enqueue_email(session, ctx, RETURNS_NOTICE_TASK, transaction_id=str(transaction_id))

@@ -1,0 +1,404 @@
+"""Money going back, and the credits that go with it: ONE function for every path.
+
+The admin refund endpoint, every refund and dispute webhook and the replay of stored events
+all end in `apply_returns`, inside their own transaction (nothing here commits). It takes what
+Stripe says about some of a payment's refunds and disputes (`observations`), records it in our
+mirror (`refunds`, `disputes`) and brings the payment's credits into line with invariant 8:
+
+    a purchase of C credits for A pence, of which R pence have been returned (refunds pending
+    or succeeded, plus dispute funds withdrawn and not reinstated), has min(C, ceil(C*R/A))
+    credits taken back in total.
+
+The target is computed from the cumulative R every time, never by adding up per-event
+roundings, so a full refund takes back exactly C and many partial ones never drift; the
+difference from what the ledger already took back is posted as one entry (a clawback DEBIT,
+or a CREDIT when money came back to us: a refund failed, a dispute won).
+
+Exactly-once rests on the database. The payment row is locked (`lock_payment_*`, FOR UPDATE)
+for the whole transaction, so concurrent handlers of one payment queue up and each sees the
+totals the previous one committed. Should anything bypass the lock, the totals update is a
+compare-and-set on `returns_version`, and every entry carries that version in its UNIQUE
+idempotency key: a second writer of the same step fails and rolls back whole. Observations
+only move a refund or dispute forward (see payments.observations), so the order in which
+stale and fresh observations arrive does not matter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import structlog
+from sqlalchemy import Row, text
+
+from medgrader.core.context import AppContext
+from medgrader.db.lean import SqlSession, no_rows
+from medgrader.ledger import service as ledger
+from medgrader.ledger.service import LedgerEntry
+from medgrader.models.ledger import SourceType
+from medgrader.models.payments import PaymentStatus
+from medgrader.notifications.money import format_money
+from medgrader.notifications.notices import enqueue_returns_notice
+from medgrader.payments.observations import (
+    DISPUTE_STATUS_RANK,
+    OPEN_DISPUTE_STATUSES,
+    REFUND_STATUS_RANK,
+    RETURNED_REFUND_STATUSES,
+    DisputeSeen,
+    Observation,
+    RefundSeen,
+    in_applying_order,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def credits_to_take_back(*, credits: int, amount: int, returned: int) -> int:
+    """Invariant 8: min(C, ceil(C * R / A)), in integers."""
+    if returned <= 0:
+        return 0
+    return min(credits, -(-credits * returned // amount))
+
+
+def payment_status(*, amount: int, refunded: int, dispute_status: str | None) -> PaymentStatus:
+    """An open dispute or a lost one says it all; otherwise (no dispute, or one won or closed
+    as an inquiry) the refunds do."""
+    if dispute_status in OPEN_DISPUTE_STATUSES:
+        return PaymentStatus.DISPUTED
+    if dispute_status == "lost":
+        return PaymentStatus.DISPUTE_LOST
+    if refunded >= amount:
+        return PaymentStatus.REFUNDED
+    if refunded > 0:
+        return PaymentStatus.PARTIALLY_REFUNDED
+    return PaymentStatus.SUCCEEDED
+
+
+def _rank_sql(column: str, ranks: dict[str, int], unknown: int) -> str:
+    cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in ranks.items())
+    return f"(CASE {column} {cases} ELSE {unknown} END)"
+
+
+_PAYMENT_COLUMNS = """id, student_id, amount_pence, currency, credits, status,
+    amount_refunded_pence, amount_disputed_pence, credits_clawed_back, returns_version,
+    stripe_payment_intent_id, stripe_charge_id"""
+_LOCK_BY_ID = text(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = :id FOR UPDATE")  # noqa: S608
+_LOCK_BY_INTENT = text(
+    f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE stripe_payment_intent_id = :pi FOR UPDATE"  # noqa: S608
+)
+
+# The actor is kept only if it names an administrator: it comes back from Stripe's metadata.
+_UPSERT_REFUND = text(
+    f"""
+    INSERT INTO refunds AS r (stripe_refund_id, payment_id, student_id, amount_pence, currency,
+                              status, reason, note, failure_reason, actor_id, stripe_created_at)
+    VALUES (:stripe_id, :payment_id, :student_id, :amount, :currency, :status, :reason, :note,
+            :failure_reason,
+            (SELECT id FROM users WHERE id = CAST(:actor AS uuid) AND is_admin), :created)
+    ON CONFLICT (stripe_refund_id) DO UPDATE SET
+        status = CASE WHEN {_rank_sql("EXCLUDED.status", REFUND_STATUS_RANK, -1)}
+                         > {_rank_sql("r.status", REFUND_STATUS_RANK, -1)}
+                      THEN EXCLUDED.status ELSE r.status END,
+        failure_reason = COALESCE(EXCLUDED.failure_reason, r.failure_reason),
+        reason = COALESCE(r.reason, EXCLUDED.reason),
+        note = COALESCE(r.note, EXCLUDED.note),
+        actor_id = COALESCE(r.actor_id, EXCLUDED.actor_id),
+        updated_at = now()
+    RETURNING id, (xmax = 0) AS inserted, actor_id, credits_clawed_back
+    """  # noqa: S608 - only constant CASE expressions are interpolated
+)
+# Status moves forward only; the withdrawn amount follows the observation that has seen the
+# most balance transactions (each withdrawal or reinstatement adds one).
+_UPSERT_DISPUTE = no_rows(
+    text(
+        f"""
+    INSERT INTO disputes AS d (stripe_dispute_id, payment_id, student_id, amount_pence, currency,
+                               status, reason, funds_withdrawn_pence, balance_transaction_count,
+                               stripe_created_at)
+    VALUES (:stripe_id, :payment_id, :student_id, :amount, :currency, :status, :reason,
+            :withdrawn, :bt_count, :created)
+    ON CONFLICT (stripe_dispute_id) DO UPDATE SET
+        status = CASE WHEN {_rank_sql("EXCLUDED.status", DISPUTE_STATUS_RANK, 4)}
+                         > {_rank_sql("d.status", DISPUTE_STATUS_RANK, 4)}
+                      THEN EXCLUDED.status ELSE d.status END,
+        funds_withdrawn_pence = CASE WHEN EXCLUDED.balance_transaction_count
+                                          >= d.balance_transaction_count
+                                     THEN EXCLUDED.funds_withdrawn_pence
+                                     ELSE d.funds_withdrawn_pence END,
+        balance_transaction_count = GREATEST(d.balance_transaction_count,
+                                             EXCLUDED.balance_transaction_count),
+        amount_pence = EXCLUDED.amount_pence,
+        updated_at = now()
+    """  # noqa: S608 - only constant CASE expressions are interpolated
+    )
+)
+_RETURNED = ", ".join(f"'{status}'" for status in RETURNED_REFUND_STATUSES)
+_TOTALS = text(
+    f"""
+    SELECT COALESCE((SELECT SUM(amount_pence) FROM refunds
+                      WHERE payment_id = :id AND status IN ({_RETURNED})), 0) AS refunded,
+           COALESCE((SELECT SUM(funds_withdrawn_pence) FROM disputes
+                      WHERE payment_id = :id AND status <> 'won'), 0) AS disputed,
+           (SELECT status FROM disputes WHERE payment_id = :id
+             ORDER BY stripe_created_at DESC, id DESC LIMIT 1) AS dispute_status
+    """  # noqa: S608 - only the constant status list is interpolated
+)
+_UPDATE_TOTALS = text(
+    """
+    UPDATE payments
+       SET amount_refunded_pence = :refunded, amount_disputed_pence = :disputed,
+           credits_clawed_back = :target, status = :status, returns_version = :version + 1,
+           stripe_charge_id = COALESCE(stripe_charge_id, :charge), updated_at = now()
+     WHERE id = :id AND returns_version = :version
+    RETURNING returns_version
+    """
+)
+_SET_SHARE = no_rows(
+    text(
+        "UPDATE refunds SET credits_clawed_back = :share WHERE id = :id AND credits_clawed_back = 0"
+    )
+)
+
+
+@dataclass(frozen=True)
+class LockedPayment:
+    """A payment row as read under its lock, with the running totals."""
+
+    id: uuid.UUID
+    student_id: uuid.UUID
+    amount: int
+    currency: str
+    credits: int
+    status: str
+    refunded: int
+    disputed: int
+    clawed_back: int
+    version: int
+    payment_intent: str | None
+    charge: str | None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> LockedPayment:
+        return cls(
+            id=row.id,
+            student_id=row.student_id,
+            amount=row.amount_pence,
+            currency=row.currency,
+            credits=row.credits,
+            status=row.status,
+            refunded=row.amount_refunded_pence,
+            disputed=row.amount_disputed_pence,
+            clawed_back=row.credits_clawed_back,
+            version=row.returns_version,
+            payment_intent=row.stripe_payment_intent_id,
+            charge=row.stripe_charge_id,
+        )
+
+
+async def lock_payment_by_id(session: SqlSession, payment_id: uuid.UUID) -> LockedPayment | None:
+    row = (await session.execute(_LOCK_BY_ID, {"id": payment_id})).one_or_none()
+    return None if row is None else LockedPayment.of(row)
+
+
+async def lock_payment_by_intent(session: SqlSession, payment_intent: str) -> LockedPayment | None:
+    row = (await session.execute(_LOCK_BY_INTENT, {"pi": payment_intent})).one_or_none()
+    return None if row is None else LockedPayment.of(row)
+
+
+class ConcurrentReturnsWrite(RuntimeError):
+    """The totals moved under us: something changed the payment without its lock. The whole
+    transaction must roll back (the caller's error path retries it)."""
+
+
+@dataclass
+class ReturnsOutcome:
+    payment: LockedPayment
+    entries: list[LedgerEntry] = field(default_factory=list)
+    # Each observed refund's share of the clawback, as recorded (by whichever path was first).
+    refund_shares: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        if not self.entries:
+            return "returns_unchanged"
+        moved = sum(-e.amount if e.entry_type.value == "DEBIT" else e.amount for e in self.entries)
+        return f"returns_applied: {moved:+d} credits"
+
+
+async def apply_returns(
+    session: SqlSession,
+    ctx: AppContext,
+    payment: LockedPayment,
+    observations: list[Observation],
+    *,
+    actor_id: uuid.UUID | None = None,
+) -> ReturnsOutcome:
+    """Record the observations and post what the rule now asks for; the caller holds the
+    payment's lock (`lock_payment_*` in this transaction) and commits.
+
+    Observations of another payment intent are ignored (a caller bug, logged loudly).
+    """
+    outcome = ReturnsOutcome(payment)
+    for observation in in_applying_order(observations):
+        if payment.payment_intent and observation.payment_intent not in (
+            None,
+            payment.payment_intent,
+        ):
+            log.error("ALERT observation of another payment ignored", alert="returns_mismatch",
+                      payment_id=str(payment.id), stripe_id=observation.stripe_id)  # fmt: skip
+            continue
+        refund_row = await _record(session, payment, observation, actor_id)
+        payment, entry = await _settle(session, ctx, payment, observation, refund_row)
+        if entry is not None:
+            outcome.entries.append(entry)
+        if refund_row is not None:
+            share = refund_row.credits_clawed_back
+            if refund_row.inserted and entry is not None and entry.entry_type.value == "DEBIT":
+                share = entry.amount
+                await session.execute(_SET_SHARE, {"id": refund_row.id, "share": share})
+            outcome.refund_shares[observation.stripe_id] = share
+    outcome.payment = payment
+    return outcome
+
+
+async def _record(
+    session: SqlSession,
+    payment: LockedPayment,
+    observation: Observation,
+    actor_id: uuid.UUID | None,
+) -> Row[Any] | None:
+    common = {
+        "stripe_id": observation.stripe_id,
+        "payment_id": payment.id,
+        "student_id": payment.student_id,
+        "amount": observation.amount,
+        "currency": observation.currency,
+        "status": observation.status,
+        "reason": observation.reason,
+        "created": observation.created,
+    }
+    if isinstance(observation, RefundSeen):
+        actor = actor_id or observation.admin_id
+        result = await session.execute(
+            _UPSERT_REFUND,
+            common
+            | {
+                "note": observation.note,
+                "failure_reason": observation.failure_reason,
+                "actor": str(actor) if actor else None,
+            },
+        )
+        return result.one()
+    await session.execute(
+        _UPSERT_DISPUTE,
+        common
+        | {
+            "withdrawn": observation.funds_withdrawn,
+            "bt_count": observation.balance_transaction_count,
+        },
+    )
+    return None
+
+
+async def _settle(
+    session: SqlSession,
+    ctx: AppContext,
+    payment: LockedPayment,
+    observation: Observation,
+    refund_row: Row[Any] | None,
+) -> tuple[LockedPayment, LedgerEntry | None]:
+    totals = (await session.execute(_TOTALS, {"id": payment.id})).one()
+    refunded = min(int(totals.refunded), payment.amount)
+    disputed = min(int(totals.disputed), payment.amount)
+    target = credits_to_take_back(
+        credits=payment.credits, amount=payment.amount, returned=refunded + disputed
+    )
+    status = payment_status(
+        amount=payment.amount, refunded=refunded, dispute_status=totals.dispute_status
+    )
+    charge = payment.charge or observation.charge
+    if (refunded, disputed, target, status.value, charge) == (
+        payment.refunded, payment.disputed, payment.clawed_back, payment.status, payment.charge,
+    ):  # fmt: skip
+        return payment, None
+    updated = (
+        await session.execute(
+            _UPDATE_TOTALS,
+            {
+                "id": payment.id,
+                "refunded": refunded,
+                "disputed": disputed,
+                "target": target,
+                "status": status.value,
+                "charge": charge,
+                "version": payment.version,
+            },
+        )
+    ).one_or_none()
+    if updated is None:
+        raise ConcurrentReturnsWrite(f"payment {payment.id} changed without its lock")
+    before = payment
+    payment = replace(
+        payment,
+        refunded=refunded,
+        disputed=disputed,
+        clawed_back=target,
+        status=status.value,
+        charge=charge,
+        version=int(updated.returns_version),
+    )
+    delta = target - before.clawed_back
+    if delta == 0:
+        return payment, None
+    actor = refund_row.actor_id if refund_row is not None else None
+    entry = await _post(session, before, payment, observation, delta, actor)
+    await enqueue_returns_notice(session, ctx, entry.id)
+    return payment, entry
+
+
+async def _post(
+    session: SqlSession,
+    before: LockedPayment,
+    after: LockedPayment,
+    observation: Observation,
+    delta: int,
+    actor_id: uuid.UUID | None,
+) -> LedgerEntry:
+    source = SourceType.DISPUTE if isinstance(observation, DisputeSeen) else SourceType.REFUND
+    returned_before = before.refunded + before.disputed
+    returned_after = after.refunded + after.disputed
+    money = format_money(abs(returned_after - returned_before), after.currency)
+    posting: dict[str, Any] = {
+        "student_id": after.student_id,
+        "amount": abs(delta),
+        "source_type": source,
+        "source_id": str(after.id),
+        "metadata": {
+            "paymentId": str(after.id),
+            "stripeObjectId": observation.stripe_id,
+            "stripeStatus": observation.status,
+            "returnedPenceBefore": returned_before,
+            "returnedPenceAfter": returned_after,
+            "creditsClawedBackTotal": after.clawed_back,
+        },
+        # One entry per step of the totals: a second writer of this step cannot exist.
+        "idempotency_key": f"returns:{after.id}:{after.version}",
+        "actor_id": actor_id,
+    }
+    if delta > 0:
+        what = "Dispute" if source is SourceType.DISPUTE else "Refund"
+        posting["description"] = f"{what} of {money}: {delta} credits taken back"
+        entry = await ledger.clawback(session, **posting)
+        if entry.balance_after < 0:
+            log.error("ALERT a clawback took a balance below zero", alert="negative_balance",
+                      student_id=str(after.student_id), payment_id=str(after.id),
+                      balance_after=entry.balance_after)  # fmt: skip
+    else:
+        why = "dispute won" if source is SourceType.DISPUTE else f"refund {observation.status}"
+        posting["description"] = f"{money} back to us ({why}): {-delta} credits returned"
+        entry = await ledger.credit(session, **posting)
+    log.info("payment returns applied", payment_id=str(after.id), delta=-delta,
+             clawed_back=after.clawed_back, returned_pence=returned_after,
+             stripe_id=observation.stripe_id)  # fmt: skip
+    return entry

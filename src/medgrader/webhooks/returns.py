@@ -1,0 +1,98 @@
+"""Refund and dispute events: ask Stripe what is true now, then apply it (the returns rule).
+
+An event says what was true when it was sent; deliveries come in any order, more than once,
+and late (a `charge.refunded` from before a `refund.failed`). So every one of these events is
+handled the same way: the payment's refunds and disputes as Stripe has them NOW are fetched
+(outside any transaction: no pooled connection held while Stripe answers), and handed, with
+the event's own object, to the one returns function, which records them and posts whatever the
+rule asks for. Observations only move a refund or dispute forward, so it does not matter which
+of two concurrent handlers commits first: the payment ends equal to the rule applied to what
+Stripe says now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from medgrader.checkout.fulfilment import Outcome
+from medgrader.core.context import AppContext
+from medgrader.db.lean import SqlSession
+from medgrader.payments.observations import DisputeSeen, Observation, RefundSeen
+from medgrader.payments.returns import apply_returns, lock_payment_by_intent
+
+log = structlog.get_logger(__name__)
+
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
+CHARGE_EVENTS = ("charge.refunded",)
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+RETURNS_EVENTS = REFUND_EVENTS + CHARGE_EVENTS + DISPUTE_EVENTS
+
+UNKNOWN_PAYMENT = "unknown_payment: kept unprocessed, replay once the payment exists"
+
+
+class NoPaymentIntent(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class StripeNow:
+    """What Stripe said, when asked, about one payment intent's refunds and disputes."""
+
+    payment_intent: str
+    refunds: list[dict[str, Any]]
+    disputes: list[dict[str, Any]]
+
+
+def payment_intent_of(obj: dict[str, Any]) -> str:
+    intent = obj.get("payment_intent")
+    if isinstance(intent, dict):  # expanded
+        intent = intent.get("id")
+    if not isinstance(intent, str) or not intent:
+        raise NoPaymentIntent("data.object.payment_intent")
+    return intent
+
+
+async def ask_stripe(ctx: AppContext, obj: dict[str, Any]) -> StripeNow:
+    """Call with no transaction open. Raises the gateway's BadGateway if Stripe cannot
+    answer (the delivery then fails and Stripe sends it again)."""
+    intent = payment_intent_of(obj)
+    refunds, disputes = await ctx.stripe.payment_returns(intent)
+    return StripeNow(intent, refunds, disputes)
+
+
+def _observations(event_type: str, obj: dict[str, Any], now: StripeNow) -> list[Observation]:
+    seen: list[Observation] = [RefundSeen.of(r) for r in now.refunds]
+    seen += [DisputeSeen.of(d) for d in now.disputes]
+    # The event's own object too: harmless when stale (nothing moves backwards), and right
+    # should a list Stripe answered lag behind the event.
+    if event_type in REFUND_EVENTS:
+        seen.append(RefundSeen.of(obj))
+    elif event_type in DISPUTE_EVENTS:
+        seen.append(DisputeSeen.of(obj))
+    else:
+        embedded = (obj.get("refunds") or {}).get("data") if isinstance(obj, dict) else None
+        seen += [RefundSeen.of(r) for r in embedded or [] if isinstance(r, dict)]
+    return seen
+
+
+async def apply_stripe_now(
+    session: SqlSession, ctx: AppContext, event_type: str, obj: dict[str, Any], now: StripeNow
+) -> Outcome:
+    observations = _observations(event_type, obj, now)
+    payment = await lock_payment_by_intent(session, now.payment_intent)
+    if payment is None:
+        log.error("ALERT refund or dispute for a payment we do not know", alert="unknown_payment",
+                  event_type=event_type, payment_intent=now.payment_intent,
+                  stripe_id=obj.get("id"))  # fmt: skip
+        return Outcome(UNKNOWN_PAYMENT, processed=False)
+    outcome = await apply_returns(session, ctx, payment, observations)
+    return Outcome(outcome.code, payment_id=payment.id)
