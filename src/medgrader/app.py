@@ -20,7 +20,9 @@ from medgrader.core.middleware import RequestGuardMiddleware
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
 from medgrader.jobs.worker import start_worker_task, stop_worker_task
+from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
+from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
 from medgrader.webhooks.endpoints import router as webhooks_router
 
 WEBHOOK_PREFIX = "/api/webhooks/"
@@ -60,6 +62,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(webhooks_router)
     app.include_router(credits_router)
     app.include_router(admin_router)
+    app.include_router(admin_payments_router)
+    app.include_router(admin_webhooks_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router
 

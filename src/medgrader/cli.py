@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from medgrader.config import ConfigurationError, Settings
+from medgrader.webhooks.cli import app as webhooks_app
 
 app = typer.Typer(help="MedGrader credits backend.", no_args_is_help=True, add_completion=False)
+app.add_typer(webhooks_app, name="webhooks")
 console = Console()
 err_console = Console(stderr=True)
 

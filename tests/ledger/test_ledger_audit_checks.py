@@ -134,6 +134,46 @@ def payment_of_the_wrong_amount(conn: psycopg.Connection, student: str) -> None:
     _payment(conn, student, stripe_id, amount=999)
 
 
+def _paid(conn: psycopg.Connection, student: str) -> str:
+    """A correct purchase; returns its payment id."""
+    stripe_id = _complete_purchase(conn, student)
+    row = conn.execute(
+        "SELECT id::text FROM payments WHERE stripe_checkout_session_id = %s", (stripe_id,)
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def clawback_recorded_without_money_returned(conn: psycopg.Connection, student: str) -> None:
+    payment = _paid(conn, student)
+    _post(conn, student, -10, "REFUND", payment)
+    conn.execute("UPDATE payments SET credits_clawed_back = 10 WHERE id = %s", (payment,))
+
+
+def ledger_took_more_than_the_rule(conn: psycopg.Connection, student: str) -> None:
+    payment = _paid(conn, student)  # 100 credits for 1000p: 100p refunded takes back 10
+    conn.execute(
+        """INSERT INTO refunds (stripe_refund_id, payment_id, student_id, amount_pence, currency,
+                                status, credits_clawed_back, stripe_created_at)
+           VALUES (%s, %s, %s, 100, 'GBP', 'succeeded', 10, now())""",
+        (f"re_audit_{uuid.uuid4().hex}", payment, student),
+    )
+    conn.execute(
+        "UPDATE payments SET amount_refunded_pence = 100, credits_clawed_back = 10 WHERE id = %s",
+        (payment,),
+    )
+    _post(conn, student, -11, "REFUND", payment)
+
+
+def refunded_amount_without_refunds(conn: psycopg.Connection, student: str) -> None:
+    payment = _paid(conn, student)
+    conn.execute(
+        "UPDATE payments SET amount_refunded_pence = 500, credits_clawed_back = 50 WHERE id = %s",
+        (payment,),
+    )
+    _post(conn, student, -50, "REFUND", payment)
+
+
 CASES: list[tuple[Corrupt, set[str]]] = [
     (balance_moved_behind_the_ledger, {"balance_equals_ledger_sum"}),
     (balance_after_rewritten, {"balance_after_chain"}),
@@ -142,6 +182,9 @@ CASES: list[tuple[Corrupt, set[str]]] = [
     (purchase_of_the_wrong_size, {"purchase_matches_session"}),
     (completed_session_without_payment, {"completed_session_has_one_payment"}),
     (payment_of_the_wrong_amount, {"payment_matches_session"}),
+    (clawback_recorded_without_money_returned, {"payment_clawback_follows_the_rule"}),
+    (ledger_took_more_than_the_rule, {"payment_clawback_follows_the_rule"}),
+    (refunded_amount_without_refunds, {"payment_returns_match_records"}),
 ]
 
 

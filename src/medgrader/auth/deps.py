@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from medgrader.auth import repository
 from medgrader.auth.tokens import InvalidToken, verify_access_token
+from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import Forbidden, Unauthorized
 from medgrader.models.users import User
@@ -64,3 +65,25 @@ async def current_admin(user: CurrentUser) -> User:
 
 CurrentStudent = Annotated[User, Depends(current_student)]
 CurrentAdmin = Annotated[User, Depends(current_admin)]
+
+
+# The same gates for endpoints that call Stripe: the caller is read in a transaction that ends
+# before the endpoint runs, so no pooled connection is held while Stripe answers.
+async def user_briefly(ctx: Ctx, user_id: TokenUserId) -> User:
+    async with short_transaction(ctx) as session:
+        return await current_user(session, user_id)
+
+
+BriefUser = Annotated[User, Depends(user_briefly)]
+
+
+async def student_briefly(user: BriefUser) -> User:
+    return await current_student(user)
+
+
+async def admin_briefly(user: BriefUser) -> User:
+    return await current_admin(user)
+
+
+BriefStudent = Annotated[User, Depends(student_briefly)]
+BriefAdmin = Annotated[User, Depends(admin_briefly)]

@@ -2,16 +2,17 @@
 
 The first two call Stripe, so they are their own transaction edge: short transactions before
 and after the call, none during it (see medgrader.checkout.stripe_sync). Their caller is
-looked up in a short transaction too, not in the request-long `DbSession`.
+looked up in a short transaction too (auth.deps.BriefUser), not in the request-long
+`DbSession`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from medgrader.auth.deps import CurrentStudent, TokenUserId, current_student, current_user
+from medgrader.auth.deps import BriefStudent, BriefUser, CurrentStudent
 from medgrader.checkout import service
 from medgrader.checkout.schemas import (
     CheckoutCreated,
@@ -22,23 +23,8 @@ from medgrader.checkout.schemas import (
 from medgrader.checkout.stripe_sync import refresh_pending
 from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx, DbSession
-from medgrader.models.users import User
 
 router = APIRouter(prefix="/api/payments", tags=["checkout"])
-
-
-async def user_briefly(ctx: Ctx, user_id: TokenUserId) -> User:
-    """`CurrentUser`, read in a transaction that ends before the endpoint runs."""
-    async with short_transaction(ctx) as session:
-        return await current_user(session, user_id)
-
-
-async def student_briefly(user: Annotated[User, Depends(user_briefly)]) -> User:
-    return await current_student(user)
-
-
-BriefUser = Annotated[User, Depends(user_briefly)]
-BriefStudent = Annotated[User, Depends(student_briefly)]
 
 
 @router.post(

@@ -3,6 +3,9 @@
 Invariant 1: a balance equals the sum of its entries, and each entry's balanceAfter follows
 from the one before it. Invariant 2: every COMPLETED checkout session has exactly one
 PURCHASE entry and one Payment, and every PURCHASE entry belongs to a COMPLETED session.
+Invariant 8: for every payment, the credits taken back equal min(C, ceil(C*R/A)) of its
+recorded refunded and disputed amounts (R), the ledger's REFUND/DISPUTE entries for it add up
+to exactly that, and the recorded amounts agree with the recorded refunds and disputes.
 """
 
 from __future__ import annotations
@@ -89,6 +92,50 @@ CHECKS: dict[str, str] = {
           LEFT JOIN checkout_sessions c ON c.id = p.checkout_session_id
          WHERE c.id IS NULL OR c.status <> 'COMPLETED' OR c.amount_pence <> p.amount_pence
             OR c.currency <> p.currency OR c.credits <> p.credits
+    """,
+    "payment_clawback_follows_the_rule": """
+        WITH taken AS (
+            SELECT source_id,
+                   SUM(CASE WHEN entry_type = 'DEBIT' THEN amount ELSE -amount END) AS credits
+              FROM credit_transactions
+             WHERE source_type IN ('REFUND', 'DISPUTE') AND source_id IS NOT NULL
+             GROUP BY source_id
+        ), ruled AS (
+            SELECT p.*, p.amount_refunded_pence + p.amount_disputed_pence AS returned,
+                   LEAST(p.credits, CASE
+                       WHEN p.amount_refunded_pence + p.amount_disputed_pence <= 0 THEN 0
+                       ELSE (p.credits::bigint
+                             * (p.amount_refunded_pence + p.amount_disputed_pence)
+                             + p.amount_pence - 1) / p.amount_pence END) AS rule
+              FROM payments p
+        )
+        SELECT r.id::text AS subject,
+               r.credits || ' credits for ' || r.amount_pence || 'p, ' || r.returned
+               || 'p returned: the rule takes back ' || r.rule || ', recorded '
+               || r.credits_clawed_back || ', the ledger took ' || COALESCE(t.credits, 0)
+               AS detail
+          FROM ruled r
+          LEFT JOIN taken t ON t.source_id = r.id::text
+         WHERE r.rule <> r.credits_clawed_back OR COALESCE(t.credits, 0) <> r.credits_clawed_back
+    """,
+    "payment_returns_match_records": """
+        WITH refunded AS (
+            SELECT payment_id, SUM(amount_pence) AS pence FROM refunds
+             WHERE status IN ('pending', 'succeeded') GROUP BY payment_id
+        ), disputed AS (
+            SELECT payment_id, SUM(funds_withdrawn_pence) AS pence FROM disputes
+             WHERE status <> 'won' GROUP BY payment_id
+        )
+        SELECT p.id::text AS subject,
+               'payment records ' || p.amount_refunded_pence || 'p refunded and '
+               || p.amount_disputed_pence || 'p disputed; its refunds say '
+               || COALESCE(r.pence, 0) || 'p, its disputes ' || COALESCE(d.pence, 0) || 'p'
+               AS detail
+          FROM payments p
+          LEFT JOIN refunded r ON r.payment_id = p.id
+          LEFT JOIN disputed d ON d.payment_id = p.id
+         WHERE p.amount_refunded_pence <> LEAST(COALESCE(r.pence, 0), p.amount_pence)
+            OR p.amount_disputed_pence <> LEAST(COALESCE(d.pence, 0), p.amount_pence)
     """,
 }
 

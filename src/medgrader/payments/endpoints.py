@@ -1,15 +1,30 @@
-"""HTTP: GET /api/payments/{id}. Registered after the checkout routes that share the prefix."""
+"""HTTP: GET /api/payments (your own) and /api/payments/{id}. Registered after the checkout
+routes that share the prefix."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from medgrader.auth.deps import CurrentUser
+from fastapi import APIRouter, Query
+
+from medgrader.auth.deps import CurrentStudent, CurrentUser
 from medgrader.core.deps import DbSession
 from medgrader.payments import service
-from medgrader.payments.schemas import PaymentOut
+from medgrader.payments.schemas import PaymentOut, PaymentPage
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
+
+
+@router.get("", response_model=PaymentPage)
+async def list_payments(
+    student: CurrentStudent,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> PaymentPage:
+    """Your payments, newest first, with their refunds and dispute. Pass the previous page's
+    nextCursor as `cursor`."""
+    return await service.list_payments(session, limit=limit, cursor=cursor, student_id=student.id)
 
 
 @router.get("/{payment_id}", response_model=PaymentOut)

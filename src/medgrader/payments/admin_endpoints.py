@@ -1,0 +1,99 @@
+"""HTTP: /api/admin/payments (administrators only): the list, a refund's preview, refunds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import JSONResponse
+
+from medgrader.auth.deps import BriefAdmin, CurrentAdmin
+from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.errors import NotFound
+from medgrader.payments import service
+from medgrader.payments.refunds import preview_refund, refund_payment
+from medgrader.payments.schemas import PaymentPage, RefundOut, RefundPreviewOut, RefundRequest
+
+router = APIRouter(prefix="/api/admin/payments", tags=["admin"])
+
+
+@router.get("", response_model=PaymentPage)
+async def list_payments(
+    admin: CurrentAdmin,
+    session: DbSession,
+    student_id: Annotated[str | None, Query(alias="studentId")] = None,
+    status_filter: Annotated[
+        str | None,
+        Query(
+            alias="status",
+            description="SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED, DISPUTED, DISPUTE_LOST",
+        ),
+    ] = None,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="created at or after")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="created before")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> PaymentPage:
+    """Every student's payments, newest first, with their refunds and dispute."""
+    student = None
+    if student_id:
+        try:
+            student = uuid.UUID(student_id)
+        except ValueError:
+            raise NotFound("No such student.", code="student_not_found") from None
+    return await service.list_payments(
+        session, limit=limit, cursor=cursor, student_id=student, status=status_filter,
+        from_ts=from_, to_ts=to,
+    )  # fmt: skip
+
+
+@router.get("/{payment_id}/refund-preview", response_model=RefundPreviewOut)
+async def refund_preview(
+    payment_id: str,
+    admin: CurrentAdmin,
+    session: DbSession,
+    amount: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+) -> RefundPreviewOut:
+    """What refunding `amount` pence (default: all that is left) would take back now."""
+    return (await preview_refund(session, payment_id, amount)).out()
+
+
+@router.post(
+    "/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RefundOut,
+    responses={
+        404: {"description": "payment_not_found"},
+        409: {"description": "payment_disputed, credits_already_spent (with "
+              "refundableWithoutNegativeBalance), idempotency_key_reused"},
+        422: {"description": "amount_not_refundable (with refundableAmount), validation_error"},
+        502: {"description": "Stripe unreachable or refused; nothing was refunded or written"},
+    },
+)  # fmt: skip
+async def create_refund(
+    payment_id: str,
+    body: RefundRequest,
+    admin: BriefAdmin,
+    ctx: Ctx,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Optional, 8-255 visible ASCII characters; forwarded to Stripe, so "
+            "a retried request never refunds twice, and answered again as the first time.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Refund a payment (all that is left by default) and take back its credits by the rule
+    min(C, ceil(C*R/A)); you are recorded as the actor on the ledger entry."""
+    outcome = await refund_payment(
+        ctx, payment_id=payment_id, admin_id=admin.id, amount=body.amount, reason=body.reason,
+        note=body.note or None, allow_negative_balance=body.allow_negative_balance,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)

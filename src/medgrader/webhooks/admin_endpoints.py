@@ -1,0 +1,120 @@
+"""HTTP: /api/admin/webhook-events (administrators only): the inbox, and replaying one."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from medgrader.auth.deps import BriefAdmin, CurrentAdmin
+from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
+from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.errors import Unprocessable
+from medgrader.core.schemas import ApiModel
+from medgrader.webhooks import repository as inbox
+from medgrader.webhooks.replay import WebhookEventNotFound, replay_event
+
+router = APIRouter(prefix="/api/admin/webhook-events", tags=["admin"])
+
+
+class WebhookEventOut(ApiModel):
+    id: str
+    type: str
+    status: str  # processed, unprocessed, failed
+    outcome: str | None
+    attempts: int
+    received_at: datetime
+    processed_at: datetime | None
+
+
+class WebhookEventDetail(WebhookEventOut):
+    payload: dict[str, Any]
+
+
+class WebhookEventPage(ApiModel):
+    items: list[WebhookEventOut]
+    next_cursor: str | None
+
+
+class ReplayOut(ApiModel):
+    id: str
+    type: str
+    outcome: str
+    status: str
+
+
+def _status(processed_at: datetime | None, outcome: str | None) -> str:
+    if processed_at is not None:
+        return "processed"
+    return "failed" if (outcome or "").startswith(inbox.FAILED_PREFIX) else "unprocessed"
+
+
+@router.get("", response_model=WebhookEventPage)
+async def list_events(
+    admin: CurrentAdmin,
+    session: DbSession,
+    status: Annotated[str | None, Query(description="processed, unprocessed or failed")] = None,
+    type_filter: Annotated[str | None, Query(alias="type", max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> WebhookEventPage:
+    """Stored Stripe events, newest first."""
+    if status is not None and status not in inbox.STATUSES:
+        raise Unprocessable(f"status: one of {', '.join(inbox.STATUSES)}")
+    after = None
+    if cursor:
+        received, event_id = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(received), event_id)
+        except ValueError as exc:
+            raise InvalidCursor() from exc
+    rows = await inbox.page(
+        session, limit=limit + 1, after=after, event_type=type_filter or None, status=status
+    )
+    page = rows[:limit]
+    items = [
+        WebhookEventOut(
+            id=row.id, type=row.type, status=row.status, outcome=row.outcome,
+            attempts=row.attempts, received_at=row.received_at, processed_at=row.processed_at,
+        )
+        for row in page
+    ]  # fmt: skip
+    more = len(rows) > limit
+    return WebhookEventPage(
+        items=items,
+        next_cursor=encode_cursor(page[-1].received_at.isoformat(), page[-1].id) if more else None,
+    )
+
+
+@router.get("/{event_id}", response_model=WebhookEventDetail)
+async def get_event(event_id: str, admin: CurrentAdmin, session: DbSession) -> WebhookEventDetail:
+    row = await inbox.stored(session, event_id)
+    if row is None:
+        raise WebhookEventNotFound()
+    return WebhookEventDetail(
+        id=row.id, type=row.type, status=_status(row.processed_at, row.outcome),
+        outcome=row.outcome, attempts=row.attempts, received_at=row.received_at,
+        processed_at=row.processed_at, payload=json.loads(row.payload),
+    )  # fmt: skip
+
+
+@router.post(
+    "/{event_id}/replay",
+    response_model=ReplayOut,
+    responses={
+        404: {"description": "webhook_event_not_found"},
+        409: {"description": "already_processed"},
+        502: {"description": "Stripe could not be asked; the event stays unprocessed"},
+    },
+)
+async def replay(event_id: str, admin: BriefAdmin, ctx: Ctx) -> ReplayOut:
+    """Process one stored, unprocessed (or failed) event through today's handlers."""
+    result = await replay_event(ctx, event_id)
+    return ReplayOut(
+        id=result.event_id,
+        type=result.event_type,
+        outcome=result.outcome,
+        status="processed" if result.processed else "unprocessed",
+    )

@@ -1,0 +1,69 @@
+"""`medgrader webhooks replay`: process stored, unprocessed events through today's handlers.
+
+Runs in scripts: no questions, a progress bar, a summary, exit 1 when any event failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from medgrader.config import Settings
+from medgrader.core.errors import AppError
+
+app = typer.Typer(help="The Stripe webhook inbox.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def replay(
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="Only events of this type.")
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only events received on or after (ISO date).")
+    ] = None,
+    event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event.")] = None,
+) -> None:
+    """Process every stored event not processed yet (unprocessed or failed), exactly once."""
+    from medgrader.cli import load_settings
+
+    settings = load_settings()
+    tally = asyncio.run(_replay_all(settings, event_type, since, event_id))
+    for outcome, count in sorted(tally.items()):
+        console.print(f"{count:6d}  {outcome}")
+    if tally.get("failed"):
+        raise typer.Exit(1)
+
+
+async def _replay_all(
+    settings: Settings, event_type: str | None, since: datetime | None, event_id: str | None
+) -> Counter[str]:
+    from medgrader.core.context import open_context
+    from medgrader.webhooks.replay import AlreadyProcessed, replay_event, replayable_ids
+
+    tally: Counter[str] = Counter()
+    async with open_context(settings) as ctx:
+        ids = await replayable_ids(ctx, event_type=event_type, since=since, event_id=event_id)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("replaying", total=len(ids))
+            for one in ids:
+                try:
+                    result = await replay_event(ctx, one)
+                    tally["processed" if result.processed else "still unprocessed"] += 1
+                except AlreadyProcessed:
+                    tally["already processed"] += 1
+                except AppError as exc:
+                    tally["failed"] += 1
+                    console.print(f"[red]{one}: {exc.code}: {exc.message}[/red]")
+                except Exception as exc:  # recorded on the event; the run goes on
+                    tally["failed"] += 1
+                    console.print(f"[red]{one}: {type(exc).__name__}: {exc}[/red]")
+                progress.advance(task)
+    return tally
