@@ -97,7 +97,7 @@ _REFUNDS_OF = text(
     SELECT id, stripe_refund_id, payment_id, amount_pence, currency, status, reason, note,
            failure_reason, credits_clawed_back, actor_id, stripe_created_at, created_at
       FROM refunds WHERE payment_id = ANY(:ids)
-     ORDER BY stripe_created_at, stripe_refund_id
+     ORDER BY stripe_created_at, created_at, stripe_refund_id
     """
 )
 _REFUND_BY_STRIPE_ID = text(
