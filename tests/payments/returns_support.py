@@ -12,7 +12,7 @@ import httpx
 import psycopg
 
 from stripe_emulator.testing import EmulatorServer
-from tests.checkout.support import balance, payments_for, settle_webhooks, start_checkout
+from tests.checkout.support import payments_for, settle_webhooks, start_checkout, stripe_client
 from tests.support.accounts import Account
 
 
@@ -107,4 +107,15 @@ def refund_rows(db: psycopg.Connection, payment_id: str) -> list[dict[str, Any]]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-__all__ = ["Paid", "balance", "buy_and_pay", "settle_webhooks"]
+RETURNS_TYPES = ("refund.", "charge.refunded", "charge.refund.", "charge.dispute.")
+
+
+def events_of(emulator: EmulatorServer, paid: Paid) -> list[dict[str, Any]]:
+    """Every refund and dispute event Stripe emitted for the payment, oldest first."""
+    listed = stripe_client(emulator).v1.events.list(params={"limit": 100})
+    found = [e.to_dict() for e in reversed(listed.data)]
+    return [
+        e for e in found
+        if e["type"].startswith(RETURNS_TYPES)
+        and e["data"]["object"].get("payment_intent") == paid.payment_intent
+    ]  # fmt: skip
