@@ -1,8 +1,10 @@
 """A model-based test: random sequences of sign-ups, spends, replays, key misuse, admin
-adjustments, clawbacks and purchases (checkout over HTTP, paid in the Stripe emulator, its
-webhooks delivered several times and raced by the status endpoint) against a plain Python
-model of every balance, checking after every step that the database agrees with the model and
-that the audit is clean (which includes completed sessions <-> PURCHASE entries <-> payments)."""
+adjustments, clawbacks, purchases (checkout over HTTP, paid in the Stripe emulator, its
+webhooks delivered several times and raced by the status endpoint), refunds (by the admin
+endpoint and from the Dashboard) and disputes (opened, won, lost) against a plain Python model
+of every balance and payment, checking after every step that the database agrees with the
+model and that the audit is clean (which includes completed sessions <-> PURCHASE entries <->
+payments and, for every payment, the clawback rule min(C, ceil(C*R/A)))."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from tests.checkout.support import (
     webhook_faults,
 )
 from tests.credits.factory import make_student, new_key, spend_headers
+from tests.payments.returns_support import clawback_rule
 from tests.support.accounts import Account
 from tests.support.invariants import audit_findings
 from tests.support.live_server import LiveServer
@@ -52,6 +55,24 @@ WELCOME_BONUS = 100
 MAX_PURCHASES_PER_EXAMPLE = 3
 # What may happen to a paid session after its payment, besides Stripe's own deliveries.
 AFTERMATHS = ("resend_events", "signed_async_succeeded", "status_check")
+
+
+@dataclass
+class PaymentModel:
+    student: Account
+    payment_id: str
+    payment_intent: str
+    credits: int
+    pence: int
+    refunded: int = 0
+    disputed: int = 0
+    dispute_id: str | None = None
+    dispute_open: bool = False
+    taken_back: int = 0
+
+    @property
+    def refundable(self) -> int:
+        return self.pence - self.refunded - self.disputed
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,18 @@ def test_the_ledger_follows_the_model(
             self.balances: dict[str, int] = {}
             self.spends: list[SpendRecord] = []
             self.purchases = 0
+            self.payments: list[PaymentModel] = []
+
+        def returned(self, payment: PaymentModel) -> None:
+            """Stripe returned money: the credits follow the rule, from the cumulative R."""
+            target = clawback_rule(
+                payment.credits, payment.pence, payment.refunded + payment.disputed
+            )
+            self.balances[payment.student.id] -= target - payment.taken_back
+            payment.taken_back = target
+
+        def refundable(self) -> list[PaymentModel]:
+            return [p for p in self.payments if p.refundable > 0 and p.dispute_id is None]
 
         @rule(target=students)
         def sign_up(self) -> Account:
@@ -243,8 +276,54 @@ def test_the_ledger_follows_the_model(
             settle_webhooks(stripe_emulator)
 
             assert checkout_status(student, session_id) == "COMPLETED"
-            assert_paid_once(db, student.id, session_id, credits, pence)
+            payment = assert_paid_once(db, student.id, session_id, credits, pence)
             self.balances[student.id] += credits
+            self.payments.append(
+                PaymentModel(student, str(payment["id"]), payment["stripe_payment_intent_id"],
+                             credits, pence)
+            )  # fmt: skip
+
+        @precondition(lambda self: self.refundable())
+        @rule(data=st.data(), by_admin=st.booleans(), whole=st.booleans())
+        def refund(self, data: st.DataObject, by_admin: bool, whole: bool) -> None:
+            """A refund by the admin endpoint (negative balance allowed) or from the Dashboard
+            (only as events); the credits follow the rule either way."""
+            payment = data.draw(st.sampled_from(self.refundable()))
+            amount = payment.refundable if whole else data.draw(st.integers(1, payment.refundable))
+            if by_admin:
+                response = client.post(
+                    f"/api/admin/payments/{payment.payment_id}/refunds",
+                    json={"amount": amount, "allowNegativeBalance": True},
+                    headers=admin.headers,
+                )
+                assert response.status_code == 201, response.text
+            else:
+                stripe_emulator.refund(payment_intent=payment.payment_intent, amount=amount)
+            settle_webhooks(stripe_emulator)
+            payment.refunded += amount
+            self.returned(payment)
+
+        @precondition(lambda self: self.refundable())
+        @rule(data=st.data())
+        def dispute(self, data: st.DataObject) -> None:
+            payment = data.draw(st.sampled_from(self.refundable()))
+            opened = stripe_emulator.dispute(payment_intent=payment.payment_intent)
+            settle_webhooks(stripe_emulator)
+            payment.dispute_id, payment.dispute_open = opened["id"], True
+            payment.disputed = opened["amount"]
+            self.returned(payment)
+
+        @precondition(lambda self: any(p.dispute_open for p in self.payments))
+        @rule(data=st.data(), won=st.booleans())
+        def close_dispute(self, data: st.DataObject, won: bool) -> None:
+            payment = data.draw(st.sampled_from([p for p in self.payments if p.dispute_open]))
+            assert payment.dispute_id is not None
+            stripe_emulator.close_dispute(payment.dispute_id, "won" if won else "lost")
+            settle_webhooks(stripe_emulator)
+            payment.dispute_open = False
+            if won:
+                payment.disputed = 0
+            self.returned(payment)
 
         @invariant()
         def database_agrees_with_the_model(self) -> None:
@@ -256,6 +335,13 @@ def test_the_ledger_follows_the_model(
                 (list(self.balances),),
             ).fetchall()
             assert dict(rows) == self.balances
+            for payment in self.payments:
+                row = db.execute(
+                    "SELECT amount_refunded_pence, amount_disputed_pence, credits_clawed_back "
+                    "FROM payments WHERE id = %s",
+                    (payment.payment_id,),
+                ).fetchone()
+                assert row == (payment.refunded, payment.disputed, payment.taken_back)
             assert audit_findings(db) == []
 
     run_state_machine_as_test(

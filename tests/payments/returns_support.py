@@ -55,7 +55,7 @@ def new_key() -> str:
     return f"refund-{uuid.uuid4()}"
 
 
-def rule(credits: int, pence: int, returned: int) -> int:
+def clawback_rule(credits: int, pence: int, returned: int) -> int:
     """Invariant 8, written independently of the product's code."""
     return min(credits, math.ceil(credits * returned / pence)) if returned > 0 else 0
 
@@ -92,7 +92,7 @@ def assert_rule_holds(db: psycopg.Connection, paid: Paid, *, returned: int) -> d
     in the payment's totals and in the ledger, are the rule applied to it."""
     row = payment_row(db, paid.payment_id)
     assert row["amount_refunded_pence"] + row["amount_disputed_pence"] == returned
-    expected = rule(paid.credits, paid.pence, returned)
+    expected = clawback_rule(paid.credits, paid.pence, returned)
     assert row["credits_clawed_back"] == expected
     assert taken_back(db, paid.payment_id) == expected
     return row
