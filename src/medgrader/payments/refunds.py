@@ -203,7 +203,8 @@ async def refund_payment(
     refusal = _check(preview, allow_negative_balance)
     if refusal is not None:
         return refusal
-    assert preview.payment.payment_intent is not None  # every fulfilled payment has one
+    if preview.payment.payment_intent is None:  # e.g. a session Stripe said needed no payment
+        return _refusal(409, "Stripe holds no payment to refund.", "payment_not_refundable")
 
     metadata = {"payment_id": str(target), ADMIN_METADATA_KEY: str(admin_id)}
     if note:
