@@ -18,6 +18,7 @@ from stripe_emulator.core import Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.idempotency import IdempotencyMiddleware
 from stripe_emulator.operations.checkout import expire_due_sessions
+from stripe_emulator.operations.refunds import run_due_refunds
 from stripe_emulator.responses import error_response, stripe_error_handler
 
 
@@ -30,11 +31,12 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _sweep(emulator: Emulator) -> None:
-    # Stripe expires sessions on its own schedule; so do we, so that a receiver gets
-    # ``checkout.session.expired`` without anyone reading the session.
+    # Stripe expires sessions and settles (or fails) refunds on its own schedule; so
+    # do we, so that a receiver gets the events without anyone reading the objects.
     while True:
         await asyncio.sleep(emulator.config.expiry_sweep_interval)
         expire_due_sessions(emulator)
+        run_due_refunds(emulator)
 
 
 def create_app(
@@ -43,7 +45,8 @@ def create_app(
     """A fresh emulator app. ``app.state.emulator`` is its :class:`Emulator`.
 
     Mounted inside another app (whose lifespan does not run sub-apps' lifespans) it
-    still works: sessions then expire lazily, whenever they are read or paid.
+    still works: sessions then expire lazily, whenever they are read or paid, and
+    refunds change state when refunds or charges are read.
     """
     emu = emulator or Emulator(config)
 

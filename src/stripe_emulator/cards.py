@@ -24,6 +24,11 @@ class TestCard:
     code: str | None = None
     decline_code: str | None = None
     message: str = ""
+    # What happens after a successful payment: its refunds fail some time after
+    # succeeding (4000 0000 0000 5126), or the payer disputes it as fraudulent at
+    # once (4000 0000 0000 0259).
+    refunds_fail: bool = False
+    disputed: bool = False
 
     @property
     def last4(self) -> str:
@@ -47,6 +52,8 @@ CARDS: dict[str, TestCard] = {
         TestCard("4000056655665556", "visa", funding="debit"),
         TestCard("4000008260000000", "visa", country="GB"),
         TestCard("5555555555554444", "mastercard"),
+        TestCard("4000000000005126", "visa", refunds_fail=True),
+        TestCard("4000000000000259", "visa", disputed=True),
         TestCard("4000000000000002", "visa", code="card_declined",
                  decline_code="generic_decline", message=_DECLINED),
         TestCard("4000000000009995", "visa", code="card_declined",

@@ -88,11 +88,27 @@ class _ControlMethods:
         charge: str | None = None,
         amount: int | None = None,
         reason: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Any:
+        """Refund as from the Dashboard (its events carry no request id)."""
         body = _drop_none(
-            payment_intent=payment_intent, charge=charge, amount=amount, reason=reason
+            payment_intent=payment_intent,
+            charge=charge,
+            amount=amount,
+            reason=reason,
+            metadata=metadata,
         )
         return self._send(_Call("POST", "/_emulator/refunds", body))
+
+    def succeed_refund(self, refund_id: str) -> Any:
+        """A pending (bank-debit) refund succeeds now instead of after its delay."""
+        return self._send(_Call("POST", f"/_emulator/refunds/{refund_id}/succeed", {}))
+
+    def fail_refund(self, refund_id: str, failure_reason: str | None = None) -> Any:
+        """A pending or succeeded refund fails now (default reason: the card's is
+        ``expired_or_canceled_card``)."""
+        body = _drop_none(failure_reason=failure_reason)
+        return self._send(_Call("POST", f"/_emulator/refunds/{refund_id}/fail", body))
 
     def dispute(
         self,
@@ -107,7 +123,16 @@ class _ControlMethods:
         )
         return self._send(_Call("POST", "/_emulator/disputes", body))
 
+    def submit_dispute_evidence(
+        self, dispute_id: str, evidence: dict[str, str] | None = None
+    ) -> Any:
+        """Submit evidence as the merchant would (the dispute goes ``under_review``)."""
+        body = _drop_none(evidence=evidence)
+        path = f"/_emulator/disputes/{dispute_id}/submit_evidence"
+        return self._send(_Call("POST", path, body))
+
     def close_dispute(self, dispute_id: str, outcome: str) -> Any:
+        """The bank decides: ``won`` (funds reinstated) or ``lost``."""
         path = f"/_emulator/disputes/{dispute_id}/close"
         return self._send(_Call("POST", path, {"outcome": outcome}))
 
@@ -173,6 +198,7 @@ class _ControlMethods:
         return self._send(_Call("DELETE", "/_emulator/faults"))
 
     def advance_clock(self, seconds: int) -> Any:
+        """Move the emulator's clock: due sessions expire, due refunds settle or fail."""
         return self._send(_Call("POST", "/_emulator/clock", {"advance": seconds}))
 
 

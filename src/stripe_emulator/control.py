@@ -11,8 +11,15 @@ Plain JSON in and out, no authentication. Errors use Stripe's error shape.
 ``POST /_emulator/checkout/sessions/{id}/expire``           -> the session
 ``POST /_emulator/refunds``                                 ``{"payment_intent"|"charge",
                                                             "amount"?, "reason"?, "metadata"?}``
+                                                            -> the refund (as a Dashboard
+                                                            refund: events without request)
+``POST /_emulator/refunds/{id}/succeed``                    a pending refund succeeds
+``POST /_emulator/refunds/{id}/fail``                       ``{"failure_reason"?}``: a pending
+                                                            or succeeded refund fails
 ``POST /_emulator/disputes``                                ``{"payment_intent"|"charge",
                                                             "amount"?, "reason"?}``
+``POST /_emulator/disputes/{id}/submit_evidence``           ``{"evidence"?: {field: text}}``
+                                                            -> ``under_review``
 ``POST /_emulator/disputes/{id}/close``                     ``{"outcome": "won"|"lost"}``
 ``POST /_emulator/events/{id}/resend``                      ``{"endpoint"?: id or url}``
 ``GET  /_emulator/deliveries``                              ``?event_id=&type=&endpoint=&ok=``
@@ -25,7 +32,9 @@ Plain JSON in and out, no authentication. Errors use Stripe's error shape.
 ``DELETE /_emulator/webhook_endpoints/{id}``
 ``GET|POST|DELETE /_emulator/faults``                       ``{"endpoint"?: id or url, ...}``
                                                             see :mod:`.webhooks.faults`
-``GET|POST /_emulator/clock``                               ``{"advance": seconds}``
+``GET|POST /_emulator/clock``                               ``{"advance": seconds}``: expires
+                                                            due sessions, settles or fails
+                                                            due refunds
 ``GET  /_emulator/health``
 ==========================================================  ===================================
 """
@@ -109,10 +118,29 @@ async def refund(request: Request) -> StripeJSONResponse:
     return StripeJSONResponse(refunds.create_refund(_emu(request), body, AUTOMATIC))
 
 
+@router.post("/refunds/{refund_id}/succeed")
+async def succeed_refund(request: Request, refund_id: str) -> StripeJSONResponse:
+    return StripeJSONResponse(refunds.succeed_refund(_emu(request), refund_id))
+
+
+@router.post("/refunds/{refund_id}/fail")
+async def fail_refund(request: Request, refund_id: str) -> StripeJSONResponse:
+    body = await _body(request)
+    reason = opt_str(body.get("failure_reason"), "failure_reason")
+    return StripeJSONResponse(refunds.fail_refund(_emu(request), refund_id, reason))
+
+
 @router.post("/disputes")
 async def dispute(request: Request) -> StripeJSONResponse:
     body = await _body(request)
     return StripeJSONResponse(disputes.create_dispute(_emu(request), body))
+
+
+@router.post("/disputes/{dispute_id}/submit_evidence")
+async def submit_evidence(request: Request, dispute_id: str) -> StripeJSONResponse:
+    body = await _body(request)
+    evidence = body.get("evidence")
+    return StripeJSONResponse(disputes.submit_evidence(_emu(request), dispute_id, evidence))
 
 
 @router.post("/disputes/{dispute_id}/close")
@@ -253,6 +281,10 @@ async def advance_clock(request: Request) -> StripeJSONResponse:
     body = await _body(request)
     emu = _emu(request)
     emu.clock.advance(as_int(body.get("advance", 0), "advance", minimum=0))
-    # Moving time may pass some sessions' expires_at; expire them now, not lazily.
+    # Moving time may pass some sessions' expires_at and some refunds' delays; act on
+    # them now, not lazily.
     expired = checkout.expire_due_sessions(emu)
-    return StripeJSONResponse({"now": emu.now(), "offset": emu.clock.offset, "expired": expired})
+    changed = refunds.run_due_refunds(emu)
+    return StripeJSONResponse(
+        {"now": emu.now(), "offset": emu.clock.offset, "expired": expired, "refunds": changed}
+    )

@@ -1,4 +1,4 @@
-"""Stripe's error shape: ``{"error": {"type", "code", "message", "param", ...}}``.
+"""Stripe's error shape: ``{"error": {"type", "code"?, "message", "param"?, ...}}``.
 
 Every failure the emulator reports, on the Stripe API and on the control API, is a
 ``StripeError`` so clients (the official SDK in particular) see exactly what Stripe
@@ -30,14 +30,15 @@ class StripeError(Exception):
         self.extra = extra or {}
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "type": self.type,
-            "code": self.code,
-            "message": self.message,
-            "param": self.param,
-        }
+        # Stripe leaves out ``code`` and ``param`` when an error has none (it never
+        # sends them as null), so clients must not count on the keys being there.
+        error: dict[str, Any] = {"type": self.type}
         if self.code:
+            error["code"] = self.code
             error["doc_url"] = "https://stripe.com/docs/error-codes/" + self.code.replace("_", "-")
+        error["message"] = self.message
+        if self.param:
+            error["param"] = self.param
         error.update(self.extra)
         return {"error": error}
 

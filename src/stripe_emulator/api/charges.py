@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from stripe_emulator.api.deps import PAGINATION, emulator, read_params, respond, respond_list
 from stripe_emulator.errors import no_such
 from stripe_emulator.lists import created_matcher
+from stripe_emulator.operations.refunds import run_due_refunds
 from stripe_emulator.params import reject_unknown
 from stripe_emulator.responses import StripeJSONResponse
 
@@ -20,6 +21,7 @@ async def list_(request: Request) -> StripeJSONResponse:
     created = created_matcher(params.get("created"))
     customer = params.get("customer")
     pi = params.get("payment_intent")
+    run_due_refunds(emulator(request))
     items = [
         ch
         for ch in emulator(request).store.charges.values()
@@ -34,6 +36,7 @@ async def list_(request: Request) -> StripeJSONResponse:
 async def retrieve(request: Request, charge_id: str) -> StripeJSONResponse:
     params = await read_params(request)
     reject_unknown(params, {"expand"})
+    run_due_refunds(emulator(request))
     charge = emulator(request).store.charges.get(charge_id)
     if charge is None:
         raise no_such("charge", charge_id)

@@ -70,6 +70,7 @@ def build_session(
     cancel_url: str | None = None,
     metadata: dict[str, str] | None = None,
     payment_method_types: list[str] | None = None,
+    allowed_payment_method_types: list[str] | None = None,
     locale: str | None = None,
     submit_type: str | None = None,
     billing_address_collection: str | None = None,
@@ -83,6 +84,8 @@ def build_session(
         "adaptive_pricing": {"enabled": False},
         "after_expiration": None,
         "allow_promotion_codes": allow_promotion_codes,
+        # The filter the integration passed (null: none), as on API 2026-10-28.
+        "allowed_payment_method_types": allowed_payment_method_types,
         "amount_subtotal": amount_total,
         "amount_total": amount_total,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
@@ -150,7 +153,8 @@ def build_session(
         "subscription": None,
         "success_url": success_url,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
+        # API 2026-10-28 names Stripe's hosted page "hosted_page" (formerly "hosted").
+        "ui_mode": "hosted_page",
         "url": url,
         "wallet_options": None,
     }

@@ -6,7 +6,8 @@ from typing import Any
 
 from stripe_emulator.ids import new_id
 
-_EVIDENCE_FIELDS = (
+# The free-text / file-id evidence fields (``enhanced_evidence`` is a hash of its own).
+EVIDENCE_FIELDS = (
     "access_activity_log", "billing_address", "cancellation_policy",
     "cancellation_policy_disclosure", "cancellation_rebuttal", "customer_communication",
     "customer_email_address", "customer_name", "customer_purchase_ip", "customer_signature",
@@ -26,7 +27,7 @@ def build_dispute(
 ) -> dict[str, Any]:
     details = charge["payment_method_details"]
     card = details.get("card") or {}
-    evidence: dict[str, Any] = dict.fromkeys(_EVIDENCE_FIELDS)
+    evidence: dict[str, Any] = dict.fromkeys(EVIDENCE_FIELDS)
     evidence["enhanced_evidence"] = {}
     return {
         "id": new_id("du_"),
@@ -45,6 +46,8 @@ def build_dispute(
             "past_due": False,
             "submission_count": 0,
         },
+        # Set through ``POST /v1/disputes/{id}``; null until then (API 2026-10-28).
+        "intended_submission_method": None,
         "is_charge_refundable": False,
         "livemode": False,
         "metadata": {},

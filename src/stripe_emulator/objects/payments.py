@@ -18,6 +18,7 @@ def build_payment_intent(
     metadata: dict[str, str],
     receipt_email: str | None,
     payment_method_types: list[str],
+    allowed_payment_method_types: list[str] | None = None,
     statement_descriptor: str | None = None,
     statement_descriptor_suffix: str | None = None,
 ) -> dict[str, Any]:
@@ -25,6 +26,8 @@ def build_payment_intent(
     return {
         "id": pi_id,
         "object": "payment_intent",
+        # The filter the integration passed (null: none), as on API 2026-10-28.
+        "allowed_payment_method_types": allowed_payment_method_types,
         "amount": amount,
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
@@ -54,6 +57,8 @@ def build_payment_intent(
         "payment_method_configuration_details": None,
         "payment_method_options": {},
         "payment_method_types": payment_method_types,
+        # The Payment Record Stripe keeps for a successful payment; null until paid.
+        "payment_record": None,
         "processing": None,
         "receipt_email": receipt_email,
         "review": None,

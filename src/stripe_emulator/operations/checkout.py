@@ -30,15 +30,16 @@ from stripe_emulator.store import StripeObject
 
 # Parameters the emulator acts on.
 _USED = {
-    "allow_promotion_codes", "billing_address_collection", "cancel_url", "client_reference_id",
-    "currency", "customer", "customer_creation", "customer_email", "expand", "expires_at",
-    "line_items", "locale", "metadata", "mode", "payment_intent_data", "payment_method_types",
-    "phone_number_collection", "submit_type", "success_url", "ui_mode",
+    "allow_promotion_codes", "allowed_payment_method_types", "billing_address_collection",
+    "cancel_url", "client_reference_id", "currency", "customer", "customer_creation",
+    "customer_email", "expand", "expires_at", "line_items", "locale", "metadata", "mode",
+    "payment_intent_data", "payment_method_types", "phone_number_collection", "submit_type",
+    "success_url", "ui_mode",
 }  # fmt: skip
 # Real Stripe parameters that only change how the page looks or what it asks; accepted
 # and ignored so that a real integration runs unchanged.
 _COSMETIC = {
-    "adaptive_pricing", "after_expiration", "allowed_payment_method_types", "branding_settings",
+    "adaptive_pricing", "after_expiration", "branding_settings",
     "consent_collection", "custom_fields", "custom_text", "customer_account", "customer_update",
     "excluded_payment_method_types", "integration_identifier", "invoice_creation",
     "managed_payments", "name_collection", "origin_context", "payment_method_collection",
@@ -75,6 +76,10 @@ MAX_AMOUNT = 99_999_999
 # by currency: it completes the session unpaid and settles later.
 _DELAYED_METHODS = {"gbp": "bacs_debit", "eur": "sepa_debit", "usd": "us_bank_account"}
 PAYMENT_METHOD_TYPES = {"card", "link", *_DELAYED_METHODS.values()}
+# ``ui_mode`` values of API 2026-10-28; only Stripe's own hosted page is emulated.
+# "hosted" is the name older API versions used for it.
+UI_MODES = {"elements", "embedded_page", "form", "hosted_page"}
+HOSTED_UI_MODES = {"hosted_page", "hosted"}
 
 
 def delayed_method_for(currency: str) -> str:
@@ -229,14 +234,36 @@ def _expires_at(params: dict[str, Any], now: int) -> int:
     return expires_at
 
 
-def _payment_method_types(params: dict[str, Any], currency: str) -> list[str]:
-    if "payment_method_types" not in params:
-        return ["card", delayed_method_for(currency)]
-    types = [
-        as_enum(v, f"payment_method_types[{i}]", PAYMENT_METHOD_TYPES)
-        for i, v in enumerate(as_list(params["payment_method_types"], "payment_method_types"))
-    ]
-    return types or ["card"]
+def _payment_method_types(
+    params: dict[str, Any], currency: str
+) -> tuple[list[str], list[str] | None]:
+    """``payment_method_types`` and the ``allowed_payment_method_types`` filter.
+
+    Without an explicit list Stripe offers what is eligible (here: card and the
+    currency's bank debit), narrowed to ``allowed_payment_method_types`` if given.
+    """
+    exclusive(params, "payment_method_types", "allowed_payment_method_types")
+    if "payment_method_types" in params:
+        key = "payment_method_types"
+        types = [
+            as_enum(v, f"{key}[{i}]", PAYMENT_METHOD_TYPES)
+            for i, v in enumerate(as_list(params[key], key))
+        ]
+        return types or ["card"], None
+    eligible = ["card", delayed_method_for(currency)]
+    if "allowed_payment_method_types" not in params:
+        return eligible, None
+    # A filter: types the emulator does not offer are accepted and simply not offered.
+    key = "allowed_payment_method_types"
+    allowed = [as_str(v, f"{key}[{i}]") for i, v in enumerate(as_list(params[key], key))]
+    offered = [t for t in eligible if t in allowed]
+    if not offered:
+        raise invalid_param(
+            "allowed_payment_method_types",
+            f"None of the allowed payment method types is available for {currency.upper()} "
+            f"payments (available: {', '.join(eligible)}).",
+        )
+    return offered, allowed
 
 
 def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -> StripeObject:
@@ -250,9 +277,10 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
     mode = as_enum(require(params, "mode"), "mode", {"payment", "setup", "subscription"})
     if mode != "payment":
         raise invalid_param("mode", "The Stripe emulator supports only mode=payment.")
-    ui_mode = params.get("ui_mode")
-    if ui_mode not in (None, "", "hosted"):
-        raise invalid_param("ui_mode", "The Stripe emulator supports only ui_mode=hosted.")
+    if params.get("ui_mode") not in (None, ""):
+        ui_mode = as_enum(params["ui_mode"], "ui_mode", UI_MODES | HOSTED_UI_MODES)
+        if ui_mode not in HOSTED_UI_MODES:
+            raise invalid_param("ui_mode", "The Stripe emulator supports only ui_mode=hosted_page.")
     currency, items, products = _line_items(emu, params.get("line_items"))
     if params.get("currency") and as_str(params["currency"], "currency").lower() != currency:
         raise invalid_param("currency", "`currency` must match the currency of the line items.")
@@ -279,6 +307,7 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
     now = emu.now()
     phone = as_dict(params.get("phone_number_collection", {}), "phone_number_collection")
     promotion = params.get("allow_promotion_codes")
+    method_types, allowed_types = _payment_method_types(params, currency)
     session = build_session(
         created=now,
         expires_at=_expires_at(params, now),
@@ -293,7 +322,8 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
         success_url=_url(params, "success_url"),
         cancel_url=_url(params, "cancel_url"),
         metadata=as_metadata(params.get("metadata", {})),
-        payment_method_types=_payment_method_types(params, currency),
+        payment_method_types=method_types,
+        allowed_payment_method_types=allowed_types,
         locale=opt_str(params.get("locale"), "locale"),
         submit_type=opt_str(params.get("submit_type"), "submit_type"),
         billing_address_collection=opt_str(

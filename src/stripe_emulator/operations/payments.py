@@ -6,6 +6,9 @@ Event sequences follow Stripe's:
   ``payment_intent.succeeded``, ``checkout.session.completed`` (``payment_status=paid``);
 - card declined: ``payment_intent.created`` (first attempt only),
   ``payment_intent.payment_failed``; the session stays open and no charge exists;
+- card 4000 0000 0000 0259: paid as above, then disputed as fraudulent at once
+  (``charge.dispute.created``, ``charge.dispute.funds_withdrawn``); card
+  4000 0000 0000 5126: paid as above, its refunds fail later (see ``refunds``);
 - bank debit: ``payment_intent.created``, ``charge.pending``,
   ``payment_intent.processing``, ``checkout.session.completed``
   (``payment_status=unpaid``); then on settlement ``charge.succeeded``,
@@ -16,6 +19,7 @@ Event sequences follow Stripe's:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from stripe_emulator.cards import TestCard, lookup_card
@@ -31,6 +35,7 @@ from stripe_emulator.objects.payments import (
     card_details,
 )
 from stripe_emulator.operations.checkout import delayed_method_for, get_session
+from stripe_emulator.operations.disputes import open_dispute
 from stripe_emulator.store import StripeObject
 
 DEFAULT_EMAIL = "customer@example.com"
@@ -75,6 +80,7 @@ def _payment_intent(emu: Emulator, session: StripeObject) -> StripeObject:
         metadata=dict(data["metadata"]),
         receipt_email=data["receipt_email"],
         payment_method_types=list(session["payment_method_types"]),
+        allowed_payment_method_types=copy.copy(session["allowed_payment_method_types"]),
         statement_descriptor=data["statement_descriptor"],
         statement_descriptor_suffix=data["statement_descriptor_suffix"],
     )
@@ -177,11 +183,16 @@ def pay_with_card(
         payment_method=pm["id"],
         latest_charge=charge["id"],
         last_payment_error=None,
+        payment_record=new_id("pr_"),
     )
     _complete(emu, session, email, name, paid=True)
+    if card.refunds_fail:
+        emu.store.private[charge["id"]] = {"refunds_fail": True}
     emu.emit("charge.succeeded", charge)
     emu.emit("payment_intent.succeeded", pi)
     emu.emit("checkout.session.completed", session)
+    if card.disputed:
+        open_dispute(emu, charge, None, "fraudulent")
     return session
 
 
@@ -240,7 +251,12 @@ def settle(emu: Emulator, session_id: str, outcome: str) -> StripeObject:
     charge = emu.store.charges[pi["latest_charge"]]
     if outcome == "succeeded":
         charge.update(status="succeeded", paid=True, balance_transaction=new_id("txn_"))
-        pi.update(status="succeeded", amount_received=pi["amount"], processing=None)
+        pi.update(
+            status="succeeded",
+            amount_received=pi["amount"],
+            processing=None,
+            payment_record=new_id("pr_"),
+        )
         session["payment_status"] = "paid"
         emu.emit("charge.succeeded", charge, AUTOMATIC)
         emu.emit("payment_intent.succeeded", pi, AUTOMATIC)
@@ -266,7 +282,6 @@ def settle(emu: Emulator, session_id: str, outcome: str) -> StripeObject:
                 "type": "invalid_request_error",
                 "code": "debit_not_authorized",
                 "message": message,
-                "param": None,
             },
         )
         emu.emit("charge.failed", charge, AUTOMATIC)

@@ -1,14 +1,33 @@
-"""Refunds: full or partial, never more than what remains on the charge."""
+"""Refunds: full or partial, never more than what remains on the charge.
+
+Event sequences follow Stripe's:
+
+- every refund: ``refund.created``, then ``charge.refunded`` (the charge with the new
+  ``amount_refunded``, ``refunded`` and ``refunds`` list);
+- a card refund succeeds at once; a bank-debit refund (``bacs_debit``, ...) starts
+  ``pending`` and succeeds ``SETTLE_DELAY`` seconds later on the emulator's clock (or
+  at once through the control API): ``refund.updated``, ``charge.refund.updated``;
+- a refund of a charge paid with 4000 0000 0000 5126 succeeds, then fails
+  ``SETTLE_DELAY`` seconds later (or at once through the control API):
+  ``refund.updated``, ``refund.failed``, ``charge.refund.updated``; the charge's
+  ``amount_refunded`` goes back down. Any pending or succeeded refund can be failed
+  through the control API.
+
+Delayed changes are due times kept in ``store.private[refund_id]["timer"]`` and run by
+:func:`run_due_refunds` (clock advance, the background sweep, reads of refunds and
+charges), so they persist with the rest of the state and need no task of their own.
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from stripe_emulator.core import Emulator, RequestContext
+from stripe_emulator.core import AUTOMATIC, Emulator, RequestContext
 from stripe_emulator.errors import StripeError, missing_param, no_such
 from stripe_emulator.lists import created_matcher
 from stripe_emulator.money import format_amount
-from stripe_emulator.objects.refund import build_refund
+from stripe_emulator.objects.refund import FAILURE_REASONS, build_refund, set_refund_status
 from stripe_emulator.params import as_enum, as_int, as_metadata, as_str, opt_str, reject_unknown
 from stripe_emulator.store import StripeObject
 
@@ -19,6 +38,8 @@ CREATE_PARAMS = {
 LIST_PARAMS = {"charge", "created", "ending_before", "expand", "limit", "payment_intent",
                "starting_after"}  # fmt: skip
 REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
+# Seconds (emulator clock) until a pending refund settles or a 5126 refund fails.
+SETTLE_DELAY = 60
 
 
 def charge_for(emu: Emulator, params: dict[str, Any]) -> StripeObject:
@@ -88,36 +109,122 @@ def create_refund(emu: Emulator, params: dict[str, Any], ctx: RequestContext) ->
             param="amount",
         )
     reason = params.get("reason")
+    card_refund = charge["payment_method_details"]["type"] == "card"
     refund = build_refund(
         created=emu.now(),
         amount=amount,
         charge=charge,
         reason=as_enum(reason, "reason", REASONS) if reason else None,
         metadata=as_metadata(params.get("metadata", {})),
+        status="succeeded" if card_refund else "pending",
     )
     emu.store.add(refund)
+    if not card_refund:
+        _schedule(emu, refund, "succeeded")
+    elif emu.store.private.get(charge["id"], {}).get("refunds_fail"):
+        _schedule(emu, refund, "failed")
     previous = {
         "amount_refunded": charge["amount_refunded"],
         "refunded": charge["refunded"],
-        "refunds": {"data": list(charge["refunds"]["data"])},
+        "refunds": {"data": copy.deepcopy(charge["refunds"]["data"])},
     }
+    # Pending refunds count as refunded on the charge, as on Stripe.
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-    charge["refunds"]["data"].insert(0, dict(refund))
+    charge["refunds"]["data"].insert(0, copy.deepcopy(refund))
     emu.emit("refund.created", refund, ctx)
     emu.emit("charge.refunded", charge, ctx, previous_attributes=previous)
     return refund
 
 
-def get_refund(emu: Emulator, refund_id: str) -> StripeObject:
+def _schedule(emu: Emulator, refund: StripeObject, outcome: str) -> None:
+    timer = {"due_at": emu.now() + SETTLE_DELAY, "outcome": outcome}
+    emu.store.private.setdefault(refund["id"], {})["timer"] = timer
+
+
+def _refund(emu: Emulator, refund_id: str) -> StripeObject:
     refund = emu.store.refunds.get(refund_id)
     if refund is None:
         raise no_such("refund", refund_id)
     return refund
 
 
+def _change_status(
+    emu: Emulator, refund: StripeObject, status: str, failure_reason: str | None = None
+) -> StripeObject:
+    emu.store.private.setdefault(refund["id"], {})["timer"] = None
+    previous = set_refund_status(refund, status, failure_reason)
+    charge = emu.store.charges[refund["charge"]]
+    if status == "failed":
+        # The money never left: it no longer counts as refunded on the charge.
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    embedded = charge["refunds"]["data"]
+    for index, copy_ in enumerate(embedded):
+        if copy_["id"] == refund["id"]:
+            embedded[index] = copy.deepcopy(refund)
+    emu.emit("refund.updated", refund, AUTOMATIC, previous_attributes=previous)
+    if status == "failed":
+        emu.emit("refund.failed", refund, AUTOMATIC)
+    emu.emit("charge.refund.updated", refund, AUTOMATIC, previous_attributes=previous)
+    return refund
+
+
+def succeed_refund(emu: Emulator, refund_id: str) -> StripeObject:
+    """A pending refund reaches the customer (the bank confirms it)."""
+    refund = _refund(emu, refund_id)
+    if refund["status"] != "pending":
+        raise StripeError(
+            f"Refund {refund_id} is not pending (status {refund['status']}); "
+            "only a pending refund can succeed.",
+            param="refund",
+        )
+    return _change_status(emu, refund, "succeeded")
+
+
+def fail_refund(emu: Emulator, refund_id: str, reason: str | None = None) -> StripeObject:
+    """A pending or succeeded refund bounces: the card is closed, the bank refuses it."""
+    refund = _refund(emu, refund_id)
+    if refund["status"] not in ("pending", "requires_action", "succeeded"):
+        raise StripeError(
+            f"Refund {refund_id} has already {refund['status']}; it cannot fail.",
+            param="refund",
+        )
+    if reason:
+        reason = as_enum(reason, "reason", FAILURE_REASONS)
+    elif refund["destination_details"]["type"] == "card":
+        reason = "expired_or_canceled_card"
+    else:
+        reason = "declined"
+    return _change_status(emu, refund, "failed", reason)
+
+
+def run_due_refunds(emu: Emulator) -> int:
+    """Settle or fail every refund whose delay has passed; returns how many changed."""
+    now = emu.now()
+    due = sorted(
+        (timer["due_at"], emu.store.order(refund_id) or 0, refund_id, timer["outcome"])
+        for refund_id, private in emu.store.private.items()
+        if refund_id.startswith("re_")
+        and (timer := private.get("timer"))
+        and timer["due_at"] <= now
+    )
+    for _, _, refund_id, outcome in due:
+        if outcome == "failed":
+            fail_refund(emu, refund_id)
+        else:
+            succeed_refund(emu, refund_id)
+    return len(due)
+
+
+def get_refund(emu: Emulator, refund_id: str) -> StripeObject:
+    run_due_refunds(emu)
+    return _refund(emu, refund_id)
+
+
 def list_refunds(emu: Emulator, params: dict[str, Any]) -> list[StripeObject]:
     reject_unknown(params, LIST_PARAMS)
+    run_due_refunds(emu)
     created = created_matcher(params.get("created"))
     charge = params.get("charge")
     pi = params.get("payment_intent")
