@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only these keys (default: any sk_test_ key)",
     )
     parser.add_argument("--api-version", default=DEFAULT_API_VERSION)
+    parser.add_argument(
+        "--refund-delay",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="until a bank-debit refund succeeds or a 4000000000005126 refund fails",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -67,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         delivery_timeout=args.delivery_timeout,
         api_keys=args.api_keys,
         api_version=args.api_version,
+        refund_delay=args.refund_delay,
     )
 
 

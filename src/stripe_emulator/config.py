@@ -57,6 +57,9 @@ class EmulatorConfig:
     api_version: str = DEFAULT_API_VERSION
     # How often open sessions past ``expires_at`` are swept (they also expire lazily).
     expiry_sweep_interval: float = 1.0
+    # Seconds (emulator clock) until a pending bank-debit refund succeeds and until a
+    # refund of a 4000 0000 0000 5126 charge fails. The same sweep acts on them.
+    refund_delay: int = 60
 
     @property
     def base_url(self) -> str:

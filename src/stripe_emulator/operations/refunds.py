@@ -5,10 +5,11 @@ Event sequences follow Stripe's:
 - every refund: ``refund.created``, then ``charge.refunded`` (the charge with the new
   ``amount_refunded``, ``refunded`` and ``refunds`` list);
 - a card refund succeeds at once; a bank-debit refund (``bacs_debit``, ...) starts
-  ``pending`` and succeeds ``SETTLE_DELAY`` seconds later on the emulator's clock (or
-  at once through the control API): ``refund.updated``, ``charge.refund.updated``;
+  ``pending`` and succeeds ``config.refund_delay`` (60) seconds later on the emulator's
+  clock (or at once through the control API): ``refund.updated``,
+  ``charge.refund.updated``;
 - a refund of a charge paid with 4000 0000 0000 5126 succeeds, then fails
-  ``SETTLE_DELAY`` seconds later (or at once through the control API):
+  ``config.refund_delay`` seconds later (or at once through the control API):
   ``refund.updated``, ``refund.failed``, ``charge.refund.updated``; the charge's
   ``amount_refunded`` goes back down. Any pending or succeeded refund can be failed
   through the control API.
@@ -38,8 +39,6 @@ CREATE_PARAMS = {
 LIST_PARAMS = {"charge", "created", "ending_before", "expand", "limit", "payment_intent",
                "starting_after"}  # fmt: skip
 REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
-# Seconds (emulator clock) until a pending refund settles or a 5126 refund fails.
-SETTLE_DELAY = 60
 
 
 def charge_for(emu: Emulator, params: dict[str, Any]) -> StripeObject:
@@ -138,7 +137,7 @@ def create_refund(emu: Emulator, params: dict[str, Any], ctx: RequestContext) ->
 
 
 def _schedule(emu: Emulator, refund: StripeObject, outcome: str) -> None:
-    timer = {"due_at": emu.now() + SETTLE_DELAY, "outcome": outcome}
+    timer = {"due_at": emu.now() + emu.config.refund_delay, "outcome": outcome}
     emu.store.private.setdefault(refund["id"], {})["timer"] = timer
 
 
@@ -191,7 +190,7 @@ def fail_refund(emu: Emulator, refund_id: str, reason: str | None = None) -> Str
             param="refund",
         )
     if reason:
-        reason = as_enum(reason, "reason", FAILURE_REASONS)
+        reason = as_enum(reason, "failure_reason", FAILURE_REASONS)
     elif refund["destination_details"]["type"] == "card":
         reason = "expired_or_canceled_card"
     else:
