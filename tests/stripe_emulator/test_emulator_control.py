@@ -32,6 +32,38 @@ async def test_async_client_drives_a_payment(
         await control.aclose()
 
 
+async def test_async_client_fails_and_settles_refunds_and_submits_evidence(
+    emulator: EmulatorServer, make_session: Callable[..., Any], stripe_client: stripe.StripeClient
+) -> None:
+    control = AsyncEmulatorControl(emulator.url)
+    try:
+        card = make_session()
+        await control.pay(card.id, card="4000000000005126")
+        card_pi = stripe_client.v1.checkout.sessions.retrieve(card.id).payment_intent
+        refund = await control.refund(payment_intent=card_pi, amount=100, metadata={"k": "v"})
+        assert refund["metadata"] == {"k": "v"}
+        failed = await control.fail_refund(refund["id"], failure_reason="unknown")
+        assert (failed["status"], failed["failure_reason"]) == ("failed", "unknown")
+
+        bank = make_session()
+        await control.pay(bank.id, method="bank_transfer")
+        await control.settle(bank.id)
+        bank_pi = stripe_client.v1.checkout.sessions.retrieve(bank.id).payment_intent
+        pending = await control.refund(payment_intent=bank_pi)
+        assert (await control.succeed_refund(pending["id"]))["status"] == "succeeded"
+
+        disputed = make_session()
+        await control.pay(disputed.id, card="4000000000000259")
+        pi_id = stripe_client.v1.checkout.sessions.retrieve(disputed.id).payment_intent
+        (dispute,) = stripe_client.v1.disputes.list(params={"payment_intent": pi_id}).data
+        submitted = await control.submit_dispute_evidence(dispute.id, {"receipt": "file_1"})
+        assert submitted["status"] == "under_review"
+        assert (await control.close_dispute(dispute.id, "lost"))["status"] == "lost"
+        assert (await control.advance_clock(120))["refunds"] == 0
+    finally:
+        await control.aclose()
+
+
 def test_declined_card_through_the_control_api_is_a_402_card_error(
     emulator: EmulatorServer, make_session: Callable[..., Any]
 ) -> None:

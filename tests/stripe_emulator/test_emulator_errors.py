@@ -87,6 +87,31 @@ def test_unknown_urls_answer_in_stripes_shape(emulator: EmulatorServer) -> None:
     assert "Unrecognized request URL (POST: /v1/nothing_here)" in _error(response)["message"]
 
 
+def test_code_and_param_are_left_out_when_an_error_has_none(
+    emulator: EmulatorServer, paid_session: Any
+) -> None:
+    no_key = _error(httpx.get(f"{emulator.url}/v1/customers"))
+    assert set(no_key) == {"type", "message"}
+    unknown_url = _error(httpx.get(f"{emulator.url}/v1/nothing_here", headers=AUTH))
+    assert set(unknown_url) == {"type", "message"}
+
+    # A code without a param: refunding a disputed charge.
+    emulator.dispute(payment_intent=paid_session.payment_intent)
+    disputed = _error(
+        httpx.post(
+            f"{emulator.url}/v1/refunds",
+            headers=AUTH,
+            data={"payment_intent": paid_session.payment_intent},
+        )
+    )
+    assert (disputed["code"], "param" in disputed) == ("charge_disputed", False)
+    assert disputed["doc_url"].endswith("/charge-disputed")
+
+    # Both, when the error has both.
+    missing = _error(httpx.get(f"{emulator.url}/v1/customers/cus_nope", headers=AUTH))
+    assert (missing["code"], missing["param"]) == ("resource_missing", "id")
+
+
 def _line(**price_data: Any) -> list[dict[str, Any]]:
     data = {"currency": "gbp", "unit_amount": 1000, "product_data": {"name": "x"}, **price_data}
     return [{"quantity": 1, "price_data": data}]

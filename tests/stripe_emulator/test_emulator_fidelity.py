@@ -1,19 +1,26 @@
-"""Every top-level field of Stripe's official example objects is on the emulator's.
+"""The emulator's objects have Stripe's fields, at the API version it announces.
 
-The examples are ``fixtures3.json`` from Stripe's OpenAPI repository, kept outside
-this repository at ``../shared/stripe/fixtures3.json`` (relative to its root).
+Two references: ``fixtures3.json`` from Stripe's OpenAPI repository (kept outside this
+repository at ``../shared/stripe/fixtures3.json``, relative to its root): every
+top-level field of its examples is on ours; and the pinned SDK (stripe 16.1.0, API
+2026-10-28), whose classes declare each object's fields: ours has no field the SDK
+does not know, has the fields that version added, and uses its enum values.
 """
 
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import stripe
 
+from stripe_emulator.config import DEFAULT_API_VERSION
 from stripe_emulator.testing import EmulatorServer
+from tests.stripe_emulator.support import REFUND_FAILS_CARD
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
 RESOURCES = [
@@ -24,6 +31,23 @@ RESOURCES = [
     "charge",
     "refund",
     "dispute",
+]
+SDK_CLASSES: dict[str, type] = {
+    "checkout.session": stripe.checkout.Session,
+    "customer": stripe.Customer,
+    "event": stripe.Event,
+    "payment_intent": stripe.PaymentIntent,
+    "charge": stripe.Charge,
+    "refund": stripe.Refund,
+    "dispute": stripe.Dispute,
+}
+# Fields of API 2026-10-28 that the older fixtures lack (issue 8); sent even when null.
+NEW_FIELDS = [
+    ("checkout.session", "allowed_payment_method_types"),
+    ("checkout.session", "ui_mode"),
+    ("payment_intent", "allowed_payment_method_types"),
+    ("payment_intent", "payment_record"),
+    ("dispute", "intended_submission_method"),
 ]
 
 
@@ -48,18 +72,18 @@ def ours(emulator: EmulatorServer) -> dict[str, dict[str, Any]]:
         return response.json()
 
     customer = call("POST", "/v1/customers", email="f@example.com")
+    ok_url = "https://example.com/ok"
+    line_items = {
+        "mode": "payment",
+        "line_items[0][quantity]": "1",
+        "line_items[0][price_data][currency]": "gbp",
+        "line_items[0][price_data][unit_amount]": "1000",
+        "line_items[0][price_data][product_data][name]": "100 credits",
+    }
     session = call(
         "POST",
         "/v1/checkout/sessions",
-        **{
-            "mode": "payment",
-            "customer": customer["id"],
-            "line_items[0][quantity]": "1",
-            "line_items[0][price_data][currency]": "gbp",
-            "line_items[0][price_data][unit_amount]": "1000",
-            "line_items[0][price_data][product_data][name]": "100 credits",
-            "success_url": "https://example.com/ok",
-        },
+        **{**line_items, "customer": customer["id"], "success_url": ok_url},
     )
     emulator.pay(session["id"])
     session = call("GET", f"/v1/checkout/sessions/{session['id']}")
@@ -70,8 +94,23 @@ def ours(emulator: EmulatorServer) -> dict[str, dict[str, Any]]:
     dispute = call("GET", f"/v1/disputes/{dispute['id']}")
     event = call("GET", "/v1/events")["data"][0]
     event = call("GET", f"/v1/events/{event['id']}")
+
+    # A refund that fails later (card 5126) and one that starts pending (Bacs debit).
+    failing = call("POST", "/v1/checkout/sessions", **{**line_items, "success_url": ok_url})
+    emulator.pay(failing["id"], card=REFUND_FAILS_CARD)
+    failing = call("GET", f"/v1/checkout/sessions/{failing['id']}")
+    refund_failed = emulator.fail_refund(
+        call("POST", "/v1/refunds", payment_intent=failing["payment_intent"])["id"]
+    )
+    bank = call("POST", "/v1/checkout/sessions", **{**line_items, "success_url": ok_url})
+    emulator.pay(bank["id"], method="bank_transfer")
+    emulator.settle(bank["id"])
+    bank = call("GET", f"/v1/checkout/sessions/{bank['id']}")
+    refund_pending = call("POST", "/v1/refunds", payment_intent=bank["payment_intent"])
     http.close()
     return {
+        "refund (failed)": refund_failed,
+        "refund (pending)": refund_pending,
         "checkout.session": session,
         "customer": customer,
         "event": event,
@@ -108,3 +147,75 @@ def test_field_types_match_where_both_are_set(
         and type(value) is not type(ours[resource][key])
     ]
     assert mismatched == []
+
+
+def _declared(resource: str) -> dict[str, Any]:
+    """The fields the pinned SDK declares on an object, with their annotations."""
+    fields: dict[str, Any] = {}
+    for cls in reversed(SDK_CLASSES[resource].__mro__):
+        fields.update(getattr(cls, "__annotations__", {}))
+    return {k: v for k, v in fields.items() if not k.startswith("_") and k != "OBJECT_NAME"}
+
+
+def _literals(annotation: Any) -> set[str]:
+    """Every value of the ``Literal[...]`` inside an annotation (empty: any string)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return set(typing.get_args(annotation))
+    values: set[str] = set()
+    for arg in typing.get_args(annotation):
+        values |= _literals(arg)
+    return values
+
+
+def test_the_sdk_is_the_api_version_the_emulator_announces() -> None:
+    assert stripe.api_version == DEFAULT_API_VERSION
+
+
+@pytest.mark.parametrize("resource", [*RESOURCES, "refund (failed)", "refund (pending)"])
+def test_no_field_is_unknown_to_the_api_version(
+    ours: dict[str, dict[str, Any]], resource: str
+) -> None:
+    kind = resource.split(" ")[0]
+    assert sorted(set(ours[resource]) - set(_declared(kind))) == []
+
+
+@pytest.mark.parametrize(("resource", "field"), NEW_FIELDS)
+def test_fields_of_the_api_version_are_sent_with_its_values(
+    ours: dict[str, dict[str, Any]], resource: str, field: str
+) -> None:
+    declared = _declared(resource)
+    assert field in declared, f"the SDK does not declare {resource}.{field}"
+    assert field in ours[resource], f"{resource} lacks {field} (it must be sent, even null)"
+    allowed = _literals(declared[field])
+    value = ours[resource][field]
+    if allowed and value is not None:
+        assert value in allowed
+
+
+def test_new_fields_hold_what_stripe_puts_there(ours: dict[str, dict[str, Any]]) -> None:
+    session, pi = ours["checkout.session"], ours["payment_intent"]
+    assert session["ui_mode"] == "hosted_page"  # the version's name for the hosted page
+    # No filter was passed: null, while payment_method_types lists what is offered.
+    assert session["allowed_payment_method_types"] is None
+    assert session["payment_method_types"] == ["card", "bacs_debit"]
+    assert pi["allowed_payment_method_types"] is None
+    assert pi["payment_record"].startswith("pr_")  # paid: it has a Payment Record
+    assert ours["dispute"]["intended_submission_method"] is None
+
+
+def test_refund_state_fields_appear_only_in_their_state(ours: dict[str, dict[str, Any]]) -> None:
+    state_fields = {"failure_reason", "failure_balance_transaction", "pending_reason"}
+    succeeded, failed, pending = (
+        ours["refund"],
+        ours["refund (failed)"],
+        ours["refund (pending)"],
+    )
+    assert succeeded["status"] == "succeeded"
+    assert state_fields & set(succeeded) == set()
+    assert failed["status"] == "failed"
+    assert failed["failure_reason"] == "expired_or_canceled_card"
+    assert failed["failure_balance_transaction"].startswith("txn_")
+    assert "pending_reason" not in failed
+    assert (pending["status"], pending["pending_reason"]) == ("pending", "processing")
+    assert {"failure_reason", "failure_balance_transaction"} & set(pending) == set()
+    assert pending["pending_reason"] in _literals(_declared("refund")["pending_reason"])
