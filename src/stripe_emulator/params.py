@@ -148,6 +148,12 @@ def merge_metadata(current: dict[str, str], update: dict[str, str]) -> dict[str,
     return merged
 
 
+def updated_metadata(current: dict[str, str], raw: Any) -> dict[str, str]:
+    """Metadata after an update request: merged, or cleared by ``metadata=`` (empty)."""
+    update = as_metadata(raw, update=True)
+    return merge_metadata(current, update) if update else {}
+
+
 def as_expand(data: Mapping[str, Any]) -> list[str]:
     raw = data.get("expand")
     if raw is None:

@@ -13,7 +13,7 @@ from stripe_emulator.api.deps import (
     respond_list,
 )
 from stripe_emulator.operations import checkout as ops
-from stripe_emulator.params import as_metadata, merge_metadata, reject_unknown
+from stripe_emulator.params import reject_unknown, updated_metadata
 from stripe_emulator.responses import StripeJSONResponse
 
 router = APIRouter(prefix="/checkout/sessions")
@@ -46,8 +46,7 @@ async def update(request: Request, session_id: str) -> StripeJSONResponse:
     reject_unknown(params, {"expand", "metadata"})
     session = ops.get_session(emulator(request), session_id)
     if "metadata" in params:
-        update = as_metadata(params["metadata"], update=True)
-        session["metadata"] = merge_metadata(session["metadata"], update) if update else {}
+        session["metadata"] = updated_metadata(session["metadata"], params["metadata"])
     return respond(request, session, params)
 
 

@@ -15,9 +15,9 @@ from stripe_emulator.params import (
     as_list,
     as_metadata,
     as_str,
-    merge_metadata,
     opt_str,
     reject_unknown,
+    updated_metadata,
 )
 from stripe_emulator.store import StripeObject
 
@@ -89,9 +89,7 @@ def update_customer(
         if key in params:
             changes[key] = opt_str(params[key], key, max_length=limit)
     if "metadata" in params:
-        update = as_metadata(params["metadata"], update=True)
-        # ``metadata=`` (empty) clears all keys, as on Stripe.
-        changes["metadata"] = merge_metadata(customer["metadata"], update) if update else {}
+        changes["metadata"] = updated_metadata(customer["metadata"], params["metadata"])
     if "address" in params:
         changes["address"] = _address(params["address"])
     previous = {k: customer[k] for k, v in changes.items() if customer[k] != v}

@@ -32,11 +32,10 @@ from stripe_emulator.params import (
     as_dict,
     as_enum,
     as_int,
-    as_metadata,
     as_str,
-    merge_metadata,
     opt_str,
     reject_unknown,
+    updated_metadata,
 )
 from stripe_emulator.store import StripeObject
 
@@ -105,8 +104,7 @@ def _awaiting_response(dispute: StripeObject) -> None:
     if dispute["status"] not in _AWAITING_RESPONSE:
         raise StripeError(
             f"This dispute is {dispute['status'].replace('_', ' ')}; it no longer accepts "
-            "evidence or a response.",
-            param="dispute",
+            "evidence or a response."
         )
 
 
@@ -139,8 +137,7 @@ def update_dispute(
         previous["evidence"] = {k: dispute["evidence"].get(k) for k in changed}
         dispute["evidence"].update(changed)
     if "metadata" in params:
-        update = as_metadata(params["metadata"], update=True)
-        metadata = merge_metadata(dispute["metadata"], update) if update else {}
+        metadata = updated_metadata(dispute["metadata"], params["metadata"])
         if metadata != dispute["metadata"]:
             previous["metadata"] = dispute["metadata"]
             dispute["metadata"] = metadata

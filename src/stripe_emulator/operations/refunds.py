@@ -175,8 +175,7 @@ def succeed_refund(emu: Emulator, refund_id: str) -> StripeObject:
     if refund["status"] != "pending":
         raise StripeError(
             f"Refund {refund_id} is not pending (status {refund['status']}); "
-            "only a pending refund can succeed.",
-            param="refund",
+            "only a pending refund can succeed."
         )
     return _change_status(emu, refund, "succeeded")
 
@@ -185,10 +184,7 @@ def fail_refund(emu: Emulator, refund_id: str, reason: str | None = None) -> Str
     """A pending or succeeded refund bounces: the card is closed, the bank refuses it."""
     refund = _refund(emu, refund_id)
     if refund["status"] not in ("pending", "requires_action", "succeeded"):
-        raise StripeError(
-            f"Refund {refund_id} has already {refund['status']}; it cannot fail.",
-            param="refund",
-        )
+        raise StripeError(f"Refund {refund_id} has already {refund['status']}; it cannot fail.")
     if reason:
         reason = as_enum(reason, "failure_reason", FAILURE_REASONS)
     elif refund["destination_details"]["type"] == "card":
