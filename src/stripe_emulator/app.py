@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,8 @@ from stripe_emulator.operations.checkout import expire_due_sessions
 from stripe_emulator.operations.refunds import run_due_refunds
 from stripe_emulator.responses import error_response, stripe_error_handler
 
+log = logging.getLogger("stripe_emulator")
+
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
     # Only the control API has typed query parameters; answer in Stripe's shape.
@@ -35,8 +38,12 @@ async def _sweep(emulator: Emulator) -> None:
     # do we, so that a receiver gets the events without anyone reading the objects.
     while True:
         await asyncio.sleep(emulator.config.expiry_sweep_interval)
-        expire_due_sessions(emulator)
-        run_due_refunds(emulator)
+        try:
+            expire_due_sessions(emulator)
+            run_due_refunds(emulator)
+        except Exception:
+            # One bad object must not stop time for all the others: say so, go on.
+            log.exception("stripe emulator: the expiry/refund sweep failed; retrying")
 
 
 def create_app(

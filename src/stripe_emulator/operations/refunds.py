@@ -136,6 +136,10 @@ def create_refund(emu: Emulator, params: dict[str, Any], ctx: RequestContext) ->
     return refund
 
 
+# A refund can still fail while on its way, and even after it succeeded (a closed card).
+_MAY_FAIL = {"pending", "requires_action", "succeeded"}
+
+
 def _schedule(emu: Emulator, refund: StripeObject, outcome: str) -> None:
     timer = {"due_at": emu.now() + emu.config.refund_delay, "outcome": outcome}
     emu.store.private.setdefault(refund["id"], {})["timer"] = timer
@@ -183,7 +187,7 @@ def succeed_refund(emu: Emulator, refund_id: str) -> StripeObject:
 def fail_refund(emu: Emulator, refund_id: str, reason: str | None = None) -> StripeObject:
     """A pending or succeeded refund bounces: the card is closed, the bank refuses it."""
     refund = _refund(emu, refund_id)
-    if refund["status"] not in ("pending", "requires_action", "succeeded"):
+    if refund["status"] not in _MAY_FAIL:
         raise StripeError(f"Refund {refund_id} has already {refund['status']}; it cannot fail.")
     if reason:
         reason = as_enum(reason, "failure_reason", FAILURE_REASONS)
@@ -204,12 +208,22 @@ def run_due_refunds(emu: Emulator) -> int:
         and (timer := private.get("timer"))
         and timer["due_at"] <= now
     )
+    changed = 0
     for _, _, refund_id, outcome in due:
+        refund = emu.store.refunds.get(refund_id)
+        still_applies = refund is not None and (
+            refund["status"] in _MAY_FAIL if outcome == "failed" else refund["status"] == "pending"
+        )
+        if not still_applies:
+            # Overtaken (state restored from elsewhere, say): drop the timer, do not raise.
+            emu.store.private[refund_id]["timer"] = None
+            continue
         if outcome == "failed":
             fail_refund(emu, refund_id)
         else:
             succeed_refund(emu, refund_id)
-    return len(due)
+        changed += 1
+    return changed
 
 
 def get_refund(emu: Emulator, refund_id: str) -> StripeObject:
