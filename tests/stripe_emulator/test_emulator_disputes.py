@@ -174,6 +174,12 @@ def test_bad_evidence_changes_nothing(
         ({"evidence": {"favourite_colour": "blue"}}, "evidence[favourite_colour]"),
         ({"intended_submission_method": "carrier_pigeon"}, "intended_submission_method"),
         ({"amount": 5}, "amount"),
+        # Good evidence with a bad method: neither is applied.
+        (
+            {"evidence": {"receipt": "file_1"}, "intended_submission_method": "fax"},
+            "intended_submission_method",
+        ),
+        ({"evidence": {"receipt": "file_1"}, "metadata": "not a hash"}, "metadata"),
     ]
     for params, param in cases:
         with pytest.raises(stripe.InvalidRequestError) as info:
@@ -181,6 +187,7 @@ def test_bad_evidence_changes_nothing(
         assert info.value.param == param
     after = stripe_client.v1.disputes.retrieve(dispute.id)
     assert (after.status, after.evidence_details.has_evidence) == ("needs_response", False)
+    assert after.evidence.receipt is None
     assert after.intended_submission_method is None
     assert event_types(emulator, "charge.dispute.updated") == []
     with pytest.raises(stripe.InvalidRequestError) as missing:

@@ -129,25 +129,22 @@ def update_dispute(
     dispute = get_dispute(emu, dispute_id)
     reject_unknown(params, UPDATE_PARAMS)
     _awaiting_response(dispute)
+    # Read every parameter before changing anything: a bad one changes nothing.
     evidence = _evidence(params.get("evidence", {}))
     submit = as_bool(params.get("submit", True), "submit")
-    previous: dict[str, Any] = {}
+    changes: dict[str, Any] = {}
+    if "metadata" in params:
+        changes["metadata"] = updated_metadata(dispute["metadata"], params["metadata"])
+    if params.get("intended_submission_method") not in (None, ""):
+        changes["intended_submission_method"] = as_enum(
+            params["intended_submission_method"], "intended_submission_method", SUBMISSION_METHODS
+        )
+    previous: dict[str, Any] = {k: dispute[k] for k, v in changes.items() if dispute[k] != v}
+    dispute.update(changes)
     changed = {k: v for k, v in evidence.items() if dispute["evidence"].get(k) != v}
     if changed:
         previous["evidence"] = {k: dispute["evidence"].get(k) for k in changed}
         dispute["evidence"].update(changed)
-    if "metadata" in params:
-        metadata = updated_metadata(dispute["metadata"], params["metadata"])
-        if metadata != dispute["metadata"]:
-            previous["metadata"] = dispute["metadata"]
-            dispute["metadata"] = metadata
-    if params.get("intended_submission_method") not in (None, ""):
-        method = as_enum(
-            params["intended_submission_method"], "intended_submission_method", SUBMISSION_METHODS
-        )
-        if method != dispute["intended_submission_method"]:
-            previous["intended_submission_method"] = dispute["intended_submission_method"]
-            dispute["intended_submission_method"] = method
     details = dispute["evidence_details"]
     has_evidence = any(dispute["evidence"].get(k) for k in EVIDENCE_FIELDS)
     details_before = dict(details)
