@@ -23,6 +23,7 @@ from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import decode_form
 from stripe_emulator.money import format_amount
 from stripe_emulator.operations import checkout, payments
+from stripe_emulator.payment_methods import delayed_method_for
 from stripe_emulator.store import StripeObject
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +77,7 @@ def _page(
             }
         )
     email = payments.known_email(emu, session)
-    bank_method = checkout.delayed_method_for(currency)
+    bank_method = delayed_method_for(currency)
     return _html(
         "checkout.html",
         status,

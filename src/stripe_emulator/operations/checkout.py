@@ -26,6 +26,7 @@ from stripe_emulator.params import (
     reject_unknown,
     require,
 )
+from stripe_emulator.payment_methods import check_ui_mode, session_payment_method_types
 from stripe_emulator.store import StripeObject
 
 # Parameters the emulator acts on.
@@ -71,19 +72,6 @@ _PI_DATA_KEYS = {
 MIN_EXPIRY_SECONDS = 30 * 60
 MAX_EXPIRY_SECONDS = 24 * 60 * 60
 MAX_AMOUNT = 99_999_999
-
-# The delayed-notification bank debit offered on the hosted page ("bank transfer"),
-# by currency: it completes the session unpaid and settles later.
-_DELAYED_METHODS = {"gbp": "bacs_debit", "eur": "sepa_debit", "usd": "us_bank_account"}
-PAYMENT_METHOD_TYPES = {"card", "link", *_DELAYED_METHODS.values()}
-# ``ui_mode`` values of API 2026-10-28; only Stripe's own hosted page is emulated.
-# "hosted" is the name older API versions used for it.
-UI_MODES = {"elements", "embedded_page", "form", "hosted_page"}
-HOSTED_UI_MODES = {"hosted_page", "hosted"}
-
-
-def delayed_method_for(currency: str) -> str:
-    return _DELAYED_METHODS.get(currency, "bacs_debit")
 
 
 def _url(params: dict[str, Any], key: str) -> str | None:
@@ -234,38 +222,6 @@ def _expires_at(params: dict[str, Any], now: int) -> int:
     return expires_at
 
 
-def _payment_method_types(
-    params: dict[str, Any], currency: str
-) -> tuple[list[str], list[str] | None]:
-    """``payment_method_types`` and the ``allowed_payment_method_types`` filter.
-
-    Without an explicit list Stripe offers what is eligible (here: card and the
-    currency's bank debit), narrowed to ``allowed_payment_method_types`` if given.
-    """
-    exclusive(params, "payment_method_types", "allowed_payment_method_types")
-    if "payment_method_types" in params:
-        key = "payment_method_types"
-        types = [
-            as_enum(v, f"{key}[{i}]", PAYMENT_METHOD_TYPES)
-            for i, v in enumerate(as_list(params[key], key))
-        ]
-        return types or ["card"], None
-    eligible = ["card", delayed_method_for(currency)]
-    if "allowed_payment_method_types" not in params:
-        return eligible, None
-    # A filter: types the emulator does not offer are accepted and simply not offered.
-    key = "allowed_payment_method_types"
-    allowed = [as_str(v, f"{key}[{i}]") for i, v in enumerate(as_list(params[key], key))]
-    offered = [t for t in eligible if t in allowed]
-    if not offered:
-        raise invalid_param(
-            "allowed_payment_method_types",
-            f"None of the allowed payment method types is available for {currency.upper()} "
-            f"payments (available: {', '.join(eligible)}).",
-        )
-    return offered, allowed
-
-
 def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -> StripeObject:
     reject_unknown(params, CREATE_PARAMS)
     for key in sorted(_UNSUPPORTED & params.keys()):
@@ -277,10 +233,7 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
     mode = as_enum(require(params, "mode"), "mode", {"payment", "setup", "subscription"})
     if mode != "payment":
         raise invalid_param("mode", "The Stripe emulator supports only mode=payment.")
-    if params.get("ui_mode") not in (None, ""):
-        ui_mode = as_enum(params["ui_mode"], "ui_mode", UI_MODES | HOSTED_UI_MODES)
-        if ui_mode not in HOSTED_UI_MODES:
-            raise invalid_param("ui_mode", "The Stripe emulator supports only ui_mode=hosted_page.")
+    check_ui_mode(params)
     currency, items, products = _line_items(emu, params.get("line_items"))
     if params.get("currency") and as_str(params["currency"], "currency").lower() != currency:
         raise invalid_param("currency", "`currency` must match the currency of the line items.")
@@ -307,7 +260,7 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
     now = emu.now()
     phone = as_dict(params.get("phone_number_collection", {}), "phone_number_collection")
     promotion = params.get("allow_promotion_codes")
-    method_types, allowed_types = _payment_method_types(params, currency)
+    method_types, allowed_types = session_payment_method_types(params, currency)
     session = build_session(
         created=now,
         expires_at=_expires_at(params, now),

@@ -34,8 +34,9 @@ from stripe_emulator.objects.payments import (
     build_payment_method,
     card_details,
 )
-from stripe_emulator.operations.checkout import delayed_method_for, get_session
+from stripe_emulator.operations.checkout import get_session
 from stripe_emulator.operations.disputes import open_dispute
+from stripe_emulator.payment_methods import delayed_method_for
 from stripe_emulator.store import StripeObject
 
 DEFAULT_EMAIL = "customer@example.com"
