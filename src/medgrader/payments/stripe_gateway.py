@@ -154,6 +154,16 @@ class StripeGateway:
             raise _translate(exc, "create_refund") from exc
         return refund.to_dict()
 
+    async def sessions_for_intent(self, payment_intent: str) -> list[dict[str, Any]]:
+        """The Checkout Sessions that created this payment intent (one, for ours)."""
+        try:
+            listed = await self._client.v1.checkout.sessions.list_async(
+                params={"payment_intent": payment_intent, "limit": 10}
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc, "sessions_for_intent") from exc
+        return [session.to_dict() for session in listed.data]
+
     async def payment_returns(
         self, payment_intent: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

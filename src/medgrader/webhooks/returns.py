@@ -8,6 +8,12 @@ the event's own object, to the one returns function, which records them and post
 rule asks for. Observations only move a refund or dispute forward, so it does not matter which
 of two concurrent handlers commits first: the payment ends equal to the rule applied to what
 Stripe says now.
+
+A refund or dispute can beat the purchase's own fulfilment (a card disputed at once, a webhook
+of the purchase still failing): when we have no payment for the intent yet, Stripe is also
+asked which Checkout Session made it, and that session is fulfilled first, in the same
+transaction, by the one fulfilment function (exactly once, whoever else fulfils it), so the
+credits bought and the credits taken back land together.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from sqlalchemy import text
 
-from medgrader.checkout.fulfilment import Outcome
+from medgrader.checkout.fulfilment import Outcome, apply_stripe_session
 from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession
+from medgrader.db.lean import SqlSession, lean_transaction
 from medgrader.payments.observations import DisputeSeen, Observation, RefundSeen
 from medgrader.payments.returns import apply_returns, lock_payment_by_intent
 
@@ -50,6 +57,8 @@ class StripeNow:
     payment_intent: str
     refunds: list[dict[str, Any]]
     disputes: list[dict[str, Any]]
+    # Asked only when we had no payment for the intent: the sessions that made it.
+    sessions: tuple[dict[str, Any], ...] = ()
 
 
 def payment_intent_of(obj: dict[str, Any]) -> str:
@@ -61,12 +70,18 @@ def payment_intent_of(obj: dict[str, Any]) -> str:
     return intent
 
 
+_PAYMENT_KNOWN = text("SELECT 1 FROM payments WHERE stripe_payment_intent_id = :pi")
+
+
 async def ask_stripe(ctx: AppContext, obj: dict[str, Any]) -> StripeNow:
     """Call with no transaction open. Raises the gateway's BadGateway if Stripe cannot
     answer (the delivery then fails and Stripe sends it again)."""
     intent = payment_intent_of(obj)
+    async with lean_transaction(ctx.lean_pool) as session:
+        known = await session.scalar(_PAYMENT_KNOWN, {"pi": intent}) is not None
+    sessions = () if known else tuple(await ctx.stripe.sessions_for_intent(intent))
     refunds, disputes = await ctx.stripe.payment_returns(intent)
-    return StripeNow(intent, refunds, disputes)
+    return StripeNow(intent, refunds, disputes, sessions)
 
 
 def _observations(event_type: str, obj: dict[str, Any], now: StripeNow) -> list[Observation]:
@@ -89,6 +104,10 @@ async def apply_stripe_now(
 ) -> Outcome:
     observations = _observations(event_type, obj, now)
     payment = await lock_payment_by_intent(session, now.payment_intent)
+    for stripe_session in now.sessions if payment is None else ():
+        # Ours and paid: fulfilled now (or found fulfilled meanwhile); anyone else's: ignored.
+        await apply_stripe_session(session, ctx, stripe_session)
+        payment = await lock_payment_by_intent(session, now.payment_intent)
     if payment is None:
         log.error("ALERT refund or dispute for a payment we do not know", alert="unknown_payment",
                   event_type=event_type, payment_intent=now.payment_intent,
