@@ -122,6 +122,8 @@ def test_the_ledger_follows_the_model(
             self.spends: list[SpendRecord] = []
             self.purchases = 0
             self.payments: list[PaymentModel] = []
+            # (payment, Stripe refund id, amount) of refunds that have not failed
+            self.live_refunds: list[tuple[PaymentModel, str, int]] = []
 
         def returned(self, payment: PaymentModel) -> None:
             """Stripe returned money: the credits follow the rule, from the cumulative R."""
@@ -297,10 +299,27 @@ def test_the_ledger_follows_the_model(
                     headers=admin.headers,
                 )
                 assert response.status_code == 201, response.text
+                refund_id = response.json()["id"]
             else:
-                stripe_emulator.refund(payment_intent=payment.payment_intent, amount=amount)
+                made = stripe_emulator.refund(payment_intent=payment.payment_intent, amount=amount)
+                refund_id = made["id"]
             settle_webhooks(stripe_emulator)
             payment.refunded += amount
+            self.live_refunds.append((payment, refund_id, amount))
+            self.returned(payment)
+
+        @precondition(lambda self: any(p.dispute_id is None for p, _, _ in self.live_refunds))
+        @rule(data=st.data())
+        def refund_fails(self, data: st.DataObject) -> None:
+            """The bank sends a refund back (as Stripe's card 5126 does): credits return."""
+            choice = data.draw(
+                st.sampled_from([r for r in self.live_refunds if r[0].dispute_id is None])
+            )
+            payment, refund_id, amount = choice
+            stripe_emulator.fail_refund(refund_id)
+            settle_webhooks(stripe_emulator)
+            self.live_refunds.remove(choice)
+            payment.refunded -= amount
             self.returned(payment)
 
         @precondition(lambda self: self.refundable())
