@@ -17,7 +17,8 @@ from medgrader.webhooks import repository as inbox_sql
 @pytest.mark.parametrize(
     ("statement", "read"),
     [
-        (inbox_sql._INSERT, True),
+        (inbox_sql._CLAIM, True),
+        (inbox_sql._FAILED, False),
         (inbox_sql._PROCESSED, False),
         (checkout_sql._LOCK_BY_STRIPE_ID, True),
         (checkout_sql._MARK, True),
