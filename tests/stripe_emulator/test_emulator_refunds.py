@@ -100,9 +100,11 @@ def test_bank_debit_refund_is_pending_until_the_clock_passes_the_delay(
     assert (charge.amount_refunded, charge.refunded) == (1000, True)
     assert charge.refunds.data[0].status == "pending"
 
-    emulator.advance_clock(59)
+    # Object time is wall time plus the offset: leave the wall clock (a loaded machine)
+    # 30 s of slack before the 60 s delay, then pass it.
+    emulator.advance_clock(30)
     assert stripe_client.v1.refunds.retrieve(refund.id).status == "pending"
-    assert emulator.advance_clock(2)["refunds"] == 1
+    assert emulator.advance_clock(31)["refunds"] == 1
 
     settled = stripe_client.v1.refunds.retrieve(refund.id)
     assert settled.status == "succeeded"
@@ -162,9 +164,9 @@ def test_card_5126_refund_succeeds_then_fails_when_the_clock_passes_the_delay(
     assert refund.status == "succeeded"
     assert stripe_client.v1.charges.retrieve(charge.id).amount_refunded == 1000
 
-    emulator.advance_clock(59)
+    emulator.advance_clock(30)  # 30 s of wall-clock slack, as above
     assert stripe_client.v1.refunds.retrieve(refund.id).status == "succeeded"
-    emulator.advance_clock(2)
+    emulator.advance_clock(31)
 
     failed = stripe_client.v1.refunds.retrieve(refund.id)
     assert (failed.status, failed.failure_reason) == ("failed", "expired_or_canceled_card")
