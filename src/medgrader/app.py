@@ -19,6 +19,7 @@ from medgrader.core.health import router as health_router
 from medgrader.core.middleware import RequestGuardMiddleware
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
+from medgrader.holds.endpoints import router as holds_router
 from medgrader.jobs.worker import start_worker_task, stop_worker_task
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(payments_router)
     app.include_router(webhooks_router)
     app.include_router(credits_router)
+    app.include_router(holds_router)
     app.include_router(admin_router)
     app.include_router(admin_payments_router)
     app.include_router(admin_webhooks_router)

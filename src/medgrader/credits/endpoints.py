@@ -25,7 +25,10 @@ router = APIRouter(prefix="/api/credits", tags=["credits"])
 
 _ERRORS = {
     400: {"description": "Missing or malformed Idempotency-Key"},
-    402: {"description": "insufficient_credits (also when the balance is negative)"},
+    402: {
+        "description": "insufficient_credits: the available balance (balance minus active"
+        " holds) does not cover it, or is negative"
+    },
     409: {"description": "idempotency_key_reused or request_in_progress"},
 }
 
@@ -33,7 +36,7 @@ _ERRORS = {
 _USER_EXISTS = text("SELECT 1 FROM users WHERE id = :id")
 
 
-async def _not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
+async def not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
     # Only reached off the hot path: the token is valid but no student profile matched.
     if await session.scalar(_USER_EXISTS, {"id": user_id}) is None:
         return InvalidAccessToken()
@@ -62,7 +65,7 @@ async def spend(
             idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
         )
     except StudentNotFound:
-        raise await _not_a_student(session, user_id) from None
+        raise await not_a_student(session, user_id) from None
     # Returned, never raised: a 402 must commit the key row that remembers it.
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body(), status_code=outcome.http_status, headers=headers)
@@ -70,7 +73,8 @@ async def spend(
 
 @router.get("/balance", response_model=BalanceResponse)
 async def balance(student: CurrentStudent, session: DbSession) -> BalanceResponse:
-    return BalanceResponse(balance=await service.get_balance(session, student.id))
+    """Your balance, what active holds reserve of it, and what is available to spend."""
+    return await service.get_balances(session, student.id)
 
 
 @router.get("/transactions", response_model=TransactionPage)

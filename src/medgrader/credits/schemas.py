@@ -31,7 +31,9 @@ class SpendResponse(ApiModel):
 
 
 class BalanceResponse(ApiModel):
-    balance: int
+    balance: int  # the sum of the ledger
+    held: int  # reserved by active, unexpired holds (medgrader.holds)
+    available: int  # balance - held: what spends and new holds may use
 
 
 class TransactionOut(ApiModel):

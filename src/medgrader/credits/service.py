@@ -10,18 +10,26 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.core.cursor import decode_seq_cursor, encode_seq_cursor
 from medgrader.core.errors import Unprocessable
 from medgrader.core.schemas import NUL_MESSAGE
 from medgrader.credits import repository
-from medgrader.credits.schemas import MAX_REASON, MAX_SPEND, TransactionOut, TransactionPage
+from medgrader.credits.schemas import (
+    MAX_REASON,
+    MAX_SPEND,
+    BalanceResponse,
+    TransactionOut,
+    TransactionPage,
+)
 from medgrader.db.lean import SqlSession
 from medgrader.idempotency import store
 from medgrader.idempotency.keys import validate_key
 from medgrader.idempotency.store import PriorVerdict
 from medgrader.ledger import service as ledger
+from medgrader.models.holds import held_sql
 from medgrader.models.ledger import EntryType, SourceType
 
 SPEND_OPERATION = "credits.spend"
@@ -103,7 +111,8 @@ async def spend_credits(
     """Debit `amount` credits from a student as one USAGE entry, at most once per key.
 
     Guarantees (the same for the HTTP endpoint, which calls this):
-    - the balance never goes below zero; a balance that does not cover `amount` (or is
+    - the balance never goes below zero, nor below what active holds reserve: an available
+      balance (balance minus active, unexpired holds) that does not cover `amount` (or is
       negative after a clawback) gives INSUFFICIENT and no entry;
     - `idempotency_key` is scoped to the student and to spending (an admin adjustment under
       the same string is another key): the same key with the same amount and reason returns
@@ -171,6 +180,25 @@ def _replay(prior: store.Prior) -> SpendOutcome:
 
 async def get_balance(session: AsyncSession, student_id: uuid.UUID) -> int:
     return await ledger.get_balance(session, student_id)
+
+
+# Holds (medgrader.holds) reserve credits without moving the balance: available = balance -
+# held, where held is the student's ACTIVE, unexpired holds (one definition: models.holds).
+_BALANCES = text(
+    f"""
+    SELECT p.credit_balance AS balance, {held_sql(":student_id")} AS held
+      FROM student_profiles p WHERE p.user_id = :student_id
+    """  # noqa: S608 - held_sql is a constant fragment
+)
+
+
+async def get_balances(session: SqlSession, student_id: uuid.UUID) -> BalanceResponse:
+    """{balance, held, available}; available may be below zero only after a clawback."""
+    row = (await session.execute(_BALANCES, {"student_id": student_id})).first()
+    if row is None:
+        raise ledger.StudentNotFound()
+    balance, held = int(row.balance), int(row.held)
+    return BalanceResponse(balance=balance, held=held, available=balance - held)
 
 
 ENTRY_TYPE_FILTERS = frozenset(EntryType)

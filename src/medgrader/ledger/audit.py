@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.holds.audit import HOLD_CHECKS
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -138,6 +140,9 @@ CHECKS: dict[str, str] = {
             OR p.amount_disputed_pence <> LEAST(COALESCE(d.pence, 0), p.amount_pence)
     """,
 }
+
+# The holds' checks live beside the holds (issue 10); they run with these.
+CHECKS.update(HOLD_CHECKS)
 
 
 async def run_audit(session: AsyncSession) -> list[Finding]:

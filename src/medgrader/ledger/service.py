@@ -19,7 +19,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from medgrader.core.errors import NotFound
-from medgrader.db.lean import SqlSession
+from medgrader.db.lean import SqlSession, no_rows
+from medgrader.models.holds import held_sql
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 
 
@@ -40,9 +41,11 @@ class StudentNotFound(NotFound):
 
 
 def _posting_sql(*, require_cover: bool) -> Any:
-    # require_cover: the debit happens only if the balance covers it; otherwise no row is
-    # updated, nothing is inserted, and the caller learns it from the empty result.
-    guard = "AND credit_balance >= :amount" if require_cover else ""
+    # require_cover: the debit happens only if the AVAILABLE balance (the balance minus the
+    # student's active, unexpired holds) covers it; otherwise no row is updated, nothing is
+    # inserted, and the caller learns it from the empty result. The held sum reads the holds
+    # table with this statement's snapshot, so a covered debit must follow lock_balance().
+    guard = f"AND credit_balance - {held_sql(':student_id')} >= :amount" if require_cover else ""
     return text(
         f"""
         WITH moved AS (
@@ -65,6 +68,24 @@ def _posting_sql(*, require_cover: bool) -> Any:
 
 _CREDIT_SQL = _posting_sql(require_cover=False)
 _COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
+
+# FOR NO KEY UPDATE: the lock an UPDATE of the row takes (foreign-key checks, which take KEY
+# SHARE, do not wait for it). Its rows are never read: on the lean path it is queued and
+# travels with the statement after it, so it costs no round trip of its own.
+_LOCK_BALANCE = no_rows(
+    text("SELECT 1 FROM student_profiles WHERE user_id = :student_id FOR NO KEY UPDATE")
+)
+
+
+async def lock_balance(session: SqlSession, student_id: uuid.UUID) -> None:
+    """Lock the student's balance row until the transaction ends.
+
+    Under READ COMMITTED every statement after this one sees all the holds and entries that
+    were committed before the lock was granted (each statement takes a fresh snapshot), and no
+    other spend, hold or posting for the student can commit in between: a check of the
+    available balance made after it stays true until the commit. A no-op if already held.
+    """
+    await session.execute(_LOCK_BALANCE, {"student_id": student_id})
 
 
 async def _post(
@@ -159,12 +180,14 @@ async def debit(
     idempotency_key: str | None = None,
     actor_id: uuid.UUID | None = None,
 ) -> LedgerEntry | None:
-    """Take credits only if the balance covers them; None when it does not (nothing written).
+    """Take credits only if the available balance (balance minus active holds) covers them;
+    None when it does not (nothing written).
 
     A balance already below zero (after a clawback) never covers a debit.
     """
     if source_type in CLAWBACK_SOURCES:
         raise ValueError("clawbacks use clawback(), which may take a balance below zero")
+    await lock_balance(session, student_id)  # the held sum in the guard must be current
     entry = await _post(
         session,
         student_id=student_id,

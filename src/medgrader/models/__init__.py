@@ -3,6 +3,7 @@
 from medgrader.models.base import Base
 from medgrader.models.catalog import CreditPackage
 from medgrader.models.checkout import CheckoutSession, CheckoutStatus
+from medgrader.models.holds import CreditHold, HoldStatus
 from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
 from medgrader.models.notices import SentNotice
@@ -14,10 +15,12 @@ __all__ = [
     "Base",
     "CheckoutSession",
     "CheckoutStatus",
+    "CreditHold",
     "CreditPackage",
     "CreditTransaction",
     "Dispute",
     "EntryType",
+    "HoldStatus",
     "IdempotencyKey",
     "InstructorProfile",
     "Payment",

@@ -1,0 +1,1 @@
+"""Credit holds for live usage (voice tutoring): create, extend, capture, release, expire."""

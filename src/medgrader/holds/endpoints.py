@@ -1,0 +1,168 @@
+"""HTTP: /api/credits/holds* (students only). Changes run on the lean path, like spends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import JSONResponse
+
+from medgrader.auth.deps import CurrentStudent, TokenUserId
+from medgrader.core.deps import DbSession, LeanDb
+from medgrader.credits.endpoints import not_a_student
+from medgrader.holds import service
+from medgrader.holds.outcomes import HoldNotFound, HoldOutcome
+from medgrader.holds.schemas import (
+    HoldCaptureRequest,
+    HoldCreateRequest,
+    HoldExtendRequest,
+    HoldOut,
+    HoldPage,
+)
+from medgrader.ledger.service import StudentNotFound
+
+router = APIRouter(prefix="/api/credits/holds", tags=["credit holds"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+_ERRORS = {
+    400: {"description": "Missing or malformed Idempotency-Key"},
+    402: {"description": "insufficient_credits: the available balance does not cover it"},
+    404: {"description": "hold_not_found (also another student's hold)"},
+    409: {
+        "description": "hold_expired, hold_closed, idempotency_key_reused or request_in_progress"
+    },
+}
+
+
+def _hold_id(raw: str) -> uuid.UUID:
+    # A malformed id is just another hold that does not exist: 404, like another student's.
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise HoldNotFound() from None
+
+
+def _reply(outcome: HoldOutcome) -> JSONResponse:
+    # Returned, never raised: a refusal must commit the key row that remembers it.
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.http_status, headers=headers)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=HoldOut,
+    responses=_ERRORS,  # type: ignore[arg-type]
+)
+async def create_hold(
+    body: HoldCreateRequest,
+    session: LeanDb,
+    user_id: TokenUserId,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Reserve credits for a live call (ACTIVE until captured, released or expired)."""
+    try:
+        outcome = await service.create_hold(
+            session,
+            student_id=user_id,
+            amount=body.amount,
+            reason=body.reason,
+            ttl_seconds=body.ttl_seconds,
+            idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
+        )
+    except StudentNotFound:
+        raise await not_a_student(session, user_id) from None
+    return _reply(outcome)
+
+
+@router.get("", response_model=HoldPage)
+async def list_holds(
+    student: CurrentStudent,
+    session: DbSession,
+    status_filter: Annotated[
+        str | None,
+        Query(alias="status", max_length=20, description="ACTIVE, CAPTURED, RELEASED or EXPIRED"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HoldPage:
+    """Your holds, newest first. Pass the previous page's nextCursor as `cursor`."""
+    return await service.list_holds(
+        session, student.id, status=status_filter, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/{hold_id}", response_model=HoldOut, responses={404: _ERRORS[404]})
+async def get_hold(hold_id: str, student: CurrentStudent, session: DbSession) -> HoldOut:
+    return await service.get_hold(session, student.id, _hold_id(hold_id))
+
+
+@router.post("/{hold_id}/extend", response_model=HoldOut, responses=_ERRORS)  # type: ignore[arg-type]
+async def extend_hold(
+    hold_id: str,
+    body: HoldExtendRequest,
+    session: LeanDb,
+    user_id: TokenUserId,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Add credits to a live hold and/or renew its expiry. 402: the hold stays as it was."""
+    try:
+        outcome = await service.extend_hold(
+            session,
+            student_id=user_id,
+            hold_id=_hold_id(hold_id),
+            additional_amount=body.additional_amount,
+            ttl_seconds=body.ttl_seconds,
+            idempotency_key=idempotency_key or "",
+        )
+    except StudentNotFound:
+        raise await not_a_student(session, user_id) from None
+    return _reply(outcome)
+
+
+@router.post(
+    "/{hold_id}/capture",
+    status_code=status.HTTP_201_CREATED,
+    response_model=HoldOut,
+    responses=_ERRORS | {200: {"description": "amount 0: the hold is RELEASED"}},  # type: ignore[arg-type,operator]
+)
+async def capture_hold(
+    hold_id: str,
+    session: LeanDb,
+    user_id: TokenUserId,
+    body: HoldCaptureRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Charge what was used (default: all of it) as one USAGE entry; the rest is released."""
+    try:
+        outcome = await service.capture_hold(
+            session,
+            student_id=user_id,
+            hold_id=_hold_id(hold_id),
+            amount=body.amount if body is not None else None,
+            idempotency_key=idempotency_key or "",
+        )
+    except StudentNotFound:
+        raise await not_a_student(session, user_id) from None
+    return _reply(outcome)
+
+
+@router.post("/{hold_id}/release", response_model=HoldOut, responses=_ERRORS)  # type: ignore[arg-type]
+async def release_hold(
+    hold_id: str,
+    session: LeanDb,
+    user_id: TokenUserId,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """End a live hold; nothing is charged."""
+    try:
+        outcome = await service.release_hold(
+            session,
+            student_id=user_id,
+            hold_id=_hold_id(hold_id),
+            idempotency_key=idempotency_key or "",
+        )
+    except StudentNotFound:
+        raise await not_a_student(session, user_id) from None
+    return _reply(outcome)

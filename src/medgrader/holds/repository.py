@@ -1,0 +1,159 @@
+# ruff: noqa: S608 - the f-strings below splice in only this module's constant fragments
+"""The holds' SQL: one text() statement per operation, run on the ORM or the lean session.
+
+Every statement that checks the available balance runs after ledger.lock_balance() in the same
+transaction, so its snapshot already holds every hold and entry committed before the lock, and
+nothing can change them before the commit. Every state change is a conditional UPDATE on
+`status = 'ACTIVE' AND expires_at > now()`: of two racing changes to one hold (two captures,
+capture and expiry) the row lock lets one through and PostgreSQL re-checks the condition for
+the other, which then matches no row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, held_sql
+
+HELD = held_sql(":student_id")
+
+# What every answer about a hold is built from. The status an API reader sees is EXPIRED as
+# soon as expires_at passes, whether or not the sweep has written it yet.
+_EFFECTIVE_STATUS = (
+    "CASE WHEN h.status = 'ACTIVE' AND h.expires_at <= now() THEN 'EXPIRED' ELSE h.status END"
+)
+_COLUMNS = f"""
+    h.id, h.seq, {_EFFECTIVE_STATUS} AS status, h.amount, h.captured_amount, h.reason,
+    h.created_at, h.expires_at, (h.status = 'ACTIVE' AND h.expires_at > now()) AS live
+"""
+_AVAILABLE = f"""(
+    SELECT p.credit_balance - {HELD} FROM student_profiles p WHERE p.user_id = :student_id
+)"""
+# The capture's entry, through the partial UNIQUE index (its predicate repeated so that the
+# planner may use it).
+_CAPTURE_ENTRY = f"""
+    LEFT JOIN credit_transactions t
+      ON t.source_type = 'USAGE' AND t.source_id LIKE '{CAPTURE_SOURCE_PREFIX}%'
+     AND t.source_id = '{CAPTURE_SOURCE_PREFIX}' || h.id::text
+"""
+_LIVE = (
+    "h.id = :hold_id AND h.student_id = :student_id AND h.status = 'ACTIVE'"
+    " AND h.expires_at > now()"
+)
+
+# The insert happens only when the available balance covers the amount; one row comes back
+# either way for an existing student (hold columns NULL when refused), none for a missing one.
+CREATE = text(
+    f"""
+    WITH profile AS (
+        SELECT p.user_id, p.credit_balance - {HELD} AS available
+          FROM student_profiles p WHERE p.user_id = :student_id
+    ), created AS (
+        INSERT INTO credit_holds AS h (student_id, amount, reason, ttl_seconds, expires_at)
+        SELECT user_id, :amount, :reason, :ttl_seconds, now() + :ttl_seconds * INTERVAL '1 second'
+          FROM profile WHERE available >= :amount
+        RETURNING {_COLUMNS}
+    )
+    SELECT created.*, profile.available - COALESCE(created.amount, 0) AS available_balance
+      FROM profile LEFT JOIN created ON true
+    """
+)
+
+# ttl_seconds NULL keeps the hold's own; the expiry never moves earlier. With an extra amount
+# the available balance must cover it (the hold itself already counts as held).
+EXTEND = text(
+    f"""
+    WITH profile AS (SELECT {_AVAILABLE} AS available)
+    UPDATE credit_holds AS h
+       SET amount = h.amount + :additional,
+           ttl_seconds = COALESCE(CAST(:ttl_seconds AS INTEGER), h.ttl_seconds),
+           expires_at = GREATEST(
+               h.expires_at,
+               now() + COALESCE(CAST(:ttl_seconds AS INTEGER), h.ttl_seconds) * INTERVAL '1 second'
+           ),
+           updated_at = now()
+      FROM profile
+     WHERE {_LIVE}
+       AND (:additional = 0 OR profile.available >= :additional)
+       AND h.amount + :additional <= :max_amount
+    RETURNING {_COLUMNS}, profile.available - :additional AS available_balance
+    """
+)
+
+# :amount is the credits to charge (already resolved: NULL means "all"). 0 releases. The
+# balance minus the OTHER holds must cover the charge: always true unless a clawback took the
+# balance down meanwhile (a capture never takes a balance below zero).
+CAPTURE = text(
+    f"""
+    WITH profile AS (SELECT {_AVAILABLE} AS available),
+    charge AS (
+        SELECT COALESCE(CAST(:amount AS BIGINT), h.amount) AS credits
+          FROM credit_holds h WHERE h.id = :hold_id
+    )
+    UPDATE credit_holds AS h
+       SET status = CASE WHEN charge.credits = 0 THEN 'RELEASED' ELSE 'CAPTURED' END,
+           captured_amount = NULLIF(charge.credits, 0),
+           closed_at = now(),
+           updated_at = now()
+      FROM profile, charge
+     WHERE {_LIVE}
+       AND charge.credits <= h.amount
+       AND (charge.credits = 0 OR profile.available + h.amount >= charge.credits)
+    RETURNING {_COLUMNS}, charge.credits AS charged,
+              profile.available + h.amount - charge.credits AS available_balance
+    """
+)
+
+RELEASE = text(
+    f"""
+    WITH profile AS (SELECT {_AVAILABLE} AS available)
+    UPDATE credit_holds AS h
+       SET status = 'RELEASED', closed_at = now(), updated_at = now()
+      FROM profile
+     WHERE {_LIVE}
+    RETURNING {_COLUMNS}, profile.available + h.amount AS available_balance
+    """
+)
+
+# One hold as its owner sees it (also how a refused change learns why it was refused: it runs
+# after the refusal, with a fresh snapshot, so it sees the change that won a race).
+ONE = text(
+    f"""
+    SELECT {_COLUMNS}, t.id AS transaction_id, {_AVAILABLE} AS available_balance
+      FROM credit_holds h {_CAPTURE_ENTRY}
+     WHERE h.id = :hold_id AND h.student_id = :student_id
+    """
+)
+
+PAGE = text(
+    f"""
+    SELECT {_COLUMNS}, t.id AS transaction_id, {_AVAILABLE} AS available_balance
+      FROM credit_holds h {_CAPTURE_ENTRY}
+     WHERE h.student_id = :student_id
+       AND (CAST(:before_seq AS BIGINT) IS NULL OR h.seq < CAST(:before_seq AS BIGINT))
+       AND (CAST(:status AS TEXT) IS NULL OR {_EFFECTIVE_STATUS} = CAST(:status AS TEXT))
+     ORDER BY h.seq DESC
+     LIMIT :limit
+    """
+)
+
+# The sweep writes down what the clock already decided. SKIP LOCKED: a hold being captured
+# right now is left to that capture (which re-checks expiry itself); two sweeps never wait for
+# each other. closed_at is the moment the hold ended, its expiry.
+SWEEP = text(
+    """
+    WITH swept AS (
+        UPDATE credit_holds AS h
+           SET status = 'EXPIRED', closed_at = h.expires_at, updated_at = now()
+         WHERE h.id IN (
+                   SELECT id FROM credit_holds
+                    WHERE status = 'ACTIVE' AND expires_at <= now()
+                    ORDER BY expires_at
+                    LIMIT :batch
+                      FOR UPDATE SKIP LOCKED)
+           AND h.status = 'ACTIVE' AND h.expires_at <= now()
+        RETURNING 1
+    )
+    SELECT count(*) FROM swept
+    """
+)
