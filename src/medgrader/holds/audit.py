@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the f-strings splice in only constant fragments (models.holds)
 """The holds' audit checks, run by `medgrader audit` beside the ledger's (ledger.audit).
 
 Holds are not ledger entries, so the ledger checks still see every balance move. These add:
