@@ -51,7 +51,11 @@ def test_spend_debits_once_and_records_a_usage_entry(
     assert description == "Voice tutoring, 12 min"
     assert metadata["idempotencyKey"] == key
     assert ledger_key == f"spend:{student.id}:{key}"
-    assert client.get("/api/credits/balance", headers=student.headers).json() == {"balance": 18}
+    assert client.get("/api/credits/balance", headers=student.headers).json() == {
+        "balance": 18,
+        "held": 0,
+        "available": 18,
+    }
 
 
 def test_replay_answers_the_same_status_and_body_and_writes_nothing(
