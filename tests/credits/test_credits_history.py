@@ -60,7 +60,7 @@ def busy_student(client: httpx.Client, new_student: NewStudent) -> Account:
 def test_balance_is_the_students_own(client: httpx.Client, busy_student: Account) -> None:
     response = client.get("/api/credits/balance", headers=busy_student.headers)
     assert response.status_code == 200
-    assert response.json() == {"balance": 35}
+    assert response.json() == {"balance": 35, "held": 0, "available": 35}
 
 
 def test_transactions_are_newest_first_and_paginate_without_gaps(
