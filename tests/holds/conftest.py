@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.credits.conftest import new_student
+from tests.credits.conftest import new_student, packages
 
-__all__ = ["new_student"]
+__all__ = ["new_student", "packages"]
