@@ -67,11 +67,17 @@ def balances(client: httpx.Client, student: Account) -> dict[str, int]:
 
 
 def expire_now(db: psycopg.Connection, hold_id: str) -> None:
-    """The controllable clock: move a hold's expiry into the past (creation too, so that the
-    hold stays a consistent story: it lived 60 seconds and ended a second ago)."""
+    """The controllable clock: move a hold's expiry into the past, and its creation (and its
+    closing, if it was closed) with it, so the hold stays a consistent story: created 61
+    seconds ago, closed (if it was) 30 seconds ago, expiring a second ago."""
     db.execute(
-        "UPDATE credit_holds SET created_at = now() - interval '61 seconds',"
-        " expires_at = now() - interval '1 second' WHERE id = %s",
+        """
+        UPDATE credit_holds
+           SET created_at = now() - interval '61 seconds',
+               closed_at = CASE WHEN closed_at IS NOT NULL THEN now() - interval '30 seconds' END,
+               expires_at = now() - interval '1 second'
+         WHERE id = %s
+        """,
         (hold_id,),
     )
 
