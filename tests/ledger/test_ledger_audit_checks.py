@@ -15,6 +15,7 @@ import pytest
 
 from medgrader.db.engine import to_libpq_url
 from medgrader.db.resolve import Database
+from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.audit import CHECKS
 from tests.credits.factory import make_student
 from tests.support.services import ServiceRunner
@@ -189,7 +190,8 @@ CASES: list[tuple[Corrupt, set[str]]] = [
 
 
 def test_every_check_has_a_case() -> None:
-    assert set(CHECKS) == set().union(*(fired for _, fired in CASES))
+    # The holds' checks have their cases in tests/holds/test_holds_audit.py.
+    assert set(CHECKS) - set(HOLD_CHECKS) == set().union(*(fired for _, fired in CASES))
 
 
 @pytest.mark.parametrize(("corrupt", "fired"), CASES, ids=[c.__name__ for c, _ in CASES])
