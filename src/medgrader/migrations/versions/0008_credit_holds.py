@@ -1,7 +1,7 @@
 """credit holds: reservations for live usage, counted against the available balance
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 
 `credit_holds` keeps one row per hold. Holds are not ledger entries: the balance stays the sum
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
