@@ -25,6 +25,7 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.spend
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.holds
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
