@@ -23,14 +23,21 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from bench.spend import SEED_BALANCE, account_id, seed
+from bench.spend import (
+    APP_HOT,
+    FIRST_DISTINCT,
+    PGBENCH_HOT,
+    SEED_BALANCE,
+    account_id,
+    pgbench_student,
+    seed,
+)
 from bench.stack import BenchStack, RawHttpConnection, inline_sql, percentile
 from medgrader.holds import repository as holds_sql
 from medgrader.idempotency.store import _CLAIM, _RECORD
 from medgrader.ledger import service as ledger
 from medgrader.ledger.audit import CHECKS
 
-APP_HOT, PGBENCH_HOT, FIRST_DISTINCT = 0, 1, 10
 EXTENDS = 10  # per call
 HOLD, EXTRA = 5, 1  # credits: the opening hold, each extension
 CALL_CREDITS = HOLD + EXTENDS * EXTRA  # what each call captures at the end
@@ -134,13 +141,7 @@ def _transaction(operation: str, tag: str, student: str, suffix: str, *steps: st
 
 def pgbench_script(*, hot: bool, accounts: int) -> str:
     """One call: a create, EXTENDS extends and a capture, each its own transaction."""
-    if hot:
-        head = ""
-        student = f"'{account_id(PGBENCH_HOT)}'::uuid"
-    else:
-        first = FIRST_DISTINCT + accounts
-        head = f"\\set n random({first}, {first + accounts - 1})\n"
-        student = "('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid"
+    head, student = pgbench_student(hot=hot, accounts=accounts)
     lock = inline_sql(ledger._LOCK_BALANCE.text, {"student_id": student})
     hold = "':h_id'::uuid"
     create = inline_sql(

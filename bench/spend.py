@@ -140,15 +140,19 @@ async def spend_run(
 # -- pgbench: the same statements, straight from the code -----------------------------------
 
 
+def pgbench_student(*, hot: bool, accounts: int) -> tuple[str, str]:
+    """(pgbench lines that pick the account, the SQL expression of its student id): the hot
+    account, or one of pgbench's own `accounts` distinct ones (the ones after the app's)."""
+    if hot:
+        return "", f"'{account_id(PGBENCH_HOT)}'::uuid"
+    first = FIRST_DISTINCT + accounts
+    head = f"\\set n random({first}, {first + accounts - 1})\n"
+    return head, "('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid"
+
+
 def pgbench_script(*, hot: bool, accounts: int) -> str:
     """BEGIN; claim the key; the covered debit; COMMIT — what one HTTP spend runs."""
-    if hot:
-        head = ""
-        student = f"'{account_id(PGBENCH_HOT)}'::uuid"
-    else:
-        first = FIRST_DISTINCT + accounts
-        head = f"\\set n random({first}, {first + accounts - 1})\n"
-        student = "('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid"
+    head, student = pgbench_student(hot=hot, accounts=accounts)
     key = "('pgb-' || :k)"
     entry_key = f"('spend:' || {student}::text || ':pgb-' || :k)"
     claim = inline_sql(

@@ -4,30 +4,20 @@ them. Each case corrupts data inside a transaction that is always rolled back.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
 import pytest
 
-from medgrader.db.engine import to_libpq_url
-from medgrader.db.resolve import Database
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.audit import CHECKS
 from tests.credits.factory import make_student
+from tests.ledger.test_ledger_audit_checks import _findings, _post, scratch
 from tests.support.services import ServiceRunner
 
+__all__ = ["scratch"]  # the rolled-back connection of the ledger's audit cases
+
 Corrupt = Callable[[psycopg.Connection, str], None]
-
-
-@pytest.fixture
-def scratch(database: Database) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(to_libpq_url(database.url)) as connection:
-        yield connection
-        connection.rollback()
-
-
-def _findings(conn: psycopg.Connection) -> set[str]:
-    return {name for name, query in CHECKS.items() if conn.execute(query).fetchall()}
 
 
 def _hold(
@@ -54,20 +44,7 @@ def _hold(
 
 
 def _usage(conn: psycopg.Connection, student: str, amount: int, source_id: str) -> None:
-    """A consistent USAGE entry (balance moved, balanceAfter right), as the ledger writes it."""
-    conn.execute(
-        """
-        WITH moved AS (
-            UPDATE student_profiles SET credit_balance = credit_balance - %(amount)s
-             WHERE user_id = %(student)s RETURNING user_id, credit_balance
-        )
-        INSERT INTO credit_transactions
-            (student_id, entry_type, amount, balance_after, source_type, source_id, description)
-        SELECT user_id, 'DEBIT', %(amount)s, credit_balance, 'USAGE', %(source)s, 'audit test'
-          FROM moved
-        """,
-        {"amount": amount, "student": student, "source": source_id},
-    )
+    _post(conn, student, -amount, "USAGE", source_id)
 
 
 def _a_correct_capture(conn: psycopg.Connection, student: str) -> None:
@@ -142,16 +119,5 @@ def test_a_clawback_may_leave_the_available_balance_negative(
 ) -> None:
     student = make_student(services).id
     _hold(scratch, student, amount=60)
-    scratch.execute(
-        """
-        WITH moved AS (
-            UPDATE student_profiles SET credit_balance = credit_balance - 50
-             WHERE user_id = %(student)s RETURNING user_id, credit_balance
-        )
-        INSERT INTO credit_transactions
-            (student_id, entry_type, amount, balance_after, source_type, description)
-        SELECT user_id, 'DEBIT', 50, credit_balance, 'REFUND', 'refund clawback' FROM moved
-        """,
-        {"student": student},
-    )
+    _post(scratch, student, -50, "REFUND", None)  # a clawback: 50 left, 60 of them held
     assert _findings(scratch) == set()

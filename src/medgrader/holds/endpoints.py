@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from medgrader.auth.deps import CurrentStudent, TokenUserId
 from medgrader.core.deps import DbSession, LeanDb
 from medgrader.credits.endpoints import not_a_student
+from medgrader.db.lean import LeanSession
 from medgrader.holds import service
 from medgrader.holds.outcomes import HoldNotFound, HoldOutcome
 from medgrader.holds.schemas import (
@@ -43,8 +45,15 @@ def _hold_id(raw: str) -> uuid.UUID:
         raise HoldNotFound() from None
 
 
-def _reply(outcome: HoldOutcome) -> JSONResponse:
-    # Returned, never raised: a refusal must commit the key row that remembers it.
+async def _reply(
+    session: LeanSession, user_id: uuid.UUID, operation: Awaitable[HoldOutcome]
+) -> JSONResponse:
+    """Run a hold operation and answer its outcome: returned, never raised, because a refusal
+    must commit the key row that remembers it."""
+    try:
+        outcome = await operation
+    except StudentNotFound:
+        raise await not_a_student(session, user_id) from None
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=outcome.http_status, headers=headers)
 
@@ -62,18 +71,15 @@ async def create_hold(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Reserve credits for a live call (ACTIVE until captured, released or expired)."""
-    try:
-        outcome = await service.create_hold(
-            session,
-            student_id=user_id,
-            amount=body.amount,
-            reason=body.reason,
-            ttl_seconds=body.ttl_seconds,
-            idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
-        )
-    except StudentNotFound:
-        raise await not_a_student(session, user_id) from None
-    return _reply(outcome)
+    operation = service.create_hold(
+        session,
+        student_id=user_id,
+        amount=body.amount,
+        reason=body.reason,
+        ttl_seconds=body.ttl_seconds,
+        idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
+    )
+    return await _reply(session, user_id, operation)
 
 
 @router.get("", response_model=HoldPage)
@@ -107,18 +113,15 @@ async def extend_hold(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Add credits to a live hold and/or renew its expiry. 402: the hold stays as it was."""
-    try:
-        outcome = await service.extend_hold(
-            session,
-            student_id=user_id,
-            hold_id=_hold_id(hold_id),
-            additional_amount=body.additional_amount,
-            ttl_seconds=body.ttl_seconds,
-            idempotency_key=idempotency_key or "",
-        )
-    except StudentNotFound:
-        raise await not_a_student(session, user_id) from None
-    return _reply(outcome)
+    operation = service.extend_hold(
+        session,
+        student_id=user_id,
+        hold_id=_hold_id(hold_id),
+        additional_amount=body.additional_amount,
+        ttl_seconds=body.ttl_seconds,
+        idempotency_key=idempotency_key or "",
+    )
+    return await _reply(session, user_id, operation)
 
 
 @router.post(
@@ -135,17 +138,14 @@ async def capture_hold(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Charge what was used (default: all of it) as one USAGE entry; the rest is released."""
-    try:
-        outcome = await service.capture_hold(
-            session,
-            student_id=user_id,
-            hold_id=_hold_id(hold_id),
-            amount=body.amount if body is not None else None,
-            idempotency_key=idempotency_key or "",
-        )
-    except StudentNotFound:
-        raise await not_a_student(session, user_id) from None
-    return _reply(outcome)
+    operation = service.capture_hold(
+        session,
+        student_id=user_id,
+        hold_id=_hold_id(hold_id),
+        amount=body.amount if body is not None else None,
+        idempotency_key=idempotency_key or "",
+    )
+    return await _reply(session, user_id, operation)
 
 
 @router.post("/{hold_id}/release", response_model=HoldOut, responses=_ERRORS)  # type: ignore[arg-type]
@@ -156,13 +156,10 @@ async def release_hold(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """End a live hold; nothing is charged."""
-    try:
-        outcome = await service.release_hold(
-            session,
-            student_id=user_id,
-            hold_id=_hold_id(hold_id),
-            idempotency_key=idempotency_key or "",
-        )
-    except StudentNotFound:
-        raise await not_a_student(session, user_id) from None
-    return _reply(outcome)
+    operation = service.release_hold(
+        session,
+        student_id=user_id,
+        hold_id=_hold_id(hold_id),
+        idempotency_key=idempotency_key or "",
+    )
+    return await _reply(session, user_id, operation)
