@@ -47,8 +47,9 @@ async def adjust_credits(
 ) -> AdjustmentOutcome:
     """Add (amount > 0) or remove (amount < 0) credits, recording the admin as the actor.
 
-    A negative adjustment must be covered by the balance (never below zero: only refund and
-    dispute clawbacks may do that); otherwise 409 `insufficient_credits` and nothing posted.
+    A negative adjustment must be covered by the available balance (the balance minus active
+    holds; never below zero: only refund and dispute clawbacks may do that); otherwise 409
+    `insufficient_credits` and nothing posted.
     With an idempotency key (scoped to the target student and to adjustments: the student's own
     spend keys never collide with it) a retry replays the first answer, exactly like a spend;
     the caller commits whatever the outcome. Without a key every call posts a new entry, so a

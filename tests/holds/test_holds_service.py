@@ -1,0 +1,250 @@
+"""The in-process functions (what the voice service calls without HTTP): the same guarantees
+on an ORM session and on the lean psycopg session, bad input raising before any write, and
+the cases only a clawback or a long wait can produce."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from medgrader.core.context import AppContext
+from medgrader.core.errors import BadRequest, Unprocessable
+from medgrader.db.lean import lean_transaction
+from medgrader.holds import service as holds
+from medgrader.holds.outcomes import HoldNotFound, HoldOutcome
+from medgrader.ledger import service as ledger
+from medgrader.models.ledger import SourceType
+from tests.credits.factory import new_key
+from tests.holds.support import capture_entries, hold_row
+from tests.support.accounts import Account
+from tests.support.invariants import ledger_balance
+from tests.support.services import ServiceRunner
+
+pytestmark = pytest.mark.usefixtures("invariants")
+NewStudent = Callable[..., Account]
+Operation = Callable[[Any], Awaitable[HoldOutcome]]
+
+
+def _orm(services: ServiceRunner, operation: Operation) -> HoldOutcome:
+    return services.in_transaction(lambda session, _: operation(session))
+
+
+def _lean(services: ServiceRunner, operation: Operation) -> HoldOutcome:
+    async def run(ctx: AppContext) -> HoldOutcome:
+        async with lean_transaction(ctx.lean_pool) as session:
+            return await operation(session)
+
+    return services.run(run)
+
+
+@pytest.mark.parametrize("path", [_orm, _lean], ids=["orm", "lean"])
+def test_the_whole_lifecycle_in_process(
+    services: ServiceRunner,
+    db: psycopg.Connection,
+    new_student: NewStudent,
+    path: Callable[[ServiceRunner, Operation], HoldOutcome],
+) -> None:
+    student = uuid.UUID(new_student(balance=30).id)
+    created = path(
+        services,
+        lambda s: holds.create_hold(
+            s, student_id=student, amount=10, reason="voice", idempotency_key=new_key()
+        ),
+    )
+    assert created.ok
+    assert created.hold is not None
+    hold_id = created.hold.hold_id
+    assert (created.http_status, created.hold.available_balance) == (201, 20)
+
+    key = new_key()
+    extend = lambda s: holds.extend_hold(  # noqa: E731
+        s, student_id=student, hold_id=hold_id, additional_amount=5, idempotency_key=key
+    )
+    extended = path(services, extend)
+    assert (extended.http_status, extended.hold and extended.hold.amount) == (200, 15)
+    replayed = path(services, extend)
+    assert (replayed.replayed, replayed.body) == (True, extended.body)
+
+    refused = path(
+        services,
+        lambda s: holds.extend_hold(
+            s, student_id=student, hold_id=hold_id, additional_amount=16, idempotency_key=new_key()
+        ),
+    )
+    assert (refused.ok, refused.code) == (False, "insufficient_credits")
+
+    captured = path(
+        services,
+        lambda s: holds.capture_hold(
+            s, student_id=student, hold_id=hold_id, amount=12, idempotency_key=new_key()
+        ),
+    )
+    assert captured.hold is not None
+    assert (captured.http_status, captured.hold.status, captured.hold.captured_amount) == (
+        201,
+        "CAPTURED",
+        12,
+    )
+    assert capture_entries(db, str(hold_id)) == [(12, "DEBIT")]
+    assert ledger_balance(db, str(student)) == (18, 18)
+    closed = path(
+        services,
+        lambda s: holds.release_hold(
+            s, student_id=student, hold_id=hold_id, idempotency_key=new_key()
+        ),
+    )
+    assert (closed.http_status, closed.code) == (409, "hold_closed")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"amount": 0}, Unprocessable),
+        ({"amount": True}, Unprocessable),
+        ({"amount": 1_000_001}, Unprocessable),
+        ({"reason": " "}, Unprocessable),
+        ({"reason": "a\x00b"}, Unprocessable),
+        ({"ttl_seconds": 59}, Unprocessable),
+        ({"idempotency_key": ""}, BadRequest),
+        ({"idempotency_key": "with space"}, BadRequest),
+    ],
+)
+def test_bad_input_raises_before_anything_is_written(
+    services: ServiceRunner,
+    db: psycopg.Connection,
+    new_student: NewStudent,
+    arguments: dict[str, Any],
+    error: type[Exception],
+) -> None:
+    student = uuid.UUID(new_student(balance=30).id)
+    call = {"amount": 5, "reason": "voice", "idempotency_key": new_key(), **arguments}
+    with pytest.raises(error):
+        _orm(services, lambda s: holds.create_hold(s, student_id=student, **call))
+    counts = db.execute(
+        "SELECT (SELECT count(*) FROM credit_holds WHERE student_id = %(s)s),"
+        " (SELECT count(*) FROM idempotency_keys WHERE student_id = %(s)s)",
+        {"s": student},
+    ).fetchone()
+    assert counts == (0, 0)
+
+
+def test_an_unknown_hold_raises_not_found(services: ServiceRunner, new_student: NewStudent) -> None:
+    student = uuid.UUID(new_student(balance=30).id)
+    with pytest.raises(HoldNotFound):
+        _orm(
+            services,
+            lambda s: holds.capture_hold(
+                s, student_id=student, hold_id=uuid.uuid4(), idempotency_key=new_key()
+            ),
+        )
+
+
+def test_after_a_clawback_new_holds_are_refused_and_a_capture_is_not_covered(
+    services: ServiceRunner, db: psycopg.Connection, new_student: NewStudent
+) -> None:
+    student = uuid.UUID(new_student(balance=20).id)
+    created = _orm(
+        services,
+        lambda s: holds.create_hold(
+            s, student_id=student, amount=15, reason="voice", idempotency_key=new_key()
+        ),
+    )
+    assert created.hold is not None
+    hold_id = created.hold.hold_id
+    services.in_transaction(
+        lambda session, _: ledger.clawback(
+            session,
+            student_id=student,
+            amount=10,
+            source_type=SourceType.REFUND,
+            description="refund",
+        )
+    )  # balance 10, held 15: available -5
+    another = _orm(
+        services,
+        lambda s: holds.create_hold(
+            s, student_id=student, amount=1, reason="voice", idempotency_key=new_key()
+        ),
+    )
+    assert (another.http_status, another.code) == (402, "insufficient_credits")
+    renewal = _orm(
+        services,
+        lambda s: holds.extend_hold(
+            s, student_id=student, hold_id=hold_id, idempotency_key=new_key()
+        ),
+    )
+    assert renewal.http_status == 200  # a renewal needs no credits
+    too_much = _orm(
+        services,
+        lambda s: holds.capture_hold(
+            s, student_id=student, hold_id=hold_id, amount=11, idempotency_key=new_key()
+        ),
+    )
+    assert (too_much.http_status, too_much.code) == (402, "insufficient_credits")
+    assert hold_row(db, str(hold_id)) == ("ACTIVE", 15, None)
+    covered = _orm(
+        services,
+        lambda s: holds.capture_hold(
+            s, student_id=student, hold_id=hold_id, amount=10, idempotency_key=new_key()
+        ),
+    )
+    assert covered.http_status == 201
+    assert ledger_balance(db, str(student)) == (0, 0)
+
+
+def test_an_extension_past_the_largest_hold_is_refused(
+    services: ServiceRunner, new_student: NewStudent
+) -> None:
+    student = uuid.UUID(new_student(balance=2_000_000).id)
+    created = _orm(
+        services,
+        lambda s: holds.create_hold(
+            s, student_id=student, amount=999_999, reason="voice", idempotency_key=new_key()
+        ),
+    )
+    assert created.hold is not None
+    hold_id = created.hold.hold_id
+    refused = _orm(
+        services,
+        lambda s: holds.extend_hold(
+            s, student_id=student, hold_id=hold_id, additional_amount=2, idempotency_key=new_key()
+        ),
+    )
+    assert (refused.http_status, refused.code) == (422, "hold_too_large")
+
+
+def test_a_capture_replays_from_its_entry_after_the_key_row_is_gone(
+    services: ServiceRunner, db: psycopg.Connection, new_student: NewStudent
+) -> None:
+    student = uuid.UUID(new_student(balance=20).id)
+    created = _orm(
+        services,
+        lambda s: holds.create_hold(
+            s, student_id=student, amount=8, reason="voice", idempotency_key=new_key()
+        ),
+    )
+    assert created.hold is not None
+    hold_id, key = created.hold.hold_id, new_key()
+    capture = lambda s: holds.capture_hold(  # noqa: E731
+        s, student_id=student, hold_id=hold_id, amount=5, idempotency_key=key
+    )
+    first = _orm(services, capture)
+    assert first.http_status == 201
+    # Retention (48 hours) deleted the key row; the USAGE entry still carries the key.
+    db.execute(
+        "DELETE FROM idempotency_keys WHERE student_id = %s AND operation = 'holds.capture'",
+        (student,),
+    )
+    again = _orm(services, capture)
+    assert (again.http_status, again.replayed) == (201, True)
+    assert again.hold is not None
+    assert first.hold is not None
+    assert (again.hold.transaction_id, again.hold.captured_amount) == (
+        first.hold.transaction_id,
+        5,
+    )
+    assert capture_entries(db, str(hold_id)) == [(5, "DEBIT")]
