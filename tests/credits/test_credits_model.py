@@ -145,6 +145,8 @@ def test_the_ledger_follows_the_model(
             self.payments: list[PaymentModel] = []
             # (payment, Stripe refund id, amount) of refunds that have not failed
             self.live_refunds: list[tuple[PaymentModel, str, int]] = []
+            self.holds: dict[str, HoldModel] = {}
+            self.hold_calls: list[HoldCall] = []
 
         def returned(self, payment: PaymentModel) -> None:
             """Stripe returned money: the credits follow the rule, from the cumulative R."""
@@ -156,8 +158,6 @@ def test_the_ledger_follows_the_model(
 
         def refundable(self) -> list[PaymentModel]:
             return [p for p in self.payments if p.refundable > 0 and p.dispute_id is None]
-            self.holds: dict[str, HoldModel] = {}
-            self.hold_calls: list[HoldCall] = []
 
         def held(self, student: Account) -> int:
             mine = [h for h in self.holds.values() if h.student == student]

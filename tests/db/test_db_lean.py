@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from medgrader.checkout import repository as checkout_sql
 from medgrader.db.lean import LeanResult, UnreadResult, _compiled, no_rows
+from medgrader.holds import repository as holds_sql
 from medgrader.idempotency import store as idempotency_sql
 from medgrader.ledger import service as ledger
 from medgrader.payments import repository as payment_sql
@@ -28,6 +29,9 @@ from medgrader.webhooks import repository as inbox_sql
         (payment_sql._RECEIPT_SENT, False),
         (ledger._CREDIT_SQL, True),
         (ledger._COVERED_DEBIT_SQL, True),
+        (ledger._LOCK_BALANCE, False),
+        (holds_sql.CREATE, True),
+        (holds_sql.CAPTURE, True),
         (idempotency_sql._CLAIM, True),
         (idempotency_sql._PRIOR, True),
         (idempotency_sql._RECORD, False),
