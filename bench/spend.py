@@ -151,7 +151,8 @@ def pgbench_student(*, hot: bool, accounts: int) -> tuple[str, str]:
 
 
 def pgbench_script(*, hot: bool, accounts: int) -> str:
-    """BEGIN; claim the key; the covered debit; COMMIT — what one HTTP spend runs."""
+    """BEGIN; claim the key; lock the balance row; the covered debit (available balance);
+    COMMIT — what one HTTP spend runs."""
     head, student = pgbench_student(hot=hot, accounts=accounts)
     key = "('pgb-' || :k)"
     entry_key = f"('spend:' || {student}::text || ':pgb-' || :k)"
@@ -180,7 +181,10 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
             "actor_id": "NULL",
         },
     )
-    return f"{head}\\set k random(1, 9000000000000000000)\nBEGIN;\n{claim}\n{debit}\nCOMMIT;\n"
+    lock = inline_sql(ledger._LOCK_BALANCE.text, {"student_id": student})
+    return (
+        f"{head}\\set k random(1, 9000000000000000000)\nBEGIN;\n{claim}\n{lock}\n{debit}\nCOMMIT;\n"
+    )
 
 
 # -- the check at the end ---------------------------------------------------------------------
