@@ -23,14 +23,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
     run_state_machine_as_test,
 )
 
-from medgrader.holds.service import expire_due_holds
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
 from stripe_emulator.testing import EmulatorServer
@@ -46,7 +44,7 @@ from tests.checkout.support import (
     webhook_faults,
 )
 from tests.credits.factory import make_student, new_key, spend_headers
-from tests.holds.support import HOLDS, expire_now
+from tests.holds.model_rules import HoldRules
 from tests.payments.returns_support import clawback_rule
 from tests.support.accounts import Account
 from tests.support.invariants import audit_findings
@@ -77,23 +75,6 @@ class PaymentModel:
     @property
     def refundable(self) -> int:
         return self.pence - self.refunded - self.disputed
-
-
-@dataclass
-class HoldModel:
-    student: Account
-    amount: int
-    status: str = "ACTIVE"
-
-
-@dataclass(frozen=True)
-class HoldCall:
-    student: Account
-    path: str
-    key: str
-    body: dict[str, Any] | None
-    status: int
-    response: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -134,7 +115,7 @@ def test_the_ledger_follows_the_model(
         with httpx.Client(base_url=live_app.url, timeout=30) as http:
             assert post_event(http, event).status_code == 200
 
-    class LedgerModel(RuleBasedStateMachine):
+    class LedgerModel(HoldRules):
         students = Bundle("students")
 
         def __init__(self) -> None:
@@ -145,8 +126,7 @@ def test_the_ledger_follows_the_model(
             self.payments: list[PaymentModel] = []
             # (payment, Stripe refund id, amount) of refunds that have not failed
             self.live_refunds: list[tuple[PaymentModel, str, int]] = []
-            self.holds: dict[str, HoldModel] = {}
-            self.hold_calls: list[HoldCall] = []
+            self.init_holds(client, db, services)
 
         def returned(self, payment: PaymentModel) -> None:
             """Stripe returned money: the credits follow the rule, from the cumulative R."""
@@ -158,31 +138,6 @@ def test_the_ledger_follows_the_model(
 
         def refundable(self) -> list[PaymentModel]:
             return [p for p in self.payments if p.refundable > 0 and p.dispute_id is None]
-
-        def held(self, student: Account) -> int:
-            mine = [h for h in self.holds.values() if h.student == student]
-            return sum(h.amount for h in mine if h.status == "ACTIVE")
-
-        def available(self, student: Account) -> int:
-            return self.balances[student.id] - self.held(student)
-
-        def hold_call(
-            self, student: Account, path: str, body: dict[str, Any] | None
-        ) -> httpx.Response:
-            key = new_key()
-            response = client.post(path, json=body, headers=spend_headers(student, key))
-            self.hold_calls.append(
-                HoldCall(student, path, key, body, response.status_code, response.json())
-            )
-            return response
-
-        def closed_refusal(self, hold: HoldModel, response: httpx.Response) -> bool:
-            """A closed hold refuses everything with 409 (hold_expired / hold_closed)."""
-            if hold.status == "ACTIVE":
-                return False
-            code = "hold_expired" if hold.status == "EXPIRED" else "hold_closed"
-            assert (response.status_code, response.json()["code"]) == (409, code), response.text
-            return True
 
         @rule(target=students)
         def sign_up(self) -> Account:
@@ -392,116 +347,6 @@ def test_the_ledger_follows_the_model(
                 payment.disputed = 0
             self.returned(payment)
 
-        @rule(student=students, amount=st.integers(1, 60), ttl=st.sampled_from([60, 900]))
-        def create_hold(self, student: Account, amount: int, ttl: int) -> None:
-            body = {"amount": amount, "reason": "voice call", "ttlSeconds": ttl}
-            response = self.hold_call(student, HOLDS, body)
-            if self.available(student) >= amount:
-                assert response.status_code == 201, response.text
-                hold_id = response.json()["holdId"]
-                self.holds[hold_id] = HoldModel(student, amount)
-                assert response.json()["availableBalance"] == self.available(student)
-            else:
-                assert response.status_code == 402, response.text
-                assert response.json()["code"] == "insufficient_credits"
-
-        @precondition(lambda self: self.holds)
-        @rule(data=st.data(), additional=st.integers(0, 30))
-        def extend_hold(self, data: st.DataObject, additional: int) -> None:
-            hold_id = data.draw(st.sampled_from(sorted(self.holds)))
-            hold = self.holds[hold_id]
-            response = self.hold_call(
-                hold.student, f"{HOLDS}/{hold_id}/extend", {"additionalAmount": additional}
-            )
-            if self.closed_refusal(hold, response):
-                return
-            if additional == 0 or self.available(hold.student) >= additional:
-                assert response.status_code == 200, response.text
-                hold.amount += additional
-                assert response.json()["amount"] == hold.amount
-            else:
-                assert response.status_code == 402, response.text
-                assert response.json()["code"] == "insufficient_credits"
-
-        @precondition(lambda self: self.holds)
-        @rule(data=st.data(), part=st.one_of(st.none(), st.integers(0, 70)))
-        def capture_hold(self, data: st.DataObject, part: int | None) -> None:
-            hold_id = data.draw(st.sampled_from(sorted(self.holds)))
-            hold = self.holds[hold_id]
-            body = None if part is None else {"amount": part}
-            response = self.hold_call(hold.student, f"{HOLDS}/{hold_id}/capture", body)
-            if self.closed_refusal(hold, response):
-                return
-            charge = hold.amount if part is None else part
-            covered = self.balances[hold.student.id] - (self.held(hold.student) - hold.amount)
-            if charge > hold.amount:
-                assert response.status_code == 422, response.text
-                assert response.json()["code"] == "amount_exceeds_hold"
-            elif charge == 0:
-                assert response.status_code == 200, response.text
-                hold.status = "RELEASED"
-                assert response.json()["status"] == "RELEASED"
-            elif covered >= charge:
-                assert response.status_code == 201, response.text
-                hold.status = "CAPTURED"
-                self.balances[hold.student.id] -= charge
-                assert response.json()["capturedAmount"] == charge
-                assert response.json()["availableBalance"] == self.available(hold.student)
-            else:  # only after a clawback: the hold stays as it was
-                assert response.status_code == 402, response.text
-                assert response.json()["code"] == "insufficient_credits"
-
-        @precondition(lambda self: self.holds)
-        @rule(data=st.data())
-        def release_hold(self, data: st.DataObject) -> None:
-            hold_id = data.draw(st.sampled_from(sorted(self.holds)))
-            hold = self.holds[hold_id]
-            response = self.hold_call(hold.student, f"{HOLDS}/{hold_id}/release", None)
-            if self.closed_refusal(hold, response):
-                return
-            assert response.status_code == 200, response.text
-            hold.status = "RELEASED"
-
-        @precondition(lambda self: any(h.status == "ACTIVE" for h in self.holds.values()))
-        @rule(data=st.data(), sweep=st.booleans())
-        def expire_hold(self, data: st.DataObject, sweep: bool) -> None:
-            """Its time passes (the clock moved in the database); maybe the sweep runs too."""
-            live = sorted(k for k, h in self.holds.items() if h.status == "ACTIVE")
-            hold_id = data.draw(st.sampled_from(live))
-            expire_now(db, hold_id)
-            self.holds[hold_id].status = "EXPIRED"
-            if sweep:
-                services.in_transaction(lambda session, _: expire_due_holds(session))
-
-        @precondition(lambda self: any(h.status == "ACTIVE" for h in self.holds.values()))
-        @rule(data=st.data(), over=st.integers(0, 5), as_hold=st.booleans())
-        def spend_into_held_credits(self, data: st.DataObject, over: int, as_hold: bool) -> None:
-            """Ask for just more than is available, though the balance alone would cover it:
-            the credits an active hold reserves are not spendable, by a spend or a new hold."""
-            live = sorted(k for k, h in self.holds.items() if h.status == "ACTIVE")
-            student = self.holds[data.draw(st.sampled_from(live))].student
-            amount = max(1, self.available(student) + 1 + over)
-            if as_hold:
-                body = {"amount": amount, "reason": "voice call"}
-                response = self.hold_call(student, HOLDS, body)
-            else:
-                response = client.post(
-                    "/api/credits/spend",
-                    json={"amount": amount, "reason": "mock exam"},
-                    headers=spend_headers(student, new_key()),
-                )
-            assert response.status_code == 402, response.text
-            assert response.json()["code"] == "insufficient_credits"
-
-        @precondition(lambda self: self.hold_calls)
-        @rule(data=st.data())
-        def replay_a_hold_call(self, data: st.DataObject) -> None:
-            call = data.draw(st.sampled_from(self.hold_calls))
-            response = client.post(
-                call.path, json=call.body, headers=spend_headers(call.student, call.key)
-            )
-            assert (response.status_code, response.json()) == (call.status, call.response)
-
         @invariant()
         def database_agrees_with_the_model(self) -> None:
             if not self.balances:
@@ -520,22 +365,7 @@ def test_the_ledger_follows_the_model(
                 ).fetchone()
                 assert row == (payment.refunded, payment.disputed, payment.taken_back)
             assert audit_findings(db) == []
-            if not self.holds:
-                return
-            statuses = db.execute(
-                "SELECT id::text, CASE WHEN status = 'ACTIVE' AND expires_at <= now()"
-                " THEN 'EXPIRED' ELSE status END FROM credit_holds WHERE id = ANY(%s::uuid[])",
-                (list(self.holds),),
-            ).fetchall()
-            assert dict(statuses) == {k: h.status for k, h in self.holds.items()}
-            for student in {h.student.id: h.student for h in self.holds.values()}.values():
-                response = client.get("/api/credits/balance", headers=student.headers)
-                held = self.held(student)
-                assert response.json() == {
-                    "balance": self.balances[student.id],
-                    "held": held,
-                    "available": self.balances[student.id] - held,
-                }
+            self.check_holds()
 
     run_state_machine_as_test(
         LedgerModel,
