@@ -118,12 +118,13 @@ def _hold_out(row: Any, *, transaction_id: uuid.UUID | None = None) -> HoldOut:
         created_at=row.created_at,
         expires_at=row.expires_at,
         available_balance=row.available_balance,
-        transaction_id=transaction_id if transaction_id is not None else row_transaction(row),
+        # Reads join the capture's entry; a capture passes the entry it just posted.
+        transaction_id=transaction_id or getattr(row, "transaction_id", None),
     )
 
 
-def row_transaction(row: Any) -> uuid.UUID | None:
-    return getattr(row, "transaction_id", None)
+def _insufficient(_: int) -> str:
+    return INSUFFICIENT
 
 
 async def _why_refused(
@@ -131,10 +132,11 @@ async def _why_refused(
     student_id: uuid.UUID,
     hold_id: uuid.UUID,
     *,
-    too_large: Callable[[int], bool],
-    too_large_code: str,
+    live: Callable[[int], str] = _insufficient,
 ) -> HoldOutcome:
-    """A conditional UPDATE matched nothing: say why, from the hold as it is now."""
+    """A conditional UPDATE matched nothing: say why, from the hold as it is now (a fresh
+    snapshot: it sees the change that won a race). `live(held amount)` names the refusal when
+    the hold is still live, which depends on what was asked."""
     row = (await session.execute(sql.ONE, {"student_id": student_id, "hold_id": hold_id})).first()
     if row is None:
         raise HoldNotFound()
@@ -142,7 +144,7 @@ async def _why_refused(
         return refusal(HOLD_EXPIRED)
     if row.status != HoldStatus.ACTIVE:
         return refusal(HOLD_CLOSED)
-    return refusal(too_large_code if too_large(int(row.amount)) else INSUFFICIENT)
+    return refusal(live(int(row.amount)))
 
 
 async def create_hold(
@@ -222,8 +224,9 @@ async def extend_hold(
                 session,
                 student_id,
                 hold_id,
-                too_large=lambda held: held + additional_amount > MAX_HOLD,
-                too_large_code=HOLD_TOO_LARGE,
+                live=lambda held: (
+                    HOLD_TOO_LARGE if held + additional_amount > MAX_HOLD else INSUFFICIENT
+                ),
             )
         return answer(200, _hold_out(row))
 
@@ -258,8 +261,9 @@ async def capture_hold(
                 session,
                 student_id,
                 hold_id,
-                too_large=lambda held: amount is not None and amount > held,
-                too_large_code=AMOUNT_EXCEEDS_HOLD,
+                live=lambda held: (
+                    AMOUNT_EXCEEDS_HOLD if amount is not None and amount > held else INSUFFICIENT
+                ),
             )
         if row.charged == 0:
             return answer(200, _hold_out(row))
@@ -293,13 +297,8 @@ async def release_hold(
         params = {"student_id": student_id, "hold_id": hold_id}
         row = (await session.execute(sql.RELEASE, params)).one_or_none()
         if row is None:
-            return await _why_refused(
-                session,
-                student_id,
-                hold_id,
-                too_large=lambda _: False,
-                too_large_code=HOLD_CLOSED,
-            )
+            # A live hold always matches the release, so the answer is expired or closed.
+            return await _why_refused(session, student_id, hold_id)
         return answer(200, _hold_out(row))
 
     return await _once(session, request, run, hold_id=hold_id)
