@@ -280,3 +280,23 @@ def test_a_refund_stripe_refuses_is_explained(
     assert response.status_code == 502
     assert response.json()["code"] == "stripe_error"
     assert refund_rows(db, paid.payment_id) == []
+
+
+def test_credits_held_for_a_live_call_count_as_spent(
+    client: httpx.Client, student: Account, admin: Account, packages: dict[str, Any],
+    stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
+) -> None:  # fmt: skip
+    paid = buy_and_pay(client, stripe_emulator, db, student, packages["starter"])
+    start = balance(db, student.id)  # welcome bonus + 100
+    held = client.post(
+        "/api/credits/holds",
+        json={"amount": start - 30, "reason": "voice call"},
+        headers=spend_headers(student, spend_key()),
+    )
+    assert held.status_code == 201, held.text
+    refused = admin_refund(client, admin, paid.payment_id)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "credits_already_spent"
+    assert refused.json()["refundableWithoutNegativeBalance"] == 300  # 30 credits available
+    assert refund_rows(db, paid.payment_id) == []
+    assert balance(db, student.id) == start

@@ -27,6 +27,7 @@ from medgrader.db.lean import SqlSession
 from medgrader.idempotency import store
 from medgrader.idempotency.keys import request_hash, validate_key
 from medgrader.idempotency.store import KEY_MESSAGES, PriorVerdict
+from medgrader.models.holds import held_sql
 from medgrader.payments import repository
 from medgrader.payments.observations import (
     ADMIN_METADATA_KEY,
@@ -45,17 +46,18 @@ from medgrader.payments.stripe_gateway import StripeRefundRefused
 
 REFUND_OPERATION = "admin.payment_refund"
 
+# The balance the student can still use: credits held for a live call are spoken for.
 _PAYMENT = text(
-    """
+    f"""
     SELECT p.id, p.student_id, p.amount_pence, p.currency, p.credits, p.status,
            p.amount_refunded_pence, p.amount_disputed_pence, p.credits_clawed_back,
            p.returns_version, p.stripe_payment_intent_id, p.stripe_charge_id,
-           s.credit_balance,
+           s.credit_balance - {held_sql("p.student_id")} AS available,
            EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = p.id
                      AND d.status NOT IN ('won', 'warning_closed')) AS disputed
       FROM payments p JOIN student_profiles s ON s.user_id = p.student_id
      WHERE p.id = :id
-    """
+    """  # noqa: S608 - only the constant held-credits expression is interpolated
 )
 
 
@@ -74,7 +76,7 @@ def refundable_without_negative_balance(payment: LockedPayment, balance: int) ->
 @dataclass(frozen=True)
 class RefundPreview:
     payment: LockedPayment
-    balance: int
+    balance: int  # available: the balance less credits held for live calls
     disputed: bool
     refundable: int  # pence still refundable
     amount: int  # pence this refund would return (the default: all that is refundable)
@@ -119,7 +121,7 @@ async def preview_refund(
     )
     return RefundPreview(
         payment=payment,
-        balance=int(row.credit_balance),
+        balance=int(row.available),
         disputed=bool(row.disputed),
         refundable=refundable,
         amount=wanted,
