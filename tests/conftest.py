@@ -18,6 +18,7 @@ from medgrader.db.migrate import upgrade_to_head
 from medgrader.db.resolve import Database
 from stripe_emulator.testing import EmulatorServer, start_emulator
 from tests.support.accounts import Account, sign_up
+from tests.support.google import GOOGLE_CLIENT_ID, GoogleIssuer
 from tests.support.invariants import assert_ledger_invariants, run_audit_cli
 from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
@@ -67,7 +68,20 @@ def stripe_emulator() -> Iterator[EmulatorServer]:
 
 
 @pytest.fixture(scope="session")
-def settings(database: Database, mailbox: Mailbox, stripe_emulator: EmulatorServer) -> Settings:
+def google_issuer() -> Iterator[GoogleIssuer]:
+    """Google's certificate endpoint on loopback, with a key that signs test ID tokens."""
+    issuer = GoogleIssuer().start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database: Database,
+    mailbox: Mailbox,
+    stripe_emulator: EmulatorServer,
+    google_issuer: GoogleIssuer,
+) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment=Environment.TEST,
@@ -84,6 +98,8 @@ def settings(database: Database, mailbox: Mailbox, stripe_emulator: EmulatorServ
         stripe_timeout_seconds=10,
         receipt_retry_base_seconds=0.2,
         receipt_retry_max_seconds=1.0,
+        google_client_ids=f"other-client.apps.googleusercontent.com,{GOOGLE_CLIENT_ID}",
+        google_certs_url=google_issuer.url,
     )
 
 

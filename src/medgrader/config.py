@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     otp_resend_interval_seconds: int = 60
     otp_max_sends_per_hour: int = 5
 
+    # Sign in with Google: the OAuth client ids whose ID tokens we accept (comma-separated;
+    # unset turns the feature off), an optional Workspace domain (`hd` claim) and where
+    # Google publishes its signing certificates.
+    google_client_ids: str = ""
+    google_hosted_domain: str | None = None
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    google_certs_timeout_seconds: float = Field(default=5.0, gt=0)
+
     max_body_bytes: int = 1024 * 1024
     run_worker_in_process: bool = True
     # Development only: a folder of received mail that /dev/mailbox shows (the demo's sink).
@@ -101,6 +109,10 @@ class Settings(BaseSettings):
         if self.dev_mailbox_dir is not None and self.is_production:
             raise ConfigurationError("DEV_MAILBOX_DIR is a development feature")
         return self
+
+    @property
+    def google_client_id_list(self) -> list[str]:
+        return [part.strip() for part in self.google_client_ids.split(",") if part.strip()]
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.auth import repository, service
 from medgrader.auth.deps import CurrentUser
+from medgrader.auth.google import GoogleConfig, verify_id_token
+from medgrader.auth.google_signin import sign_in_with_google
 from medgrader.auth.schemas import (
+    GoogleSignInRequest,
     LoginRequest,
     RegisterRequest,
     RegisterResponse,
@@ -78,6 +81,24 @@ async def verify_otp(
 async def login(body: LoginRequest, ctx: Ctx, session: DbSession) -> TokenResponse:
     user = await service.login(session, body.email, body.password)
     return await token_response(session, ctx, user)
+
+
+@router.post(
+    "/api/auth/google",
+    response_model=TokenResponse,
+    responses={201: {"model": TokenResponse, "description": "A new user was created"}},
+)
+async def google_sign_in(
+    body: GoogleSignInRequest, ctx: Ctx, session: DbSession, response: Response
+) -> TokenResponse:
+    """Sign in with a Google ID token: 200 for an existing user, 201 for a new one."""
+    identity = await verify_id_token(
+        body.id_token, ctx.google_certs, GoogleConfig.from_settings(ctx.settings)
+    )
+    result = await sign_in_with_google(session, ctx, identity, body.role)
+    if result.created:
+        response.status_code = status.HTTP_201_CREATED
+    return await token_response(session, ctx, result.user)
 
 
 @router.get("/api/me", response_model=UserOut)

@@ -37,6 +37,12 @@ class LoginRequest(ApiModel):
     password: Annotated[str, Field(min_length=1, max_length=128), NoNul]
 
 
+class GoogleSignInRequest(ApiModel):
+    # A Google ID token is a JWT of a kilobyte or two; anything far longer is not one.
+    id_token: Annotated[str, Field(min_length=1, max_length=8192), NoNul]
+    role: Literal["student", "instructor"] = "student"
+
+
 class UserOut(ApiModel):
     id: uuid.UUID
     email: str

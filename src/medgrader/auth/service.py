@@ -175,16 +175,18 @@ async def create_user(
     ctx: AppContext,
     *,
     email: str,
-    password_hash: str,
+    password_hash: str | None,
     role: str,
     first_name: str,
     last_name: str,
     is_admin: bool = False,
+    google_sub: str | None = None,
 ) -> User:
     """A verified user with their role's profile; a new student gets the welcome bonus."""
     user = User(
         email=email.lower(),
         password_hash=password_hash,
+        google_sub=google_sub,
         role=role,
         is_admin=is_admin,
         email_verified_at=_now(),
@@ -212,7 +214,7 @@ async def create_user(
 
 async def login(session: AsyncSession, email: str, password: str) -> User:
     user = await repository.user_by_email(session, email)
-    if user is None:
+    if user is None or user.password_hash is None:  # no such user, or a Google-only account
         burn_verification_time(password)
         raise InvalidCredentials()
     if not verify_password(password, user.password_hash):

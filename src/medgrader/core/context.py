@@ -10,6 +10,7 @@ import procrastinate
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from medgrader.auth.google import GoogleCertificates
 from medgrader.auth.tokens import TokenConfig
 from medgrader.config import Settings
 from medgrader.db.engine import create_engine, create_sessionmaker, to_libpq_url
@@ -32,6 +33,8 @@ class AppContext:
     stripe: StripeGateway
     # The webhook hot path's raw psycopg pool (see medgrader.db.lean).
     lean_pool: AsyncConnectionPool
+    # Google's ID-token signing certificates, cached per process as Cache-Control allows.
+    google_certs: GoogleCertificates
 
 
 @asynccontextmanager
@@ -88,6 +91,9 @@ async def open_context(
             tokens=token_config(settings),
             stripe=stripe_gateway,
             lean_pool=lean_pool,
+            google_certs=GoogleCertificates(
+                settings.google_certs_url, timeout=settings.google_certs_timeout_seconds
+            ),
         )
     finally:
         await lean_pool.close()

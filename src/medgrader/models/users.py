@@ -34,7 +34,10 @@ class User(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     email: Mapped[str] = mapped_column(String(320))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # NULL for an account created by Google sign-in: no password signs it in until a reset.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The Google account (`sub` claim) linked to this user; it never changes for an account.
+    google_sub: Mapped[str | None] = mapped_column(String(255), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default="false")
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
