@@ -183,7 +183,7 @@ class BenchStack:
 
     def make_token(self, user_id: uuid.UUID | str) -> str:
         config = TokenConfig(JWT_SECRET, "medgrader", "medgrader-api", 3600)
-        return issue_access_token(config, uuid.UUID(str(user_id)))
+        return issue_access_token(config, uuid.UUID(str(user_id)), 0)
 
     # -- measurement -------------------------------------------------------------------------
     @contextmanager

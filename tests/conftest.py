@@ -31,6 +31,13 @@ JWT_SECRET = "test-jwt-secret-" + "s" * 60  # 64+ bytes: long enough even for HS
 STRIPE_SECRET_KEY = "sk_test_medgrader_tests"
 STRIPE_WEBHOOK_SECRET = "whsec_medgrader_tests_0123456789abcdef"
 WEBHOOK_PATH = "/api/webhooks/stripe"
+GENEROUS_LIMITS = {
+    "rate_limit_login_per_account": "10000/60",
+    "rate_limit_login_per_address": "100000/60",
+    "rate_limit_codes_per_address": "100000/60",
+    "rate_limit_verify_per_address": "100000/60",
+    "rate_limit_checkout_per_student": "10000/60",
+}
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +107,9 @@ def settings(
         receipt_retry_max_seconds=1.0,
         google_client_ids=f"other-client.apps.googleusercontent.com,{GOOGLE_CLIENT_ID}",
         google_certs_url=google_issuer.url,
+        # The suite signs many users up from one address and opens many checkouts per student:
+        # generous limits here; tests/security sets strict ones for the limits' own tests.
+        **GENEROUS_LIMITS,
     )
 
 

@@ -23,6 +23,7 @@ from medgrader.holds.endpoints import router as holds_router
 from medgrader.jobs.worker import start_worker_task, stop_worker_task
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
+from medgrader.security.headers import SecurityHeadersMiddleware
 from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
 from medgrader.webhooks.endpoints import router as webhooks_router
 
@@ -45,7 +46,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         title=f"{settings.app_name} credits API",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Off in production unless API_DOCS_ENABLED: the document maps every route for anyone.
+        docs_url="/docs" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         redoc_url=None,
     )
     install_error_handlers(app)
@@ -54,6 +57,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         max_body_bytes=settings.max_body_bytes,
         raw_body_paths=(WEBHOOK_PREFIX,),
     )
+    # Added last, so outermost: the guard's own early answers get the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age_seconds)
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(catalog_router)

@@ -67,13 +67,20 @@ def serve(
     from medgrader.core.logging import configure_logging
     from medgrader.db.migrate import upgrade_to_head
     from medgrader.db.resolve import resolve_database
+    from medgrader.security.headers import SERVER_OPTIONS
 
     settings = load_settings()
     configure_logging(json=settings.is_production)
     database = resolve_database(settings)
     if run_migrations:
         upgrade_to_head(database.url)
-    options = {"host": host, "port": port, "log_level": "info", "access_log": access_log}
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": access_log,
+        **SERVER_OPTIONS,
+    }
     if workers > 1:
         # Each process builds its own app (and pools) from the environment.
         uvicorn.run("medgrader.app:app_from_environment", factory=True, workers=workers, **options)

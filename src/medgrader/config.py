@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,10 @@ class Environment(StrEnum):
 
 class ConfigurationError(RuntimeError):
     """Raised at start-up when the configuration cannot run safely."""
+
+
+# "<hits>/<seconds>": at most `hits` requests per window of `seconds` (see security.limits).
+RateLimitSpec = Annotated[str, Field(pattern=r"^[1-9]\d*/[1-9]\d*$")]
 
 
 class Settings(BaseSettings):
@@ -77,6 +82,23 @@ class Settings(BaseSettings):
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     google_certs_timeout_seconds: float = Field(default=5.0, gt=0)
 
+    # Abuse limits, "<hits>/<seconds>" per fixed window, counted in PostgreSQL (shared by every
+    # API process). Per email, the code limits come from the OTP settings above.
+    rate_limit_login_per_account: RateLimitSpec = "10/900"
+    rate_limit_login_per_address: RateLimitSpec = "100/900"
+    rate_limit_codes_per_address: RateLimitSpec = "20/3600"  # sign-up and reset codes sent
+    rate_limit_verify_per_address: RateLimitSpec = "50/900"  # codes tried
+    rate_limit_checkout_per_student: RateLimitSpec = "10/600"
+    # Behind a reverse proxy: the header that carries the client address (e.g.
+    # X-Forwarded-For), believed only from the proxies listed (IPs or CIDRs, comma-separated).
+    trusted_proxy_header: str | None = None
+    trusted_proxies: str = ""
+
+    # Strict-Transport-Security max-age; 0 (the default) sends none. Set it when served by HTTPS.
+    hsts_max_age_seconds: int = Field(default=0, ge=0)
+    # /docs and /openapi.json: on outside production, off in production unless set to true.
+    api_docs_enabled: bool | None = None
+
     max_body_bytes: int = 1024 * 1024
     run_worker_in_process: bool = True
     # Development only: a folder of received mail that /dev/mailbox shows (the demo's sink).
@@ -106,9 +128,25 @@ class Settings(BaseSettings):
         if self.jwt_secret is None:
             # Development and tests only (production refused above): tokens die with the process.
             self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
+        if self.trusted_proxy_header and not self.trusted_proxy_networks:
+            raise ConfigurationError("TRUSTED_PROXY_HEADER needs TRUSTED_PROXIES (who may set it)")
         if self.dev_mailbox_dir is not None and self.is_production:
             raise ConfigurationError("DEV_MAILBOX_DIR is a development feature")
         return self
+
+    @property
+    def docs_enabled(self) -> bool:
+        return (
+            self.api_docs_enabled if self.api_docs_enabled is not None else not self.is_production
+        )
+
+    @property
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return [
+            ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
 
     @property
     def google_client_id_list(self) -> list[str]:

@@ -97,6 +97,7 @@ def run_demo(
     from medgrader.db.migrate import upgrade_to_head
     from medgrader.db.resolve import resolve_database
     from medgrader.dev.mailbox import start_mail_sink
+    from medgrader.security.headers import SERVER_OPTIONS
 
     configure_logging(json=False)
     settings = demo_settings(
@@ -127,7 +128,12 @@ def run_demo(
         )
     )
     try:
-        uvicorn.run(create_app(settings, database=database), host="127.0.0.1", port=port)
+        uvicorn.run(
+            create_app(settings, database=database),
+            host="127.0.0.1",
+            port=port,
+            **SERVER_OPTIONS,
+        )
     finally:
         emulator.stop()
         sink.stop()

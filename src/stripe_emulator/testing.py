@@ -52,7 +52,11 @@ class ThreadedServer:
         self._sock = sock or bind_socket(host, port)
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(
-            app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=2
+            app,
+            log_level=log_level,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            server_header=False,  # as the product is served (medgrader.security.headers)
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -23,6 +24,8 @@ def _claims(account: Account, **overrides: object) -> dict[str, object]:
         "iss": "medgrader",
         "aud": "medgrader-api",
         "typ": "access",
+        "jti": str(uuid.uuid4()),
+        "ver": 0,
     }
     for key, value in overrides.items():
         if value is None:
@@ -58,6 +61,11 @@ def test_a_well_formed_token_works(client: httpx.Client, student: Account) -> No
         ("refresh type", {"typ": "refresh"}),
         ("missing typ", {"typ": None}),
         ("sub not a uuid", {"sub": "12345"}),
+        ("missing jti", {"jti": None}),
+        ("jti not a uuid", {"jti": "abc"}),
+        ("missing ver", {"ver": None}),
+        ("ver not an integer", {"ver": "0"}),
+        ("an older ver", {"ver": -1}),
     ],
 )
 def test_bad_claims_are_401(

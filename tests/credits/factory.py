@@ -35,7 +35,7 @@ def make_student(services: ServiceRunner, *, balance: int | None = None) -> Acco
         return user.id
 
     user_id = services.in_transaction(create)
-    token = issue_access_token(services.ctx.tokens, user_id)
+    token = issue_access_token(services.ctx.tokens, user_id, 0)
     return Account(id=str(user_id), email=email, password=PASSWORD, token=token, role="student")
 
 

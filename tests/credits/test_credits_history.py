@@ -171,7 +171,7 @@ def test_instructors_and_anonymous_callers_are_refused(
 def test_a_token_for_an_unknown_user_is_401(client: httpx.Client, services) -> None:  # type: ignore[no-untyped-def]
     from medgrader.auth.tokens import issue_access_token
 
-    token = issue_access_token(services.ctx.tokens, uuid.uuid4())
+    token = issue_access_token(services.ctx.tokens, uuid.uuid4(), 0)
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": new_key()}
     spent = client.post("/api/credits/spend", json={"amount": 1, "reason": "x"}, headers=headers)
     assert spent.status_code == 401

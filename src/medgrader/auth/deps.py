@@ -1,4 +1,9 @@
-"""Who is calling: the bearer token's user, and role gates."""
+"""Who is calling: the bearer token's user, and role gates.
+
+A token is accepted only when its signature and claims are valid (auth.tokens, no database)
+AND it is still live (auth.revocation: not logged out, not ended by a password reset), checked
+on the request's own session: the ORM one here, the lean one for the spend hot path.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from medgrader.auth import repository
-from medgrader.auth.tokens import InvalidToken, verify_access_token
+from medgrader.auth import repository, revocation
+from medgrader.auth.tokens import AccessClaims, InvalidToken, verify_access_token
 from medgrader.core.context import short_transaction
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.deps import Ctx, DbSession, LeanDb
 from medgrader.core.errors import Forbidden, Unauthorized
+from medgrader.db.lean import SqlSession
 from medgrader.models.users import User
 
 _bearer = HTTPBearer(auto_error=False)
@@ -28,8 +35,9 @@ class StudentOnly(Forbidden):
     code, message = "student_only", "Only students can do this."
 
 
-async def token_user_id(ctx: Ctx, credentials: BearerCredentials) -> uuid.UUID:
-    """The user id of a valid access token (no database query); 401 otherwise."""
+async def token_claims(ctx: Ctx, credentials: BearerCredentials) -> AccessClaims:
+    """The claims of a validly signed access token (no database query); 401 otherwise.
+    Not enough on its own: a route must also check the token is live (below)."""
     if credentials is None:
         raise Unauthorized()
     try:
@@ -38,14 +46,33 @@ async def token_user_id(ctx: Ctx, credentials: BearerCredentials) -> uuid.UUID:
         raise InvalidAccessToken() from exc
 
 
-TokenUserId = Annotated[uuid.UUID, Depends(token_user_id)]
+TokenClaims = Annotated[AccessClaims, Depends(token_claims)]
 
 
-async def current_user(session: DbSession, user_id: TokenUserId) -> User:
-    user = await repository.user_by_id(session, user_id)
+async def live_user_id(session: SqlSession, claims: AccessClaims) -> uuid.UUID:
+    if not await revocation.is_live(session, claims):
+        raise InvalidAccessToken()
+    return claims.user_id
+
+
+async def user_for_claims(session: AsyncSession, claims: AccessClaims) -> User:
+    """The user of a live token; 401 when it was revoked or the user is gone."""
+    user = await repository.user_by_id(session, await live_user_id(session, claims))
     if user is None:
         raise InvalidAccessToken()
     return user
+
+
+async def current_user(session: DbSession, claims: TokenClaims) -> User:
+    return await user_for_claims(session, claims)
+
+
+async def lean_user_id(session: LeanDb, claims: TokenClaims) -> uuid.UUID:
+    """The user id of a live token, checked on the hot path's lean session (one statement)."""
+    return await live_user_id(session, claims)
+
+
+LeanUserId = Annotated[uuid.UUID, Depends(lean_user_id)]
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -69,9 +96,9 @@ CurrentAdmin = Annotated[User, Depends(current_admin)]
 
 # The same gates for endpoints that call Stripe: the caller is read in a transaction that ends
 # before the endpoint runs, so no pooled connection is held while Stripe answers.
-async def user_briefly(ctx: Ctx, user_id: TokenUserId) -> User:
+async def user_briefly(ctx: Ctx, claims: TokenClaims) -> User:
     async with short_transaction(ctx) as session:
-        return await current_user(session, user_id)
+        return await user_for_claims(session, claims)
 
 
 BriefUser = Annotated[User, Depends(user_briefly)]

@@ -37,3 +37,12 @@ async def student_profile(session: AsyncSession, user_id: uuid.UUID) -> StudentP
 
 async def instructor_profile(session: AsyncSession, user_id: uuid.UUID) -> InstructorProfile | None:
     return await session.get(InstructorProfile, user_id)
+
+
+async def first_name(session: AsyncSession, user: User) -> str | None:
+    profile = await (
+        student_profile(session, user.id)
+        if user.role == "student"
+        else instructor_profile(session, user.id)
+    )
+    return profile.first_name if profile is not None else None

@@ -43,6 +43,20 @@ class GoogleSignInRequest(ApiModel):
     role: Literal["student", "instructor"] = "student"
 
 
+class PasswordResetRequest(ApiModel):
+    email: EmailStr
+
+
+class PasswordResetConfirm(ApiModel):
+    email: EmailStr
+    otp: OtpCode
+    new_password: Password
+
+
+class MessageResponse(ApiModel):
+    message: str
+
+
 class UserOut(ApiModel):
     id: uuid.UUID
     email: str

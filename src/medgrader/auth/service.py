@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from enum import StrEnum
 
 from sqlalchemy import text
@@ -14,18 +15,14 @@ from medgrader.auth import otp, repository
 from medgrader.auth.passwords import burn_verification_time, hash_password, verify_password
 from medgrader.auth.schemas import RegisterRequest
 from medgrader.core.context import AppContext
-from medgrader.core.errors import Conflict, ServiceUnavailable, TooManyRequests, Unauthorized
+from medgrader.core.errors import ServiceUnavailable, Unauthorized
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
-from medgrader.notifications.emails import otp_email
+from medgrader.notifications.emails import otp_email, signup_attempt_email
 from medgrader.notifications.mailer import MailDeliveryError
-
-SEND_WINDOW = timedelta(hours=1)
-
-
-class EmailTaken(Conflict):
-    code, message = "email_taken", "An account with this email already exists."
+from medgrader.security import limits, rules
+from medgrader.security.limits import RateLimited
 
 
 class InvalidCredentials(Unauthorized):
@@ -35,18 +32,14 @@ class InvalidCredentials(Unauthorized):
 
 class OtpOutcome(StrEnum):
     OK = "ok"
-    UNKNOWN = "invalid_otp"
-    WRONG = "wrong_otp"
-    EXPIRED = "otp_expired"
+    # Unknown address, no pending sign-up, wrong or expired code: one answer for all, so that
+    # it reveals nothing about which addresses exist.
+    INVALID = "invalid_otp"
     LOCKED = "otp_attempts_exceeded"
 
 
-OTP_MESSAGES = {
-    OtpOutcome.UNKNOWN: "Invalid or expired code.",
-    OtpOutcome.WRONG: "Invalid or expired code.",
-    OtpOutcome.EXPIRED: "This code has expired; register again to get a new one.",
-    OtpOutcome.LOCKED: "Too many wrong codes; register again to get a new one.",
-}
+INVALID_CODE_MESSAGE = "Invalid or expired code."
+LOCKED_CODE_MESSAGE = "Too many wrong codes; ask for a new one later."
 
 
 @dataclass(frozen=True)
@@ -59,44 +52,48 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _rate_limit(pending: PendingRegistration, ctx: AppContext, now: datetime) -> None:
-    s = ctx.settings
-    wait = (
-        pending.last_sent_at + timedelta(seconds=s.otp_resend_interval_seconds) - now
-    ).total_seconds()
-    if wait > 0:
-        raise TooManyRequests(
-            "A code was sent moments ago; wait before asking for another.",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
-    window_open = now - pending.send_window_started_at < SEND_WINDOW
-    if window_open and pending.sends_in_window >= s.otp_max_sends_per_hour:
-        retry = pending.send_window_started_at + SEND_WINDOW - now
-        raise TooManyRequests(
-            "Too many codes requested for this email; try again later.",
-            headers={"Retry-After": str(int(retry.total_seconds()) + 1)},
-        )
+async def send_or_503(ctx: AppContext, message: EmailMessage) -> None:
+    """Send before the transaction commits: if it cannot be sent, the request fails and
+    nothing is kept, so a 202 always means the email is on its way."""
+    try:
+        await ctx.mailer.send(message)
+    except MailDeliveryError as exc:
+        raise ServiceUnavailable(
+            "We could not send the verification email; try again shortly.",
+            code="email_unavailable",
+        ) from exc
 
 
-async def register(session: AsyncSession, ctx: AppContext, request: RegisterRequest) -> None:
+async def register(
+    session: AsyncSession, ctx: AppContext, request: RegisterRequest, address: str
+) -> None:
     """Store (or replace) the pending registration and email its code.
 
-    The email goes out before the transaction commits: if it cannot be sent the request fails
-    and nothing is kept, so a 202 always means a code is on its way.
+    An address that already has an account gets the same answer, after the same work (a
+    password hash, one email): its owner is told someone tried to sign up with it.
     """
     email = request.email.lower()
-    if await repository.user_by_email(session, email) is not None:
-        raise EmailTaken()
+    await limits.hit(ctx, *rules.code_sent(ctx.settings, "signup", email, address))
+    password_hash = hash_password(request.password)
+    existing = await repository.user_by_email(session, email)
+    if existing is not None:
+        first_name = await repository.first_name(session, existing) or request.first_name
+        await send_or_503(
+            ctx,
+            signup_attempt_email(app_name=ctx.settings.app_name, to=email, first_name=first_name),
+        )
+        return
     now = _now()
     code = otp.generate_code()
-    secret = ctx.tokens.secret
     fields = {
-        "password_hash": hash_password(request.password),
+        "password_hash": password_hash,
         "first_name": request.first_name,
         "last_name": request.last_name,
         "role": request.role,
-        "otp_hash": otp.hash_code(secret, email, code),
+        "otp_hash": otp.hash_code(ctx.tokens.secret, email, code),
         "otp_expires_at": now + timedelta(seconds=ctx.settings.otp_ttl_seconds),
+        # A new code gets a fresh count; the tries per address and per email (auth.limits) are
+        # what bound guessing, and asking for a new code does not reset those.
         "failed_attempts": 0,
         "last_sent_at": now,
     }
@@ -109,54 +106,50 @@ async def register(session: AsyncSession, ctx: AppContext, request: RegisterRequ
             .returning(PendingRegistration.id)
         )
         if inserted is None:  # a concurrent registration for the same email won the insert
-            raise TooManyRequests("A code was sent moments ago; wait before asking for another.")
+            raise RateLimited(ctx.settings.otp_resend_interval_seconds)
     else:
-        _rate_limit(pending, ctx, now)
-        if now - pending.send_window_started_at >= SEND_WINDOW:
-            pending.send_window_started_at, pending.sends_in_window = now, 1
-        else:
-            pending.sends_in_window += 1
+        pending.sends_in_window += 1
         for name, value in fields.items():
             setattr(pending, name, value)
         await session.flush()
 
-    message = otp_email(
-        app_name=ctx.settings.app_name,
-        to=email,
-        first_name=request.first_name,
-        code=code,
-        minutes=ctx.settings.otp_ttl_seconds // 60,
+    await send_or_503(
+        ctx,
+        otp_email(
+            app_name=ctx.settings.app_name,
+            to=email,
+            first_name=request.first_name,
+            code=code,
+            minutes=ctx.settings.otp_ttl_seconds // 60,
+        ),
     )
-    try:
-        await ctx.mailer.send(message)
-    except MailDeliveryError as exc:
-        raise ServiceUnavailable(
-            "We could not send the verification email; try again shortly.",
-            code="email_unavailable",
-        ) from exc
 
 
-async def verify_otp(session: AsyncSession, ctx: AppContext, email: str, code: str) -> OtpResult:
+async def verify_otp(
+    session: AsyncSession, ctx: AppContext, email: str, code: str, address: str
+) -> OtpResult:
     """Check a code. Wrong tries are counted in this transaction, so the caller must commit
     whatever the outcome (the endpoint answers an error without raising)."""
     email = email.lower()
+    await limits.hit(ctx, *rules.code_tried(ctx.settings, "signup", email, address))
     pending = await repository.lock_pending(session, email)
     if pending is None:
-        return OtpResult(OtpOutcome.UNKNOWN)
+        return OtpResult(OtpOutcome.INVALID)
     if pending.otp_hash is None or pending.failed_attempts >= ctx.settings.otp_max_attempts:
         return OtpResult(OtpOutcome.LOCKED)
     if pending.otp_expires_at <= _now():
-        return OtpResult(OtpOutcome.EXPIRED)
+        return OtpResult(OtpOutcome.INVALID)
     if not otp.code_matches(ctx.tokens.secret, email, code, pending.otp_hash):
         pending.failed_attempts += 1
         if pending.failed_attempts >= ctx.settings.otp_max_attempts:
             pending.otp_hash = None  # dead: even the right code no longer works
         await session.flush()
-        return OtpResult(OtpOutcome.WRONG)
+        return OtpResult(OtpOutcome.INVALID)
 
+    await repository.delete_pending(session, pending.id)  # single use
     if await repository.user_by_email(session, email) is not None:
-        await repository.delete_pending(session, pending.id)
-        raise EmailTaken()
+        # The address got an account meanwhile (e.g. by Google sign-in): the code is spent.
+        return OtpResult(OtpOutcome.INVALID)
     user = await create_user(
         session,
         ctx,
@@ -166,7 +159,6 @@ async def verify_otp(session: AsyncSession, ctx: AppContext, email: str, code: s
         first_name=pending.first_name,
         last_name=pending.last_name,
     )
-    await repository.delete_pending(session, pending.id)  # single use
     return OtpResult(OtpOutcome.OK, user)
 
 
@@ -212,7 +204,10 @@ async def create_user(
     return user
 
 
-async def login(session: AsyncSession, email: str, password: str) -> User:
+async def login(
+    session: AsyncSession, ctx: AppContext, email: str, password: str, address: str
+) -> User:
+    await limits.hit(ctx, *rules.login(ctx.settings, email.lower(), address))
     user = await repository.user_by_email(session, email)
     if user is None or user.password_hash is None:  # no such user, or a Google-only account
         burn_verification_time(password)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from medgrader.auth import repository as users
-from medgrader.auth.deps import BearerCredentials, CurrentAdmin, token_user_id
+from medgrader.auth.deps import BearerCredentials, CurrentAdmin, token_claims, user_for_claims
 from medgrader.catalog import service
 from medgrader.catalog.schemas import PackageCreate, PackageOut, PackageUpdate
 from medgrader.core.deps import Ctx, DbSession
@@ -23,11 +22,10 @@ async def caller_is_admin(ctx: Ctx, session: DbSession, credentials: BearerCrede
     A missing or stale token is simply anonymous here (the shop stays readable).
     """
     try:
-        user_id = await token_user_id(ctx, credentials)
+        user = await user_for_claims(session, await token_claims(ctx, credentials))
     except Unauthorized:
         return False
-    user = await users.user_by_id(session, user_id)
-    return bool(user is not None and user.is_admin)
+    return user.is_admin
 
 
 CallerIsAdmin = Annotated[bool, Depends(caller_is_admin)]

@@ -23,6 +23,7 @@ from medgrader.checkout.schemas import (
 from medgrader.checkout.stripe_sync import refresh_pending
 from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx, DbSession
+from medgrader.security import limits, rules
 
 router = APIRouter(prefix="/api/payments", tags=["checkout"])
 
@@ -34,6 +35,7 @@ router = APIRouter(prefix="/api/payments", tags=["checkout"])
     responses={502: {"description": "Stripe unreachable or refused; nothing was created"}},
 )
 async def credit_checkout(body: CheckoutRequest, user: BriefStudent, ctx: Ctx) -> CheckoutCreated:
+    await limits.hit(ctx, *rules.checkout(ctx.settings, user.id))
     async with short_transaction(ctx) as session:
         plan = await service.prepare_checkout(session, user, body.package_id)
     opened = await service.open_at_stripe(ctx, user, plan)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from medgrader.auth.deps import CurrentStudent, InvalidAccessToken, StudentOnly, TokenUserId
+from medgrader.auth.deps import CurrentStudent, InvalidAccessToken, LeanUserId, StudentOnly
 from medgrader.core.deps import DbSession, LeanDb
 from medgrader.credits import service
 from medgrader.credits.schemas import (
@@ -52,7 +52,7 @@ async def not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
 async def spend(
     body: SpendRequest,
     session: LeanDb,
-    user_id: TokenUserId,
+    user_id: LeanUserId,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Spend credits once per Idempotency-Key. A replay answers the first status and body."""

@@ -8,6 +8,7 @@ from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
 from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
+from medgrader.models.security import PasswordResetCode, RateLimitBucket, RevokedToken
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
 
@@ -23,10 +24,13 @@ __all__ = [
     "HoldStatus",
     "IdempotencyKey",
     "InstructorProfile",
+    "PasswordResetCode",
     "Payment",
     "PaymentStatus",
     "PendingRegistration",
+    "RateLimitBucket",
     "Refund",
+    "RevokedToken",
     "SentNotice",
     "SourceType",
     "StudentProfile",

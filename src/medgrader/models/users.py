@@ -40,6 +40,8 @@ class User(Base):
     google_sub: Mapped[str | None] = mapped_column(String(255), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Carried in every access token (`ver`); a password reset bumps it, ending every token.
+    token_version: Mapped[int] = mapped_column(Integer, server_default="0")
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

@@ -84,3 +84,23 @@ def returns_notice_email(
             "dashboard_url": dashboard_url,
         },
     )
+
+
+def signup_attempt_email(*, app_name: str, to: str, first_name: str) -> EmailMessage:
+    """To the owner of an address someone tried to register again (sign-up answers as for a
+    new address, so that it does not reveal which addresses have accounts)."""
+    return render_email(
+        "signup_attempt",
+        to=to,
+        subject=f"Someone tried to sign up for {app_name} with your email",
+        context={"app_name": app_name, "first_name": first_name},
+    )
+
+
+def password_reset_email(*, app_name: str, to: str, code: str, minutes: int) -> EmailMessage:
+    return render_email(
+        "password_reset",
+        to=to,
+        subject=f"Your {app_name} password reset code",
+        context={"app_name": app_name, "code": code, "minutes": minutes},
+    )

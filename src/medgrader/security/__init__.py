@@ -1,0 +1,1 @@
+"""Abuse limits, the client address behind a proxy, security headers and their retention."""
