@@ -9,6 +9,14 @@ from fastapi import FastAPI
 
 from medgrader import __version__
 from medgrader.admin.endpoints import router as admin_router
+from medgrader.auth.deps import (
+    admin_briefly,
+    bearer,
+    current_admin,
+    current_student,
+    student_briefly,
+    token_claims,
+)
 from medgrader.auth.endpoints import router as auth_router
 from medgrader.catalog.endpoints import router as catalog_router
 from medgrader.checkout.endpoints import router as checkout_router
@@ -17,17 +25,26 @@ from medgrader.core.context import open_context
 from medgrader.core.errors import install_error_handlers
 from medgrader.core.health import router as health_router
 from medgrader.core.middleware import RequestGuardMiddleware
+from medgrader.core.openapi import Markers, install_openapi
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
 from medgrader.holds.endpoints import router as holds_router
 from medgrader.jobs.worker import start_worker_task, stop_worker_task
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
+from medgrader.security.client import request_client_address
 from medgrader.security.headers import SecurityHeadersMiddleware
 from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
 from medgrader.webhooks.endpoints import router as webhooks_router
 
 WEBHOOK_PREFIX = "/api/webhooks/"
+# The dependencies that decide a route's shared statuses in the OpenAPI document.
+OPENAPI_MARKERS = Markers(
+    token_required={token_claims},
+    token_optional={bearer},
+    role_gates={current_student, current_admin, student_briefly, admin_briefly},
+    rate_limited={request_client_address},
+)
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -52,6 +69,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app, OPENAPI_MARKERS)
     app.add_middleware(
         RequestGuardMiddleware,
         max_body_bytes=settings.max_body_bytes,

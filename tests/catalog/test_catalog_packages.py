@@ -160,8 +160,9 @@ def test_name_unique_case_insensitively(
         ({"credits": 0}, "credits"),
         ({"credits": 100_001}, "credits"),
         ({"credits": "100"}, "credits"),
-        ({"credits": 10.0}, "credits"),
+        ({"credits": 10.5}, "credits"),
         ({"priceInCents": 0}, "priceInCents"),
+        ({"priceInCents": 29}, "priceInCents"),  # below Stripe's smallest GBP charge
         ({"priceInCents": 10_000_001}, "priceInCents"),
         ({"priceInCents": "1000"}, "priceInCents"),
         ({"priceInCents": True}, "priceInCents"),
@@ -226,7 +227,7 @@ def test_admin_routes_need_an_admin(
     created = create(client, admin).json()
     path = f"/api/credit-packages/{created['id']}"
     before = package_count(db)
-    body = {"name": unique_name(), "credits": 1, "priceInCents": 1}
+    body = {"name": unique_name(), "credits": 1, "priceInCents": 100}
     for headers, status, code in (
         ({}, 401, "unauthorized"),
         ({"Authorization": "Bearer nope"}, 401, "invalid_token"),
@@ -242,3 +243,11 @@ def test_admin_routes_need_an_admin(
             assert response.json()["code"] == code
     assert package_count(db) == before
     assert client.get(path).json() == created
+
+
+def test_an_integral_json_number_is_an_integer(client: httpx.Client, admin: Account) -> None:
+    """JSON Schema's "integer" includes 100.0, and the OpenAPI document says integer: the
+    request is valid, so it is accepted as 100 (schemathesis found the refusal)."""
+    response = create(client, admin, credits=100.0, priceInCents=1000.0)
+    assert response.status_code == 201, response.text
+    assert (response.json()["credits"], response.json()["priceInCents"]) == (100, 1000)

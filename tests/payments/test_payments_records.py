@@ -48,7 +48,9 @@ def test_payment_record(
         assert response.status_code == 404
         assert response.json()["code"] == "payment_not_found"
     assert client.get(path).status_code == 401
-    for junk in (str(uuid.uuid4()), "not-a-uuid", "123"):
+    unknown = client.get(f"/api/payments/{uuid.uuid4()}", headers=admin.headers)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "payment_not_found")
+    for junk in ("not-a-uuid", "123"):  # not an id at all: no such route
         response = client.get(f"/api/payments/{junk}", headers=admin.headers)
         assert response.status_code == 404, response.text
-        assert response.json()["code"] == "payment_not_found"
+        assert response.json()["code"] == "not_found"

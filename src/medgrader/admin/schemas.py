@@ -8,12 +8,22 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from medgrader.core.schemas import ApiModel
+from medgrader.core.schemas import ApiModel, WholeNumber
 from medgrader.credits.schemas import Reason
 
 MAX_ADJUSTMENT = 1_000_000
 # Signed: positive adds credits, negative takes them away. Strict, like every credit amount.
-AdjustmentAmount = Annotated[int, Field(strict=True, ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)]
+# "not 0" is in the published schema too, so a client (or schemathesis) knows 0 is refused.
+AdjustmentAmount = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=-MAX_ADJUSTMENT,
+        le=MAX_ADJUSTMENT,
+        json_schema_extra={"not": {"const": 0}},
+    ),
+    WholeNumber,
+]
 
 
 class AdjustmentRequest(ApiModel):

@@ -22,9 +22,9 @@ from medgrader.core.errors import Forbidden, Unauthorized
 from medgrader.db.lean import SqlSession
 from medgrader.models.users import User
 
-_bearer = HTTPBearer(auto_error=False)
+bearer = HTTPBearer(auto_error=False)
 # The Authorization: Bearer credentials, or None when the header is absent.
-BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 class InvalidAccessToken(Unauthorized):

@@ -34,6 +34,7 @@ from medgrader.auth.tokens import issue_access_token
 from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import error_response
+from medgrader.core.openapi import errors
 from medgrader.models.users import User
 from medgrader.notifications.mailer import MailDeliveryError, Mailer
 from medgrader.security.client import ClientAddress
@@ -66,7 +67,10 @@ async def token_response(session: AsyncSession, ctx: AppContext, user: User) -> 
 
 
 @router.post(
-    "/api/auth/register", status_code=status.HTTP_202_ACCEPTED, response_model=RegisterResponse
+    "/api/auth/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegisterResponse,
+    responses=errors(503, s503="email_unavailable: the code could not be sent"),
 )
 async def register(
     body: RegisterRequest, ctx: Ctx, session: DbSession, address: ClientAddress
@@ -102,7 +106,11 @@ def code_refused(ctx: AppContext, outcome: OtpOutcome) -> JSONResponse:
     return error_response(400, INVALID_CODE_MESSAGE, OtpOutcome.INVALID.value)
 
 
-@router.post("/api/auth/login", response_model=TokenResponse)
+@router.post(
+    "/api/auth/login",
+    response_model=TokenResponse,
+    responses=errors(401, s401="invalid_credentials"),
+)
 async def login(
     body: LoginRequest, ctx: Ctx, session: DbSession, address: ClientAddress
 ) -> TokenResponse:
@@ -167,7 +175,19 @@ async def confirm_password_reset(
 @router.post(
     "/api/auth/google",
     response_model=TokenResponse,
-    responses={201: {"model": TokenResponse, "description": "A new user was created"}},
+    responses={
+        201: {"model": TokenResponse, "description": "A new user was created"},
+        **errors(
+            401,
+            404,
+            409,
+            503,
+            s401="invalid_google_token",
+            s404="google_sign_in_disabled",
+            s409="google_account_conflict",
+            s503="google_unavailable: Google's certificates could not be fetched",
+        ),
+    },
 )
 async def google_sign_in(
     body: GoogleSignInRequest, ctx: Ctx, session: DbSession, response: Response

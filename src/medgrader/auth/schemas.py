@@ -5,17 +5,47 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, StringConstraints
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-from medgrader.core.schemas import ApiModel, NoNul
+from medgrader.core.schemas import ApiModel, NoNul, trimmed_text
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
+Name = trimmed_text(max_length=100)
 Password = Annotated[str, Field(min_length=8, max_length=128), NoNul]
+
+
+def _valid_email(value: str) -> str:
+    # As pydantic's EmailStr: syntax only (no DNS lookup); special-use domains (.test, .local,
+    # ...) are refused, and the published pattern below says so.
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise PydanticCustomError(
+            "value_error", "value is not a valid email address: {reason}", {"reason": str(exc)}
+        ) from exc
+
+
+def _any_case(text: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in text)
+
+
+# Not ending in a special-use domain (JSON Schema patterns have no case-insensitive flag).
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+EMAIL_PATTERN = rf"^(?!.*@(?:.*\.)?(?:{_SPECIAL_USE})\.?$)"
+Email = Annotated[
+    str,
+    Field(max_length=320),
+    AfterValidator(_valid_email),
+    WithJsonSchema(
+        {"type": "string", "format": "email", "maxLength": 320, "pattern": EMAIL_PATTERN}
+    ),
+]
 OtpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 
 
 class RegisterRequest(ApiModel):
-    email: EmailStr
+    email: Email
     password: Password
     first_name: Name
     last_name: Name
@@ -28,12 +58,12 @@ class RegisterResponse(ApiModel):
 
 
 class VerifyOtpRequest(ApiModel):
-    email: EmailStr
+    email: Email
     otp: OtpCode
 
 
 class LoginRequest(ApiModel):
-    email: EmailStr
+    email: Email
     password: Annotated[str, Field(min_length=1, max_length=128), NoNul]
 
 
@@ -44,11 +74,11 @@ class GoogleSignInRequest(ApiModel):
 
 
 class PasswordResetRequest(ApiModel):
-    email: EmailStr
+    email: Email
 
 
 class PasswordResetConfirm(ApiModel):
-    email: EmailStr
+    email: Email
     otp: OtpCode
     new_password: Password
 

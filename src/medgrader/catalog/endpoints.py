@@ -12,6 +12,7 @@ from medgrader.catalog import service
 from medgrader.catalog.schemas import PackageCreate, PackageOut, PackageUpdate
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import Unauthorized
+from medgrader.core.openapi import errors
 
 router = APIRouter(prefix="/api/credit-packages", tags=["catalog"])
 
@@ -49,12 +50,19 @@ async def get_package(
     return PackageOut.model_validate(package)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PackageOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PackageOut,
+    responses=errors(409, s409="package_name_taken"),
+)
 async def create_package(body: PackageCreate, _: CurrentAdmin, session: DbSession) -> PackageOut:
     return PackageOut.model_validate(await service.create_package(session, body))
 
 
-@router.patch("/{package_id}", response_model=PackageOut)
+@router.patch(
+    "/{package_id}", response_model=PackageOut, responses=errors(409, s409="package_name_taken")
+)
 async def update_package(
     package_id: uuid.UUID, body: PackageUpdate, _: CurrentAdmin, session: DbSession
 ) -> PackageOut:

@@ -6,17 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from medgrader.core.schemas import ApiModel, NoNul
+from medgrader.core.schemas import ApiModel, WholeNumber, trimmed_text
 
-PackageName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
-]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), NoNul]
-Credits = Annotated[int, Field(strict=True, ge=1, le=100_000)]
-# Pence. Strict: "1000", 1000.0 and true are refused rather than coerced.
-PriceInCents = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+PackageName = trimmed_text(max_length=100)
+Description = trimmed_text(max_length=500, required=False)
+Credits = Annotated[int, Field(strict=True, ge=1, le=100_000), WholeNumber]
+# Pence, from Stripe's smallest GBP charge (30p: a cheaper package could never be bought, every
+# checkout of it would be a 502). Strict: "1000", 1000.5 and true are refused, not coerced.
+MIN_PRICE_PENCE = 30
+PriceInCents = Annotated[int, Field(strict=True, ge=MIN_PRICE_PENCE, le=10_000_000), WholeNumber]
 
 
 class PackageCreate(ApiModel):
@@ -30,11 +31,12 @@ class PackageCreate(ApiModel):
 class PackageUpdate(ApiModel):
     """Partial update: only the fields present in the body change."""
 
-    name: PackageName | None = None
+    # May be left out but never null (the schema has no null for them, SkipJsonSchema).
+    name: PackageName | SkipJsonSchema[None] = None
     description: Description | None = None
-    credits: Credits | None = None
-    price_in_cents: PriceInCents | None = None
-    is_active: Annotated[bool, Field(strict=True)] | None = None
+    credits: Credits | SkipJsonSchema[None] = None
+    price_in_cents: PriceInCents | SkipJsonSchema[None] = None
+    is_active: Annotated[bool, Field(strict=True)] | SkipJsonSchema[None] = None
 
     @field_validator("name", "credits", "price_in_cents", "is_active")
     @classmethod

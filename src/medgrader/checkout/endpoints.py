@@ -23,6 +23,7 @@ from medgrader.checkout.schemas import (
 from medgrader.checkout.stripe_sync import refresh_pending
 from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.openapi import errors
 from medgrader.security import limits, rules
 
 router = APIRouter(prefix="/api/payments", tags=["checkout"])
@@ -32,7 +33,16 @@ router = APIRouter(prefix="/api/payments", tags=["checkout"])
     "/credit-checkout",
     status_code=status.HTTP_201_CREATED,
     response_model=CheckoutCreated,
-    responses={502: {"description": "Stripe unreachable or refused; nothing was created"}},
+    responses=errors(
+        404,
+        409,
+        429,
+        502,
+        s404="package_not_found",
+        s409="package_inactive",
+        s429="rate_limited: too many checkouts for this student",
+        s502="Stripe unreachable or refused; nothing was created",
+    ),
 )
 async def credit_checkout(body: CheckoutRequest, user: BriefStudent, ctx: Ctx) -> CheckoutCreated:
     await limits.hit(ctx, *rules.checkout(ctx.settings, user.id))
@@ -43,14 +53,22 @@ async def credit_checkout(body: CheckoutRequest, user: BriefStudent, ctx: Ctx) -
         return await service.record_checkout(session, user, plan, opened)
 
 
-@router.get("/checkout-status/{session_id}", response_model=CheckoutStatusOut)
+@router.get(
+    "/checkout-status/{session_id}",
+    response_model=CheckoutStatusOut,
+    responses=errors(502, s502="Stripe unreachable while checking a pending session"),
+)
 async def checkout_status(session_id: str, user: BriefUser, ctx: Ctx) -> CheckoutStatusOut:
     async with short_transaction(ctx) as session:
         row = await service.find_session(session, user, session_id)
     return service.status_out(await refresh_pending(ctx, row))
 
 
-@router.get("/checkout-sessions", response_model=CheckoutSessionPage)
+@router.get(
+    "/checkout-sessions",
+    response_model=CheckoutSessionPage,
+    responses=errors(400, s400="invalid_cursor: not a cursor this API handed out"),
+)
 async def checkout_sessions(
     user: CurrentStudent,
     session: DbSession,

@@ -13,8 +13,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route, compile_path
 
 log = structlog.get_logger(__name__)
 
@@ -124,13 +126,31 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, message or "Invalid request.", "validation_error")
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route serves at this path. Starlette's 405 names only the first route
+    that matched the path (GET /x when POST /x is a second route), so Allow would lie."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if not isinstance(context.original_route, Route) or not context.methods:
+            continue
+        path_regex, _, _ = compile_path(context.path)
+        if path_regex.match(request.url.path):
+            methods |= set(context.methods)
+    return ", ".join(sorted(methods)) if methods else None
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route."
-    return error_response(exc.status_code, message, code, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        allow = _allowed_methods(request)
+        if allow is not None:
+            headers = {**(headers or {}), "Allow": allow}
+    return error_response(exc.status_code, message, code, headers)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

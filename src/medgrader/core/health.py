@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from medgrader.core.deps import Ctx
+from medgrader.core.openapi import errors
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", responses=errors(503, s503="db_unavailable: the database does not answer"))
 async def health(ctx: Ctx) -> JSONResponse:
     try:
         async with asyncio.timeout(3), ctx.engine.connect() as connection:

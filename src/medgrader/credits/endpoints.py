@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from medgrader.auth.deps import CurrentStudent, InvalidAccessToken, LeanUserId, StudentOnly
 from medgrader.core.deps import DbSession, LeanDb
+from medgrader.core.openapi import errors, idempotency_key_required
 from medgrader.credits import service
 from medgrader.credits.schemas import (
     BalanceResponse,
@@ -23,14 +24,17 @@ from medgrader.ledger.service import StudentNotFound
 
 router = APIRouter(prefix="/api/credits", tags=["credits"])
 
-_ERRORS = {
-    400: {"description": "Missing or malformed Idempotency-Key"},
-    402: {
-        "description": "insufficient_credits: the available balance (balance minus active"
-        " holds) does not cover it, or is negative"
-    },
-    409: {"description": "idempotency_key_reused or request_in_progress"},
-}
+_ERRORS = errors(
+    400,
+    402,
+    403,
+    409,
+    s400="idempotency_key_required or invalid_idempotency_key",
+    s402="insufficient_credits: the available balance (balance minus active holds) does not"
+    " cover it, or is negative",
+    s403="student_only",
+    s409="idempotency_key_reused or request_in_progress",
+)
 
 
 _USER_EXISTS = text("SELECT 1 FROM users WHERE id = :id")
@@ -48,6 +52,7 @@ async def not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
     status_code=status.HTTP_201_CREATED,
     response_model=SpendResponse,
     responses=_ERRORS,  # type: ignore[arg-type]
+    openapi_extra=idempotency_key_required(),
 )
 async def spend(
     body: SpendRequest,
@@ -77,7 +82,11 @@ async def balance(student: CurrentStudent, session: DbSession) -> BalanceRespons
     return await service.get_balances(session, student.id)
 
 
-@router.get("/transactions", response_model=TransactionPage)
+@router.get(
+    "/transactions",
+    response_model=TransactionPage,
+    responses=errors(400, s400="invalid_cursor: not a cursor this API handed out"),
+)
 async def transactions(
     student: CurrentStudent,
     session: DbSession,
@@ -88,6 +97,7 @@ async def transactions(
         Query(
             alias="type",
             max_length=200,
+            pattern=service.TYPE_FILTER_PATTERN,
             description="Comma-separated CREDIT/DEBIT and/or source types, e.g. USAGE",
         ),
     ] = None,

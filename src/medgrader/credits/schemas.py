@@ -6,18 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from medgrader.core.schemas import ApiModel, NoNul
+from medgrader.core.schemas import ApiModel, WholeNumber, trimmed_text
 
 MAX_SPEND = 1_000_000
 MAX_REASON = 200
 # Strict: "5", 5.0 and true are refused, and 2**63 fails the bound (422) instead of
 # overflowing a BIGINT (500).
-SpendAmount = Annotated[int, Field(strict=True, ge=1, le=MAX_SPEND)]
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON), NoNul
-]
+SpendAmount = Annotated[int, Field(strict=True, ge=1, le=MAX_SPEND), WholeNumber]
+Reason = trimmed_text(max_length=MAX_REASON)
 
 
 class SpendRequest(ApiModel):

@@ -206,6 +206,17 @@ SOURCE_TYPE_FILTERS = frozenset(SourceType)
 TYPE_FILTERS = sorted({*ENTRY_TYPE_FILTERS, *SOURCE_TYPE_FILTERS})
 
 
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in name)
+
+
+# What `?type=` may be, enforced by the query parameter and published in the OpenAPI document,
+# so that every value the document allows is answered (no pattern-valid value gets a 422):
+# known names in any case, comma-separated, with spaces around them.
+_NAME = "(?:" + "|".join(_any_case(name) for name in TYPE_FILTERS) + ")"
+TYPE_FILTER_PATTERN = f"^ *(?:{_NAME}(?: *, *{_NAME})*)? *$"
+
+
 def parse_type_filter(raw: str | None) -> tuple[list[str], list[str]]:
     """`?type=` is a comma-separated list of CREDIT/DEBIT and/or source types (USAGE, PURCHASE,
     WELCOME_BONUS, REFUND, DISPUTE, ADMIN_ADJUSTMENT). An entry matches when it has one of the

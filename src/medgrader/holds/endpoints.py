@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
-from medgrader.auth.deps import CurrentStudent, TokenUserId
+from medgrader.auth.deps import CurrentStudent, LeanUserId
 from medgrader.core.deps import DbSession, LeanDb
 from medgrader.credits.endpoints import not_a_student
 from medgrader.db.lean import LeanSession
@@ -67,7 +67,7 @@ async def _reply(
 async def create_hold(
     body: HoldCreateRequest,
     session: LeanDb,
-    user_id: TokenUserId,
+    user_id: LeanUserId,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Reserve credits for a live call (ACTIVE until captured, released or expired)."""
@@ -109,7 +109,7 @@ async def extend_hold(
     hold_id: str,
     body: HoldExtendRequest,
     session: LeanDb,
-    user_id: TokenUserId,
+    user_id: LeanUserId,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Add credits to a live hold and/or renew its expiry. 402: the hold stays as it was."""
@@ -133,7 +133,7 @@ async def extend_hold(
 async def capture_hold(
     hold_id: str,
     session: LeanDb,
-    user_id: TokenUserId,
+    user_id: LeanUserId,
     body: HoldCaptureRequest | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -152,7 +152,7 @@ async def capture_hold(
 async def release_hold(
     hold_id: str,
     session: LeanDb,
-    user_id: TokenUserId,
+    user_id: LeanUserId,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """End a live hold; nothing is charged."""

@@ -3,6 +3,7 @@ routes that share the prefix."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -27,6 +28,8 @@ async def list_payments(
     return await service.list_payments(session, limit=limit, cursor=cursor, student_id=student.id)
 
 
-@router.get("/{payment_id}", response_model=PaymentOut)
-async def get_payment(payment_id: str, user: CurrentUser, session: DbSession) -> PaymentOut:
-    return await service.get_payment(session, user, payment_id)
+# Only a UUID matches, so that /api/payments/credit-checkout and the other fixed paths beside
+# this one are never also "a payment id" (a 405 there lists exactly the methods they have).
+@router.get("/{payment_id:uuid}", response_model=PaymentOut)
+async def get_payment(payment_id: uuid.UUID, user: CurrentUser, session: DbSession) -> PaymentOut:
+    return await service.get_payment(session, user, str(payment_id))

@@ -31,6 +31,7 @@ _RECEIVED = b'{"received":true}'
     responses={
         200: {"description": 'Accepted (or already seen): `{"received": true}`'},
         400: {"description": "Bad or missing signature; nothing was written"},
+        413: {"description": "Body over the size limit"},
         500: {"description": "Processing failed and was rolled back; Stripe retries"},
         502: {"description": "Stripe could not be asked about a refund or dispute; retried"},
     },
