@@ -50,7 +50,7 @@ def test_admin_creates_and_anyone_reads(client: httpx.Client, admin: Account) ->
 def test_list_is_cheapest_first_and_hides_inactive(client: httpx.Client, admin: Account) -> None:
     prices = [7000, 300, 5000]
     ids = [create(client, admin, priceInCents=p).json()["id"] for p in prices]
-    hidden = create(client, admin, priceInCents=1, isActive=False).json()["id"]
+    hidden = create(client, admin, priceInCents=30, isActive=False).json()["id"]
     listed = client.get("/api/credit-packages").json()
     listed_prices = [p["priceInCents"] for p in listed]
     assert listed_prices == sorted(listed_prices)

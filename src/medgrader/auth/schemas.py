@@ -9,7 +9,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from medgrader.core.schemas import ApiModel, NoNul, trimmed_text
+from medgrader.core.schemas import ApiModel, NoNul, any_case, trimmed_text
 
 Name = trimmed_text(max_length=100)
 Password = Annotated[str, Field(min_length=8, max_length=128), NoNul]
@@ -26,12 +26,8 @@ def _valid_email(value: str) -> str:
         ) from exc
 
 
-def _any_case(text: str) -> str:
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in text)
-
-
 # Not ending in a special-use domain (JSON Schema patterns have no case-insensitive flag).
-_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_USE = "|".join(any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
 EMAIL_PATTERN = rf"^(?!.*@(?:.*\.)?(?:{_SPECIAL_USE})\.?$)"
 Email = Annotated[
     str,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from medgrader.core.schemas import ApiModel, WholeNumber, trimmed_text
 
@@ -28,15 +27,25 @@ class PackageCreate(ApiModel):
     is_active: Annotated[bool, Field(strict=True)] = True
 
 
+def _not_null(schema: dict[str, Any]) -> None:
+    """JSON schema of an optional field that refuses null: its non-null branch alone."""
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    schema.pop("default", None)
+
+
 class PackageUpdate(ApiModel):
     """Partial update: only the fields present in the body change."""
 
-    # May be left out but never null (the schema has no null for them, SkipJsonSchema).
-    name: PackageName | SkipJsonSchema[None] = None
+    # May be left out but never null: the published schema has no null for them either.
+    name: PackageName | None = Field(default=None, json_schema_extra=_not_null)
     description: Description | None = None
-    credits: Credits | SkipJsonSchema[None] = None
-    price_in_cents: PriceInCents | SkipJsonSchema[None] = None
-    is_active: Annotated[bool, Field(strict=True)] | SkipJsonSchema[None] = None
+    credits: Credits | None = Field(default=None, json_schema_extra=_not_null)
+    price_in_cents: PriceInCents | None = Field(default=None, json_schema_extra=_not_null)
+    is_active: Annotated[bool, Field(strict=True)] | None = Field(
+        default=None, json_schema_extra=_not_null
+    )
 
     @field_validator("name", "credits", "price_in_cents", "is_active")
     @classmethod

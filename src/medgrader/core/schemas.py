@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -33,6 +34,20 @@ def refuse_nul(value: str) -> str:
     if "\x00" in value:
         raise PydanticCustomError("nul_character", NUL_MESSAGE)
     return value
+
+
+def any_case(text: str) -> str:
+    """`text` as a regular expression that matches it in any letter case (JSON Schema patterns
+    have no case-insensitive flag)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in text)
+
+
+def names_pattern(names: Iterable[str], *, many: bool) -> str:
+    """The pattern of a filter that takes one of `names` (or, `many`, a comma-separated list of
+    them) in any case, with spaces around, or nothing at all: exactly what its parser accepts."""
+    name = "(?:" + "|".join(any_case(n) for n in sorted(names)) + ")"
+    listed = f"{name}(?: *, *{name})*" if many else name
+    return f"^ *(?:{listed})? *$"
 
 
 # Published with every such string, so that the OpenAPI document says what is refused.

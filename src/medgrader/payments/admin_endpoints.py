@@ -12,6 +12,9 @@ from fastapi.responses import JSONResponse
 from medgrader.auth.deps import BriefAdmin, CurrentAdmin
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import NotFound
+from medgrader.core.openapi import errors
+from medgrader.core.schemas import names_pattern
+from medgrader.models.payments import PaymentStatus
 from medgrader.payments import service
 from medgrader.payments.refunds import preview_refund, refund_payment
 from medgrader.payments.schemas import PaymentPage, RefundOut, RefundPreviewOut, RefundRequest
@@ -19,7 +22,13 @@ from medgrader.payments.schemas import PaymentPage, RefundOut, RefundPreviewOut,
 router = APIRouter(prefix="/api/admin/payments", tags=["admin"])
 
 
-@router.get("", response_model=PaymentPage)
+@router.get(
+    "",
+    response_model=PaymentPage,
+    responses=errors(
+        400, 404, s400="invalid_cursor", s404="student_not_found (also for a malformed id)"
+    ),
+)
 async def list_payments(
     admin: CurrentAdmin,
     session: DbSession,
@@ -29,6 +38,7 @@ async def list_payments(
         Query(
             alias="status",
             description="SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED, DISPUTED, DISPUTE_LOST",
+            pattern=names_pattern(PaymentStatus.__members__, many=False),
         ),
     ] = None,
     from_: Annotated[

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query
 
 from medgrader.auth.deps import CurrentStudent, CurrentUser
 from medgrader.core.deps import DbSession
+from medgrader.core.openapi import errors
 from medgrader.payments import service
 from medgrader.payments.schemas import PaymentOut, PaymentPage
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
 
 
-@router.get("", response_model=PaymentPage)
+@router.get("", response_model=PaymentPage, responses=errors(400, s400="invalid_cursor"))
 async def list_payments(
     student: CurrentStudent,
     session: DbSession,

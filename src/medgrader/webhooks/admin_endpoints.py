@@ -12,6 +12,7 @@ from medgrader.auth.deps import BriefAdmin, CurrentAdmin
 from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import Unprocessable
+from medgrader.core.openapi import errors
 from medgrader.core.schemas import ApiModel
 from medgrader.webhooks import repository as inbox
 from medgrader.webhooks.replay import WebhookEventNotFound, replay_event
@@ -51,11 +52,17 @@ def _status(processed_at: datetime | None, outcome: str | None) -> str:
     return "failed" if (outcome or "").startswith(inbox.FAILED_PREFIX) else "unprocessed"
 
 
-@router.get("", response_model=WebhookEventPage)
+@router.get("", response_model=WebhookEventPage, responses=errors(400, s400="invalid_cursor"))
 async def list_events(
     admin: CurrentAdmin,
     session: DbSession,
-    status: Annotated[str | None, Query(description="processed, unprocessed or failed")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="processed, unprocessed or failed",
+            pattern="^(" + "|".join(inbox.STATUSES) + ")$",
+        ),
+    ] = None,
     type_filter: Annotated[str | None, Query(alias="type", max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
