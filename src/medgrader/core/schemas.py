@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -89,6 +91,19 @@ def whole_number(value: object) -> object:
 # Before a strict int: integral JSON numbers pass, while "5", 5.5 and true are still refused
 # rather than silently coerced.
 WholeNumber = BeforeValidator(whole_number)
+
+# RFC 3339 date-time, as `format: date-time` says: pydantic alone would also take a number (a
+# Unix time), a date without a time, or a time without an offset.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
+
+
+def rfc3339(value: object) -> object:
+    if isinstance(value, str) and _RFC3339.fullmatch(value) is None:
+        raise PydanticCustomError("datetime_format", "must be an RFC 3339 date-time")
+    return value
+
+
+Rfc3339DateTime = Annotated[datetime, BeforeValidator(rfc3339)]
 
 # Money and credit counts are whole numbers.
 StrictPositiveInt = Annotated[int, Field(strict=True, ge=1), WholeNumber]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
@@ -13,7 +12,7 @@ from medgrader.auth.deps import BriefAdmin, CurrentAdmin
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import NotFound
 from medgrader.core.openapi import errors
-from medgrader.core.schemas import names_pattern
+from medgrader.core.schemas import Rfc3339DateTime, names_pattern
 from medgrader.models.payments import PaymentStatus
 from medgrader.payments import service
 from medgrader.payments.refunds import preview_refund, refund_payment
@@ -42,9 +41,9 @@ async def list_payments(
         ),
     ] = None,
     from_: Annotated[
-        datetime | None, Query(alias="from", description="created at or after")
+        Rfc3339DateTime | None, Query(alias="from", description="created at or after")
     ] = None,
-    to: Annotated[datetime | None, Query(description="created before")] = None,
+    to: Annotated[Rfc3339DateTime | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> PaymentPage:

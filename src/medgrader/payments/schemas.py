@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from medgrader.core.schemas import ApiModel, NoNul
+from medgrader.core.schemas import ApiModel, NoNul, WholeNumber
 
 
 class RefundOut(ApiModel):
@@ -65,8 +65,9 @@ RefundNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=
 
 
 class RefundRequest(ApiModel):
-    # Pence; default: all that is still refundable. Strict: 5.0, "5" and true are refused.
-    amount: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] | None = None
+    # Pence; default: all that is still refundable. Strict: 5.5, "5" and true are refused (5.0
+    # is the integer 5 in JSON, as the published schema says).
+    amount: Annotated[int, Field(strict=True, ge=1, le=10_000_000), WholeNumber] | None = None
     reason: RefundReason | None = None
     note: RefundNote | None = None
     allow_negative_balance: Annotated[bool, Field(strict=True)] = False
