@@ -41,7 +41,10 @@ from tests.support.services import ServiceRunner
 DEFAULT_EXPECTED = ["2xx", "401", "403", "404", "409", "429"]
 # path regex -> extra statuses a schema-valid request may get, and why.
 EXPECTED = {
-    "^/api/credits/spend$": ["402"],  # the balance does not cover the amount
+    # The available balance does not cover the amount.
+    "^/api/credits/spend$|^/api/credits/holds/[^/]+/(extend|capture)$": ["402"],
+    # Both: an unknown cursor (GET), too few credits for the hold (POST).
+    "^/api/credits/holds$": ["400", "402"],
     # An opaque cursor this API did not hand out.
     "^/api/credits/transactions$|^/api/payments/checkout-sessions$|^/api/payments$"
     "|^/api/admin/payments$|^/api/admin/webhook-events$": ["400"],

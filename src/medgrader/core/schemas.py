@@ -44,12 +44,13 @@ def any_case(text: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in text)
 
 
-def names_pattern(names: Iterable[str], *, many: bool) -> str:
+def names_pattern(names: Iterable[str], *, many: bool, blank: bool = True) -> str:
     """The pattern of a filter that takes one of `names` (or, `many`, a comma-separated list of
-    them) in any case, with spaces around, or nothing at all: exactly what its parser accepts."""
+    them) in any case, with spaces around (and, `blank`, nothing at all); given to the query
+    parameter, so that it is exactly what the endpoint accepts."""
     name = "(?:" + "|".join(any_case(n) for n in sorted(names)) + ")"
     listed = f"{name}(?: *, *{name})*" if many else name
-    return f"^ *(?:{listed})? *$"
+    return f"^ *(?:{listed}){'?' if blank else ''} *$"
 
 
 # Published with every such string, so that the OpenAPI document says what is refused.

@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 
 from medgrader.auth.deps import CurrentStudent, LeanUserId
 from medgrader.core.deps import DbSession, LeanDb
+from medgrader.core.openapi import errors, idempotency_key_required
+from medgrader.core.schemas import names_pattern
 from medgrader.credits.endpoints import not_a_student
 from medgrader.db.lean import LeanSession
 from medgrader.holds import service
@@ -23,6 +25,7 @@ from medgrader.holds.schemas import (
     HoldPage,
 )
 from medgrader.ledger.service import StudentNotFound
+from medgrader.models.holds import HoldStatus
 
 router = APIRouter(prefix="/api/credits/holds", tags=["credit holds"])
 
@@ -30,6 +33,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 _ERRORS = {
     400: {"description": "Missing or malformed Idempotency-Key"},
     402: {"description": "insufficient_credits: the available balance does not cover it"},
+    403: {"description": "student_only"},
     404: {"description": "hold_not_found (also another student's hold)"},
     409: {
         "description": "hold_expired, hold_closed, idempotency_key_reused or request_in_progress"
@@ -63,6 +67,7 @@ async def _reply(
     status_code=status.HTTP_201_CREATED,
     response_model=HoldOut,
     responses=_ERRORS,  # type: ignore[arg-type]
+    openapi_extra=idempotency_key_required(),
 )
 async def create_hold(
     body: HoldCreateRequest,
@@ -82,13 +87,18 @@ async def create_hold(
     return await _reply(session, user_id, operation)
 
 
-@router.get("", response_model=HoldPage)
+@router.get("", response_model=HoldPage, responses=errors(400, s400="invalid_cursor"))
 async def list_holds(
     student: CurrentStudent,
     session: DbSession,
     status_filter: Annotated[
         str | None,
-        Query(alias="status", max_length=20, description="ACTIVE, CAPTURED, RELEASED or EXPIRED"),
+        Query(
+            alias="status",
+            max_length=20,
+            description="ACTIVE, CAPTURED, RELEASED or EXPIRED",
+            pattern=names_pattern(HoldStatus.__members__, many=False, blank=False),
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -104,7 +114,12 @@ async def get_hold(hold_id: str, student: CurrentStudent, session: DbSession) ->
     return await service.get_hold(session, student.id, _hold_id(hold_id))
 
 
-@router.post("/{hold_id}/extend", response_model=HoldOut, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post(
+    "/{hold_id}/extend",
+    response_model=HoldOut,
+    responses=_ERRORS,  # type: ignore[arg-type]
+    openapi_extra=idempotency_key_required(),
+)
 async def extend_hold(
     hold_id: str,
     body: HoldExtendRequest,
@@ -129,6 +144,7 @@ async def extend_hold(
     status_code=status.HTTP_201_CREATED,
     response_model=HoldOut,
     responses=_ERRORS | {200: {"description": "amount 0: the hold is RELEASED"}},  # type: ignore[arg-type,operator]
+    openapi_extra=idempotency_key_required(),
 )
 async def capture_hold(
     hold_id: str,
@@ -148,7 +164,12 @@ async def capture_hold(
     return await _reply(session, user_id, operation)
 
 
-@router.post("/{hold_id}/release", response_model=HoldOut, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post(
+    "/{hold_id}/release",
+    response_model=HoldOut,
+    responses=_ERRORS,  # type: ignore[arg-type]
+    openapi_extra=idempotency_key_required(),
+)
 async def release_hold(
     hold_id: str,
     session: LeanDb,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from medgrader.core.schemas import ApiModel
+from medgrader.core.schemas import ApiModel, WholeNumber
 from medgrader.credits.schemas import MAX_SPEND, Reason
 
 MIN_TTL_SECONDS, MAX_TTL_SECONDS, DEFAULT_TTL_SECONDS = 60, 86_400, 900
@@ -16,10 +16,10 @@ MIN_TTL_SECONDS, MAX_TTL_SECONDS, DEFAULT_TTL_SECONDS = 60, 86_400, 900
 MAX_HOLD = MAX_SPEND
 
 # Strict, like spend amounts: "5", 5.0 and true are refused (422).
-HoldAmount = Annotated[int, Field(strict=True, ge=1, le=MAX_HOLD)]
-ExtraAmount = Annotated[int, Field(strict=True, ge=0, le=MAX_HOLD)]
-CaptureAmount = Annotated[int, Field(strict=True, ge=0, le=MAX_HOLD)]
-TtlSeconds = Annotated[int, Field(strict=True, ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)]
+HoldAmount = Annotated[int, Field(strict=True, ge=1, le=MAX_HOLD), WholeNumber]
+ExtraAmount = Annotated[int, Field(strict=True, ge=0, le=MAX_HOLD), WholeNumber]
+CaptureAmount = Annotated[int, Field(strict=True, ge=0, le=MAX_HOLD), WholeNumber]
+TtlSeconds = Annotated[int, Field(strict=True, ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS), WholeNumber]
 
 
 class HoldCreateRequest(ApiModel):

@@ -1,7 +1,7 @@
 """security: Google sign-in, abuse limits, token revocation, password reset
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 
 users.google_sub links the Google account (its stable `sub` claim) to a user, UNIQUE so one
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
