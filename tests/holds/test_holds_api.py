@@ -297,7 +297,7 @@ def test_another_students_hold_does_not_exist(
     [
         ({"amount": 0, "reason": "x"}, "validation_error"),
         ({"amount": "5", "reason": "x"}, "validation_error"),
-        ({"amount": 5.0, "reason": "x"}, "validation_error"),
+        ({"amount": 5.5, "reason": "x"}, "validation_error"),  # 5.0 is the integer 5 in JSON
         ({"amount": 1_000_001, "reason": "x"}, "validation_error"),
         ({"amount": 5, "reason": ""}, "validation_error"),
         ({"amount": 5, "reason": "x", "ttlSeconds": 59}, "validation_error"),
