@@ -42,7 +42,11 @@ DEFAULT_EXPECTED = ["2xx", "401", "403", "404", "409", "429"]
 # path regex -> extra statuses a schema-valid request may get, and why.
 EXPECTED = {
     # The available balance does not cover the amount.
-    "^/api/credits/spend$|^/api/credits/holds/[^/]+/(extend|capture)$": ["402"],
+    "^/api/credits/spend$|^/api/credits/holds/[^/]+/extend$": ["402"],
+    # Too few credits, or more than this hold holds (it depends on the hold, not the schema).
+    "^/api/credits/holds/[^/]+/capture$": ["402", "422"],
+    # More than this payment has left to refund (amount_not_refundable).
+    "^/api/admin/payments/[^/]+/refunds$": ["422"],
     # Both: an unknown cursor (GET), too few credits for the hold (POST).
     "^/api/credits/holds$": ["400", "402"],
     # An opaque cursor this API did not hand out.
