@@ -21,17 +21,20 @@ from medgrader.auth.endpoints import router as auth_router
 from medgrader.catalog.endpoints import router as catalog_router
 from medgrader.checkout.endpoints import router as checkout_router
 from medgrader.config import Settings
-from medgrader.core.context import open_context
+from medgrader.core.docs import install_offline_docs
 from medgrader.core.errors import install_error_handlers
 from medgrader.core.health import router as health_router
+from medgrader.core.metrics import HttpMetricsMiddleware
+from medgrader.core.metrics_endpoint import router as metrics_router
 from medgrader.core.middleware import RequestGuardMiddleware
 from medgrader.core.openapi import Markers, install_openapi
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
 from medgrader.holds.endpoints import router as holds_router
-from medgrader.jobs.worker import start_worker_task, stop_worker_task
+from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_worker_task
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
+from medgrader.runtime import open_context
 from medgrader.security.client import request_client_address
 from medgrader.security.headers import SecurityHeadersMiddleware
 from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
@@ -52,32 +55,45 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_context(settings, database) as context:
             app.state.context = context
-            worker = start_worker_task(context) if settings.run_worker_in_process else None
+            app.state.worker = None
+            task = None
+            if settings.run_worker_in_process:
+                # Supervised: it restarts itself after any failure; /health reads its heartbeat.
+                app.state.worker = WorkerSupervisor(context)
+                task = start_worker_task(app.state.worker)
             try:
                 yield
             finally:
-                if worker is not None:
-                    await stop_worker_task(worker)
+                if task is not None:
+                    await stop_worker_task(task)
 
     app = FastAPI(
         title=f"{settings.app_name} credits API",
         version=__version__,
         lifespan=lifespan,
         # Off in production unless API_DOCS_ENABLED: the document maps every route for anyone.
-        docs_url="/docs" if settings.docs_enabled else None,
+        # /docs is served by install_offline_docs (below), its assets and all.
+        docs_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         redoc_url=None,
     )
-    install_error_handlers(app)
     install_openapi(app, OPENAPI_MARKERS)
+    # Middleware, innermost first: the guards; the request id and the one log line of an
+    # unhandled error (install_error_handlers); the request metrics; the security headers.
     app.add_middleware(
         RequestGuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
         raw_body_paths=(WEBHOOK_PREFIX,),
     )
-    # Added last, so outermost: the guard's own early answers get the headers too.
+    install_error_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware)
+    # Added last, so outermost: the guard's and the error middleware's own answers get the
+    # headers too.
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age_seconds)
+    if settings.docs_enabled:
+        install_offline_docs(app, title=f"{settings.app_name} credits API")
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(auth_router)
     app.include_router(catalog_router)
     # checkout before payments: /api/payments/checkout-* must not be taken for a payment id.

@@ -92,9 +92,9 @@ def serve(
 def worker(concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] = 4) -> None:
     """Run a job worker alone (receipt emails and other background work)."""
     exit_normally_on_sigterm()
-    from medgrader.core.context import open_context
     from medgrader.core.logging import configure_logging
     from medgrader.jobs.worker import run_worker
+    from medgrader.runtime import open_context
 
     settings = load_settings()
     configure_logging(json=settings.is_production)
@@ -113,7 +113,7 @@ def create_admin(
 ) -> None:
     """Create an administrator, or promote an existing user and reset their password."""
     from medgrader.auth import service
-    from medgrader.core.context import open_context
+    from medgrader.runtime import open_context
 
     if len(password) < 8:
         err_console.print("[red]the password must be at least 8 characters[/red]")
@@ -132,7 +132,7 @@ def create_admin(
 def seed() -> None:
     """Create the standard credit packages (Starter, Value, Premium); safe to run again."""
     from medgrader.catalog.service import seed_catalogue
-    from medgrader.core.context import open_context
+    from medgrader.runtime import open_context
 
     settings = load_settings()
 
@@ -147,8 +147,8 @@ def seed() -> None:
 @app.command()
 def audit() -> None:
     """Check every balance against its ledger; exit 1 on any finding."""
-    from medgrader.core.context import open_context
     from medgrader.ledger.audit import run_audit
+    from medgrader.runtime import open_context
 
     settings = load_settings()
 

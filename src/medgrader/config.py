@@ -101,6 +101,11 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     run_worker_in_process: bool = True
+    # /health calls a job worker dead when its heartbeat is older than this.
+    worker_dead_after_seconds: float = Field(default=60.0, gt=0)
+    # Production: /metrics needs "Authorization: Bearer <METRICS_TOKEN>"; unset, it is 404.
+    # Open in development and tests.
+    metrics_token: SecretStr | None = None
     # Development only: a folder of received mail that /dev/mailbox shows (the demo's sink).
     dev_mailbox_dir: Path | None = None
 

@@ -14,8 +14,8 @@ from rich.panel import Panel
 from medgrader.auth import repository, service
 from medgrader.catalog.service import seed_catalogue
 from medgrader.config import Environment, Settings
-from medgrader.core.context import open_context
 from medgrader.db.resolve import Database
+from medgrader.runtime import open_context
 
 DEMO_ADMIN = ("admin@demo.example.com", "demo-admin-password")
 DEMO_STUDENT = ("student@demo.example.com", "demo-student-password")

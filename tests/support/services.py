@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.config import Settings
-from medgrader.core.context import AppContext, open_context
+from medgrader.core.context import AppContext
 from medgrader.db.resolve import Database
+from medgrader.runtime import open_context
 
 T = TypeVar("T")
 

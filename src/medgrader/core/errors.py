@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
+from medgrader.core.request_context import RequestContextMiddleware
+
 log = structlog.get_logger(__name__)
 
 
@@ -184,9 +186,12 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The typed handlers, and the request-context middleware that answers (and logs, once)
+    whatever else escapes. No handler for `Exception` itself: Starlette would run it and then
+    re-raise the exception to the server, which logs it a second time."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(psycopg.DataError, _data_error)
     app.add_exception_handler(DBAPIError, _data_error)
-    app.add_exception_handler(Exception, _unhandled)
+    app.add_middleware(RequestContextMiddleware)

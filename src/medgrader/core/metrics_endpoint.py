@@ -1,0 +1,80 @@
+"""GET /metrics: the Prometheus text format; behind a bearer token in production.
+
+Production: with METRICS_TOKEN unset the route answers 404 as if it did not exist; with it set,
+`Authorization: Bearer <METRICS_TOKEN>` is required (401 otherwise). Development, the demo and
+tests: open. Queue and pool figures are read at scrape time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from medgrader.core import metrics
+from medgrader.core.context import AppContext
+from medgrader.core.deps import Ctx
+from medgrader.core.errors import NotFound, Unauthorized
+from medgrader.db.pool import pool_usage
+
+log = structlog.get_logger(__name__)
+router = APIRouter(include_in_schema=False)
+
+_JOB_COUNTS = text(
+    "SELECT queue_name, status::text AS status, count(*) AS n"
+    " FROM procrastinate_jobs GROUP BY queue_name, status"
+)
+
+
+def _authorise(ctx: AppContext, request: Request) -> None:
+    settings = ctx.settings
+    if not settings.is_production:
+        return
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if not token:
+        raise NotFound("No such route.")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        raise Unauthorized("A valid metrics token is required.")
+
+
+async def _refresh_jobs(ctx: AppContext) -> None:
+    try:
+        async with asyncio.timeout(2.0), ctx.engine.connect() as connection:
+            rows = (await connection.execute(_JOB_COUNTS)).all()
+    except Exception as exc:  # the scrape still answers; the figures are left as they were
+        log.warning("metrics: job counts unavailable", error=repr(exc))
+        return
+    metrics.JOBS.clear()
+    for row in rows:
+        metrics.JOBS.labels(queue=row.queue_name, status=row.status).set(row.n)
+
+
+def _refresh_pools(ctx: AppContext) -> None:
+    for name, pool in (("webhooks", ctx.lean_pool), ("jobs", ctx.job_pool)):
+        usage = pool_usage(pool)
+        metrics.POOL_CONNECTIONS.labels(pool=name, state="open").set(usage["size"])
+        metrics.POOL_CONNECTIONS.labels(pool=name, state="in_use").set(usage["inUse"])
+        metrics.POOL_CONNECTIONS.labels(pool=name, state="max").set(usage["max"])
+    orm = ctx.engine.pool
+    checked_out = getattr(orm, "checkedout", lambda: 0)()
+    metrics.POOL_CONNECTIONS.labels(pool="orm", state="in_use").set(checked_out)
+    metrics.POOL_CONNECTIONS.labels(pool="orm", state="open").set(
+        checked_out + getattr(orm, "checkedin", lambda: 0)()
+    )
+    metrics.POOL_CONNECTIONS.labels(pool="orm", state="max").set(
+        ctx.settings.db_pool_size + ctx.settings.db_max_overflow
+    )
+
+
+@router.get("/metrics")
+async def prometheus_metrics(ctx: Ctx, request: Request) -> Response:
+    _authorise(ctx, request)
+    await _refresh_jobs(ctx)
+    _refresh_pools(ctx)
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
