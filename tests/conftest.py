@@ -12,7 +12,12 @@ import pytest
 
 from medgrader.app import create_app
 from medgrader.config import Environment, Settings
-from medgrader.db.embedded import drop_database, ensure_database, start_embedded_postgres
+from medgrader.db.embedded import (
+    EmbeddedServer,
+    drop_database,
+    ensure_database,
+    start_embedded_postgres,
+)
 from medgrader.db.engine import to_async_url, to_libpq_url
 from medgrader.db.migrate import upgrade_to_head
 from medgrader.db.resolve import Database
@@ -38,6 +43,8 @@ GENEROUS_LIMITS = {
     "rate_limit_verify_per_address": "100000/60",
     "rate_limit_checkout_per_student": "10000/60",
 }
+# The fault tests' database, on a server of their own (see fault_server).
+FAULTS_DATABASE = "medgrader_faults"
 
 
 @pytest.fixture(scope="session")
@@ -182,3 +189,22 @@ def invariants(db: psycopg.Connection) -> Iterator[None]:
     """Use in any money scenario: the ledger invariants must hold when the test ends."""
     yield
     assert_ledger_invariants(db)
+
+
+@pytest.fixture(scope="session")
+def fault_server() -> Iterator[EmbeddedServer]:
+    """A PostgreSQL server of the fault tests' own: cutting its connections, stopping or
+    restarting it disturbs no other test."""
+    server = start_embedded_postgres(ROOT / ".data" / "faults", database="postgres")
+    drop_database(server.libpq_url("postgres"), FAULTS_DATABASE)
+    ensure_database(server.libpq_url("postgres"), FAULTS_DATABASE)
+    upgrade_to_head(server.sqlalchemy_url(FAULTS_DATABASE))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fault_settings(settings: Settings, fault_server: EmbeddedServer) -> Settings:
+    return settings.model_copy(
+        update={"database_url": fault_server.sqlalchemy_url(FAULTS_DATABASE)}
+    )

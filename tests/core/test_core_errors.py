@@ -6,12 +6,9 @@ import httpx
 import psycopg
 from fastapi import FastAPI
 
-from medgrader.app import create_app
-from medgrader.config import Environment, Settings
 from medgrader.core.errors import install_error_handlers
-from medgrader.db.resolve import Database
 from tests.support.accounts import PASSWORD, unique_email
-from tests.support.live_server import LiveServer, free_port
+from tests.support.live_server import LiveServer
 
 
 def _assert_error_shape(response: httpx.Response, status: int, code: str) -> None:
@@ -97,26 +94,3 @@ def test_unexpected_exception_is_500_without_internals() -> None:
     assert response.status_code == 500
     assert response.json() == {"error": "Internal server error.", "code": "internal_error"}
     assert "SELECT" not in response.text
-
-
-def test_health_is_ok_when_the_database_answers(client: httpx.Client) -> None:
-    response = client.get("/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
-
-
-def test_health_is_503_when_the_database_does_not_answer() -> None:
-    dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere?connect_timeout=1"
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        environment=Environment.TEST,
-        database_url=dead,
-        run_worker_in_process=False,
-    )
-    server = LiveServer(create_app(settings, database=Database(url=dead, embedded=None))).start()
-    try:
-        response = httpx.get(f"{server.url}/health", timeout=30)
-    finally:
-        server.stop()
-    assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"

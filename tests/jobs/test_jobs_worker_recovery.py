@@ -20,7 +20,7 @@ from medgrader.core.context import AppContext
 from medgrader.db.embedded import EmbeddedServer
 from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_worker_task
 from medgrader.runtime import open_context
-from tests.jobs.conftest import FAULTS_DATABASE
+from tests.conftest import FAULTS_DATABASE
 
 # A harmless job every worker runs: the idempotency-key retention sweep.
 PROBE_TASK = "idempotency:purge_idempotency_keys"

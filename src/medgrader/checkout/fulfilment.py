@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import Row
 
 from medgrader.checkout import repository as sessions
+from medgrader.core import metrics
 from medgrader.core.context import AppContext
 from medgrader.db.lean import SqlSession
 from medgrader.ledger import service as ledger
@@ -99,14 +100,28 @@ async def fulfill_checkout(
     freshly retrieved session. Returns what happened; raises only on database errors (the
     caller's transaction then rolls back whole).
     """
+    outcome, credits = await _fulfil(session, ctx, stripe_session_id, stripe_session)
+    metrics.FULFILMENTS.labels(outcome=metrics.outcome_label(outcome)).inc()
+    if outcome.credited:
+        metrics.FULFILLED_CREDITS.inc(credits)
+    return outcome
+
+
+async def _fulfil(
+    session: SqlSession,
+    ctx: AppContext,
+    stripe_session_id: str,
+    stripe_session: dict[str, Any],
+) -> tuple[Outcome, int]:
+    """fulfill_checkout's work: the outcome and the credits it added."""
     row = await sessions.lock_by_stripe_id(session, stripe_session_id)
     if row is None:
-        return UNKNOWN_SESSION
+        return UNKNOWN_SESSION, 0
     if row.status == CheckoutStatus.COMPLETED:
-        return ALREADY_COMPLETED
+        return ALREADY_COMPLETED, 0
     payment_status = stripe_session.get("payment_status")
     if payment_status not in PAID_STATUSES:
-        return Outcome(f"not_paid: payment_status={payment_status}")
+        return Outcome(f"not_paid: payment_status={payment_status}"), 0
     problems = _mismatches(row, stripe_session, stripe_session_id)
     if problems:
         detail = "; ".join(problems)
@@ -117,7 +132,7 @@ async def fulfill_checkout(
             student_id=str(row.student_id),
             detail=detail,
         )
-        return Outcome(f"mismatch: {detail}")
+        return Outcome(f"mismatch: {detail}"), 0
     if row.status != CheckoutStatus.PENDING:
         # Money was taken for a session we had written off (e.g. paid just as it expired):
         # the customer paid, so they get their credits.
@@ -155,7 +170,7 @@ async def fulfill_checkout(
         credits=row.credits,
         payment_id=str(payment_id),
     )
-    return Outcome("fulfilled", credited=True, payment_id=payment_id)
+    return Outcome("fulfilled", credited=True, payment_id=payment_id), row.credits
 
 
 async def mark_failed(session: SqlSession, stripe_session_id: str) -> Outcome:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.core import metrics
 from medgrader.core.cursor import decode_seq_cursor, encode_seq_cursor
 from medgrader.core.errors import Unprocessable
 from medgrader.core.schemas import NUL_MESSAGE, names_pattern
@@ -140,7 +141,7 @@ async def spend_credits(
     )
     prior = await store.claim(session, request)
     if prior is not None:
-        return _replay(prior)
+        return _counted(_replay(prior), amount)
 
     entry = await ledger.debit(
         session,
@@ -154,11 +155,20 @@ async def spend_credits(
     if entry is None:
         refused = SpendOutcome(SpendStatus.INSUFFICIENT)
         await store.record(session, request, status=402, body=refused.body())
-        return refused
+        return _counted(refused, amount)
     # Nothing more happens under the balance row lock: the entry is the stored answer.
-    return SpendOutcome(
-        SpendStatus.SPENT, transaction_id=entry.id, balance_after=entry.balance_after
+    return _counted(
+        SpendOutcome(SpendStatus.SPENT, transaction_id=entry.id, balance_after=entry.balance_after),
+        amount,
     )
+
+
+def _counted(outcome: SpendOutcome, amount: int) -> SpendOutcome:
+    """Count the outcome (a replay as "replayed": it moved nothing) and the credits spent."""
+    metrics.SPENDS.labels(outcome="replayed" if outcome.replayed else outcome.status.value).inc()
+    if outcome.spent and not outcome.replayed:
+        metrics.SPENT_CREDITS.inc(amount)
+    return outcome
 
 
 def _replay(prior: store.Prior) -> SpendOutcome:

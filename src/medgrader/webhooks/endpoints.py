@@ -8,6 +8,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from medgrader.core import metrics
 from medgrader.core.context import AppContext
 from medgrader.core.errors import error_response
 from medgrader.db.lean import lean_transaction
@@ -45,11 +46,13 @@ async def stripe_webhook(request: Request) -> Response:
         )
     except InvalidSignature as exc:
         log.warning("stripe webhook refused", reason=str(exc))
+        metrics.WEBHOOK_EVENTS.labels(type="unverified", outcome="rejected").inc()
         return error_response(400, "Invalid Stripe signature.", "invalid_signature")
     try:
         event = parse_event(json.loads(body))
     except (ValueError, MalformedEvent) as exc:  # json.JSONDecodeError is a ValueError
         log.error("signed stripe webhook is not an event", detail=str(exc))
+        metrics.WEBHOOK_EVENTS.labels(type="unparsed", outcome="invalid_payload").inc()
         return error_response(400, "The body is not a Stripe event.", "invalid_payload")
 
     raw = body.decode("utf-8")
@@ -62,8 +65,11 @@ async def stripe_webhook(request: Request) -> Response:
         # the event afresh. Pipeline mode batches the statements into a few round trips (see
         # medgrader.db.lean).
         async with lean_transaction(ctx.lean_pool) as session:
-            await handle_event(session, ctx, event, raw, prepared)
+            outcome = await handle_event(session, ctx, event, raw, prepared)
     except Exception as exc:
+        metrics.WEBHOOK_EVENTS.labels(type=event.type, outcome="error").inc()
         await record_failure(ctx, event, raw, exc)
         raise
+    # Counted once committed: the outcome is what the inbox row now records.
+    metrics.WEBHOOK_EVENTS.labels(type=event.type, outcome=metrics.outcome_label(outcome)).inc()
     return Response(_RECEIVED, media_type="application/json")
