@@ -89,7 +89,7 @@ JOBS = Gauge(
 )
 WORKER_ALIVE = Gauge(
     "medgrader_job_worker_alive",
-    "1 while this process's job worker has a fresh heartbeat in the database, else 0.",
+    "1 while this process runs a job worker whose heartbeat is fresh (as /health judges).",
     registry=REGISTRY,
 )
 WORKER_RESTARTS = Counter(

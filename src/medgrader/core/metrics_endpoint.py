@@ -21,6 +21,7 @@ from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx
 from medgrader.core.errors import NotFound, Unauthorized
 from medgrader.db.pool import pool_usage
+from medgrader.jobs.worker import WorkerSupervisor
 
 log = structlog.get_logger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -72,9 +73,20 @@ def _refresh_pools(ctx: AppContext) -> None:
     )
 
 
+def _refresh_worker(ctx: AppContext, request: Request) -> None:
+    """Alive as /health judges it: a heartbeat confirmed within WORKER_DEAD_AFTER_SECONDS."""
+    supervisor: WorkerSupervisor | None = getattr(request.app.state, "worker", None)
+    alive = (
+        supervisor is not None
+        and supervisor.seconds_since_beat() <= ctx.settings.worker_dead_after_seconds
+    )
+    metrics.WORKER_ALIVE.set(1 if alive else 0)
+
+
 @router.get("/metrics")
 async def prometheus_metrics(ctx: Ctx, request: Request) -> Response:
     _authorise(ctx, request)
     await _refresh_jobs(ctx)
     _refresh_pools(ctx)
+    _refresh_worker(ctx, request)
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

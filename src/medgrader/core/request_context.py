@@ -57,7 +57,12 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception:
-                log.exception("unhandled error", path=scope.get("path"), method=scope.get("method"))
+                log.exception(
+                    "unhandled error",
+                    request_id=request_id,  # also bound, but explicit: this line must carry it
+                    path=scope.get("path"),
+                    method=scope.get("method"),
+                )
                 if started:  # the response is half sent: all we can do is end it
                     return
                 await send_with_id(

@@ -110,7 +110,6 @@ class WorkerSupervisor:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-                metrics.WORKER_ALIVE.set(0)
             if time.monotonic() - began >= HEALTHY_RUN_SECONDS:
                 delay = self.min_backoff
             self.restarts += 1
@@ -142,7 +141,6 @@ class WorkerSupervisor:
                     confirmed = bool(rows) and rows[0]["age"] < fresh
                     if confirmed:
                         self.last_beat = time.monotonic()
-                    metrics.WORKER_ALIVE.set(1 if confirmed else 0)
             await asyncio.sleep(self.heartbeat_interval if confirmed else 1.0)
 
 

@@ -1,0 +1,5 @@
+"""Fixtures for the core tests that buy something."""
+
+from tests.checkout.support import packages
+
+__all__ = ["packages"]
