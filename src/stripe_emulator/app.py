@@ -20,6 +20,7 @@ from stripe_emulator.errors import StripeError
 from stripe_emulator.idempotency import IdempotencyMiddleware
 from stripe_emulator.operations.checkout import expire_due_sessions
 from stripe_emulator.operations.refunds import run_due_refunds
+from stripe_emulator.persistence import SaveAfterChanges
 from stripe_emulator.responses import error_response, stripe_error_handler
 
 log = logging.getLogger("stripe_emulator")
@@ -39,11 +40,14 @@ async def _sweep(emulator: Emulator) -> None:
     while True:
         await asyncio.sleep(emulator.config.expiry_sweep_interval)
         try:
-            expire_due_sessions(emulator)
-            run_due_refunds(emulator)
+            changed = expire_due_sessions(emulator)
+            changed = run_due_refunds(emulator) or changed
         except Exception:
             # One bad object must not stop time for all the others: say so, go on.
             log.exception("stripe emulator: the expiry/refund sweep failed; retrying")
+            changed = True
+        if changed:
+            emulator.save()
 
 
 def create_app(
@@ -65,6 +69,7 @@ def create_app(
         finally:
             sweeper.cancel()
             await emu.webhooks.aclose()
+            emu.save()
 
     app = FastAPI(
         title="Stripe emulator",
@@ -83,4 +88,6 @@ def create_app(
     # before idempotency, which needs both.
     app.add_middleware(IdempotencyMiddleware, cache=emu.idempotency)
     app.add_middleware(StripeApiMiddleware, config=emu.config)
+    if emu.config.state_path is not None:  # outermost: saves once the request is done
+        app.add_middleware(SaveAfterChanges, store=emu.store, path=emu.config.state_path)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from stripe_emulator.config import DEFAULT_API_VERSION, EmulatorConfig, WebhookEndpoint
 from stripe_emulator.ids import new_webhook_secret
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="until a bank-debit refund succeeds or a 4000000000005126 refund fails",
     )
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--state-file", type=Path, metavar="PATH", help="keep every object here across restarts"
+    )
     return parser
 
 
@@ -75,6 +79,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         api_keys=args.api_keys,
         api_version=args.api_version,
         refund_delay=args.refund_delay,
+        state_path=args.state_file,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from stripe_emulator.ids import new_id, new_webhook_secret
 
@@ -60,6 +61,8 @@ class EmulatorConfig:
     # Seconds (emulator clock) until a pending bank-debit refund succeeds and until a
     # refund of a 4000 0000 0000 5126 charge fails. The same sweep acts on them.
     refund_delay: int = 60
+    # A JSON file that keeps every object across restarts (see persistence); None: memory only.
+    state_path: Path | None = None
 
     @property
     def base_url(self) -> str:

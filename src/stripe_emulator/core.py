@@ -13,6 +13,7 @@ from stripe_emulator.clock import Clock
 from stripe_emulator.config import EmulatorConfig, WebhookEndpoint
 from stripe_emulator.idempotency import IdempotencyCache
 from stripe_emulator.objects.event import build_event
+from stripe_emulator.persistence import load_store, save_store
 from stripe_emulator.store import Store, StripeObject
 from stripe_emulator.webhooks.dispatcher import WebhookDispatcher
 
@@ -41,6 +42,13 @@ class Emulator:
         self.store = Store(self.clock)
         self.webhooks = WebhookDispatcher(self.config, on_delivered=self._on_delivered)
         self.idempotency = IdempotencyCache()
+        if self.config.state_path is not None:
+            load_store(self.store, self.config.state_path)
+
+    def save(self) -> None:
+        """Write the objects to the state file, if there is one."""
+        if self.config.state_path is not None:
+            save_store(self.store, self.config.state_path)
 
     def now(self) -> int:
         return self.clock.now()
