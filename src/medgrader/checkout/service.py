@@ -28,7 +28,7 @@ from medgrader.core.context import AppContext
 from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
 from medgrader.core.errors import Conflict, Forbidden, NotFound
 from medgrader.models.users import User
-from medgrader.payments.stripe_gateway import CreatedSession
+from medgrader.payments.stripe_gateway import CreatedSession, CustomerMissing
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +60,14 @@ _STORE_CUSTOMER = text(
      WHERE user_id = :id AND stripe_customer_id IS NULL
     """
 )
+# Replaces only the id Stripe said is gone: racing replacements write the same new id (one
+# idempotency key), and an id someone stored meanwhile is never overwritten.
+_REPLACE_CUSTOMER = text(
+    """
+    UPDATE student_profiles SET stripe_customer_id = :customer, updated_at = now()
+     WHERE user_id = :id AND stripe_customer_id = :missing
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class OpenedAtStripe:
     customer_id: str
     new_customer: bool  # created by this checkout: still to be stored on the student
     session: CreatedSession
+    # The stored Customer id Stripe no longer knows, which the new one replaces.
+    replaces: str | None = None
 
 
 async def prepare_checkout(
@@ -141,23 +151,54 @@ async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> Ope
 
     Called with no transaction open, so a slow Stripe holds no pooled connection. Failures
     leave as BadGateway (502) and nothing has been written on our side.
+
+    A stored Customer that Stripe says does not exist (deleted in the Dashboard) is replaced,
+    once: a new Customer, then the session again. A Customer this very call created that is
+    missing too is a 502, never a loop.
     """
-    customer_id, new_customer = plan.customer_id, False
-    if customer_id is None:
-        # The key is derived from the student: two racing first checkouts send the same key,
-        # so Stripe creates one Customer and answers both with it.
-        customer_id = await ctx.stripe.create_customer(
-            student_id=str(user.id),
-            email=user.email,
-            name=plan.customer_name,
-            idempotency_key=f"medgrader-customer-{user.id}",
-        )
-        new_customer = True
+    if plan.customer_id is None:
+        customer_id = await _create_customer(ctx, user, plan, key=f"medgrader-customer-{user.id}")
+        return await _open_session(ctx, user, plan, customer_id, new_customer=True)
+    try:
+        return await _open_session(ctx, user, plan, plan.customer_id, new_customer=False)
+    except CustomerMissing:
+        missing = plan.customer_id
+    log.warning(
+        "stored stripe customer is gone; creating a new one",
+        student_id=str(user.id),
+        missing_customer=missing,
+    )
+    # One key per (student, missing id): racing checkouts get the same new Customer.
+    customer_id = await _create_customer(
+        ctx, user, plan, key=f"medgrader-customer-{user.id}-replacing-{missing}"
+    )
+    return await _open_session(ctx, user, plan, customer_id, new_customer=True, replaces=missing)
+
+
+async def _create_customer(ctx: AppContext, user: User, plan: CheckoutPlan, *, key: str) -> str:
+    # The key is derived from the student: two racing first checkouts send the same key, so
+    # Stripe creates one Customer and answers both with it.
+    return await ctx.stripe.create_customer(
+        student_id=str(user.id), email=user.email, name=plan.customer_name, idempotency_key=key
+    )
+
+
+async def _open_session(
+    ctx: AppContext,
+    user: User,
+    plan: CheckoutPlan,
+    customer_id: str,
+    *,
+    new_customer: bool,
+    replaces: str | None = None,
+) -> OpenedAtStripe:
     expires_at = datetime.now(UTC) + CHECKOUT_LIFETIME
     created = await ctx.stripe.create_checkout_session(
         _session_params(ctx, user, customer_id, plan, expires_at)
     )
-    return OpenedAtStripe(customer_id=customer_id, new_customer=new_customer, session=created)
+    return OpenedAtStripe(
+        customer_id=customer_id, new_customer=new_customer, session=created, replaces=replaces
+    )
 
 
 async def record_checkout(
@@ -171,7 +212,12 @@ async def record_checkout(
     and it simply expires unpaid; the Customer is found again by its idempotency key.
     """
     created = opened.session
-    if opened.new_customer:
+    if opened.replaces is not None:
+        await session.execute(
+            _REPLACE_CUSTOMER,
+            {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
+        )
+    elif opened.new_customer:
         await session.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
     await sessions.insert(
         session,

@@ -46,6 +46,12 @@ class StripeRefundRefused(BadGateway):
         self.stripe_code = stripe_code
 
 
+class CustomerMissing(StripeObjectMissing):
+    """Stripe says the Customer we named does not exist (deleted in the Dashboard, or an
+    emulator that forgot it). Callers that can create a new Customer catch this; to others it
+    is a 502 like any refusal."""
+
+
 @dataclass(frozen=True)
 class CreatedSession:
     id: str
@@ -105,6 +111,11 @@ class StripeGateway:
     async def create_checkout_session(self, params: dict[str, Any]) -> CreatedSession:
         try:
             session = await self._client.v1.checkout.sessions.create_async(params=params)  # type: ignore[arg-type]
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing" and exc.param == "customer":
+                log.warning("stripe customer does not exist", customer=params.get("customer"))
+                raise CustomerMissing() from exc
+            raise _translate(exc, "create_checkout_session") from exc
         except stripe.StripeError as exc:
             raise _translate(exc, "create_checkout_session") from exc
         return CreatedSession(
