@@ -2,6 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make demo PORT=8001` and friends: the demo's ports and data folder.
+PORT ?= 8000
+STRIPE_PORT ?= 12111
+SMTP_PORT ?= 1025
+DATA_DIR ?= .data
 
 .PHONY: demo test lint bench clean
 
@@ -12,7 +17,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/medgrader demo
+	$(BIN)/medgrader demo --port $(PORT) --stripe-port $(STRIPE_PORT) --smtp-port $(SMTP_PORT) \
+		--data-dir $(DATA_DIR)
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check .

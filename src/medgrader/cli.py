@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -174,13 +175,17 @@ def demo(
     port: Annotated[int, typer.Option(help="Port for the API.")] = 8000,
     smtp_port: Annotated[int, typer.Option(help="Port for the demo mailbox's SMTP sink.")] = 1025,
     stripe_port: Annotated[int, typer.Option(help="Port for the Stripe emulator.")] = 12111,
+    data_dir: Annotated[
+        Path,
+        typer.Option(help="Where the demo keeps its data (database, emulator state, mailbox)."),
+    ] = Path(".data"),
 ) -> None:
     """Everything on this machine, no keys needed: embedded PostgreSQL, mailbox, Stripe
-    emulator, API; the catalogue is seeded."""
+    emulator, API; the catalogue is seeded. A port in use is an error before anything starts."""
     exit_normally_on_sigterm()
     from medgrader.demo import run_demo
 
-    sys.exit(run_demo(port=port, smtp_port=smtp_port, stripe_port=stripe_port))
+    sys.exit(run_demo(port=port, smtp_port=smtp_port, stripe_port=stripe_port, data_dir=data_dir))
 
 
 @app.command(

@@ -43,20 +43,54 @@ def demo_settings(
     )
 
 
-def start_stripe_emulator(settings: Settings, *, port: int, app_url: str) -> Any:
-    """The emulator in-process, delivering signed webhooks to the app (dev and demo only)."""
-    from stripe_emulator.config import EmulatorConfig, WebhookEndpoint
-    from stripe_emulator.testing import start_emulator
+def claim_ports(*, api: int, smtp: int, stripe: int, data_dir: Path) -> tuple[Any, Any]:
+    """Bind the API's and the emulator's ports now, before anything starts (the SMTP sink's
+    is probed: it binds its own when it starts, right after). Raises PortTaken."""
+    from stripe_emulator.config import EmulatorConfig
+    from stripe_emulator.server import bind_socket
+    from stripe_emulator.testing import EmulatorServer
 
+    claimed: list[Any] = []
+    try:
+        wanted = ((api, "API", "--port / PORT"), (smtp, "SMTP sink", "--smtp-port / SMTP_PORT"))
+        for port, what, option in wanted:
+            try:
+                claimed.append(bind_socket("127.0.0.1", port))
+            except OSError as exc:
+                raise PortTaken(port, what, option) from exc
+        claimed.pop().close()  # the SMTP probe: free now, the sink binds it in a moment
+        config = EmulatorConfig(
+            port=stripe,
+            retry_base_delay=1.0,
+            max_attempts=8,
+            # The emulator's objects live next to the database's: a restarted demo still
+            # knows the customers and sessions the database remembers.
+            state_path=data_dir / "stripe-emulator.json",
+        )
+        try:
+            emulator = EmulatorServer(config)
+        except OSError as exc:
+            raise PortTaken(stripe, "Stripe emulator", "--stripe-port / STRIPE_PORT") from exc
+    except PortTaken:
+        for sock in claimed:
+            sock.close()
+        raise
+    return claimed[0], emulator
+
+
+class PortTaken(Exception):
+    def __init__(self, port: int, what: str, option: str) -> None:
+        super().__init__(
+            f"port {port} ({what}) is already in use on 127.0.0.1: stop what uses it or choose "
+            f"another port with {option}"
+        )
+
+
+def connect_webhooks(emulator: Any, settings: Settings, app_url: str) -> None:
     assert settings.stripe_webhook_secret is not None
-    endpoint = WebhookEndpoint(
-        url=f"{app_url}/api/webhooks/stripe",
-        secret=settings.stripe_webhook_secret.get_secret_value(),
+    emulator.add_endpoint(
+        f"{app_url}/api/webhooks/stripe", secret=settings.stripe_webhook_secret.get_secret_value()
     )
-    config = EmulatorConfig(
-        port=port, webhook_endpoints=[endpoint], retry_base_delay=1.0, max_attempts=8
-    )
-    return start_emulator(config)
 
 
 async def ensure_demo_users(settings: Settings, database: Database) -> None:
@@ -100,22 +134,53 @@ def run_demo(
     from medgrader.security.headers import SERVER_OPTIONS
 
     configure_logging(json=False)
+    try:
+        api_socket, emulator = claim_ports(
+            api=port, smtp=smtp_port, stripe=stripe_port, data_dir=data_dir
+        )
+    except PortTaken as exc:
+        console.print(f"[red]medgrader demo: {exc}[/red]", highlight=False)
+        return 1
     settings = demo_settings(
         port=port, smtp_port=smtp_port, data_dir=data_dir, stripe_port=stripe_port
     )
-    console.print("[bold]Starting PostgreSQL (embedded) and migrating...[/bold]")
-    database = resolve_database(settings)
-    upgrade_to_head(database.url)
-    asyncio.run(ensure_demo_users(settings, database))
     assert settings.dev_mailbox_dir is not None
-    sink = start_mail_sink(settings.dev_mailbox_dir, smtp_port, on_message=print_mail)
-    base = f"http://127.0.0.1:{port}"
-    emulator = start_stripe_emulator(settings, port=stripe_port, app_url=base)
+    sink = None
+    try:
+        sink = start_mail_sink(settings.dev_mailbox_dir, smtp_port, on_message=print_mail)
+        console.print(
+            f"[bold]Starting PostgreSQL (embedded, data in {data_dir.resolve()}) and "
+            "migrating...[/bold]"
+        )
+        database = resolve_database(settings)
+        upgrade_to_head(database.url)
+        asyncio.run(ensure_demo_users(settings, database))
+        base = f"http://127.0.0.1:{port}"
+        emulator.start()
+        connect_webhooks(emulator, settings, base)
+        print_welcome(base, emulator.url, smtp_port, data_dir)
+        config = uvicorn.Config(
+            create_app(settings, database=database),
+            log_level="info",
+            timeout_graceful_shutdown=5,
+            **SERVER_OPTIONS,
+        )
+        uvicorn.Server(config).run(sockets=[api_socket])
+    finally:
+        emulator.stop()
+        if sink is not None:
+            sink.stop()
+        api_socket.close()
+    return 0
+
+
+def print_welcome(base: str, stripe_url: str, smtp_port: int, data_dir: Path) -> None:
     console.print(
         Panel.fit(
             f"API           {base}  (interactive docs: {base}/docs)\n"
             f"Demo mailbox  {base}/dev/mailbox  (SMTP sink on 127.0.0.1:{smtp_port})\n"
-            f"Stripe        {emulator.url}  (the emulator; webhooks go to the API)\n"
+            f"Stripe        {stripe_url}  (the emulator; webhooks go to the API)\n"
+            f"Data          {data_dir.resolve()}  (database, emulator state, mailbox)\n"
             f"Admin login   {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}\n"
             f"Student login {DEMO_STUDENT[0]} / {DEMO_STUDENT[1]}\n"
             "Buy credits: log in, GET /api/credit-packages, POST /api/payments/credit-checkout\n"
@@ -127,14 +192,3 @@ def run_demo(
             style="green",
         )
     )
-    try:
-        uvicorn.run(
-            create_app(settings, database=database),
-            host="127.0.0.1",
-            port=port,
-            **SERVER_OPTIONS,
-        )
-    finally:
-        emulator.stop()
-        sink.stop()
-    return 0

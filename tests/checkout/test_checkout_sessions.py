@@ -303,7 +303,11 @@ def test_dev_return_pages(
     assert page.status_code == 200
     assert "COMPLETED" in page.text
     assert "£10.00" in page.text
-    assert f"{before + 100} credits" in page.text
+    # No sign-in on this page: whoever holds the session id must not learn the balance
+    # (before, it showed "Your balance ... credits" to anyone with the URL).
+    assert str(before + 100) not in page.text
+    assert "balance</td>" not in page.text.lower()
+    assert student.email not in page.text
     assert "/dev/mailbox" in page.text
     assert_paid_once(db, student.id, session_id, 100, 1000)
     assert client.get("/credits/success", params={"session_id": "cs_nope"}).status_code == 404

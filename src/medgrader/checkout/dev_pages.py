@@ -2,8 +2,13 @@
 
 In the demo there is no frontend, so /credits/success, /credits/cancel and /dashboard are
 served here: the success page does what the real frontend does on return (ask for the
-session's status, which fulfils a paid session at once) and shows the outcome, the balance
-and a link to the demo mailbox where the receipt lands. Never mounted in production.
+session's status, which fulfils a paid session at once) and shows the outcome and a link to
+the demo mailbox where the receipt lands. Never mounted in production.
+
+The page needs no sign-in (Stripe sends the buyer back with only the session id), so it shows
+what the session id already stands for (the package, the amount, the outcome) and never the
+student's balance or anything else about their account: anyone holding the URL saw the
+balance before.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from medgrader.checkout import repository as sessions
 from medgrader.checkout.stripe_sync import refresh_pending
 from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx
-from medgrader.ledger.service import get_balance
 from medgrader.notifications.money import format_money
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -48,8 +52,6 @@ def dev_checkout_router() -> APIRouter:
         if row is None:
             return _page("Unknown checkout session", links, status=404)
         row = await refresh_pending(ctx, row)
-        async with short_transaction(ctx) as session:
-            balance = await get_balance(session, row.student_id)
         outcome = {
             "COMPLETED": "Payment received: your credits have been added.",
             "PENDING": "Waiting for the payment to settle; refresh in a moment.",
@@ -62,8 +64,9 @@ def dev_checkout_router() -> APIRouter:
             f"<tr><td>Status</td><td>{escape(row.status)}</td></tr>"
             f"<tr><td>Package</td><td>{escape(row.package_name)}</td></tr>"
             f"<tr><td>Credits</td><td>{row.credits}</td></tr>"
-            f"<tr><td>Amount</td><td>{amount}</td></tr>"
-            f"<tr><td>Your balance</td><td>{balance} credits</td></tr></table>{links}"
+            f"<tr><td>Amount</td><td>{amount}</td></tr></table>"
+            "<p>Your balance: <code>GET /api/credits/balance</code> (signed in).</p>"
+            f"{links}"
         )
         return _page("Thank you" if row.status == "COMPLETED" else "Checkout", body)
 
