@@ -305,7 +305,7 @@ def test_dev_return_pages(
     assert "£10.00" in page.text
     # No sign-in on this page: whoever holds the session id must not learn the balance
     # (before, it showed "Your balance ... credits" to anyone with the URL).
-    assert str(before + 100) not in page.text
+    assert f"{before + 100} credits" not in page.text
     assert "balance</td>" not in page.text.lower()
     assert student.email not in page.text
     assert "/dev/mailbox" in page.text
