@@ -159,7 +159,8 @@ class BenchStack:
                     f"the API exited with {self.process.returncode}; see .data/bench"
                 )
             try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                # Liveness: /health also wants a job worker, which the benchmarks do not run.
+                if httpx.get(f"{self.base_url}/health/live", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -93,8 +94,12 @@ def serve(
 
 @app.command()
 def worker(concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] = 4) -> None:
-    """Run a job worker alone (receipt emails and other background work)."""
-    exit_normally_on_sigterm()
+    """Run a job worker alone (receipt emails and other background work).
+
+    It restarts itself, with back-off, after any failure (a database restart, cut
+    connections), logging each one; it exits only on SIGTERM or SIGINT (status 0, after the
+    jobs in hand finish) or when its configuration is invalid (status 2).
+    """
     from medgrader.core.logging import configure_logging
     from medgrader.jobs.worker import run_worker
     from medgrader.runtime import open_context
@@ -103,8 +108,14 @@ def worker(concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] =
     configure_logging(json=settings.is_production)
 
     async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, task.cancel)
         async with open_context(settings) as ctx:
-            await run_worker(ctx, concurrency=concurrency)
+            with contextlib.suppress(asyncio.CancelledError):
+                await run_worker(ctx, concurrency=concurrency)
 
     asyncio.run(main())
 
