@@ -147,6 +147,7 @@ def run_demo(
     assert settings.dev_mailbox_dir is not None
     sink = None
     try:
+        data_dir.mkdir(parents=True, exist_ok=True)
         sink = start_mail_sink(settings.dev_mailbox_dir, smtp_port, on_message=print_mail)
         console.print(
             f"[bold]Starting PostgreSQL (embedded, data in {data_dir.resolve()}) and "
