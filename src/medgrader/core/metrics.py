@@ -56,13 +56,14 @@ FULFILLED_CREDITS = Counter(
 )
 CLAWBACKS = Counter(
     "medgrader_clawbacks_total",
-    "Credit clawbacks for money returned, by cause (refund, dispute) and outcome.",
+    "Clawback postings for money returned, by cause (refund, dispute) and outcome (taken_back, "
+    "given_back when a refund failed or a dispute was won).",
     ["cause", "outcome"],
     registry=REGISTRY,
 )
 CLAWED_BACK_CREDITS = Counter(
     "medgrader_clawed_back_credits_total",
-    "Credits taken back (negative entries) or given back (reversals), by direction.",
+    "Credits taken back or given back by those postings, by direction.",
     ["direction"],
     registry=REGISTRY,
 )

@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Row, text
 
+from medgrader.core import metrics
 from medgrader.core.context import AppContext
 from medgrader.db.lean import SqlSession, no_rows
 from medgrader.ledger import service as ledger
@@ -398,6 +399,10 @@ async def _post(
         why = "dispute won" if source is SourceType.DISPUTE else f"refund {observation.status}"
         posting["description"] = f"{money} back to us ({why}): {-delta} credits returned"
         entry = await ledger.credit(session, **posting)
+    cause = "dispute" if source is SourceType.DISPUTE else "refund"
+    direction = "taken_back" if delta > 0 else "given_back"
+    metrics.CLAWBACKS.labels(cause=cause, outcome=direction).inc()
+    metrics.CLAWED_BACK_CREDITS.labels(direction=direction).inc(abs(delta))
     log.info("payment returns applied", payment_id=str(after.id), delta=-delta,
              clawed_back=after.clawed_back, returned_pence=returned_after,
              stripe_id=observation.stripe_id)  # fmt: skip
