@@ -49,7 +49,8 @@ async def running(fault_settings: Settings) -> AsyncIterator[tuple[AppContext, W
             )
             yield ctx, supervisor
         finally:
-            await stop_worker_task(task)
+            async with asyncio.timeout(60):  # a stop that hangs is a failure, not a hang
+                await stop_worker_task(task)
 
 
 async def _defer_probes(server: EmbeddedServer, count: int = 1) -> list[int]:
@@ -79,11 +80,20 @@ async def _unfinished(server: EmbeddedServer, job_ids: list[int]) -> int:
         return int(row[0]) if row else 0
 
 
-async def _all_run(server: EmbeddedServer, job_ids: list[int], within: float = 60) -> None:
+async def _all_run(
+    server: EmbeddedServer, job_ids: list[int], supervisor: WorkerSupervisor, within: float = 90
+) -> None:
     async def done() -> bool:
         return await _unfinished(server, job_ids) == 0
 
-    await _eventually(done, within, f"{len(job_ids)} jobs run")
+    try:
+        await _eventually(done, within, f"{len(job_ids)} jobs run")
+    except AssertionError as exc:
+        left = await _unfinished(server, job_ids)
+        raise AssertionError(
+            f"{exc}; {left} left; restarts={supervisor.restarts}, last error="
+            f"{supervisor.last_error!r}, beat {supervisor.seconds_since_beat():.0f} s ago"
+        ) from None
 
 
 def _terminate_app_connections(server: EmbeddedServer) -> int:
@@ -123,7 +133,7 @@ async def test_worker_keeps_running_jobs_while_its_connections_are_cut(
             _terminate_app_connections(fault_server)
             await asyncio.sleep(0.2)
         jobs += await _defer_probes(fault_server, 20)
-        await _all_run(fault_server, jobs)
+        await _all_run(fault_server, jobs, supervisor)
         await _fresh_beat(supervisor)
     _assert_each_stop_logged(logs, supervisor)
 
@@ -139,7 +149,7 @@ async def test_worker_comes_back_after_a_database_restart(
         jobs = await _defer_probes(fault_server, 100)
         await asyncio.to_thread(fault_server.restart)
         jobs += await _defer_probes(fault_server, 20)
-        await _all_run(fault_server, jobs)
+        await _all_run(fault_server, jobs, supervisor)
         await _fresh_beat(supervisor)
     assert supervisor.restarts > restarts_before
     assert supervisor.last_error

@@ -35,6 +35,7 @@ MAX_BACKOFF_SECONDS = 30.0
 # A run that lasted this long was healthy: the next failure starts the back-off afresh.
 HEALTHY_RUN_SECONDS = 60.0
 HEARTBEAT_INTERVAL_SECONDS = 5.0
+SHUTDOWN_GRACE_SECONDS = 20.0
 
 _HEARTBEAT_AGE = """
 SELECT extract(epoch FROM now() - last_heartbeat)::float8 AS age
@@ -86,6 +87,10 @@ class WorkerSupervisor:
             update_heartbeat_interval=self.heartbeat_interval,
             # The worker's own heartbeat is the one /health reads (see _watch).
             stalled_worker_timeout=max(30.0, 6 * self.heartbeat_interval),
+            # Stopping (a restart after a failure, or shutdown) waits this long for the jobs in
+            # hand, then cancels them (they are retried or rescued) instead of waiting forever
+            # on one that hangs.
+            shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
         )
 
     async def run(self) -> None:
