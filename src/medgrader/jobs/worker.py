@@ -126,8 +126,18 @@ class WorkerSupervisor:
                 retry_in_seconds=round(delay, 2),
                 restarts=self.restarts,
             )
+            await self._fresh_connections()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
+
+    async def _fresh_connections(self) -> None:
+        """Replace the queue pool's idle connections: after a database restart they are all
+        dead, and psycopg_pool's checkout check would discard them one at a time, backing off
+        1, 2, 4, 8 s between them (measured: a 30 s stall of the restarted worker)."""
+        try:
+            await self.ctx.job_pool.drain()
+        except Exception as exc:
+            log.warning("could not renew the job queue's connections", error=repr(exc))
 
     async def _watch(self, worker: Worker) -> None:
         """Record each time the database shows this worker's heartbeat as fresh."""
