@@ -141,3 +141,24 @@ def test_job_counts_by_queue_and_status_come_from_the_queue_table(
     for queue, status, count in rows:
         # Jobs move on while we look: the figure is from the same moment, give or take a few.
         assert abs(_value(text, "medgrader_jobs", queue=queue, status=status) - count) <= 5
+
+
+def test_metrics_count_hold_actions_and_their_outcomes(
+    client: httpx.Client, student: Account, invariants: None
+) -> None:
+    from tests.holds.support import act, create, new_hold
+
+    before = client.get("/metrics").text
+    hold = new_hold(client, student, 10)
+    assert act(client, student, hold["holdId"], "release").status_code == 200
+    refused = create(client, student, 5000)  # more than the balance
+    assert refused.status_code == 402, refused.text
+    text = client.get("/metrics").text
+
+    def grew(**labels: str) -> float:
+        name = "medgrader_holds_total"
+        return _value(text, name, **labels) - _value(before, name, **labels)
+
+    assert grew(action="create", outcome="ok") == 1
+    assert grew(action="release", outcome="ok") == 1
+    assert grew(action="create", outcome=refused.json()["code"]) == 1

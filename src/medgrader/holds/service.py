@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from medgrader.core import metrics
 from medgrader.core.cursor import decode_seq_cursor, encode_seq_cursor
 from medgrader.core.errors import Unprocessable
 from medgrader.credits.service import validated_reason
@@ -85,9 +86,22 @@ async def _once(
     """Run the operation unless its key was used before; store the answer for replays."""
     prior = await store.claim(session, request)
     if prior is not None:
-        return await _replay(session, request, prior, hold_id)
+        return _counted(request, await _replay(session, request, prior, hold_id))
     outcome = await run()
     await store.record(session, request, status=outcome.http_status, body=outcome.body)
+    return _counted(request, outcome)
+
+
+def _counted(request: store.KeyedRequest, outcome: HoldOutcome) -> HoldOutcome:
+    """One count per call: the action (create, extend, capture, release) and its outcome."""
+    action = request.operation.removeprefix("holds.")
+    if outcome.replayed:
+        result = "replayed"
+    elif outcome.ok:
+        result = "ok"
+    else:
+        result = str(outcome.body.get("code", outcome.http_status))
+    metrics.HOLDS.labels(action=action, outcome=result).inc()
     return outcome
 
 
@@ -341,4 +355,7 @@ async def list_holds(
 async def expire_due_holds(session: SqlSession, *, batch: int = 1000) -> int:
     """Mark up to `batch` holds past their expiry EXPIRED; returns how many. Correctness never
     waits for this: an expired hold stopped counting when its time passed."""
-    return int((await session.execute(sql.SWEEP, {"batch": batch})).scalar_one())
+    expired = int((await session.execute(sql.SWEEP, {"batch": batch})).scalar_one())
+    if expired:
+        metrics.HOLDS.labels(action="expire", outcome="ok").inc(expired)
+    return expired
