@@ -86,8 +86,10 @@ def contract_database(database: Database) -> Iterator[Database]:
 def contract_app(
     settings: Settings, contract_database: Database
 ) -> Iterator[tuple[LiveServer, Settings]]:
+    # With its job worker: /health (in the document) answers 503 job_worker_dead, truthfully,
+    # on a database where no worker runs.
     changed = settings.model_copy(
-        update={"database_url": contract_database.url, "run_worker_in_process": False}
+        update={"database_url": contract_database.url, "run_worker_in_process": True}
     )
     server = LiveServer(create_app(changed, database=contract_database)).start()
     yield server, changed

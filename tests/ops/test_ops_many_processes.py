@@ -134,7 +134,7 @@ def _run_purchases(
 ) -> None:  # fmt: skip
     rng = random.Random(11)
     config = TokenConfig(JWT, "medgrader", "medgrader-api", 3600)
-    tokens = {s: issue_access_token(config, uuid.UUID(s)) for s in students}
+    tokens = {s: issue_access_token(config, uuid.UUID(s), 0) for s in students}  # version 0: new
     buyers = [students[i % len(students)] for i in range(PURCHASES)]
 
     def checkout(i: int) -> tuple[str, str]:
