@@ -30,22 +30,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, text
+from sqlalchemy import Row
 
 from medgrader.core import metrics
 from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession, no_rows
+from medgrader.db.lean import SqlSession
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
 from medgrader.models.payments import PaymentStatus
 from medgrader.notifications.money import format_money
 from medgrader.notifications.notices import enqueue_returns_notice
+from medgrader.payments import returns_sql as sql
 from medgrader.payments.observations import (
-    DISPUTE_STATUS_RANK,
     OPEN_DISPUTE_STATUSES,
-    REFUND_STATUS_RANK,
-    RETURNED_REFUND_STATUSES,
     DisputeSeen,
     Observation,
     RefundSeen,
@@ -74,92 +72,6 @@ def payment_status(*, amount: int, refunded: int, dispute_status: str | None) ->
     if refunded > 0:
         return PaymentStatus.PARTIALLY_REFUNDED
     return PaymentStatus.SUCCEEDED
-
-
-def _rank_sql(column: str, ranks: dict[str, int], unknown: int) -> str:
-    cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in ranks.items())
-    return f"(CASE {column} {cases} ELSE {unknown} END)"
-
-
-_PAYMENT_COLUMNS = """id, student_id, amount_pence, currency, credits, status,
-    amount_refunded_pence, amount_disputed_pence, credits_clawed_back, returns_version,
-    stripe_payment_intent_id, stripe_charge_id"""
-_LOCK_BY_ID = text(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = :id FOR UPDATE")  # noqa: S608
-_LOCK_BY_INTENT = text(
-    f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE stripe_payment_intent_id = :pi FOR UPDATE"  # noqa: S608
-)
-
-# The actor is kept only if it names an administrator: it comes back from Stripe's metadata.
-_UPSERT_REFUND = text(
-    f"""
-    INSERT INTO refunds AS r (stripe_refund_id, payment_id, student_id, amount_pence, currency,
-                              status, reason, note, failure_reason, actor_id, stripe_created_at)
-    VALUES (:stripe_id, :payment_id, :student_id, :amount, :currency, :status, :reason, :note,
-            :failure_reason,
-            (SELECT id FROM users WHERE id = CAST(:actor AS uuid) AND is_admin), :created)
-    ON CONFLICT (stripe_refund_id) DO UPDATE SET
-        status = CASE WHEN {_rank_sql("EXCLUDED.status", REFUND_STATUS_RANK, -1)}
-                         > {_rank_sql("r.status", REFUND_STATUS_RANK, -1)}
-                      THEN EXCLUDED.status ELSE r.status END,
-        failure_reason = COALESCE(EXCLUDED.failure_reason, r.failure_reason),
-        reason = COALESCE(r.reason, EXCLUDED.reason),
-        note = COALESCE(r.note, EXCLUDED.note),
-        actor_id = COALESCE(r.actor_id, EXCLUDED.actor_id),
-        updated_at = now()
-    RETURNING id, (xmax = 0) AS inserted, actor_id, credits_clawed_back
-    """  # noqa: S608 - only constant CASE expressions are interpolated
-)
-# Status moves forward only; the withdrawn amount follows the observation that has seen the
-# most balance transactions (each withdrawal or reinstatement adds one).
-_UPSERT_DISPUTE = no_rows(
-    text(
-        f"""
-    INSERT INTO disputes AS d (stripe_dispute_id, payment_id, student_id, amount_pence, currency,
-                               status, reason, funds_withdrawn_pence, balance_transaction_count,
-                               stripe_created_at)
-    VALUES (:stripe_id, :payment_id, :student_id, :amount, :currency, :status, :reason,
-            :withdrawn, :bt_count, :created)
-    ON CONFLICT (stripe_dispute_id) DO UPDATE SET
-        status = CASE WHEN {_rank_sql("EXCLUDED.status", DISPUTE_STATUS_RANK, 4)}
-                         > {_rank_sql("d.status", DISPUTE_STATUS_RANK, 4)}
-                      THEN EXCLUDED.status ELSE d.status END,
-        funds_withdrawn_pence = CASE WHEN EXCLUDED.balance_transaction_count
-                                          >= d.balance_transaction_count
-                                     THEN EXCLUDED.funds_withdrawn_pence
-                                     ELSE d.funds_withdrawn_pence END,
-        balance_transaction_count = GREATEST(d.balance_transaction_count,
-                                             EXCLUDED.balance_transaction_count),
-        amount_pence = EXCLUDED.amount_pence,
-        updated_at = now()
-    """  # noqa: S608 - only constant CASE expressions are interpolated
-    )
-)
-_RETURNED = ", ".join(f"'{status}'" for status in RETURNED_REFUND_STATUSES)
-_TOTALS = text(
-    f"""
-    SELECT COALESCE((SELECT SUM(amount_pence) FROM refunds
-                      WHERE payment_id = :id AND status IN ({_RETURNED})), 0) AS refunded,
-           COALESCE((SELECT SUM(funds_withdrawn_pence) FROM disputes
-                      WHERE payment_id = :id AND status <> 'won'), 0) AS disputed,
-           (SELECT status FROM disputes WHERE payment_id = :id
-             ORDER BY stripe_created_at DESC, id DESC LIMIT 1) AS dispute_status
-    """  # noqa: S608 - only the constant status list is interpolated
-)
-_UPDATE_TOTALS = text(
-    """
-    UPDATE payments
-       SET amount_refunded_pence = :refunded, amount_disputed_pence = :disputed,
-           credits_clawed_back = :target, status = :status, returns_version = :version + 1,
-           stripe_charge_id = COALESCE(stripe_charge_id, :charge), updated_at = now()
-     WHERE id = :id AND returns_version = :version
-    RETURNING returns_version
-    """
-)
-_SET_SHARE = no_rows(
-    text(
-        "UPDATE refunds SET credits_clawed_back = :share WHERE id = :id AND credits_clawed_back = 0"
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -198,12 +110,12 @@ class LockedPayment:
 
 
 async def lock_payment_by_id(session: SqlSession, payment_id: uuid.UUID) -> LockedPayment | None:
-    row = (await session.execute(_LOCK_BY_ID, {"id": payment_id})).one_or_none()
+    row = (await session.execute(sql.LOCK_BY_ID, {"id": payment_id})).one_or_none()
     return None if row is None else LockedPayment.of(row)
 
 
 async def lock_payment_by_intent(session: SqlSession, payment_intent: str) -> LockedPayment | None:
-    row = (await session.execute(_LOCK_BY_INTENT, {"pi": payment_intent})).one_or_none()
+    row = (await session.execute(sql.LOCK_BY_INTENT, {"pi": payment_intent})).one_or_none()
     return None if row is None else LockedPayment.of(row)
 
 
@@ -257,7 +169,7 @@ async def apply_returns(
             share = refund_row.credits_clawed_back
             if refund_row.inserted and entry is not None and entry.entry_type.value == "DEBIT":
                 share = entry.amount
-                await session.execute(_SET_SHARE, {"id": refund_row.id, "share": share})
+                await session.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
             outcome.refund_shares[observation.stripe_id] = share
     outcome.payment = payment
     return outcome
@@ -282,7 +194,7 @@ async def _record(
     if isinstance(observation, RefundSeen):
         actor = actor_id or observation.admin_id
         result = await session.execute(
-            _UPSERT_REFUND,
+            sql.UPSERT_REFUND,
             common
             | {
                 "note": observation.note,
@@ -292,7 +204,7 @@ async def _record(
         )
         return result.one()
     await session.execute(
-        _UPSERT_DISPUTE,
+        sql.UPSERT_DISPUTE,
         common
         | {
             "withdrawn": observation.funds_withdrawn,
@@ -309,7 +221,7 @@ async def _settle(
     observation: Observation,
     refund_row: Row[Any] | None,
 ) -> tuple[LockedPayment, LedgerEntry | None]:
-    totals = (await session.execute(_TOTALS, {"id": payment.id})).one()
+    totals = (await session.execute(sql.TOTALS, {"id": payment.id})).one()
     refunded = min(int(totals.refunded), payment.amount)
     disputed = min(int(totals.disputed), payment.amount)
     target = credits_to_take_back(
@@ -325,7 +237,7 @@ async def _settle(
         return payment, None
     updated = (
         await session.execute(
-            _UPDATE_TOTALS,
+            sql.UPDATE_TOTALS,
             {
                 "id": payment.id,
                 "refunded": refunded,
