@@ -20,11 +20,10 @@ from medgrader.checkout.schemas import (
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
-from medgrader.checkout.stripe_sync import refresh_pending
+from medgrader.checkout.stripe_sync import refresh_pending, start_checkout
 from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.openapi import errors
-from medgrader.security import limits, rules
 
 router = APIRouter(prefix="/api/payments", tags=["checkout"])
 
@@ -45,12 +44,7 @@ router = APIRouter(prefix="/api/payments", tags=["checkout"])
     ),
 )
 async def credit_checkout(body: CheckoutRequest, user: BriefStudent, ctx: Ctx) -> CheckoutCreated:
-    await limits.hit(ctx, *rules.checkout(ctx.settings, user.id))
-    async with short_transaction(ctx) as session:
-        plan = await service.prepare_checkout(session, user, body.package_id)
-    opened = await service.open_at_stripe(ctx, user, plan)
-    async with short_transaction(ctx) as session:  # committed before the 201 goes out
-        return await service.record_checkout(session, user, plan, opened)
+    return await start_checkout(ctx, user, body.package_id)  # committed before the 201
 
 
 @router.get(

@@ -9,16 +9,21 @@ and apply the answer in a new short transaction: this module is their transactio
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
 from sqlalchemy import Row
 
 from medgrader.checkout import repository as sessions
+from medgrader.checkout import service
 from medgrader.checkout.fulfilment import Outcome, apply_stripe_session
+from medgrader.checkout.schemas import CheckoutCreated
 from medgrader.core.context import AppContext, short_transaction
 from medgrader.core.errors import AppError
 from medgrader.models.checkout import CheckoutStatus
+from medgrader.models.users import User
+from medgrader.security import limits, rules
 
 log = structlog.get_logger(__name__)
 
@@ -52,3 +57,16 @@ async def refresh_pending(ctx: AppContext, row: Row[Any]) -> Row[Any]:
     log.info("checkout status synced with stripe", stripe_session_id=row.stripe_session_id,
              outcome=str(outcome))  # fmt: skip
     return fresh
+
+
+async def start_checkout(ctx: AppContext, user: User, package_id: uuid.UUID) -> CheckoutCreated:
+    """The three steps of a new Checkout Session (checkout.service), for the JSON endpoint and
+    the wallet's Buy button alike: reads in one short transaction, Stripe with none open,
+    writes in a second short transaction (committed before this returns). The per-student
+    checkout limit applies to both (429 TooManyRequests)."""
+    await limits.hit(ctx, *rules.checkout(ctx.settings, user.id))
+    async with short_transaction(ctx) as session:
+        plan = await service.prepare_checkout(session, user, package_id)
+    opened = await service.open_at_stripe(ctx, user, plan)
+    async with short_transaction(ctx) as session:
+        return await service.record_checkout(session, user, plan, opened)

@@ -1,0 +1,98 @@
+"""/login, /signup (with the emailed code) and /logout, on the auth service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from medgrader.auth import service
+from medgrader.auth.schemas import LoginRequest, RegisterRequest, VerifyOtpRequest
+from medgrader.auth.service import OTP_MESSAGES, OtpOutcome
+from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.errors import AppError
+from medgrader.models.users import User
+from medgrader.web.deps import Csrf, Form, PageSession, Viewer
+from medgrader.web.forms import FormInvalid, safe_next, validated
+from medgrader.web.rendering import redirect, render
+from medgrader.web.session import BrowserSession
+
+router = APIRouter(include_in_schema=False)
+
+
+def home_of(user: User) -> str:
+    return "/admin" if user.is_admin else "/wallet"
+
+
+def _sign_in(request: Request, user: User, target: str) -> Response:
+    session = BrowserSession.signed_in(user.id)
+    response = redirect(request, target)
+    request.app.state.session_codec.store(response, session)
+    return response
+
+
+@router.get("/")
+async def root(request: Request, viewer: Viewer) -> Response:
+    return redirect(request, home_of(viewer) if viewer else "/login")
+
+
+@router.get("/login")
+async def login_page(request: Request, _: PageSession, next: str = "") -> Response:
+    return render(request, "login.html", next=safe_next(next, ""))
+
+
+@router.post("/login", dependencies=[Csrf])
+async def login(request: Request, session: DbSession, form: Form) -> Response:
+    email, target = form.get("email", "").strip(), form.get("next", "")
+    try:
+        body = validated(LoginRequest, {"email": email, "password": form.get("password", "")})
+        user = await service.login(session, body.email, body.password)
+    except (FormInvalid, AppError) as exc:
+        status = exc.status_code if isinstance(exc, AppError) else 422
+        return render(request, "login.html", status, error=exc.message, email=email, next=target)
+    return _sign_in(request, user, safe_next(target, home_of(user)))
+
+
+@router.get("/signup")
+async def signup_page(request: Request, _: PageSession) -> Response:
+    return render(request, "signup.html", values={})
+
+
+@router.post("/signup", dependencies=[Csrf])
+async def signup(request: Request, ctx: Ctx, session: DbSession, form: Form) -> Response:
+    values = {k: form.get(k, "").strip() for k in ("email", "firstName", "lastName")}
+    try:
+        body = validated(
+            RegisterRequest, {**values, "password": form.get("password", ""), "role": "student"}
+        )
+        await service.register(session, ctx, body)
+    except (FormInvalid, AppError) as exc:
+        status = exc.status_code if isinstance(exc, AppError) else 422
+        return render(request, "signup.html", status, error=exc.message, values=values)
+    minutes = ctx.settings.otp_ttl_seconds // 60
+    return render(request, "verify.html", email=body.email, minutes=minutes)
+
+
+@router.post("/signup/verify", dependencies=[Csrf])
+async def verify(request: Request, ctx: Ctx, session: DbSession, form: Form) -> Response:
+    email = form.get("email", "").strip()
+    try:
+        body = validated(VerifyOtpRequest, {"email": email, "otp": form.get("code", "").strip()})
+    except FormInvalid:
+        return render(request, "verify.html", 422, email=email, error="Enter the 6-digit code.")
+    try:
+        result = await service.verify_otp(session, ctx, body.email, body.otp)
+    except AppError as exc:
+        return render(request, "verify.html", exc.status_code, email=email, error=exc.message)
+    if result.outcome is not OtpOutcome.OK or result.user is None:
+        # Rendered, not raised: the wrong-attempt count commits with this answer.
+        message = OTP_MESSAGES[result.outcome]
+        return render(request, "verify.html", 400, email=email, error=message)
+    return _sign_in(request, result.user, home_of(result.user))
+
+
+@router.post("/logout", dependencies=[Csrf])
+async def logout(request: Request) -> Response:
+    # A fresh anonymous session: the old cookie (and its CSRF secret) is replaced.
+    response = redirect(request, "/login")
+    request.app.state.session_codec.store(response, BrowserSession.anonymous())
+    return response
