@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from medgrader import __version__
 from medgrader.admin.endpoints import router as admin_router
+from medgrader.analytics.endpoints import router as analytics_router
 from medgrader.auth.deps import (
     admin_briefly,
     bearer,
@@ -37,6 +38,7 @@ from medgrader.payments.endpoints import router as payments_router
 from medgrader.runtime import open_context
 from medgrader.security.client import request_client_address
 from medgrader.security.headers import SecurityHeadersMiddleware
+from medgrader.web.mount import install_pages
 from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
 from medgrader.webhooks.endpoints import router as webhooks_router
 
@@ -105,15 +107,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(admin_router)
     app.include_router(admin_payments_router)
     app.include_router(admin_webhooks_router)
+    app.include_router(analytics_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router
 
         app.include_router(mailbox_router(settings.dev_mailbox_dir))
-    if not settings.is_production:
-        from medgrader.checkout.dev_pages import dev_checkout_router
-
-        # Where Stripe returns the buyer when FRONTEND_URL points at the API (the demo).
-        app.include_router(dev_checkout_router())
+    # The wallet and the back office; /credits/success and /credits/cancel are where Stripe
+    # returns the buyer when FRONTEND_URL points at this app.
+    install_pages(app, settings)
     return app
 
 

@@ -1,5 +1,6 @@
 """ORM models. Importing this package registers every table on Base.metadata."""
 
+from medgrader.models.audit import AuditRun
 from medgrader.models.base import Base
 from medgrader.models.catalog import CreditPackage
 from medgrader.models.checkout import CheckoutSession, CheckoutStatus
@@ -13,6 +14,7 @@ from medgrader.models.users import InstructorProfile, PendingRegistration, Stude
 from medgrader.models.webhooks import WebhookEvent
 
 __all__ = [
+    "AuditRun",
     "Base",
     "CheckoutSession",
     "CheckoutStatus",

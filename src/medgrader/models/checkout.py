@@ -29,6 +29,8 @@ class CheckoutSession(Base):
             "(status = 'COMPLETED') = (completed_at IS NOT NULL)", name="completed_at_iff_completed"
         ),
         Index("ix_checkout_sessions_student_created", "student_id", text("created_at DESC")),
+        # The back office's conversion figures count sessions by creation time (0011).
+        Index("ix_checkout_sessions_created", "created_at"),
         Index(
             "ix_checkout_sessions_pending_expiry",
             "expires_at",

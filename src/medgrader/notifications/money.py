@@ -14,3 +14,10 @@ def format_money(pence: int, currency: str = "GBP") -> str:
     symbol = SYMBOLS.get(currency.upper())
     amount = f"{pounds:,}.{rest:02d}"
     return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency.upper()}"
+
+
+def pounds_value(pence: int) -> str:
+    """500 -> "5.00": pounds without symbol or separators (form inputs, CSV cells)."""
+    sign = "-" if pence < 0 else ""
+    whole, rest = divmod(abs(pence), 100)
+    return f"{sign}{whole}.{rest:02d}"

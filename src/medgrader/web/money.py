@@ -11,7 +11,7 @@ _POUNDS = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$")
 
 
 def parse_pounds(raw: str | None, *, field: str = "amount") -> int:
-    """"5.00" -> 500. Positive amounts only; Unprocessable (422) for anything else."""
+    """ "5.00" -> 500. Positive amounts only; Unprocessable (422) for anything else."""
     text = (raw or "").strip().removeprefix("£").replace(",", "").strip()
     match = _POUNDS.match(text)
     if match is None:
@@ -21,13 +21,6 @@ def parse_pounds(raw: str | None, *, field: str = "amount") -> int:
     if amount <= 0:
         raise Unprocessable(f"{field}: must be more than £0.00")
     return amount
-
-
-def pounds_value(pence: int) -> str:
-    """500 -> "5.00": the value to put back in a pounds input."""
-    sign = "-" if pence < 0 else ""
-    whole, rest = divmod(abs(pence), 100)
-    return f"{sign}{whole}.{rest:02d}"
 
 
 def parse_int(raw: str | None, *, field: str) -> int:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from medgrader.notifications.money import format_money
-from medgrader.web.money import pounds_value
-from medgrader.web.session import CSRF_FIELD, BrowserSession
+from medgrader.notifications.money import format_money, pounds_value
+from medgrader.web.session import COOKIE_NAME, CSRF_FIELD, BrowserSession
 
 LONDON = ZoneInfo("Europe/London")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,6 +42,12 @@ def _per_credit(pence: int, credits: int) -> str:
     return f"{tenths // 10}.{tenths % 10}p"
 
 
+def _replace_param(params: Any, name: str, value: object) -> str:
+    """The query string with one parameter replaced (pager links keep the filters)."""
+    pairs = [(k, v) for k, v in params.multi_items() if k != name]
+    return urlencode([*pairs, (name, str(value))])
+
+
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
@@ -55,6 +61,7 @@ environment.filters.update(
     credits=_credits,
     pounds=pounds_value,
     per_credit=_per_credit,
+    replace_param=_replace_param,
 )
 
 
@@ -69,10 +76,10 @@ def finish(request: Request, response: Response) -> Response:
     return response
 
 
-def render(
-    request: Request, template: str, status_code: int = 200, **context: Any
-) -> Response:
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     session: BrowserSession | None = getattr(request.state, STATE_SESSION, None)
+    if session is None:  # an error page rendered before the session dependency ran
+        session = request.app.state.session_codec.decode(request.cookies.get(COOKIE_NAME))
     html = environment.get_template(template).render(
         request=request,
         csrf_field=CSRF_FIELD,

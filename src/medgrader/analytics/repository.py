@@ -1,0 +1,150 @@
+"""Revenue and activity figures in SQL: each figure is one aggregate over an indexed range.
+
+Money is summed in integer pence. Days are Europe/London calendar days: the caller passes
+the UTC bounds of the first and last day, and the daily series groups by the London date.
+Refunds count when Stripe has them succeeded or pending (money on its way back); disputes
+count the funds Stripe withdrew and has not reinstated (invariant 8's R).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+REFUND_COUNTED = "('succeeded', 'pending')"
+# Stripe's dispute statuses that are still open (the others are won, lost or closed).
+DISPUTE_OPEN = (
+    "('warning_needs_response', 'warning_under_review', 'needs_response', 'under_review')"
+)
+
+_MONEY = text(
+    f"""
+    WITH p AS (
+        SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
+          FROM payments WHERE paid_at >= :start AND paid_at < :end
+    ), r AS (
+        SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
+          FROM refunds
+         WHERE status IN {REFUND_COUNTED} AND created_at >= :start AND created_at < :end
+    ), d AS (
+        SELECT COUNT(*) AS n, COALESCE(SUM(funds_withdrawn_pence), 0) AS pence
+          FROM disputes WHERE created_at >= :start AND created_at < :end
+    )
+    SELECT p.n AS payments, p.pence AS gross, r.n AS refund_count, r.pence AS refunds,
+           d.n AS dispute_count, d.pence AS disputes
+      FROM p, r, d
+    """  # noqa: S608 - constant status lists only
+)
+
+_CHECKOUTS = text(
+    """
+    SELECT COUNT(*) AS created,
+           COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed,
+           COUNT(*) FILTER (WHERE status = 'EXPIRED') AS expired,
+           COUNT(*) FILTER (WHERE status = 'FAILED') AS failed,
+           COUNT(*) FILTER (WHERE status = 'PENDING') AS pending
+      FROM checkout_sessions WHERE created_at >= :start AND created_at < :end
+    """
+)
+
+_BY_PACKAGE = text(
+    """
+    SELECT package_name, COUNT(*) AS payments, SUM(amount_pence) AS revenue,
+           SUM(credits) AS credits
+      FROM payments WHERE paid_at >= :start AND paid_at < :end
+     GROUP BY package_name
+     ORDER BY revenue DESC, package_name
+    """
+)
+
+# Not bound to a range: what students hold now, and what waits for a person.
+_STANDING = text(
+    f"""
+    WITH balances AS (
+        SELECT COALESCE(SUM(credit_balance) FILTER (WHERE credit_balance > 0), 0) AS held,
+               COUNT(*) FILTER (WHERE credit_balance < 0) AS negative
+          FROM student_profiles
+    ), bought AS (
+        SELECT COALESCE(SUM(amount_pence), 0) AS pence, COALESCE(SUM(credits), 0) AS credits
+          FROM payments
+    ), open_disputes AS (
+        SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
+          FROM disputes WHERE status IN {DISPUTE_OPEN}
+    ), inbox AS (
+        SELECT COUNT(*) AS unprocessed,
+               COUNT(*) FILTER (WHERE attempts > 1) AS retried
+          FROM webhook_events WHERE processed_at IS NULL
+    )
+    SELECT balances.held, balances.negative, bought.pence AS bought_pence,
+           bought.credits AS bought_credits, open_disputes.n AS open_disputes,
+           open_disputes.pence AS open_dispute_pence, inbox.unprocessed, inbox.retried
+      FROM balances, bought, open_disputes, inbox
+    """  # noqa: S608 - constant status lists only
+)
+
+_DAILY = text(
+    f"""
+    WITH days AS (
+        SELECT CAST(d AS date) AS day
+          FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d
+    ), p AS (
+        SELECT CAST(paid_at AT TIME ZONE 'Europe/London' AS date) AS day,
+               COUNT(*) AS n, SUM(amount_pence) AS pence
+          FROM payments WHERE paid_at >= :start AND paid_at < :end GROUP BY 1
+    ), r AS (
+        SELECT CAST(created_at AT TIME ZONE 'Europe/London' AS date) AS day,
+               SUM(amount_pence) AS pence
+          FROM refunds
+         WHERE status IN {REFUND_COUNTED} AND created_at >= :start AND created_at < :end
+         GROUP BY 1
+    ), d AS (
+        SELECT CAST(created_at AT TIME ZONE 'Europe/London' AS date) AS day,
+               SUM(funds_withdrawn_pence) AS pence
+          FROM disputes WHERE created_at >= :start AND created_at < :end GROUP BY 1
+    ), c AS (
+        SELECT CAST(created_at AT TIME ZONE 'Europe/London' AS date) AS day, COUNT(*) AS created,
+               COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed
+          FROM checkout_sessions WHERE created_at >= :start AND created_at < :end GROUP BY 1
+    )
+    SELECT days.day, COALESCE(p.n, 0) AS payments, COALESCE(p.pence, 0) AS gross,
+           COALESCE(r.pence, 0) AS refunds, COALESCE(d.pence, 0) AS disputes,
+           COALESCE(c.created, 0) AS checkouts_created,
+           COALESCE(c.completed, 0) AS checkouts_completed
+      FROM days
+      LEFT JOIN p ON p.day = days.day
+      LEFT JOIN r ON r.day = days.day
+      LEFT JOIN d ON d.day = days.day
+      LEFT JOIN c ON c.day = days.day
+     ORDER BY days.day
+    """  # noqa: S608 - constant status lists only
+)
+
+
+def _bounds(start: datetime, end: datetime) -> dict[str, Any]:
+    return {"start": start, "end": end}
+
+
+async def money(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
+    return (await session.execute(_MONEY, _bounds(start, end))).one()
+
+
+async def checkouts(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
+    return (await session.execute(_CHECKOUTS, _bounds(start, end))).one()
+
+
+async def by_package(session: AsyncSession, start: datetime, end: datetime) -> list[Row[Any]]:
+    return list(await session.execute(_BY_PACKAGE, _bounds(start, end)))
+
+
+async def standing(session: AsyncSession) -> Row[Any]:
+    return (await session.execute(_STANDING)).one()
+
+
+async def daily(
+    session: AsyncSession, first: date, last: date, start: datetime, end: datetime
+) -> list[Row[Any]]:
+    params = {"first": first, "last": last, **_bounds(start, end)}
+    return list(await session.execute(_DAILY, params))

@@ -1,0 +1,82 @@
+"""The analytics JSON: pence and counts, GBP, Europe/London calendar days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from medgrader.core.schemas import ApiModel
+
+
+class Money(ApiModel):
+    """Gross, refunds, disputes and net revenue over a range, in pence."""
+
+    payments: int
+    gross_revenue: int
+    refund_count: int
+    refunds: int
+    dispute_count: int
+    disputes: int  # funds Stripe withdrew for disputes opened in the range
+    net_revenue: int  # gross - refunds - disputes
+
+
+class Checkouts(ApiModel):
+    created: int
+    completed: int
+    expired: int
+    failed: int
+    pending: int
+
+
+class PackageSales(ApiModel):
+    package_name: str
+    payments: int
+    revenue: int
+    credits: int
+
+
+class AuditResult(ApiModel):
+    ran_at: datetime
+    findings: int
+    clean: bool
+    details: list[str]
+
+
+class Summary(ApiModel):
+    from_: date = Field(serialization_alias="from", validation_alias="from")
+    to: date
+    currency: Literal["GBP"] = "GBP"
+    timezone: Literal["Europe/London"] = "Europe/London"
+    money: Money
+    checkouts: Checkouts
+    by_package: list[PackageSales]
+    credits_outstanding: int  # credits students hold now (positive balances)
+    # Those credits at the average price students paid per purchased credit, in pence.
+    credits_outstanding_value: int
+    negative_balances: int
+    open_disputes: int
+    open_dispute_amount: int
+    webhook_events_unprocessed: int
+    webhook_events_retried: int  # unprocessed after more than one delivery: handling fails
+    last_audit: AuditResult | None
+
+
+class Day(ApiModel):
+    date: date
+    payments: int
+    gross_revenue: int
+    refunds: int
+    disputes: int
+    net_revenue: int
+    checkouts_created: int
+    checkouts_completed: int
+
+
+class Daily(ApiModel):
+    from_: date = Field(serialization_alias="from", validation_alias="from")
+    to: date
+    currency: Literal["GBP"] = "GBP"
+    timezone: Literal["Europe/London"] = "Europe/London"
+    days: list[Day]

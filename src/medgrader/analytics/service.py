@@ -1,0 +1,146 @@
+"""The figures the back office and the MedGrader frontend read: one service for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.analytics import repository
+from medgrader.analytics.schemas import (
+    AuditResult,
+    Checkouts,
+    Daily,
+    Day,
+    Money,
+    PackageSales,
+    Summary,
+)
+from medgrader.core.errors import Unprocessable
+from medgrader.ledger import audit_runs
+
+LONDON = ZoneInfo("Europe/London")
+MAX_DAILY_DAYS = 366
+DEFAULT_DAYS = 30
+
+
+class InvalidRange(Unprocessable):
+    code = "invalid_range"
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """First and last London calendar day, both included."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(), LONDON).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), time(), LONDON).astimezone(UTC)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def today_in_london(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(LONDON).date()
+
+
+def last_days(days: int, *, today: date | None = None) -> DayRange:
+    """The `days` London days ending today (1 = today only)."""
+    last = today or today_in_london()
+    return DayRange(last - timedelta(days=days - 1), last)
+
+
+def day_range(first: date | None, last: date | None, *, max_days: int | None = None) -> DayRange:
+    """?from=&to= as given (defaults: the last 30 days); InvalidRange (422) when reversed or
+    longer than max_days."""
+    last = last or today_in_london()
+    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise InvalidRange("from: must be on or before to")
+    span = (last - first).days + 1
+    if max_days is not None and span > max_days:
+        raise InvalidRange(f"to: a range of at most {max_days} days")
+    return DayRange(first, last)
+
+
+async def money(session: AsyncSession, days: DayRange) -> Money:
+    row = await repository.money(session, days.start, days.end)
+    return Money(
+        payments=row.payments,
+        gross_revenue=row.gross,
+        refund_count=row.refund_count,
+        refunds=row.refunds,
+        dispute_count=row.dispute_count,
+        disputes=row.disputes,
+        net_revenue=row.gross - row.refunds - row.disputes,
+    )
+
+
+def _value_of(credits: int, bought_pence: int, bought_credits: int) -> int:
+    # Integer arithmetic, rounded half up: no float near money.
+    if bought_credits == 0:
+        return 0
+    return (credits * bought_pence * 2 + bought_credits) // (bought_credits * 2)
+
+
+async def last_audit(session: AsyncSession) -> AuditResult | None:
+    run = await audit_runs.latest(session)
+    if run is None:
+        return None
+    return AuditResult(
+        ran_at=run.ran_at, findings=run.findings, clean=run.findings == 0, details=run.details
+    )
+
+
+async def summary(session: AsyncSession, days: DayRange) -> Summary:
+    checkouts = await repository.checkouts(session, days.start, days.end)
+    packages = await repository.by_package(session, days.start, days.end)
+    standing = await repository.standing(session)
+    return Summary(
+        from_=days.first,
+        to=days.last,
+        money=await money(session, days),
+        checkouts=Checkouts(**checkouts._mapping),
+        by_package=[PackageSales(**row._mapping) for row in packages],
+        credits_outstanding=standing.held,
+        credits_outstanding_value=_value_of(
+            standing.held, standing.bought_pence, standing.bought_credits
+        ),
+        negative_balances=standing.negative,
+        open_disputes=standing.open_disputes,
+        open_dispute_amount=standing.open_dispute_pence,
+        webhook_events_unprocessed=standing.unprocessed,
+        webhook_events_retried=standing.retried,
+        last_audit=await last_audit(session),
+    )
+
+
+async def daily(session: AsyncSession, days: DayRange) -> Daily:
+    rows = await repository.daily(session, days.first, days.last, days.start, days.end)
+    return Daily(
+        from_=days.first,
+        to=days.last,
+        days=[
+            Day(
+                date=row.day,
+                payments=row.payments,
+                gross_revenue=row.gross,
+                refunds=row.refunds,
+                disputes=row.disputes,
+                net_revenue=row.gross - row.refunds - row.disputes,
+                checkouts_created=row.checkouts_created,
+                checkouts_completed=row.checkouts_completed,
+            )
+            for row in rows
+        ],
+    )

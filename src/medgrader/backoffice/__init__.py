@@ -1,0 +1,1 @@
+"""Read models for people: the lists and record pages of the back office and the wallet."""

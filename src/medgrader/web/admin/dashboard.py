@@ -1,0 +1,58 @@
+"""/admin: the figures, from the same analytics service as /api/admin/analytics/*."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from medgrader.analytics import service as analytics
+from medgrader.core.deps import DbSession
+from medgrader.core.errors import AppError
+from medgrader.ledger.audit_runs import audit_and_record
+from medgrader.web.charts import daily_revenue
+from medgrader.web.deps import Csrf, PageAdmin
+from medgrader.web.forms import optional_date
+from medgrader.web.rendering import redirect, render
+
+router = APIRouter(include_in_schema=False)
+PRESETS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
+
+
+@router.get("/admin")
+async def dashboard(
+    request: Request,
+    _: PageAdmin,
+    session: DbSession,
+    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    to: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    error = None
+    try:
+        chosen = analytics.day_range(
+            optional_date(from_), optional_date(to), max_days=analytics.MAX_DAILY_DAYS
+        )
+    except AppError as exc:
+        error, chosen = exc.message, analytics.day_range(None, None)
+    cards = [
+        (label, await analytics.money(session, analytics.last_days(n))) for label, n in PRESETS
+    ]
+    summary = await analytics.summary(session, chosen)
+    daily = await analytics.daily(session, chosen)
+    return render(
+        request,
+        "admin/dashboard.html",
+        cards=cards,
+        summary=summary,
+        chart=daily_revenue(daily.days),
+        error=error,
+        section="dashboard",
+    )
+
+
+@router.post("/admin/audit", dependencies=[Csrf])
+async def run_audit_now(request: Request, _: PageAdmin, session: DbSession) -> Response:
+    """Run the ledger audit now (the periodic job does it hourly) and store the result."""
+    await audit_and_record(session)
+    return redirect(request, "/admin#audit")

@@ -1,0 +1,146 @@
+"""/admin/students: search, a student's record, and credit adjustments (the admin service)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from medgrader.admin import service as adjustments
+from medgrader.backoffice import repository as records
+from medgrader.core.deps import DbSession
+from medgrader.core.errors import AppError
+from medgrader.credits import service as credits
+from medgrader.ledger.service import StudentNotFound
+from medgrader.web.deps import Csrf, Form, PageAdmin
+from medgrader.web.money import parse_int
+from medgrader.web.rendering import redirect, render
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+Page = Annotated[int, Query(ge=0, le=10_000)]
+
+
+def _student_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise StudentNotFound() from None
+
+
+@router.get("/admin/students")
+async def students(
+    request: Request,
+    _: PageAdmin,
+    session: DbSession,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    page: Page = 0,
+) -> Response:
+    query = (q or "").strip() or None
+    rows = await records.students(session, query, limit=PAGE + 1, offset=page * PAGE)
+    return render(
+        request,
+        "admin/students.html",
+        students=rows[:PAGE],
+        more=len(rows) > PAGE,
+        q=query or "",
+        page=page,
+        section="students",
+    )
+
+
+async def _student_page(
+    request: Request,
+    session: AsyncSession,
+    student_id: uuid.UUID,
+    *,
+    cursor: str | None = None,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    student = await records.student(session, student_id)
+    if student is None:
+        raise StudentNotFound()
+    return render(
+        request,
+        "admin/student.html",
+        status,
+        student=student,
+        history=await credits.list_transactions(session, student_id, limit=25, cursor=cursor),
+        payments=await records.payments(
+            session, records.PaymentFilters(student_id=student_id), limit=50, offset=0
+        ),
+        sessions=await records.checkout_sessions(session, student_id, limit=20),
+        adjustment_key=str(uuid.uuid4()),
+        error=error,
+        notice=notice,
+        section="students",
+    )
+
+
+@router.get("/admin/students/{student_id}")
+async def student(
+    request: Request,
+    student_id: str,
+    _: PageAdmin,
+    session: DbSession,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    adjusted: Annotated[int | None, Query()] = None,
+) -> Response:
+    notice = f"Adjustment posted: {adjusted:+,} credits." if adjusted is not None else None
+    return await _student_page(
+        request, session, _student_id(student_id), cursor=cursor, notice=notice
+    )
+
+
+@router.post("/admin/students/{student_id}/adjustments", dependencies=[Csrf])
+async def adjust(
+    request: Request, student_id: str, admin: PageAdmin, session: DbSession, form: Form
+) -> Response:
+    """POST /api/admin/students/{id}/credit-adjustments's service. The form carries a fresh
+    idempotency key, so a double-clicked or resent form posts one adjustment."""
+    target = _student_id(student_id)
+    try:
+        amount = parse_int(form.get("amount"), field="amount")
+        outcome = await adjustments.adjust_credits(
+            session,
+            student_id=target,
+            amount=amount,
+            reason=form.get("reason", ""),
+            actor_id=admin.id,
+            idempotency_key=form.get("idempotency_key") or None,
+        )
+    except StudentNotFound:
+        raise
+    except AppError as exc:
+        return await _student_page(
+            request, session, target, error=exc.message, status=exc.status_code
+        )
+    if outcome.status != 201:
+        # Returned, not raised: a refusal under a key is recorded and commits.
+        error = str(outcome.body.get("error", "The adjustment was refused."))
+        return await _student_page(request, session, target, error=error, status=outcome.status)
+    return redirect(request, f"/admin/students/{target}?adjusted={amount}")
+
+
+@router.get("/admin/students/{student_id}/history")
+async def history_rows(
+    request: Request,
+    student_id: str,
+    _: PageAdmin,
+    session: DbSession,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The next page of a student's ledger rows, for the "Older entries" button (HTMX)."""
+    target = _student_id(student_id)
+    history = await credits.list_transactions(session, target, limit=25, cursor=cursor)
+    return render(
+        request,
+        "partials/history_rows.html",
+        history=history,
+        history_url=f"/admin/students/{target}/history",
+    )

@@ -1,0 +1,147 @@
+"""The student's wallet: balance, history, packages and Buy, payments, and the pages Stripe
+returns the buyer to (/credits/success, /credits/cancel)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from medgrader.auth.access import may_see
+from medgrader.backoffice import repository as records
+from medgrader.catalog import service as catalog
+from medgrader.checkout import service as checkout
+from medgrader.checkout.stripe_sync import refresh_pending, start_checkout
+from medgrader.core.context import short_transaction
+from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.errors import AppError
+from medgrader.credits import service as credits
+from medgrader.models.users import User
+from medgrader.payments.service import PaymentNotFound
+from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
+from medgrader.web.rendering import redirect, render
+
+router = APIRouter(include_in_schema=False)
+HISTORY_PAGE = 20
+PAYMENTS_SHOWN = 20
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+OUTCOMES = {
+    "COMPLETED": "Payment received: your credits have been added.",
+    "PENDING": "Waiting for the payment to settle. This page will show it when it does.",
+    "EXPIRED": "This checkout session expired unpaid. Nothing was charged.",
+    "FAILED": "The payment failed. Nothing was charged.",
+}
+
+
+async def _wallet(
+    request: Request,
+    session: AsyncSession,
+    user: User,
+    *,
+    cursor: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "wallet.html",
+        status,
+        balance=await credits.get_balance(session, user.id),
+        history=await credits.list_transactions(
+            session, user.id, limit=HISTORY_PAGE, cursor=cursor
+        ),
+        packages=await catalog.list_packages(session),
+        payments=await records.payments(
+            session, records.PaymentFilters(student_id=user.id), limit=PAYMENTS_SHOWN, offset=0
+        ),
+        error=error,
+    )
+
+
+@router.get("/wallet")
+async def wallet(
+    request: Request, user: PageStudent, session: DbSession, cursor: Cursor = None
+) -> Response:
+    return await _wallet(request, session, user, cursor=cursor)
+
+
+@router.get("/wallet/history")
+async def history_page(
+    request: Request, user: PageStudent, session: DbSession, cursor: Cursor = None
+) -> Response:
+    """The next page of history rows, for the wallet's "Older entries" button (HTMX)."""
+    history = await credits.list_transactions(session, user.id, limit=HISTORY_PAGE, cursor=cursor)
+    return render(request, "partials/history_rows.html", history=history)
+
+
+@router.post("/wallet/buy", dependencies=[Csrf])
+async def buy(request: Request, user: PageStudent, ctx: Ctx, form: Form) -> Response:
+    """Create the Checkout Session (the same service as POST /api/payments/credit-checkout)
+    and send the browser to Stripe's page."""
+    try:
+        package_id = uuid.UUID(form.get("package_id", ""))
+    except ValueError:
+        raise catalog.PackageNotFound() from None
+    try:
+        created = await start_checkout(ctx, user, package_id)
+    except AppError as exc:
+        async with short_transaction(ctx) as session:
+            return await _wallet(request, session, user, error=exc.message, status=exc.status_code)
+    return redirect(request, created.session_url)
+
+
+@router.get("/credits/success")
+async def success(request: Request, user: PageUser, ctx: Ctx, session_id: str = "") -> Response:
+    """Where Stripe returns the buyer. Like the status endpoint: a PENDING session is asked
+    about at Stripe (no transaction open meanwhile) and fulfilled if paid. The owner sees the
+    outcome; anyone else is told there is no such session."""
+    async with short_transaction(ctx) as session:
+        row = await checkout.find_session(session, user, session_id) if session_id else None
+    if row is None or row.student_id != user.id:
+        # Even an admin: the outcome page is the buyer's (admins have the back office).
+        raise checkout.CheckoutNotFound()
+    row = await refresh_pending(ctx, row)
+    async with short_transaction(ctx) as session:
+        balance = await credits.get_balance(session, row.student_id)
+    return render(
+        request,
+        "success.html",
+        checkout=row,
+        outcome=OUTCOMES[row.status],
+        balance=balance,
+    )
+
+
+@router.get("/credits/cancel")
+async def cancel(request: Request, _: PageUser) -> Response:
+    return render(request, "cancel.html")
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request) -> Response:
+    # The receipt email's "your dashboard" link.
+    return redirect(request, "/wallet")
+
+
+@router.get("/wallet/payments/{payment_id}")
+async def payment(
+    request: Request, payment_id: str, user: PageStudent, session: DbSession
+) -> Response:
+    try:
+        parsed = uuid.UUID(payment_id)
+    except ValueError:
+        raise PaymentNotFound() from None
+    row = await records.payment(session, parsed)
+    if row is None or not may_see(user, row.student_id):
+        raise PaymentNotFound()
+    return render(
+        request,
+        "wallet_payment.html",
+        payment=row,
+        refunds=await records.refunds(session, parsed),
+        disputes=await records.disputes(session, parsed),
+    )
