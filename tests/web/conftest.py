@@ -1,0 +1,128 @@
+"""The app as a browser meets it: FRONTEND_URL pointing at the app itself (so Stripe returns
+the buyer to its own /credits/success page), and Playwright driving Debian's chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medgrader.app import create_app
+from medgrader.config import Settings
+from medgrader.db.resolve import Database
+from stripe_emulator.server import bind_socket
+from stripe_emulator.testing import EmulatorServer
+from tests.checkout.support import packages
+from tests.conftest import ROOT, STRIPE_WEBHOOK_SECRET, WEBHOOK_PATH
+from tests.support.live_server import LiveServer
+
+__all__ = ["packages"]
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+# The last run's screenshots, one per page, for a person to look at (git-ignored).
+SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def web_app(
+    settings: Settings, database: Database, stripe_emulator: EmulatorServer
+) -> Iterator[LiveServer]:
+    sock = bind_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    own = settings.model_copy(update={"frontend_url": url})
+    server = LiveServer(create_app(own, database=database), sock=sock).start()
+    stripe_emulator.add_endpoint(f"{server.url}{WEBHOOK_PATH}", secret=STRIPE_WEBHOOK_SECRET)
+    yield server
+    server.stop()
+
+
+def _browser_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing (make test installs it)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (make test installs it)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    missing = _browser_missing()
+    if missing is not None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"browser tests cannot run in CI: {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A browser tab whose console errors and off-site requests are recorded: every page the
+    app serves must have none (assert_clean, run when the fixture ends)."""
+
+    def __init__(self, context: Any, app_url: str, allowed: tuple[str, ...]) -> None:
+        self.context = context
+        self.page = context.new_page()
+        self.app_url = app_url
+        self.allowed = (app_url, *allowed, "data:", "about:")
+        self.errors: list[str] = []
+        self.offsite: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        self.page.on("request", self._request)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} at {self.page.url}")
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith(self.allowed):
+            self.offsite.append(request.url)
+
+    def open(self, path: str) -> Any:
+        return self.page.goto(self.app_url + path)
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.offsite == [], self.offsite
+
+
+@pytest.fixture
+def tabs(browser: Any, web_app: LiveServer, stripe_emulator: EmulatorServer) -> Iterator[Any]:
+    """tabs() opens a fresh browser profile (its own cookies) on the app. Stripe's hosted
+    page (the emulator) is the one other origin a page may lead to: the Buy button goes there."""
+    opened: list[Watched] = []
+
+    def open_tab() -> Watched:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+        context.set_default_timeout(20_000)
+        tab = Watched(context, web_app.url, (stripe_emulator.url,))
+        opened.append(tab)
+        return tab
+
+    yield open_tab
+    try:
+        for tab in opened:
+            tab.assert_clean()
+    finally:
+        for tab in opened:
+            tab.context.close()

@@ -1,0 +1,31 @@
+"""Signing in and posting forms the way a browser does, with httpx (cookies and CSRF)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match is not None, "no CSRF field in the page"
+    return match.group(1)
+
+
+def page_client(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+
+
+def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
+    """The login form, submitted with its CSRF token; answers the redirect (303)."""
+    token = csrf_from(client.get("/login").text)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def post_form(client: httpx.Client, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+    """Open `page`, take its CSRF token and post `data` to `action`, like its form would."""
+    token = csrf_from(client.get(page).text)
+    return client.post(action, data={**data, "csrf_token": token})
