@@ -1,0 +1,119 @@
+"""The pages in a real browser (Playwright driving Debian's chromium): what a student and an
+admin do, with no console error and no request leaving the app on any page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+
+from stripe_emulator.testing import EmulatorServer
+from tests.checkout.support import balance, payments_for
+from tests.support.accounts import Account, unique_email
+from tests.support.mailbox import Mailbox
+
+GOOD_CARD = "4242 4242 4242 4242"
+
+
+def sign_in(tab: Any, email: str, password: str) -> None:
+    tab.open("/login")
+    tab.page.fill("input[name=email]", email)
+    tab.page.fill("input[name=password]", password)
+    tab.page.click("button[type=submit]")
+
+
+def pay_on_stripe(tab: Any, card: str = GOOD_CARD) -> None:
+    page = tab.page
+    page.wait_for_selector("input[name=card_number]")
+    if page.locator("input[name=email]:not([readonly])").count():
+        page.fill("input[name=email]", "buyer@example.com")
+    page.fill("input[name=card_number]", card)
+    page.fill("input[name=card_expiry]", "12 / 34")
+    page.fill("input[name=card_cvc]", "123")
+    tab.shot("stripe-checkout")
+    page.click("button[type=submit]")
+
+
+def test_a_new_student_signs_up_buys_the_starter_pack_and_sees_it(
+    tabs: Any, mailbox: Mailbox, packages: dict[str, Any], db: psycopg.Connection,
+    stripe_emulator: EmulatorServer, invariants: None,
+) -> None:  # fmt: skip
+    tab = tabs()
+    page = tab.page
+    email = unique_email("browser")
+    tab.open("/signup")
+    tab.shot("signup")
+    page.fill("input[name=firstName]", "Rosalind")
+    page.fill("input[name=lastName]", "Franklin")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", "a long password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("input[name=code]")
+    tab.shot("verify")
+    page.fill("input[name=code]", mailbox.latest_otp(email))
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/wallet$"))
+    assert page.inner_text("#balance") == "100 credits"
+    tab.shot("wallet")
+
+    starter = packages["starter"]["name"]
+    card = page.locator(f"form.package[data-package='{starter}']")
+    assert "£10.00" in card.inner_text()
+    assert "10.0p per credit" in card.inner_text()
+    card.locator("button").click()
+    pay_on_stripe(tab)
+    page.wait_for_url(re.compile(r"/credits/success\?session_id=cs_"))
+    page.wait_for_selector("#checkout-status:text('COMPLETED')")
+    assert page.inner_text("#balance") == "200 credits"
+    tab.shot("credits-success")
+
+    page.click("text=Back to your wallet")
+    assert page.inner_text("#balance") == "200 credits"
+    payments = page.inner_text("#payments")
+    assert starter in payments
+    assert "£10.00" in payments
+    history = page.inner_text("#history")
+    assert "+100" in history  # the purchase entry
+    student_id = db.execute("SELECT id::text FROM users WHERE email = %s", (email,)).fetchone()
+    assert student_id is not None
+    assert balance(db, student_id[0]) == 200
+    stripe_emulator.wait_for_deliveries(timeout=20)
+    rows = db.execute(
+        "SELECT stripe_checkout_session_id FROM payments WHERE student_id = %s", (student_id[0],)
+    ).fetchall()
+    assert len(rows) == 1
+    assert len(payments_for(db, rows[0][0])) == 1
+
+
+def test_a_student_opening_admin_gets_403(tabs: Any, student: Account) -> None:
+    tab = tabs()
+    sign_in(tab, student.email, student.password)
+    tab.page.wait_for_url(re.compile(r"/wallet$"))
+    response = tab.open("/admin")
+    assert response.status == 403
+    assert "administrators only" in tab.page.inner_text("main")
+    tab.shot("admin-forbidden")
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(
+    tabs: Any, admin: Account, db: psycopg.Connection
+) -> None:
+    tab = tabs()
+    sign_in(tab, admin.email, admin.password)
+    tab.page.wait_for_url(re.compile(r"/admin$"))
+    tab.open("/admin/packages")
+    name = f"No CSRF {unique_email('pkg')}"[:90]
+    form = tab.page.locator("#new-package")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=credits]").fill("10")
+    form.locator("input[name=price]").fill("1.00")
+    # What a forged cross-site form looks like: everything but the token.
+    tab.page.eval_on_selector("#new-package input[name=csrf_token]", "e => e.remove()")
+    with tab.page.expect_response(lambda r: r.url.endswith("/admin/packages")) as answer:
+        form.locator("button[type=submit]").click()
+    assert answer.value.status == 403
+    assert "did not come from this site" in tab.page.inner_text("main")
+    found = db.execute("SELECT count(*) FROM credit_packages WHERE name = %s", (name,)).fetchone()
+    assert found == (0,)
+    tab.shot("csrf-refused")
