@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, text
@@ -33,44 +32,7 @@ _STUDENT = text(
      WHERE u.id = :id
     """
 )
-_PAYMENT_COLUMNS = """p.id, p.student_id, u.email, p.status, p.amount_pence,
-    p.amount_refunded_pence, p.amount_disputed_pence, p.currency, p.credits,
-    p.credits_clawed_back, p.package_name,
-    p.stripe_checkout_session_id, p.stripe_payment_intent_id, p.stripe_charge_id, p.paid_at,
-    p.receipt_sent_at, p.created_at"""
-_PAYMENTS = text(
-    f"""
-    SELECT {_PAYMENT_COLUMNS}
-      FROM payments p JOIN users u ON u.id = p.student_id
-     WHERE (CAST(:student_id AS uuid) IS NULL OR p.student_id = CAST(:student_id AS uuid))
-       AND (CAST(:status AS text) IS NULL OR p.status = :status)
-       AND (CAST(:package AS text) IS NULL OR p.package_name = :package)
-       AND (CAST(:email AS text) IS NULL OR u.email ILIKE :email_pattern)
-       AND (CAST(:start AS timestamptz) IS NULL OR p.paid_at >= CAST(:start AS timestamptz))
-       AND (CAST(:end AS timestamptz) IS NULL OR p.paid_at < CAST(:end AS timestamptz))
-     ORDER BY p.created_at DESC, p.id
-     LIMIT :limit OFFSET :offset
-    """  # noqa: S608 - only the constant column list is interpolated
-)
-_PAYMENT = text(
-    f"SELECT {_PAYMENT_COLUMNS} FROM payments p JOIN users u ON u.id = p.student_id"  # noqa: S608
-    " WHERE p.id = :id"
-)
-_REFUNDS = text(
-    """
-    SELECT r.id, r.stripe_refund_id, r.amount_pence, r.currency, r.status, r.reason, r.note,
-           r.failure_reason, r.credits_clawed_back, r.created_at, a.email AS actor_email
-      FROM refunds r LEFT JOIN users a ON a.id = r.actor_id
-     WHERE r.payment_id = :id ORDER BY r.created_at
-    """
-)
-_DISPUTES = text(
-    """
-    SELECT id, stripe_dispute_id, amount_pence, currency, status, reason, funds_withdrawn_pence,
-           created_at
-      FROM disputes WHERE payment_id = :id ORDER BY created_at
-    """
-)
+_EMAILS = text("SELECT id, email FROM users WHERE id = ANY(:ids)")
 _SESSIONS = text(
     """
     SELECT stripe_session_id, status, package_name, credits, amount_pence, currency, created_at,
@@ -79,7 +41,6 @@ _SESSIONS = text(
      ORDER BY created_at DESC LIMIT :limit
     """
 )
-_PACKAGE_NAMES = text("SELECT DISTINCT package_name FROM payments ORDER BY package_name")
 _EVENTS = text(
     """
     SELECT id, type, received_at, processed_at, outcome, attempts
@@ -116,53 +77,18 @@ async def student(session: AsyncSession, student_id: uuid.UUID) -> Row[Any] | No
     return (await session.execute(_STUDENT, {"id": student_id})).one_or_none()
 
 
-@dataclass(frozen=True)
-class PaymentFilters:
-    student_id: uuid.UUID | None = None
-    status: str | None = None
-    package: str | None = None
-    email: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-async def payments(
-    session: AsyncSession, filters: PaymentFilters, *, limit: int, offset: int
-) -> list[Row[Any]]:
-    params = {
-        "student_id": filters.student_id,
-        "status": filters.status,
-        "package": filters.package,
-        "email": filters.email,
-        "email_pattern": _like(filters.email or ""),
-        "start": filters.start,
-        "end": filters.end,
-        "limit": limit,
-        "offset": offset,
-    }
-    return list(await session.execute(_PAYMENTS, params))
-
-
-async def payment(session: AsyncSession, payment_id: uuid.UUID) -> Row[Any] | None:
-    return (await session.execute(_PAYMENT, {"id": payment_id})).one_or_none()
-
-
-async def refunds(session: AsyncSession, payment_id: uuid.UUID) -> list[Row[Any]]:
-    return list(await session.execute(_REFUNDS, {"id": payment_id}))
-
-
-async def disputes(session: AsyncSession, payment_id: uuid.UUID) -> list[Row[Any]]:
-    return list(await session.execute(_DISPUTES, {"id": payment_id}))
+async def emails_of(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Email by user id, for the lists that show who a payment belongs to."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(_EMAILS, {"ids": list(set(user_ids))})
+    return {row.id: row.email for row in rows}
 
 
 async def checkout_sessions(
     session: AsyncSession, student_id: uuid.UUID, *, limit: int
 ) -> list[Row[Any]]:
     return list(await session.execute(_SESSIONS, {"id": student_id, "limit": limit}))
-
-
-async def package_names(session: AsyncSession) -> list[str]:
-    return list((await session.execute(_PACKAGE_NAMES)).scalars())
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ _PAGE = text(
     SELECT {_COLUMNS} FROM payments
      WHERE (CAST(:student_id AS uuid) IS NULL OR student_id = CAST(:student_id AS uuid))
        AND (CAST(:status AS text) IS NULL OR status = CAST(:status AS text))
+       AND (CAST(:package AS text) IS NULL OR package_name = CAST(:package AS text))
        AND (CAST(:from_ts AS timestamptz) IS NULL OR created_at >= CAST(:from_ts AS timestamptz))
        AND (CAST(:to_ts AS timestamptz) IS NULL OR created_at < CAST(:to_ts AS timestamptz))
        AND (CAST(:after_created AS timestamptz) IS NULL
@@ -151,6 +152,7 @@ async def page(
     after: tuple[Any, uuid.UUID] | None,
     student_id: uuid.UUID | None = None,
     status: str | None = None,
+    package_name: str | None = None,
     from_ts: Any = None,
     to_ts: Any = None,
 ) -> list[Row[Any]]:
@@ -160,6 +162,7 @@ async def page(
         {
             "student_id": student_id,
             "status": status,
+            "package": package_name,
             "from_ts": from_ts,
             "to_ts": to_ts,
             "after_created": after_created,

@@ -123,6 +123,7 @@ async def list_payments(
     cursor: str | None,
     student_id: uuid.UUID | None = None,
     status: str | None = None,
+    package_name: str | None = None,
     from_ts: datetime | None = None,
     to_ts: datetime | None = None,
 ) -> PaymentPage:
@@ -133,6 +134,7 @@ async def list_payments(
         after=_decode_position(cursor) if cursor else None,
         student_id=student_id,
         status=parse_status_filter(status),
+        package_name=package_name,
         from_ts=from_ts,
         to_ts=to_ts,
     )

@@ -9,7 +9,15 @@ from fastapi.staticfiles import StaticFiles
 
 from medgrader.config import Settings
 from medgrader.web import auth_pages, wallet_pages
-from medgrader.web.admin import dashboard, exports, packages, payments, students, webhooks
+from medgrader.web.admin import (
+    dashboard,
+    exports,
+    packages,
+    payments,
+    refunds,
+    students,
+    webhooks,
+)
 from medgrader.web.errors import install_page_errors
 from medgrader.web.session import SessionCodec
 
@@ -20,6 +28,7 @@ ROUTERS = (
     dashboard.router,
     students.router,
     payments.router,
+    refunds.router,
     packages.router,
     webhooks.router,
     exports.router,

@@ -10,8 +10,6 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from medgrader.auth.access import may_see
-from medgrader.backoffice import repository as records
 from medgrader.catalog import service as catalog
 from medgrader.checkout import service as checkout
 from medgrader.checkout.stripe_sync import refresh_pending, start_checkout
@@ -20,7 +18,7 @@ from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import AppError
 from medgrader.credits import service as credits
 from medgrader.models.users import User
-from medgrader.payments.service import PaymentNotFound
+from medgrader.payments import service as payments
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
 from medgrader.web.rendering import redirect, render
 
@@ -55,9 +53,11 @@ async def _wallet(
             session, user.id, limit=HISTORY_PAGE, cursor=cursor
         ),
         packages=await catalog.list_packages(session),
-        payments=await records.payments(
-            session, records.PaymentFilters(student_id=user.id), limit=PAYMENTS_SHOWN, offset=0
-        ),
+        payments=(
+            await payments.list_payments(
+                session, limit=PAYMENTS_SHOWN, cursor=None, student_id=user.id
+            )
+        ).items,
         error=error,
     )
 
@@ -131,17 +131,6 @@ async def dashboard(request: Request) -> Response:
 async def payment(
     request: Request, payment_id: str, user: PageStudent, session: DbSession
 ) -> Response:
-    try:
-        parsed = uuid.UUID(payment_id)
-    except ValueError:
-        raise PaymentNotFound() from None
-    row = await records.payment(session, parsed)
-    if row is None or not may_see(user, row.student_id):
-        raise PaymentNotFound()
-    return render(
-        request,
-        "wallet_payment.html",
-        payment=row,
-        refunds=await records.refunds(session, parsed),
-        disputes=await records.disputes(session, parsed),
-    )
+    """The student's own payment with its refunds (the service answers 404 for others')."""
+    found = await payments.get_payment(session, user, payment_id)
+    return render(request, "wallet_payment.html", payment=found)

@@ -1,5 +1,5 @@
 """/admin/payments: the list with filters and a payment's page (Stripe ids, refunds,
-dispute)."""
+dispute), on the payments service that /api/admin/payments uses."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from medgrader.analytics import service as analytics
+from medgrader.auth import repository as users
 from medgrader.backoffice import repository as records
+from medgrader.catalog import service as catalog
 from medgrader.core.deps import DbSession
 from medgrader.models.payments import PaymentStatus
-from medgrader.payments.service import PaymentNotFound
+from medgrader.models.users import User
+from medgrader.notifications.money import format_money
+from medgrader.payments import refunds
+from medgrader.payments import service as payments_service
+from medgrader.payments.schemas import PaymentPage
 from medgrader.web.deps import PageAdmin
 from medgrader.web.forms import optional_date
 from medgrader.web.rendering import render
@@ -24,11 +30,21 @@ PAGE = 50
 Text = Annotated[str | None, Query(max_length=200)]
 
 
-def payment_id(raw: str) -> uuid.UUID:
+async def _student_filter(session: AsyncSession, raw: str | None) -> uuid.UUID | bool | None:
+    """A student id, or an email (exact, any case): the id; False when it names nobody."""
+    text = (raw or "").strip()
+    if not text:
+        return None
     try:
-        return uuid.UUID(raw)
+        return uuid.UUID(text)
     except ValueError:
-        raise PaymentNotFound() from None
+        user = await users.user_by_email(session, text)
+        return user.id if user is not None else False
+
+
+async def payments_with_emails(session: AsyncSession, page: PaymentPage) -> list[dict[str, object]]:
+    emails = await records.emails_of(session, [p.student_id for p in page.items])
+    return [{"p": p, "email": emails.get(p.student_id, "")} for p in page.items]
 
 
 @router.get("/admin/payments")
@@ -41,26 +57,30 @@ async def payments(
     student: Text = None,
     from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     to: Annotated[str | None, Query(max_length=10)] = None,
-    page: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    cursor: Text = None,
 ) -> Response:
     first, last = optional_date(from_), optional_date(to)
     days = analytics.day_range(first or last, last or first) if first or last else None
-    filters = records.PaymentFilters(
-        status=status if status in set(PaymentStatus) else None,
-        package=package or None,
-        email=(student or "").strip() or None,
-        start=days.start if days else None,
-        end=days.end if days else None,
-    )
-    rows = await records.payments(session, filters, limit=PAGE + 1, offset=page * PAGE)
+    student_id = await _student_filter(session, student)
+    page = PaymentPage(items=[], next_cursor=None)
+    if student_id is not False:
+        page = await payments_service.list_payments(
+            session,
+            limit=PAGE,
+            cursor=cursor,
+            student_id=student_id or None,
+            status=status if status in set(PaymentStatus) else None,
+            package_name=package or None,
+            from_ts=days.start if days else None,
+            to_ts=days.end if days else None,
+        )
     return render(
         request,
         "admin/payments.html",
-        payments=rows[:PAGE],
-        more=len(rows) > PAGE,
-        page=page,
+        rows=await payments_with_emails(session, page),
+        next_cursor=page.next_cursor,
         statuses=list(PaymentStatus),
-        packages=await records.package_names(session),
+        packages=[p.name for p in await catalog.list_packages(session, include_inactive=True)],
         filters={
             "status": status or "",
             "package": package or "",
@@ -75,26 +95,31 @@ async def payments(
 async def payment_page(
     request: Request,
     session: AsyncSession,
-    target: uuid.UUID,
+    admin: User,
+    target: str,
     *,
     status: int = 200,
     **extra: object,
 ) -> Response:
-    row = await records.payment(session, target)
-    if row is None:
-        raise PaymentNotFound()
+    payment = await payments_service.get_payment(session, admin, target)
+    emails = await records.emails_of(session, [payment.student_id])
+    extra.setdefault("preview", None)
+    # What is left to refund, and the balance it would come out of, for the Refund form.
+    extra.setdefault("standing", await refunds.preview_refund(session, payment.id))
+    refunded = request.query_params.get("refunded", "")
+    if refunded.isdigit() and "notice" not in extra:
+        extra["notice"] = f"Refund of {format_money(int(refunded))} sent to Stripe."
     return render(
         request,
         "admin/payment.html",
         status,
-        payment=row,
-        refunds=await records.refunds(session, target),
-        disputes=await records.disputes(session, target),
+        payment=payment,
+        email=emails.get(payment.student_id, ""),
         section="payments",
         **extra,
     )
 
 
 @router.get("/admin/payments/{payment}")
-async def payment(request: Request, payment: str, _: PageAdmin, session: DbSession) -> Response:
-    return await payment_page(request, session, payment_id(payment))
+async def payment(request: Request, payment: str, admin: PageAdmin, session: DbSession) -> Response:
+    return await payment_page(request, session, admin, payment)

@@ -15,6 +15,8 @@ from medgrader.core.deps import DbSession
 from medgrader.core.errors import AppError
 from medgrader.credits import service as credits
 from medgrader.ledger.service import StudentNotFound
+from medgrader.payments import service as payments
+from medgrader.web.admin.payments import payments_with_emails
 from medgrader.web.deps import Csrf, Form, PageAdmin
 from medgrader.web.money import parse_int
 from medgrader.web.rendering import redirect, render
@@ -65,15 +67,15 @@ async def _student_page(
     student = await records.student(session, student_id)
     if student is None:
         raise StudentNotFound()
+    page = await payments.list_payments(session, limit=20, cursor=None, student_id=student_id)
     return render(
         request,
         "admin/student.html",
         status,
         student=student,
         history=await credits.list_transactions(session, student_id, limit=25, cursor=cursor),
-        payments=await records.payments(
-            session, records.PaymentFilters(student_id=student_id), limit=50, offset=0
-        ),
+        rows=await payments_with_emails(session, page),
+        payments_more=page.next_cursor is not None,
         sessions=await records.checkout_sessions(session, student_id, limit=20),
         adjustment_key=str(uuid.uuid4()),
         error=error,
