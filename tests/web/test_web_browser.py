@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from stripe_emulator.testing import EmulatorServer
-from tests.checkout.support import balance, payments_for
+from tests.checkout.support import balance, payments_for, start_checkout
 from tests.support.accounts import Account, unique_email
 from tests.support.mailbox import Mailbox
 
@@ -117,3 +117,72 @@ def test_a_form_posted_without_its_csrf_token_is_refused(
     found = db.execute("SELECT count(*) FROM credit_packages WHERE name = %s", (name,)).fetchone()
     assert found == (0,)
     tab.shot("csrf-refused")
+
+
+def pence(text: str) -> int:
+    """ "£1,234.56" -> 123456 (what the pages show, back to integer pence)."""
+    match = re.search(r"(-?)£([\d,]+)\.(\d\d)", text)
+    assert match is not None, text
+    sign = -1 if match.group(1) else 1
+    return sign * (int(match.group(2).replace(",", "")) * 100 + int(match.group(3)))
+
+
+def today_card(tab: Any) -> dict[str, int]:
+    card = tab.page.locator("#revenue-cards .figure").first
+    return {
+        name: pence(card.locator(f".{name}").inner_text())
+        for name in ("net", "gross", "refunds", "disputes")
+    } | {"payments": int(card.locator(".count").inner_text())}
+
+
+def test_an_admin_sees_a_purchase_in_the_figures_and_refunds_half_of_it(
+    tabs: Any, admin: Account, student: Account, packages: dict[str, Any],
+    client: Any, db: psycopg.Connection, stripe_emulator: EmulatorServer, invariants: None,
+) -> None:  # fmt: skip
+    tab = tabs()
+    page = tab.page
+    sign_in(tab, admin.email, admin.password)
+    page.wait_for_url(re.compile(r"/admin$"))
+    before = today_card(tab)
+
+    session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
+    stripe_emulator.pay(session_id)
+    stripe_emulator.wait_for_deliveries(timeout=20)
+    assert balance(db, student.id) == 200
+
+    tab.open("/admin")
+    after_sale = today_card(tab)
+    assert after_sale["gross"] == before["gross"] + 1000
+    assert after_sale["payments"] == before["payments"] + 1
+    assert after_sale["net"] == before["net"] + 1000
+    tab.shot("admin-dashboard")
+
+    tab.open(f"/admin/payments?student={student.email}")
+    tab.shot("admin-payments")
+    page.locator("#payments tbody a").first.click()
+    page.wait_for_selector("#refund-preview-form")
+    assert page.inner_text("#payment-status") == "SUCCEEDED"
+    page.fill("#refund-preview-form input[name=amount]", "5.00")
+    page.click("#refund-preview-form button")
+    page.wait_for_selector("#refund-preview")
+    assert page.inner_text("#preview-amount") == "£5.00"
+    assert page.inner_text("#preview-clawback") == "50"
+    assert page.inner_text("#preview-balance") == "200 → 150"
+    tab.shot("admin-refund-preview")
+    assert balance(db, student.id) == 200  # nothing happens before the confirmation
+    page.click("#refund-confirm button")
+    page.wait_for_selector("text=Refund of £5.00 sent to Stripe.")
+    assert page.inner_text("#payment-status") == "PARTIALLY_REFUNDED"
+    assert "£5.00" in page.inner_text("#refunds")
+    tab.shot("admin-payment")
+    stripe_emulator.wait_for_deliveries(timeout=20)
+    assert balance(db, student.id) == 150
+
+    tab.open(f"/admin/students/{student.id}")
+    assert page.inner_text("#balance") == "150 credits"
+    tab.shot("admin-student")
+    tab.open("/admin")
+    after_refund = today_card(tab)
+    assert after_refund["refunds"] == after_sale["refunds"] + 500
+    assert after_refund["net"] == after_sale["net"] - 500
+    assert after_refund["gross"] == after_sale["gross"]
