@@ -8,6 +8,10 @@ STRIPE_PORT ?= 12111
 SMTP_PORT ?= 1025
 DATA_DIR ?= .data
 
+# The browser tests drive Debian's chromium (Playwright's own browser download does not work
+# here); a fresh machine gets it from apt. Root in CI; sudo elsewhere.
+CHROMIUM ?= /usr/bin/chromium
+
 .PHONY: demo test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
@@ -20,7 +24,12 @@ demo: $(BIN)/.installed
 	$(BIN)/medgrader demo --port $(PORT) --stripe-port $(STRIPE_PORT) --smtp-port $(SMTP_PORT) \
 		--data-dir $(DATA_DIR)
 
-test: $(BIN)/.installed
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests..."
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+
+test: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -32,6 +41,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.spend
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.holds
+	$(BIN)/python -m bench.dashboard
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache
+	rm -rf $(VENV) .data .pytest_cache .artifacts

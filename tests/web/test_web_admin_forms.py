@@ -235,3 +235,10 @@ def test_only_the_buyer_sees_the_success_page(
         assert "PENDING" in page.text  # not paid yet; the page polls
         assert 'hx-trigger="every 3s"' in page.text
         assert http.get("/credits/success?session_id=cs_nope").status_code == 404
+
+
+def test_run_now_from_the_dashboard(web_app: LiveServer, admin: Account) -> None:
+    with page_client(web_app.url) as http:
+        sign_in(http, admin.email, admin.password)
+        assert post_form(http, "/admin", "/admin/audit", {}).status_code == 303
+        assert "Clean: every balance matches its ledger" in http.get("/admin").text

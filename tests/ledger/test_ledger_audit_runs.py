@@ -1,0 +1,48 @@
+"""The periodic audit stores its result (the dashboard shows the last one: tests/web)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from medgrader.jobs.registry import BLUEPRINTS
+from medgrader.ledger import audit_runs
+from tests.support.accounts import Account
+from tests.support.services import ServiceRunner
+
+
+def test_the_audit_is_a_periodic_job() -> None:
+    periodic = BLUEPRINTS["ledger"].periodic_registry.periodic_tasks.values()
+    assert [p.task.name for p in periodic] == ["audit_ledger"]
+
+
+def test_a_run_is_stored_with_its_findings(
+    services: ServiceRunner, db: psycopg.Connection, student: Account
+) -> None:
+    clean = services.in_transaction(lambda session, ctx: audit_runs.audit_and_record(session))
+    assert clean.findings == 0
+    assert clean.details == []
+
+    # Break one balance on purpose, inside a transaction that is rolled back afterwards.
+    async def broken(session, ctx):  # type: ignore[no-untyped-def]
+        from sqlalchemy import text
+
+        await session.execute(
+            text("UPDATE student_profiles SET credit_balance = credit_balance + 1"
+                 " WHERE user_id = :id"), {"id": student.id},
+        )  # fmt: skip
+        found = await audit_runs.audit_and_record(session)
+        await session.rollback()
+        return found
+
+    found = services.run(lambda ctx: _in_session(ctx, broken))
+    assert found.findings >= 1
+    assert any(student.id in line for line in found.details)
+    latest = services.in_transaction(lambda session, ctx: audit_runs.latest(session))
+    assert latest is not None
+    assert latest.findings == 0  # the broken run was rolled back with its balance
+
+
+async def _in_session(ctx, fn):  # type: ignore[no-untyped-def]
+    async with ctx.sessionmaker() as session:
+        await session.begin()
+        return await fn(session, ctx)
