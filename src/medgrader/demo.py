@@ -33,7 +33,7 @@ def demo_settings(
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
         dev_mailbox_dir=data_dir / "mailbox",
-        # No frontend in the demo: Stripe returns the buyer to the API's own dev pages.
+        # No separate frontend in the demo: Stripe returns the buyer to the app's own pages.
         frontend_url=f"http://127.0.0.1:{port}",
         # The Stripe emulator, with a fake test key and a signing secret made up for this run.
         stripe_secret_key=f"sk_test_demo_{secrets.token_hex(12)}",
@@ -178,15 +178,16 @@ def run_demo(
 def print_welcome(base: str, stripe_url: str, smtp_port: int, data_dir: Path) -> None:
     console.print(
         Panel.fit(
-            f"API           {base}  (interactive docs: {base}/docs)\n"
-            f"Demo mailbox  {base}/dev/mailbox  (SMTP sink on 127.0.0.1:{smtp_port})\n"
-            f"Stripe        {stripe_url}  (the emulator; webhooks go to the API)\n"
-            f"Data          {data_dir.resolve()}  (database, emulator state, mailbox)\n"
+            f"Wallet        {base}/wallet  (students; or sign up)\n"
+            f"Back office   {base}/admin  (admins)\n"
             f"Admin login   {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}\n"
             f"Student login {DEMO_STUDENT[0]} / {DEMO_STUDENT[1]}\n"
-            "Buy credits: log in, GET /api/credit-packages, POST /api/payments/credit-checkout\n"
-            '  {"packageId": "..."}, open the sessionUrl and pay with 4242 4242 4242 4242\n'
-            '  (4000 0000 0000 0002 is declined). See README, "Buy credits".\n'
+            f"API docs      {base}/docs\n"
+            f"Demo mailbox  {base}/dev/mailbox  (SMTP on :{smtp_port})\n"
+            f"Stripe        {stripe_url}  (the emulator)\n"
+            f"Data          {data_dir.resolve()}\n"
+            "Buy credits: open the wallet, press Buy and pay with 4242 4242 4242 4242\n"
+            '  (4000 0000 0000 0002 is declined). See README, "Try it".\n'
             "Sign-up codes and receipts are printed here and kept in the mailbox.\n"
             "Ctrl+C stops everything.",
             title="MedGrader demo",
