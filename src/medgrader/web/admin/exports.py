@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +10,7 @@ from starlette.responses import Response, StreamingResponse
 from medgrader.analytics import service as analytics
 from medgrader.backoffice import exports
 from medgrader.core.deps import Ctx
+from medgrader.core.errors import NotFound
 from medgrader.web.deps import PageAdmin
 from medgrader.web.forms import optional_date
 from medgrader.web.rendering import render
@@ -26,36 +26,24 @@ async def exports_page(request: Request, _: PageAdmin) -> Response:
     return render(request, "admin/exports.html", days=days, section="exports")
 
 
-def _csv(rows: AsyncIterator[str], name: str, days: analytics.DayRange) -> StreamingResponse:
+EXPORTS = {"payments": exports.payments_csv, "ledger": exports.ledger_csv}
+
+
+@router.get("/admin/exports/{name}.csv")
+async def export_csv(
+    name: str,
+    ctx: Ctx,
+    _: PageAdmin,
+    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    to: DateText = None,
+) -> Response:
+    """payments.csv or ledger.csv for the London days from..to (both included)."""
+    if name not in EXPORTS:
+        raise NotFound("No such export.")
+    days = analytics.day_range(optional_date(from_), optional_date(to), max_days=MAX_EXPORT_DAYS)
     filename = f"{name}-{days.first.isoformat()}-to-{days.last.isoformat()}.csv"
     return StreamingResponse(
-        rows,
+        EXPORTS[name](ctx, days.start, days.end),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def _days(from_: str | None, to: str | None) -> analytics.DayRange:
-    return analytics.day_range(optional_date(from_), optional_date(to), max_days=MAX_EXPORT_DAYS)
-
-
-@router.get("/admin/exports/payments.csv")
-async def payments_csv(
-    ctx: Ctx,
-    _: PageAdmin,
-    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    to: DateText = None,
-) -> Response:
-    days = _days(from_, to)
-    return _csv(exports.payments_csv(ctx, days.start, days.end), "payments", days)
-
-
-@router.get("/admin/exports/ledger.csv")
-async def ledger_csv(
-    ctx: Ctx,
-    _: PageAdmin,
-    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    to: DateText = None,
-) -> Response:
-    days = _days(from_, to)
-    return _csv(exports.ledger_csv(ctx, days.start, days.end), "ledger", days)
