@@ -185,7 +185,7 @@ def test_webhook_events_list_filters_and_shows_the_payload(
         assert session_id in detail.text
         assert "fulfilled" in detail.text
         assert http.get("/admin/webhook-events/evt_nope").status_code == 404
-        unprocessed = http.get("/admin/webhook-events", params={"unprocessed": "true"})
+        unprocessed = http.get("/admin/webhook-events", params={"status": "unprocessed"})
         assert row[0] not in unprocessed.text
 
 

@@ -3,13 +3,16 @@ admin do, with no console error and no request leaving the app on any page."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+import httpx
 import psycopg
 
 from stripe_emulator.testing import EmulatorServer
-from tests.checkout.support import balance, payments_for, start_checkout
+from tests.checkout.support import balance, payments_for, start_checkout, webhooks_paused
+from tests.conftest import STRIPE_SECRET_KEY
 from tests.support.accounts import Account, unique_email
 from tests.support.mailbox import Mailbox
 
@@ -186,3 +189,45 @@ def test_an_admin_sees_a_purchase_in_the_figures_and_refunds_half_of_it(
     assert after_refund["refunds"] == after_sale["refunds"] + 500
     assert after_refund["net"] == after_sale["net"] - 500
     assert after_refund["gross"] == after_sale["gross"]
+
+
+def test_an_admin_replays_an_unprocessed_event(
+    tabs: Any, admin: Account, student: Account, packages: dict[str, Any], client: Any,
+    web_app: Any, live_app: Any, db: psycopg.Connection, stripe_emulator: EmulatorServer,
+    invariants: None,
+) -> None:  # fmt: skip
+    """A paid session whose completion event is in the inbox but was never processed (its
+    handling failed, say): Replay credits it, exactly once."""
+    session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
+    with (
+        webhooks_paused(stripe_emulator, live_app.url),
+        webhooks_paused(stripe_emulator, web_app.url),
+    ):
+        stripe_emulator.pay(session_id)
+    listed = httpx.get(
+        f"{stripe_emulator.url}/v1/events", params={"type": "checkout.session.completed"},
+        headers={"Authorization": f"Bearer {STRIPE_SECRET_KEY}"}, timeout=10,
+    ).json()["data"]  # fmt: skip
+    event = next(e for e in listed if e["data"]["object"]["id"] == session_id)
+    db.execute(
+        "INSERT INTO webhook_events (id, type, payload, outcome) VALUES (%s, %s, %s, %s)",
+        (event["id"], event["type"], json.dumps(event), "failed: database unavailable"),
+    )
+    assert balance(db, student.id) == 100
+
+    tab = tabs()
+    page = tab.page
+    sign_in(tab, admin.email, admin.password)
+    page.wait_for_url(re.compile(r"/admin$"))
+    tab.open("/admin/webhook-events?status=failed")
+    tab.shot("admin-webhook-events")
+    page.click(f"a:has-text('{event['id']}')")
+    page.wait_for_selector("#replay")
+    assert session_id in page.inner_text("pre.payload")
+    tab.shot("admin-webhook-event")
+    page.click("#replay button")
+    page.wait_for_selector("text=Replayed: fulfilled.")
+    assert page.inner_text("#outcome") == "fulfilled"
+    assert page.locator("#replay").count() == 0  # processed: nothing left to replay
+    assert balance(db, student.id) == 200
+    assert len(payments_for(db, session_id)) == 1

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.webhooks.repository import FAILED_PREFIX
+
 REFUND_COUNTED = "('succeeded', 'pending')"
 # Stripe's dispute statuses that are still open (the others are won, lost or closed).
 DISPUTE_OPEN = (
@@ -75,14 +77,14 @@ _STANDING = text(
           FROM disputes WHERE status IN {DISPUTE_OPEN}
     ), inbox AS (
         SELECT COUNT(*) AS unprocessed,
-               COUNT(*) FILTER (WHERE attempts > 1) AS retried
+               COUNT(*) FILTER (WHERE outcome LIKE '{FAILED_PREFIX}%') AS failed
           FROM webhook_events WHERE processed_at IS NULL
     )
     SELECT balances.held, balances.negative, bought.pence AS bought_pence,
            bought.credits AS bought_credits, open_disputes.n AS open_disputes,
-           open_disputes.pence AS open_dispute_pence, inbox.unprocessed, inbox.retried
+           open_disputes.pence AS open_dispute_pence, inbox.unprocessed, inbox.failed
       FROM balances, bought, open_disputes, inbox
-    """  # noqa: S608 - constant status lists only
+    """  # noqa: S608 - constant status lists and prefix only
 )
 
 _DAILY = text(

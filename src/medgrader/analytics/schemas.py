@@ -59,7 +59,7 @@ class Summary(ApiModel):
     open_disputes: int
     open_dispute_amount: int
     webhook_events_unprocessed: int
-    webhook_events_retried: int  # unprocessed after more than one delivery: handling fails
+    webhook_events_failed: int  # of those, the ones whose handling failed (kept to retry)
     last_audit: AuditResult | None
 
 

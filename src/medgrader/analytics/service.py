@@ -120,7 +120,7 @@ async def summary(session: AsyncSession, days: DayRange) -> Summary:
         open_disputes=standing.open_disputes,
         open_dispute_amount=standing.open_dispute_pence,
         webhook_events_unprocessed=standing.unprocessed,
-        webhook_events_retried=standing.retried,
+        webhook_events_failed=standing.failed,
         last_audit=await last_audit(session),
     )
 

@@ -7,7 +7,6 @@ paged by offset: they are for people, who look at the first few pages.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, text
@@ -41,23 +40,6 @@ _SESSIONS = text(
      ORDER BY created_at DESC LIMIT :limit
     """
 )
-_EVENTS = text(
-    """
-    SELECT id, type, received_at, processed_at, outcome, attempts
-      FROM webhook_events
-     WHERE (CAST(:type AS text) IS NULL OR type = :type)
-       AND (CAST(:outcome AS text) IS NULL OR outcome ILIKE :outcome_pattern)
-       AND (NOT :unprocessed OR processed_at IS NULL)
-     ORDER BY received_at DESC, id
-     LIMIT :limit OFFSET :offset
-    """
-)
-_EVENT = text(
-    """
-    SELECT id, type, received_at, processed_at, outcome, attempts, payload::text AS payload
-      FROM webhook_events WHERE id = :id
-    """
-)
 _EVENT_TYPES = text("SELECT DISTINCT type FROM webhook_events ORDER BY type")
 
 
@@ -89,31 +71,6 @@ async def checkout_sessions(
     session: AsyncSession, student_id: uuid.UUID, *, limit: int
 ) -> list[Row[Any]]:
     return list(await session.execute(_SESSIONS, {"id": student_id, "limit": limit}))
-
-
-@dataclass(frozen=True)
-class EventFilters:
-    type: str | None = None
-    outcome: str | None = None
-    unprocessed: bool = False
-
-
-async def events(
-    session: AsyncSession, filters: EventFilters, *, limit: int, offset: int
-) -> list[Row[Any]]:
-    params = {
-        "type": filters.type,
-        "outcome": filters.outcome,
-        "outcome_pattern": _like(filters.outcome or ""),
-        "unprocessed": filters.unprocessed,
-        "limit": limit,
-        "offset": offset,
-    }
-    return list(await session.execute(_EVENTS, params))
-
-
-async def event(session: AsyncSession, event_id: str) -> Row[Any] | None:
-    return (await session.execute(_EVENT, {"id": event_id})).one_or_none()
 
 
 async def event_types(session: AsyncSession) -> list[str]:

@@ -1,26 +1,39 @@
-"""/admin/webhook-events: the inbox with filters, an event's payload."""
+"""/admin/webhook-events: the inbox with filters, an event's payload, and Replay (the same
+inbox queries and replay service as /api/admin/webhook-events)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from medgrader.backoffice import repository as records
-from medgrader.core.deps import DbSession
-from medgrader.core.errors import NotFound
-from medgrader.web.deps import PageAdmin
-from medgrader.web.rendering import render
+from medgrader.core.context import short_transaction
+from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
+from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.errors import AppError
+from medgrader.web.deps import Csrf, PageAdmin
+from medgrader.web.rendering import redirect, render
+from medgrader.webhooks import repository as inbox
+from medgrader.webhooks.replay import WebhookEventNotFound, replay_event
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
-Text = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[str | None, Query(max_length=300)]
 
 
-class EventNotFound(NotFound):
-    code, message = "webhook_event_not_found", "No such webhook event."
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    received, event_id = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(received), event_id
+    except ValueError as exc:
+        raise InvalidCursor() from exc
 
 
 @router.get("/admin/webhook-events")
@@ -29,42 +42,62 @@ async def events(
     _: PageAdmin,
     session: DbSession,
     type: Text = None,
-    outcome: Text = None,
-    unprocessed: Annotated[bool, Query()] = False,
-    page: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    status: Text = None,
+    cursor: Text = None,
 ) -> Response:
-    filters = records.EventFilters(
-        type=type or None, outcome=(outcome or "").strip() or None, unprocessed=unprocessed
+    chosen = status if status in inbox.STATUSES else None
+    rows = await inbox.page(
+        session, limit=PAGE + 1, after=_after(cursor), event_type=type or None, status=chosen
     )
-    rows = await records.events(session, filters, limit=PAGE + 1, offset=page * PAGE)
+    page = rows[:PAGE]
+    more = len(rows) > PAGE and page
     return render(
         request,
         "admin/webhook_events.html",
-        events=rows[:PAGE],
-        more=len(rows) > PAGE,
-        page=page,
+        events=page,
+        next_cursor=encode_cursor(page[-1].received_at.isoformat(), page[-1].id) if more else None,
         types=await records.event_types(session),
-        filters={"type": type or "", "outcome": outcome or "", "unprocessed": unprocessed},
+        statuses=inbox.STATUSES,
+        filters={"type": type or "", "status": chosen or ""},
         section="webhooks",
     )
 
 
-async def event_page(
-    request: Request, session: DbSession, event_id: str, *, status: int = 200, **extra: object
-) -> Response:
-    row = await records.event(session, event_id)
+async def _event_page(
+    request: Request, session: AsyncSession, event_id: str, *, status: int = 200,
+    **extra: object,
+) -> Response:  # fmt: skip
+    row = await inbox.stored(session, event_id)
     if row is None:
-        raise EventNotFound()
+        raise WebhookEventNotFound()
     try:
         pretty = json.dumps(json.loads(row.payload), indent=2, sort_keys=True)
     except ValueError:
         pretty = row.payload
+    failed = row.processed_at is None and (row.outcome or "").startswith(inbox.FAILED_PREFIX)
     return render(
-        request, "admin/webhook_event.html", status, event=row, payload=pretty,
+        request, "admin/webhook_event.html", status, event=row, payload=pretty, failed=failed,
         section="webhooks", **extra,
     )  # fmt: skip
 
 
 @router.get("/admin/webhook-events/{event_id}")
 async def event(request: Request, event_id: str, _: PageAdmin, session: DbSession) -> Response:
-    return await event_page(request, session, event_id)
+    replayed = request.query_params.get("replayed")
+    notice = f"Replayed: {replayed}." if replayed else None
+    return await _event_page(request, session, event_id, notice=notice)
+
+
+@router.post("/admin/webhook-events/{event_id}/replay", dependencies=[Csrf])
+async def replay(request: Request, event_id: str, _: PageAdmin, ctx: Ctx) -> Response:
+    """Process the stored event now through today's handlers (no transaction is open here:
+    the replay service asks Stripe first, then claims the row in its own)."""
+    try:
+        result = await replay_event(ctx, event_id)
+    except WebhookEventNotFound:
+        raise
+    except AppError as exc:
+        async with short_transaction(ctx) as session:
+            return await _event_page(request, session, event_id, status=exc.status_code,
+                                     error=exc.message)  # fmt: skip
+    return redirect(request, f"/admin/webhook-events/{event_id}?replayed={result.outcome}")
