@@ -231,3 +231,56 @@ def test_an_admin_replays_an_unprocessed_event(
     assert page.locator("#replay").count() == 0  # processed: nothing left to replay
     assert balance(db, student.id) == 200
     assert len(payments_for(db, session_id)) == 1
+
+
+def test_every_page_renders_cleanly(
+    tabs: Any, admin: Account, student: Account, packages: dict[str, Any], client: Any,
+    stripe_emulator: EmulatorServer, db: psycopg.Connection,
+) -> None:  # fmt: skip
+    """The pages the scenarios above do not pass through, each opened in the browser (no
+    console error, no off-site request: checked when the test ends) and kept as a screenshot;
+    the wallet's "Older entries" button loads the next page of history in place (HTMX)."""
+    for n in range(22):
+        spent = client.post(
+            "/api/credits/spend", json={"amount": 1, "reason": f"Tour minute {n}"},
+            headers={**student.headers, "Idempotency-Key": f"tour-{student.id}-{n}"},
+        )  # fmt: skip
+        assert spent.status_code == 201
+    session_id = start_checkout(client, student, packages["value"]["id"])["sessionId"]
+    stripe_emulator.pay(session_id)
+    stripe_emulator.wait_for_deliveries(timeout=20)
+    payment_id = payments_for(db, session_id)[0]["id"]
+
+    tab = tabs()
+    page = tab.page
+    tab.open("/login")
+    tab.shot("login")
+    sign_in(tab, student.email, student.password)
+    page.wait_for_url(re.compile(r"/wallet$"))
+    assert page.locator("#history tbody tr").count() == 21  # 20 entries and the button
+    page.click("text=Older entries")
+    page.wait_for_selector("#history td:has-text('Welcome bonus')")
+    assert page.locator("#history tbody tr").count() == 24  # all 24 entries, no button
+    assert page.url.endswith("/wallet")  # loaded in place, not by navigating
+    tab.open(f"/wallet/payments/{payment_id}")
+    assert "£45.00" in page.inner_text("main")
+    tab.shot("wallet-payment")
+    tab.open("/credits/cancel")
+    assert "Nothing was charged" in page.inner_text("main")
+    tab.shot("credits-cancel")
+
+    tab = tabs()
+    page = tab.page
+    sign_in(tab, admin.email, admin.password)
+    page.wait_for_url(re.compile(r"/admin$"))
+    for path, name, expected in (
+        (f"/admin/students?q={student.email}", "admin-students", student.email),
+        ("/admin/packages", "admin-packages", packages["value"]["name"]),
+        (f"/admin/packages/{packages['value']['id']}", "admin-package", "Save"),
+        ("/admin/exports", "admin-exports", "Download ledger.csv"),
+        ("/admin/nothing-here", "not-found", "No such page."),
+    ):
+        response = tab.open(path)
+        assert response.status == (404 if name == "not-found" else 200), path
+        assert expected in page.inner_text("main"), path
+        tab.shot(name)
