@@ -221,21 +221,31 @@ def time_requests(http: httpx.Client, path: str, count: int, **kwargs: Any) -> l
 
 
 def _literal(value: Any) -> str:
-    return "'" + (value.isoformat() if hasattr(value, "isoformat") else str(value)) + "'"
+    if isinstance(value, list):
+        return "'{" + ",".join(v.isoformat() for v in value) + "}'"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.isoformat() + "'"
+
+
+def _with_values(statement: Any, params: dict[str, Any]) -> str:
+    sql = re.sub(r":(start|end|bounds|days)\b", lambda m: _literal(params[m.group(1)]),
+                 str(statement))  # fmt: skip
+    return " ".join(sql.split()) + ";"
 
 
 def dashboard_sql(days: DayRange) -> str:
-    """The statements one dashboard view runs, with its values in place (for pgbench)."""
-    params: dict[str, Any] = {"start": days.start, "end": days.end, "first": days.first,
-                              "last": days.last}  # fmt: skip
-    statements = [repository._MONEY] * 4 + [
-        repository._CHECKOUTS, repository._BY_PACKAGE, repository._STANDING, repository._DAILY,
-    ]  # fmt: skip
-    script = []
-    for statement in statements:
-        sql = str(statement)
-        sql = re.sub(r":(start|end|first|last)\b", lambda m: _literal(params[m.group(1)]), sql)
-        script.append(" ".join(sql.split()) + ";")
+    """The statements one view of GET /admin runs, with their values in place (pgbench)."""
+    script = [
+        _with_values(repository._MONEY, {"start": r.start, "end": r.end})
+        for r in (last_days(1), last_days(7), last_days(30), days)
+    ]
+    whole = {"start": days.start, "end": days.end}
+    script += [_with_values(q, whole) for q in (repository._CHECKOUTS, repository._BY_PACKAGE)]
+    script.append(_with_values(repository._STANDING, {}))
+    starts = days.day_starts()
+    bounds = {"bounds": starts, "days": len(starts) - 1, "start": starts[0], "end": starts[-1]}
+    script.append(_with_values(repository._DAILY, bounds))
     script.append("SELECT ran_at, findings FROM audit_runs ORDER BY ran_at DESC LIMIT 1;")
     return "\n".join(script) + "\n"
 

