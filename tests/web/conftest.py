@@ -17,7 +17,7 @@ from medgrader.db.resolve import Database
 from stripe_emulator.server import bind_socket
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import packages
-from tests.conftest import ROOT, STRIPE_WEBHOOK_SECRET, WEBHOOK_PATH
+from tests.conftest import ROOT
 from tests.support.live_server import LiveServer
 
 __all__ = ["packages"]
@@ -32,14 +32,14 @@ SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="session")
-def web_app(
-    settings: Settings, database: Database, stripe_emulator: EmulatorServer
-) -> Iterator[LiveServer]:
+def web_app(settings: Settings, database: Database, live_app: LiveServer) -> Iterator[LiveServer]:
+    """A second app process on the same database whose FRONTEND_URL is itself. Stripe's
+    webhooks go to `live_app` (one endpoint, as in production; tests that pause it pause
+    them all), which fulfils into the same database."""
     sock = bind_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     own = settings.model_copy(update={"frontend_url": url})
     server = LiveServer(create_app(own, database=database), sock=sock).start()
-    stripe_emulator.add_endpoint(f"{server.url}{WEBHOOK_PATH}", secret=STRIPE_WEBHOOK_SECRET)
     yield server
     server.stop()
 

@@ -160,3 +160,17 @@ def test_sign_up_with_the_emailed_code(
         (email,),
     ).fetchone()
     assert row == (100,)
+
+
+def test_api_errors_stay_json_and_page_errors_are_pages(
+    web_app: LiveServer, admin: Account
+) -> None:
+    with page_client(web_app.url) as http:
+        # An API route whose module name starts like the pages' package (medgrader.webhooks).
+        api = http.post("/api/admin/webhook-events/evt_nope/replay", headers=admin.headers)
+        assert api.status_code == 404
+        assert api.json()["code"] == "webhook_event_not_found"
+        assert http.get("/api/nope").json()["code"] == "not_found"
+        page = http.get("/nope")
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")

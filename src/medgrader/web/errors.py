@@ -22,7 +22,8 @@ _API_PATHS = ("/api/", "/health", "/docs", "/openapi.json", "/dev/", "/metrics")
 def is_page(request: Request) -> bool:
     endpoint = request.scope.get("endpoint")
     if endpoint is not None:
-        return str(getattr(endpoint, "__module__", "")).startswith("medgrader.web")
+        # "medgrader.web." with its dot: medgrader.webhooks is the API's.
+        return str(getattr(endpoint, "__module__", "")).startswith("medgrader.web.")
     return not request.url.path.startswith(_API_PATHS)
 
 
