@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -29,3 +30,14 @@ def post_form(client: httpx.Client, page: str, action: str, data: dict[str, str]
     """Open `page`, take its CSRF token and post `data` to `action`, like its form would."""
     token = csrf_from(client.get(page).text)
     return client.post(action, data={**data, "csrf_token": token})
+
+
+def spend_minutes(client: httpx.Client, student: Any, count: int, label: str) -> None:
+    """`count` spends of one credit over the JSON API ("<label> 0", "<label> 1", ...)."""
+    tag = label.replace(" ", "-")
+    for n in range(count):
+        spent = client.post(
+            "/api/credits/spend", json={"amount": 1, "reason": f"{label} {n}"},
+            headers={**student.headers, "Idempotency-Key": f"{tag}-{student.id}-{n}"},
+        )  # fmt: skip
+        assert spent.status_code == 201, spent.text

@@ -19,7 +19,7 @@ from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import balance, entry_count, start_checkout
 from tests.support.accounts import Account
 from tests.support.live_server import LiveServer
-from tests.web.support import csrf_from, page_client, post_form, sign_in
+from tests.web.support import csrf_from, page_client, post_form, sign_in, spend_minutes
 
 
 @contextlib.contextmanager
@@ -192,12 +192,7 @@ def test_webhook_events_list_filters_and_shows_the_payload(
 def test_the_wallet_pages_its_history(
     web_app: LiveServer, student: Account, client: httpx.Client
 ) -> None:
-    for n in range(24):
-        spent = client.post(
-            "/api/credits/spend", json={"amount": 1, "reason": f"Minute {n}"},
-            headers={**student.headers, "Idempotency-Key": f"history-{student.id}-{n}"},
-        )  # fmt: skip
-        assert spent.status_code == 201
+    spend_minutes(client, student, 24, "Minute")
     with page_client(web_app.url) as http:
         sign_in(http, student.email, student.password)
         wallet = http.get("/wallet").text

@@ -15,6 +15,7 @@ from tests.checkout.support import balance, payments_for, start_checkout, webhoo
 from tests.conftest import STRIPE_SECRET_KEY
 from tests.support.accounts import Account, unique_email
 from tests.support.mailbox import Mailbox
+from tests.web.support import spend_minutes
 
 GOOD_CARD = "4242 4242 4242 4242"
 
@@ -237,12 +238,7 @@ def test_every_page_renders_cleanly(
     """The pages the scenarios above do not pass through, each opened in the browser (no
     console error, no off-site request: checked when the test ends) and kept as a screenshot;
     the wallet's "Older entries" button loads the next page of history in place (HTMX)."""
-    for n in range(22):
-        spent = client.post(
-            "/api/credits/spend", json={"amount": 1, "reason": f"Tour minute {n}"},
-            headers={**student.headers, "Idempotency-Key": f"tour-{student.id}-{n}"},
-        )  # fmt: skip
-        assert spent.status_code == 201
+    spend_minutes(client, student, 22, "Tour minute")
     session_id = start_checkout(client, student, packages["value"]["id"])["sessionId"]
     stripe_emulator.pay(session_id)
     stripe_emulator.wait_for_deliveries(timeout=20)
