@@ -3,10 +3,8 @@ the buyer to its own /credits/success page), and Playwright driving Debian's chr
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +17,10 @@ from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import packages
 from tests.conftest import ROOT
 from tests.support.live_server import LiveServer
+from tests.web.support import CHROMIUM, require_browser
 
 __all__ = ["packages"]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -44,23 +42,9 @@ def web_app(settings: Settings, database: Database, live_app: LiveServer) -> Ite
     server.stop()
 
 
-def _browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (make test installs it)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (make test installs it)"
-    return None
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    missing = _browser_missing()
-    if missing is not None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"browser tests cannot run in CI: {missing}")
-        pytest.skip(missing)
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     if SCREENSHOTS.exists():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -41,3 +45,21 @@ def spend_minutes(client: httpx.Client, student: Any, count: int, label: str) ->
             headers={**student.headers, "Idempotency-Key": f"{tag}-{student.id}-{n}"},
         )  # fmt: skip
         assert spent.status_code == 201, spent.text
+
+
+def require_browser(chromium: str = CHROMIUM, ci: str | None = None) -> None:
+    """Fail when CI=true and the browser cannot run (CI must never skip these tests);
+    elsewhere skip with the reason."""
+    missing = None
+    if not Path(chromium).exists():
+        missing = f"{chromium} is missing (make test installs it)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright is not installed (make test installs it)"
+    if missing is None:
+        return
+    if (os.environ.get("CI", "") if ci is None else ci).lower() in ("1", "true", "yes"):
+        pytest.fail(f"browser tests cannot run in CI: {missing}")
+    pytest.skip(missing)

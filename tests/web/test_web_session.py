@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 import psycopg
+import pytest
 from pydantic import SecretStr
 
 from medgrader.config import Environment, Settings
 from medgrader.web.session import COOKIE_NAME, BrowserSession, SessionCodec
 from tests.support.accounts import Account
 from tests.support.live_server import LiveServer
-from tests.web.support import csrf_from, page_client, post_form, sign_in
+from tests.web.support import csrf_from, page_client, post_form, require_browser, sign_in
 
 
 def test_anonymous_visitors_are_sent_to_login(web_app: LiveServer) -> None:
@@ -174,3 +175,10 @@ def test_api_errors_stay_json_and_page_errors_are_pages(
         page = http.get("/nope")
         assert page.status_code == 404
         assert page.headers["content-type"].startswith("text/html")
+
+
+def test_browser_tests_fail_rather_than_skip_in_ci() -> None:
+    with pytest.raises(pytest.fail.Exception, match="cannot run in CI"):
+        require_browser("/nonexistent/chromium", ci="true")
+    with pytest.raises(pytest.skip.Exception):
+        require_browser("/nonexistent/chromium", ci="")
