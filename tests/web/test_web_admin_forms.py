@@ -237,3 +237,59 @@ def test_run_now_from_the_dashboard(web_app: LiveServer, admin: Account) -> None
         sign_in(http, admin.email, admin.password)
         assert post_form(http, "/admin", "/admin/audit", {}).status_code == 303
         assert "Clean: every balance matches its ledger" in http.get("/admin").text
+
+
+def test_a_refund_of_credits_already_spent_is_explained_before_it_is_confirmed(
+    web_app: LiveServer, admin: Account, student: Account, client: httpx.Client,
+    packages: dict[str, Any], stripe_emulator: EmulatorServer, db: psycopg.Connection,
+    invariants: None,
+) -> None:  # fmt: skip
+    session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
+    stripe_emulator.pay(session_id)
+    stripe_emulator.wait_for_deliveries(timeout=20)
+    spend_minutes(client, student, 150, "Spent")
+    assert balance(db, student.id) == 50
+    payment_id = db.execute(
+        "SELECT id::text FROM payments WHERE stripe_checkout_session_id = %s", (session_id,)
+    ).fetchone()[0]  # type: ignore[index]
+    page = f"/admin/payments/{payment_id}"
+    with admin_client(web_app, admin) as http:
+        preview = http.get(f"{page}/refund", params={"amount": ""})  # everything left
+        assert preview.status_code == 200
+        text = re.sub(r"\s+", " ", preview.text)
+        assert "takes back 100 credits from a balance of 50, leaving -50" in text
+        assert "Refunding at most £5.00 keeps the balance at zero or above." in text
+        assert 'name="allow_negative_balance"' in text
+        key = re.search(r'name="idempotency_key" value="([^"]+)"', preview.text)
+        assert key is not None
+        form = {"amount_pence": "1000", "idempotency_key": key.group(1)}
+
+        refused = post_form(http, page, f"{page}/refund", form)
+        assert refused.status_code == 409
+        assert "has spent some of these credits" in refused.text
+        assert balance(db, student.id) == 50  # nothing refunded
+        assert db.execute(
+            "SELECT count(*) FROM refunds WHERE payment_id = %s", (payment_id,)
+        ).fetchone() == (0,)
+
+        confirmed = post_form(http, page, f"{page}/refund",
+                              {**form, "allow_negative_balance": "true"})  # fmt: skip
+        assert confirmed.status_code == 303
+        stripe_emulator.wait_for_deliveries(timeout=20)
+        assert balance(db, student.id) == -50
+        again = post_form(
+            http, page, f"{page}/refund", {**form, "allow_negative_balance": "true"}
+        )  # the form resent
+        assert again.status_code == 303
+        assert db.execute(
+            "SELECT count(*), sum(amount_pence) FROM refunds WHERE payment_id = %s",
+            (payment_id,),
+        ).fetchone() == (1, 1000)
+        shown = http.get(page).text
+        assert "Nothing is left to refund." in shown
+    with page_client(web_app.url) as http:
+        sign_in(http, student.email, student.password)
+        wallet = http.get("/wallet").text
+        assert "-50 credits" in wallet
+        assert "spending is paused until you top up" in wallet
+        assert "(−100 credits)" in wallet  # the refund and what it took back, per payment
