@@ -125,12 +125,14 @@ def test_a_payment_counts_on_its_london_day(
     )
     first = _summary(client, admin, **{"from": "2019-07-01", "to": "2019-07-01"})
     second = _summary(client, admin, **{"from": "2019-07-02", "to": "2019-07-02"})
+    assert (first["from"], first["to"]) == ("2019-07-01", "2019-07-01")
     assert first["money"]["grossRevenue"] == 0
     assert second["money"]["grossRevenue"] == 1000
     daily = client.get(
         "/api/admin/analytics/daily", params={"from": "2019-07-01", "to": "2019-07-03"},
         headers=admin.headers,
     ).json()  # fmt: skip
+    assert (daily["from"], daily["to"], daily["currency"]) == ("2019-07-01", "2019-07-03", "GBP")
     assert [(d["date"], d["grossRevenue"]) for d in daily["days"]] == [
         ("2019-07-01", 0), ("2019-07-02", 1000), ("2019-07-03", 0),
     ]  # fmt: skip
