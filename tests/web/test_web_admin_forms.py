@@ -292,4 +292,4 @@ def test_a_refund_of_credits_already_spent_is_explained_before_it_is_confirmed(
         wallet = http.get("/wallet").text
         assert "-50 credits" in wallet
         assert "spending is paused until you top up" in wallet
-        assert "(−100 credits)" in wallet  # the refund and what it took back, per payment
+        assert "(\u2212100 credits)" in wallet  # the refund and what it took back (a minus sign)
