@@ -113,6 +113,8 @@ async def success(request: Request, user: PageUser, ctx: Ctx, session_id: str = 
         checkout=row,
         outcome=OUTCOMES[row.status],
         balance=balance,
+        # The demo's mailbox, where the receipt lands (development only).
+        mailbox=ctx.settings.dev_mailbox_dir is not None and not ctx.settings.is_production,
     )
 
 
