@@ -293,3 +293,29 @@ def test_a_refund_of_credits_already_spent_is_explained_before_it_is_confirmed(
         assert "-50 credits" in wallet
         assert "spending is paused until you top up" in wallet
         assert "(\u2212100 credits)" in wallet  # the refund and what it took back (a minus sign)
+
+
+def test_credits_held_by_a_live_session_show_on_the_wallet_and_the_student_page(
+    web_app: LiveServer, admin: Account, student: Account, client: httpx.Client
+) -> None:
+    held = client.post(
+        "/api/credits/holds", json={"amount": 30, "reason": "Voice call"},
+        headers={**student.headers, "Idempotency-Key": f"hold-{student.id}"},
+    )  # fmt: skip
+    assert held.status_code == 201, held.text
+    with page_client(web_app.url) as http:
+        sign_in(http, student.email, student.password)
+        wallet = http.get("/wallet").text
+        assert "100 credits" in wallet
+        assert "30 held by a live session · 70 available to spend" in wallet
+    with admin_client(web_app, admin) as http:
+        page = http.get(f"/admin/students/{student.id}").text
+        assert "30 (70 available)" in page
+    released = client.post(
+        f"/api/credits/holds/{held.json()['holdId']}/release",
+        headers={**student.headers, "Idempotency-Key": f"release-{student.id}"},
+    )
+    assert released.status_code == 200, released.text
+    with page_client(web_app.url) as http:
+        sign_in(http, student.email, student.password)
+        assert "held by a live session" not in http.get("/wallet").text

@@ -44,11 +44,14 @@ async def _wallet(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
+    balances = await credits.get_balances(session, user.id)
     return render(
         request,
         "wallet.html",
         status,
-        balance=await credits.get_balance(session, user.id),
+        balance=balances.balance,
+        held=balances.held,
+        available=balances.available,
         history=await credits.list_transactions(
             session, user.id, limit=HISTORY_PAGE, cursor=cursor
         ),

@@ -73,6 +73,7 @@ async def _student_page(
         "admin/student.html",
         status,
         student=student,
+        balances=await credits.get_balances(session, student_id),
         history=await credits.list_transactions(session, student_id, limit=25, cursor=cursor),
         rows=await payments_with_emails(session, page),
         payments_more=page.next_cursor is not None,
