@@ -12,6 +12,7 @@ from medgrader.config import Environment, Settings
 from medgrader.web.session import COOKIE_NAME, BrowserSession, SessionCodec
 from tests.support.accounts import Account
 from tests.support.live_server import LiveServer
+from tests.support.services import ServiceRunner
 from tests.web.support import csrf_from, page_client, post_form, require_browser, sign_in
 
 
@@ -33,6 +34,11 @@ def test_the_cookie_is_httponly_samesite_and_secure_outside_development(
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
     assert "Secure" not in cookie  # the test environment serves plain HTTP on loopback
+    with page_client(web_app.url) as http:
+        headers = http.get("/login").headers
+    assert headers["cache-control"] == "no-store"
+    assert headers["content-security-policy"].startswith("default-src 'self';")
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
     production = Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment=Environment.PRODUCTION,
@@ -125,10 +131,28 @@ def test_a_tampered_cookie_is_anonymous(web_app: LiveServer, settings: Settings)
         assert http.get("/wallet").status_code == 303
 
 
-def test_logout_ends_the_browser_session(web_app: LiveServer, student: Account) -> None:
+def test_logout_ends_the_session_on_the_server(web_app: LiveServer, student: Account) -> None:
     with page_client(web_app.url) as http:
         sign_in(http, student.email, student.password)
+        kept = http.cookies[COOKIE_NAME]  # a copy someone kept (another tab, a stolen cookie)
         assert post_form(http, "/wallet", "/logout", {}).headers["location"] == "/login"
+        assert http.get("/wallet").status_code == 303
+    with page_client(web_app.url) as http:
+        http.cookies.set(COOKIE_NAME, kept)
+        assert http.get("/wallet").status_code == 303  # revoked, not merely replaced
+
+
+def test_a_password_reset_ends_browser_sessions(
+    web_app: LiveServer, student: Account, services: ServiceRunner
+) -> None:
+    from medgrader.auth import revocation
+
+    with page_client(web_app.url) as http:
+        sign_in(http, student.email, student.password)
+        assert http.get("/wallet").status_code == 200
+        services.in_transaction(
+            lambda session, ctx: revocation.end_all_tokens(session, uuid.UUID(student.id))
+        )
         assert http.get("/wallet").status_code == 303
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from medgrader.auth import service
+from medgrader.auth import revocation, service
 from medgrader.auth.schemas import LoginRequest, RegisterRequest, VerifyOtpRequest
-from medgrader.auth.service import OTP_MESSAGES, OtpOutcome
+from medgrader.auth.service import INVALID_CODE_MESSAGE, LOCKED_CODE_MESSAGE, OtpOutcome
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import AppError
 from medgrader.models.users import User
+from medgrader.security.client import ClientAddress
 from medgrader.web.deps import Csrf, Form, PageSession, Viewer
 from medgrader.web.forms import FormInvalid, safe_next, validated
 from medgrader.web.rendering import redirect, render
@@ -24,7 +25,7 @@ def home_of(user: User) -> str:
 
 
 def _sign_in(request: Request, user: User, target: str) -> Response:
-    session = BrowserSession.signed_in(user.id)
+    session = BrowserSession.signed_in(user.id, user.token_version)
     response = redirect(request, target)
     request.app.state.session_codec.store(response, session)
     return response
@@ -41,11 +42,13 @@ async def login_page(request: Request, _: PageSession, next: str = "") -> Respon
 
 
 @router.post("/login", dependencies=[Csrf])
-async def login(request: Request, session: DbSession, form: Form) -> Response:
+async def login(
+    request: Request, ctx: Ctx, session: DbSession, form: Form, address: ClientAddress
+) -> Response:
     email, target = form.get("email", "").strip(), form.get("next", "")
     try:
         body = validated(LoginRequest, {"email": email, "password": form.get("password", "")})
-        user = await service.login(session, body.email, body.password)
+        user = await service.login(session, ctx, body.email, body.password, address)
     except (FormInvalid, AppError) as exc:
         status = exc.status_code if isinstance(exc, AppError) else 422
         return render(request, "login.html", status, error=exc.message, email=email, next=target)
@@ -58,13 +61,15 @@ async def signup_page(request: Request, _: PageSession) -> Response:
 
 
 @router.post("/signup", dependencies=[Csrf])
-async def signup(request: Request, ctx: Ctx, session: DbSession, form: Form) -> Response:
+async def signup(
+    request: Request, ctx: Ctx, session: DbSession, form: Form, address: ClientAddress
+) -> Response:
     values = {k: form.get(k, "").strip() for k in ("email", "firstName", "lastName")}
     try:
         body = validated(
             RegisterRequest, {**values, "password": form.get("password", ""), "role": "student"}
         )
-        await service.register(session, ctx, body)
+        await service.register(session, ctx, body, address)
     except (FormInvalid, AppError) as exc:
         status = exc.status_code if isinstance(exc, AppError) else 422
         return render(request, "signup.html", status, error=exc.message, values=values)
@@ -73,26 +78,33 @@ async def signup(request: Request, ctx: Ctx, session: DbSession, form: Form) -> 
 
 
 @router.post("/signup/verify", dependencies=[Csrf])
-async def verify(request: Request, ctx: Ctx, session: DbSession, form: Form) -> Response:
+async def verify(
+    request: Request, ctx: Ctx, session: DbSession, form: Form, address: ClientAddress
+) -> Response:
     email = form.get("email", "").strip()
     try:
         body = validated(VerifyOtpRequest, {"email": email, "otp": form.get("code", "").strip()})
     except FormInvalid:
         return render(request, "verify.html", 422, email=email, error="Enter the 6-digit code.")
     try:
-        result = await service.verify_otp(session, ctx, body.email, body.otp)
+        result = await service.verify_otp(session, ctx, body.email, body.otp, address)
     except AppError as exc:
         return render(request, "verify.html", exc.status_code, email=email, error=exc.message)
     if result.outcome is not OtpOutcome.OK or result.user is None:
         # Rendered, not raised: the wrong-attempt count commits with this answer.
-        message = OTP_MESSAGES[result.outcome]
-        return render(request, "verify.html", 400, email=email, error=message)
+        locked = result.outcome is OtpOutcome.LOCKED
+        message = LOCKED_CODE_MESSAGE if locked else INVALID_CODE_MESSAGE
+        return render(request, "verify.html", 429 if locked else 400, email=email, error=message)
     return _sign_in(request, result.user, home_of(result.user))
 
 
 @router.post("/logout", dependencies=[Csrf])
-async def logout(request: Request) -> Response:
-    # A fresh anonymous session: the old cookie (and its CSRF secret) is replaced.
+async def logout(request: Request, session: PageSession, db: DbSession) -> Response:
+    """Revoke this session on the server (a kept copy of the cookie is dead too), then replace
+    the cookie with a fresh anonymous one."""
+    claims = session.claims()
+    if claims is not None:
+        await revocation.revoke(db, claims)
     response = redirect(request, "/login")
     request.app.state.session_codec.store(response, BrowserSession.anonymous())
     return response

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from medgrader.auth import repository as users
+from medgrader.auth import revocation
 from medgrader.core.context import short_transaction
 from medgrader.core.deps import Ctx
 from medgrader.core.errors import Forbidden
@@ -59,8 +60,13 @@ async def page_viewer(request: Request, ctx: Ctx, session: PageSession) -> User 
     """The signed-in user (read in a transaction of its own), or None."""
     if session.user_id is None:
         return None
+    claims = session.claims()
+    if claims is None:
+        return None
     async with short_transaction(ctx) as db:
-        user = await users.user_by_id(db, session.user_id)
+        # Signed out (this session revoked) or every session ended (a password reset).
+        live = await revocation.is_live(db, claims)
+        user = await users.user_by_id(db, session.user_id) if live else None
     request.state.viewer = user
     return user
 

@@ -69,8 +69,16 @@ def browser_session(request: Request) -> BrowserSession:
     return request.state.browser_session  # type: ignore[no-any-return]
 
 
+# Everything a page uses is the app's own (no inline script or style anywhere); the
+# security headers middleware adds frame-ancestors. No form-action: Buy redirects to Stripe.
+PAGE_CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; object-src 'none'"
+
+
 def finish(request: Request, response: Response) -> Response:
-    """Store a session that this request started (an anonymous visitor's CSRF secret)."""
+    """Headers every page gets (its own CSP; never cached: pages show balances and payments),
+    and the session this request started (an anonymous visitor's CSRF secret)."""
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["Cache-Control"] = "no-store"
     if getattr(request.state, STATE_NEW_SESSION, False):
         request.app.state.session_codec.store(response, browser_session(request))
     return response

@@ -1,7 +1,7 @@
 """pages: the audit's stored results, and indexes for the back office's ranges and exports
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01
 
 `audit_runs` keeps each periodic audit's result (the dashboard shows the last). The
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
