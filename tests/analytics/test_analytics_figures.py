@@ -198,4 +198,12 @@ def test_bad_ranges_and_callers_are_refused(
         headers=admin.headers,
     )  # fmt: skip
     assert too_long.status_code == 422
-    assert client.get(url, params={"from": "yesterday"}, headers=admin.headers).status_code == 422
+    # Not shaped like a day (refused by the documented pattern), or a day that does not exist
+    # or is too near the ends of the calendar.
+    shapes = [("yesterday", "validation_error"), ("0", "validation_error"),
+              ("20261201", "validation_error"), ("2026-02-30", "invalid_range"),
+              ("0001-01-01", "invalid_range"), ("9999-12-31", "invalid_range")]  # fmt: skip
+    for bad, code in shapes:
+        answer = client.get(url, params={"to": bad}, headers=admin.headers)
+        assert answer.status_code == 422, bad
+        assert answer.json()["code"] == code, bad

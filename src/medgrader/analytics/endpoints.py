@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,28 +10,40 @@ from medgrader.analytics import service
 from medgrader.analytics.schemas import Daily, Summary
 from medgrader.auth.deps import CurrentAdmin
 from medgrader.core.deps import DbSession
+from medgrader.core.openapi import errors
 
 router = APIRouter(prefix="/api/admin/analytics", tags=["analytics"])
 
+# Strings of one shape, parsed by the service: FastAPI's own date type also takes 0 or 1e9
+# as days since 1970. 422 invalid_range for a day that does not exist, a reversed range or
+# one too long.
+_DAY = {"pattern": service.DAY_PATTERN, "json_schema_extra": {"format": "date"}}
 From = Annotated[
-    date | None, Query(alias="from", description="First London day (YYYY-MM-DD), included")
+    str | None,
+    Query(alias="from", description="First London day (YYYY-MM-DD), included", **_DAY),
 ]
-To = Annotated[date | None, Query(description="Last London day (YYYY-MM-DD), included")]
+To = Annotated[str | None, Query(description="Last London day (YYYY-MM-DD), included", **_DAY)]
 
 
-@router.get("/summary", response_model=Summary, response_model_by_alias=True)
+_RANGE = errors(422, s422="invalid_range: a day that does not exist, from after to, or daily "
+                           "over more than 366 days")  # fmt: skip
+
+
+@router.get("/summary", response_model=Summary, response_model_by_alias=True, responses=_RANGE)
 async def summary(
     _: CurrentAdmin, session: DbSession, from_: From = None, to: To = None
 ) -> Summary:
     """Revenue (gross, refunds, disputes, net, in pence), checkout conversion and sales by
     package for the range (default: the last 30 days), and what stands now: credits
     outstanding and their value, open disputes, unprocessed webhook events, the last audit."""
-    return await service.summary(session, service.day_range(from_, to))
+    days = service.day_range(service.parse_day(from_), service.parse_day(to))
+    return await service.summary(session, days)
 
 
-@router.get("/daily", response_model=Daily, response_model_by_alias=True)
+@router.get("/daily", response_model=Daily, response_model_by_alias=True, responses=_RANGE)
 async def daily(_: CurrentAdmin, session: DbSession, from_: From = None, to: To = None) -> Daily:
     """One row per London day of the range (at most 366 days), days without sales included."""
-    return await service.daily(
-        session, service.day_range(from_, to, max_days=service.MAX_DAILY_DAYS)
+    days = service.day_range(
+        service.parse_day(from_), service.parse_day(to), max_days=service.MAX_DAILY_DAYS
     )
+    return await service.daily(session, days)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -55,6 +56,28 @@ class DayRange:
     @property
     def days(self) -> int:
         return (self.last - self.first).days + 1
+
+
+DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+# Far from the ends of the calendar: a range's UTC bounds (and its default start, 30 days
+# back) are computed without overflowing.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
+def parse_day(raw: str | None) -> date | None:
+    """A day as the API and the date inputs send it (YYYY-MM-DD); "" or None is no bound.
+    Anything else, or a day that does not exist (2026-02-30), is 422 invalid_range."""
+    if not raw:
+        return None
+    try:
+        if not re.match(DAY_PATTERN, raw):
+            raise ValueError(raw)
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRange("from/to: a day looks like 2026-12-31") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidRange(f"from/to: a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def today_in_london(now: datetime | None = None) -> date:

@@ -3,12 +3,9 @@ endpoint accepts; the errors come back as one sentence per field."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-
-from medgrader.analytics.service import InvalidRange
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,13 +36,3 @@ def safe_next(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
-
-
-def optional_date(raw: str | None) -> date | None:
-    """A date input's value: "" is no bound; anything but YYYY-MM-DD is 422 invalid_range."""
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidRange("from/to: dates look like 2026-12-31") from None

@@ -13,7 +13,6 @@ from medgrader.core.errors import AppError
 from medgrader.ledger.audit_runs import audit_and_record
 from medgrader.web.charts import daily_revenue
 from medgrader.web.deps import Csrf, PageAdmin
-from medgrader.web.forms import optional_date
 from medgrader.web.rendering import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +30,7 @@ async def dashboard(
     error = None
     try:
         chosen = analytics.day_range(
-            optional_date(from_), optional_date(to), max_days=analytics.MAX_DAILY_DAYS
+            analytics.parse_day(from_), analytics.parse_day(to), max_days=analytics.MAX_DAILY_DAYS
         )
     except AppError as exc:
         error, chosen = exc.message, analytics.day_range(None, None)

@@ -12,7 +12,6 @@ from medgrader.backoffice import exports
 from medgrader.core.deps import Ctx
 from medgrader.core.errors import NotFound
 from medgrader.web.deps import PageAdmin
-from medgrader.web.forms import optional_date
 from medgrader.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -40,7 +39,9 @@ async def export_csv(
     """payments.csv or ledger.csv for the London days from..to (both included)."""
     if name not in EXPORTS:
         raise NotFound("No such export.")
-    days = analytics.day_range(optional_date(from_), optional_date(to), max_days=MAX_EXPORT_DAYS)
+    days = analytics.day_range(
+        analytics.parse_day(from_), analytics.parse_day(to), max_days=MAX_EXPORT_DAYS
+    )
     filename = f"{name}-{days.first.isoformat()}-to-{days.last.isoformat()}.csv"
     return StreamingResponse(
         EXPORTS[name](ctx, days.start, days.end),

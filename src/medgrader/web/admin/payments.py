@@ -22,7 +22,6 @@ from medgrader.payments import refunds
 from medgrader.payments import service as payments_service
 from medgrader.payments.schemas import PaymentPage
 from medgrader.web.deps import PageAdmin
-from medgrader.web.forms import optional_date
 from medgrader.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -59,7 +58,7 @@ async def payments(
     to: Annotated[str | None, Query(max_length=10)] = None,
     cursor: Text = None,
 ) -> Response:
-    first, last = optional_date(from_), optional_date(to)
+    first, last = analytics.parse_day(from_), analytics.parse_day(to)
     days = analytics.day_range(first or last, last or first) if first or last else None
     student_id = await _student_filter(session, student)
     page = PaymentPage(items=[], next_cursor=None)
