@@ -217,7 +217,7 @@ async def refund_payment(
             amount=preview.amount,
             reason=reason,
             metadata=metadata,
-            idempotency_key=f"medgrader-refund:{target}:{key or uuid.uuid4()}",
+            idempotency_key=_stripe_key(preview, key),
         )
     except StripeRefundRefused as exc:
         return _stripe_refusal(exc, preview)
@@ -237,6 +237,16 @@ async def refund_payment(
             )  # fmt: skip
             body = stored.body
     return RefundOutcome(201, body)
+
+
+def _stripe_key(preview: RefundPreview, key: str | None) -> str:
+    """Stripe's idempotency key: derived from ours, so a retry never refunds twice; without
+    ours, from the payment's state and the amount, so a double click or a retry before
+    anything changed is the same request to Stripe (Stripe keeps keys 24 hours)."""
+    payment = preview.payment
+    if key is not None:
+        return f"medgrader-refund:{payment.id}:{key}"
+    return f"medgrader-refund:{payment.id}:v{payment.version}:{preview.amount}"
 
 
 def _stripe_refusal(exc: StripeRefundRefused, preview: RefundPreview) -> RefundOutcome:

@@ -27,7 +27,12 @@ from sqlalchemy import text
 from medgrader.checkout.fulfilment import Outcome, apply_stripe_session
 from medgrader.core.context import AppContext
 from medgrader.db.lean import SqlSession, lean_transaction
-from medgrader.payments.observations import DisputeSeen, Observation, RefundSeen
+from medgrader.payments.observations import (
+    DisputeSeen,
+    MalformedStripeObject,
+    Observation,
+    RefundSeen,
+)
 from medgrader.payments.returns import apply_returns, lock_payment_by_intent
 
 log = structlog.get_logger(__name__)
@@ -84,18 +89,32 @@ async def ask_stripe(ctx: AppContext, obj: dict[str, Any]) -> StripeNow:
     return StripeNow(intent, refunds, disputes, sessions)
 
 
+def _parsed(kind: type[RefundSeen] | type[DisputeSeen], objects: Any) -> list[Observation]:
+    """The objects that parse; one Stripe returns in a shape we do not know is logged and
+    skipped, so that it cannot hold back (or mark processed without effect) every other
+    refund and dispute of the payment."""
+    seen: list[Observation] = []
+    for obj in objects if isinstance(objects, list) else []:
+        try:
+            seen.append(kind.of(obj))
+        except MalformedStripeObject as exc:
+            log.error("ALERT a Stripe refund or dispute we cannot read was skipped",
+                      alert="returns_unreadable", stripe_id=obj.get("id"),
+                      detail=str(exc))  # fmt: skip
+    return seen
+
+
 def _observations(event_type: str, obj: dict[str, Any], now: StripeNow) -> list[Observation]:
-    seen: list[Observation] = [RefundSeen.of(r) for r in now.refunds]
-    seen += [DisputeSeen.of(d) for d in now.disputes]
+    seen = _parsed(RefundSeen, now.refunds) + _parsed(DisputeSeen, now.disputes)
     # The event's own object too: harmless when stale (nothing moves backwards), and right
     # should a list Stripe answered lag behind the event.
     if event_type in REFUND_EVENTS:
-        seen.append(RefundSeen.of(obj))
+        seen += _parsed(RefundSeen, [obj])
     elif event_type in DISPUTE_EVENTS:
-        seen.append(DisputeSeen.of(obj))
+        seen += _parsed(DisputeSeen, [obj])
     else:
         embedded = (obj.get("refunds") or {}).get("data") if isinstance(obj, dict) else None
-        seen += [RefundSeen.of(r) for r in embedded or [] if isinstance(r, dict)]
+        seen += _parsed(RefundSeen, [r for r in embedded or [] if isinstance(r, dict)])
     return seen
 
 
