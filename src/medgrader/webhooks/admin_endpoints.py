@@ -46,12 +46,6 @@ class ReplayOut(ApiModel):
     status: str
 
 
-def _status(processed_at: datetime | None, outcome: str | None) -> str:
-    if processed_at is not None:
-        return "processed"
-    return "failed" if (outcome or "").startswith(inbox.FAILED_PREFIX) else "unprocessed"
-
-
 @router.get("", response_model=WebhookEventPage, responses=errors(400, s400="invalid_cursor"))
 async def list_events(
     admin: CurrentAdmin,
@@ -101,7 +95,7 @@ async def get_event(event_id: str, admin: CurrentAdmin, session: DbSession) -> W
     if row is None:
         raise WebhookEventNotFound()
     return WebhookEventDetail(
-        id=row.id, type=row.type, status=_status(row.processed_at, row.outcome),
+        id=row.id, type=row.type, status=row.status,
         outcome=row.outcome, attempts=row.attempts, received_at=row.received_at,
         processed_at=row.processed_at, payload=json.loads(row.payload),
     )  # fmt: skip

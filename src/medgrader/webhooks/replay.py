@@ -69,15 +69,14 @@ async def replayable_ids(
     """Ids of the stored events not processed yet (unprocessed or failed), oldest first."""
     if event_id is not None:
         return [event_id]
-    ids: list[str] = []
+    rows = []
     async with short_transaction(ctx) as session:
-        after = None
-        while True:
-            rows = await inbox.page(
-                session, limit=500, after=after, event_type=event_type, since=since
-            )
-            if not rows:
-                break
-            ids += [row.id for row in rows if row.status != "processed"]
-            after = (rows[-1].received_at, rows[-1].id)
-    return list(reversed(ids))
+        for status in ("unprocessed", "failed"):  # processed events are never walked
+            after = None
+            while page := await inbox.page(
+                session, limit=500, after=after, event_type=event_type, status=status,
+                since=since,
+            ):  # fmt: skip
+                rows += page
+                after = (page[-1].received_at, page[-1].id)
+    return [row.id for row in sorted(rows, key=lambda row: (row.received_at, row.id))]

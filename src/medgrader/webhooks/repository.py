@@ -45,12 +45,18 @@ _FAILED = no_rows(
     """
     )
 )
+FAILED_PREFIX = "failed: "
+STATUSES = ("processed", "unprocessed", "failed")
+_STATUS_SQL = f"""CASE WHEN processed_at IS NOT NULL THEN 'processed'
+                       WHEN outcome LIKE '{FAILED_PREFIX}%' THEN 'failed'
+                       ELSE 'unprocessed' END"""
 _IS_PROCESSED = text("SELECT processed_at IS NOT NULL FROM webhook_events WHERE id = :id")
 _STORED = text(
-    """
-    SELECT id, type, payload::text AS payload, received_at, processed_at, outcome, attempts
+    f"""
+    SELECT id, type, payload::text AS payload, received_at, processed_at, outcome, attempts,
+           {_STATUS_SQL} AS status
       FROM webhook_events WHERE id = :id
-    """
+    """  # noqa: S608 - only the constant status expression is interpolated
 )
 # A replay's claim: locks the row and says whether it still needs processing.
 _CLAIM_STORED = text(
@@ -61,11 +67,6 @@ _CLAIM_STORED = text(
     """
 )
 
-FAILED_PREFIX = "failed: "
-STATUSES = ("processed", "unprocessed", "failed")
-_STATUS_SQL = f"""CASE WHEN processed_at IS NOT NULL THEN 'processed'
-                       WHEN outcome LIKE '{FAILED_PREFIX}%' THEN 'failed'
-                       ELSE 'unprocessed' END"""
 _PAGE = text(
     f"""
     SELECT id, type, received_at, processed_at, outcome, attempts, {_STATUS_SQL} AS status
