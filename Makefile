@@ -14,10 +14,15 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+# The product with its dev tools, then the Stripe emulator (its own distribution, emulator/:
+# development, the demo and the tests need it; the product's wheel does not carry it). The
+# emulator comes second: reinstalling a product that used to carry it removes the
+# stripe-emulator command the old product listed.
+$(BIN)/.installed: pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./emulator
 	touch $@
 
 demo: $(BIN)/.installed
@@ -44,4 +49,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.dashboard
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .artifacts
+	rm -rf $(VENV) .data .pytest_cache emulator/.pytest_cache .artifacts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import stripe
 from fastapi import FastAPI
 
 from medgrader import __version__
@@ -52,10 +53,19 @@ OPENAPI_MARKERS = Markers(
 )
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    stripe_http_client: stripe.HTTPClient | None = None,
+) -> FastAPI:
+    """`stripe_http_client` is for tests (see `open_context`); production passes none."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_context(settings, database) as context:
+        async with open_context(
+            settings, database, stripe_http_client=stripe_http_client
+        ) as context:
             app.state.context = context
             app.state.worker = None
             task = None

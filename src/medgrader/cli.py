@@ -183,6 +183,24 @@ def audit() -> None:
     raise typer.Exit(1)
 
 
+EMULATOR_MISSING = (
+    "the Stripe emulator is a development tool and is not installed here: install it from a "
+    "checkout of this repository with `pip install ./emulator` (make demo and make test do it)"
+)
+
+
+def require_stripe_emulator() -> None:
+    """The two development commands need the emulator, its own distribution (emulator/), which
+    a production install does not have: say so in one line and exit 1 instead of a traceback."""
+    try:
+        import stripe_emulator  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "stripe_emulator":
+            raise  # installed but broken (a dependency of its own is missing): show it
+        typer.echo(EMULATOR_MISSING, err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port for the API.")] = 8000,
@@ -195,6 +213,7 @@ def demo(
 ) -> None:
     """Everything on this machine, no keys needed: embedded PostgreSQL, mailbox, Stripe
     emulator, API; the catalogue is seeded. A port in use is an error before anything starts."""
+    require_stripe_emulator()
     exit_normally_on_sigterm()
     from medgrader.demo import run_demo
 
@@ -208,6 +227,7 @@ def demo(
 )
 def stripe_emulator(ctx: typer.Context) -> None:
     """Run the Stripe emulator alone (development only); --help lists its options."""
+    require_stripe_emulator()
     from stripe_emulator.cli import main
 
     main(ctx.args)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import stripe
+
 from medgrader.auth.google import GoogleCertificates
 from medgrader.config import Settings
 from medgrader.core.context import AppContext, token_config
@@ -21,8 +23,13 @@ from medgrader.payments.stripe_gateway import StripeGateway
 
 @asynccontextmanager
 async def open_context(
-    settings: Settings, database: Database | None = None
+    settings: Settings,
+    database: Database | None = None,
+    *,
+    stripe_http_client: stripe.HTTPClient | None = None,
 ) -> AsyncIterator[AppContext]:
+    """`stripe_http_client`: for tests only (the SDK reaches an in-process emulator through
+    it); production leaves it None and the gateway makes its own."""
     database = database or resolve_database(settings)
     engine = create_engine(
         database.url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
@@ -41,7 +48,7 @@ async def open_context(
     )
     await job_pool.open(wait=False)
     await jobs.open_async(pool=job_pool)
-    stripe_gateway = StripeGateway(settings)
+    stripe_gateway = StripeGateway(settings, http_client=stripe_http_client)
     lean_pool = create_lean_pool(libpq_url, settings)
     await lean_pool.open(wait=False)
     try:

@@ -2,8 +2,11 @@
 
 Built once per process (in `open_context`) from Settings: its own `StripeClient` (never the
 global `stripe.api_key`), an async httpx transport with a timeout, and the configurable API
-base, so the same code talks to api.stripe.com or to the emulator. Every SDK failure leaves as
-`BadGateway` (502) with a message fit for the client; the details go to the log.
+base, so the same code talks to api.stripe.com or to the emulator. Tests may hand it the SDK's
+HTTP client instead (`http_client`, a `stripe.HTTPClient`): the in-process test tier routes the
+SDK to the emulator's ASGI app that way, with no socket; production never passes one. Every SDK
+failure leaves as `BadGateway` (502) with a message fit for the client; the details go to the
+log.
 """
 
 from __future__ import annotations
@@ -79,9 +82,11 @@ def _translate(exc: stripe.StripeError, action: str) -> BadGateway:
 class StripeGateway:
     """What this product asks of Stripe, and nothing more."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, http_client: stripe.HTTPClient | None = None) -> None:
         secret = settings.stripe_secret_key.get_secret_value() if settings.stripe_secret_key else ""
-        self._http = stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds)
+        # An injected client belongs to whoever injected it: close() leaves it open.
+        self._owns_http = http_client is None
+        self._http = http_client or stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds)
         self._client = stripe.StripeClient(
             # An empty key would make the SDK refuse at construction; a placeholder makes every
             # call fail with a clear 502 instead (production refuses to start without a key).
@@ -94,7 +99,8 @@ class StripeGateway:
         )
 
     async def close(self) -> None:
-        await self._http.close_async()
+        if self._owns_http:
+            await self._http.close_async()
 
     async def create_customer(
         self, *, student_id: str, email: str, name: str, idempotency_key: str

@@ -5,7 +5,7 @@ The official ``stripe`` SDK runs unchanged against it: point ``base_addresses``
 project uses (customers, Checkout Sessions, PaymentIntents, charges, refunds,
 disputes, events), serves a hosted checkout page at each session's ``url``, and
 delivers signed webhooks with retries and injectable faults. See ``README.md`` in
-this package for the routes; :mod:`stripe_emulator.control` documents the
+this distribution for the routes; :mod:`stripe_emulator.control` documents the
 ``/_emulator/`` control API.
 
 Production code must never import this package.
@@ -15,6 +15,8 @@ Public entry points:
 - :class:`EmulatorConfig`, :class:`WebhookEndpoint` - configuration;
 - :func:`create_app` - the ASGI app (mount it or serve it yourself);
 - :func:`start_emulator` / :class:`EmulatorServer` - run it on a background thread;
+- :class:`InProcessEmulator` - run it on the caller's event loop, no socket (the SDK,
+  the control API and webhooks all through ``httpx.ASGITransport``);
 - :class:`EmulatorControl`, :class:`AsyncEmulatorControl` - control-API clients;
 - ``stripe-emulator`` (:func:`stripe_emulator.cli.main`) - the command line.
 """
@@ -23,7 +25,12 @@ from stripe_emulator.app import create_app
 from stripe_emulator.client import AsyncEmulatorControl, EmulatorControl, EmulatorError
 from stripe_emulator.config import DEFAULT_API_VERSION, EmulatorConfig, WebhookEndpoint
 from stripe_emulator.core import Emulator
-from stripe_emulator.testing import EmulatorServer, ThreadedServer, start_emulator
+from stripe_emulator.testing import (
+    EmulatorServer,
+    InProcessEmulator,
+    ThreadedServer,
+    start_emulator,
+)
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -33,6 +40,7 @@ __all__ = [
     "EmulatorControl",
     "EmulatorError",
     "EmulatorServer",
+    "InProcessEmulator",
     "ThreadedServer",
     "WebhookEndpoint",
     "create_app",

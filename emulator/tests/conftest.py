@@ -7,12 +7,8 @@ before every test.
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,75 +16,13 @@ import pytest
 
 try:
     import stripe_emulator  # noqa: F401
-except ImportError:  # the project is not installed into the venv: use the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+except ImportError:  # the emulator is not installed into the venv: use its source tree
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import stripe
-from starlette.types import Receive, Scope, Send
 
+from emulator_support import API_KEY, WebhookReceiver
 from stripe_emulator.testing import EmulatorServer, ThreadedServer, start_emulator
-
-API_KEY = "sk_test_emulator_tests"
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    @property
-    def signature(self) -> str:
-        return self.headers.get("stripe-signature", "")
-
-
-class WebhookReceiver:
-    """A tiny ASGI app that records every request; it can fail or stall on purpose."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        with getattr(self, "lock", threading.Lock()):
-            self.received: list[Received] = []
-            self.fail_first = 0
-            self.fail_status = 500
-            self.delay = 0.0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                await send({"type": message["type"] + ".complete"})
-                if message["type"] == "lifespan.shutdown":
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        with self.lock:
-            self.received.append(Received(scope["path"], headers, body, time.monotonic()))
-            failing = len(self.received) <= self.fail_first
-            delay = self.delay
-        if delay:
-            await asyncio.sleep(delay)
-        status = self.fail_status if failing else 200
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
-        await send({"type": "http.response.body", "body": b'{"received": true}'})
-
-    def bodies(self, path: str | None = None) -> list[Received]:
-        with self.lock:
-            return [r for r in self.received if path is None or r.path == path]
 
 
 @pytest.fixture(scope="session")

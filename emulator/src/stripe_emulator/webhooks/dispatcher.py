@@ -4,6 +4,9 @@ Every event is handed to :meth:`WebhookDispatcher.dispatch` by the code that emi
 it; delivery then runs in asyncio tasks on the emulator's own loop, so an API call
 never waits for a webhook. A failed attempt (non-2xx, connection error, timeout) is
 retried after ``retry_base_delay * 2**(attempt-1)`` seconds, up to ``max_attempts``.
+
+An endpoint with a ``transport`` (an app in the same process, behind
+``httpx.ASGITransport``) is posted to through it, signed and retried exactly the same.
 """
 
 from __future__ import annotations
@@ -65,8 +68,12 @@ class WebhookDispatcher:
         # by the shuffle fault); ``wait_idle`` waits for this to empty.
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Requests to in-process endpoints whose answer came too late: like a server that
+        # keeps working after the client hung up, they run on (a reset does not stop them).
+        self._late: set[asyncio.Task[httpx.Response]] = set()
         self._held: dict[str, list[Delivery]] = {}
-        self._client: httpx.AsyncClient | None = None
+        # One client for the network, one per injected transport; all of one loop.
+        self._clients: dict[int, httpx.AsyncClient] = {}
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     # -- endpoints and faults -------------------------------------------------
@@ -185,7 +192,7 @@ class WebhookDispatcher:
             # The real clock, not the emulator's (possibly advanced) one: receivers
             # compare this timestamp with their own time.
             signature = signature_header(payload, delivery.endpoint.secrets(), int(time.time()))
-            outcome = await self._post(delivery.endpoint.url, payload, signature)
+            outcome = await self._post(delivery.endpoint, payload, signature)
             if outcome.ok and state and state.take_timeout():
                 outcome = _Outcome(
                     False,
@@ -216,7 +223,7 @@ class WebhookDispatcher:
         )
         return outcome.ok
 
-    async def _post(self, url: str, payload: str, signature: str) -> _Outcome:
+    async def _post(self, endpoint: WebhookEndpoint, payload: str, signature: str) -> _Outcome:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Stripe-Signature": signature,
@@ -224,30 +231,54 @@ class WebhookDispatcher:
             "Cache-Control": "no-cache",
             "Accept": "*/*; q=0.5, application/xml",
         }
+        request = self._http(endpoint.transport).post(
+            endpoint.url,
+            content=payload.encode(),
+            headers=headers,
+            timeout=self.config.delivery_timeout,
+        )
         try:
-            response = await self._http().post(
-                url,
-                content=payload.encode(),
-                headers=headers,
-                timeout=self.config.delivery_timeout,
-            )
-        except httpx.TimeoutException:
+            if endpoint.transport is None:
+                response = await request
+            else:
+                response = await self._in_process(request)
+        except (httpx.TimeoutException, TimeoutError):
             return _Outcome(False, error="timeout")
         except httpx.HTTPError as exc:
             return _Outcome(False, error=f"connection error: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # an injected transport may raise anything: it did not answer
+            return _Outcome(False, error=f"transport error: {type(exc).__name__}: {exc}")
         # Stripe treats only 2xx as delivered; redirects are failures too.
         ok = 200 <= response.status_code < 300
         error = None if ok else f"HTTP {response.status_code}"
         return _Outcome(ok, status_code=response.status_code, error=error)
 
-    def _http(self) -> httpx.AsyncClient:
+    async def _in_process(self, request: Coroutine[Any, Any, httpx.Response]) -> httpx.Response:
+        # An in-process transport ignores httpx's timeouts, so the deadline is kept here. As
+        # over the network, giving up on the answer does not stop the receiver: the request
+        # runs on (shielded) and only its answer is lost.
+        task = asyncio.get_running_loop().create_task(request)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.config.delivery_timeout)
+        except (TimeoutError, asyncio.CancelledError):  # the answer is not awaited any more
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+            task.add_done_callback(_ignore_outcome)
+            raise
+
+    def _http(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
+        if self._client_loop is not loop:
             # A client belongs to the loop that made it; the app may be served by a
-            # different loop later (tests start and stop servers), so make a new one.
-            self._client = httpx.AsyncClient(follow_redirects=False)
+            # different loop later (tests start and stop servers), so make new ones.
+            self._clients = {}
             self._client_loop = loop
-        return self._client
+        key = id(transport)
+        client = self._clients.get(key)
+        if client is None:
+            client = httpx.AsyncClient(follow_redirects=False, transport=transport)
+            self._clients[key] = client
+        return client
 
     # -- waiting and resetting ---------------------------------------------------
 
@@ -276,8 +307,16 @@ class WebhookDispatcher:
             self.endpoints = list(endpoints)
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._late]:
             task.cancel()
-        if self._client is not None and self._client_loop is asyncio.get_running_loop():
-            await self._client.aclose()
-        self._client = None
+        if self._client_loop is asyncio.get_running_loop():
+            for client in self._clients.values():
+                await client.aclose()
+        self._clients = {}
+
+
+def _ignore_outcome(task: asyncio.Task[httpx.Response]) -> None:
+    # A request whose answer nobody waits for any more (a timeout): its error was already
+    # recorded as that timeout; retrieving it keeps asyncio from reporting it again.
+    if not task.cancelled():
+        task.exception()

@@ -2,9 +2,11 @@
 
 Two references: ``fixtures3.json`` from Stripe's OpenAPI repository (kept outside this
 repository at ``../shared/stripe/fixtures3.json``, relative to its root): every
-top-level field of its examples is on ours; and the pinned SDK (stripe 16.1.0, API
-2026-10-28), whose classes declare each object's fields: ours has no field the SDK
-does not know, has the fields that version added, and uses its enum values.
+top-level field of its examples is on ours (without the file these tests skip locally
+and fail under ``CI=true``: CI must never pass them unchecked); and the pinned SDK
+(stripe 16.1.0, API 2026-10-28), whose classes declare each object's fields: ours has
+no field the SDK does not know, has the fields that version added, and uses its enum
+values.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import httpx
 import pytest
 import stripe
 
+from emulator_support import REFUND_FAILS_CARD, require_file
 from stripe_emulator.config import DEFAULT_API_VERSION
 from stripe_emulator.testing import EmulatorServer
-from tests.stripe_emulator.support import REFUND_FAILS_CARD
 
+# emulator/tests/ -> the repository's root -> its parent, where shared/ lives.
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
 RESOURCES = [
     "checkout.session",
@@ -53,10 +56,7 @@ NEW_FIELDS = [
 
 @pytest.fixture(scope="module")
 def official() -> dict[str, Any]:
-    if not FIXTURES.is_file():
-        pytest.skip(
-            f"Stripe's fixtures3.json is not at {FIXTURES} (a checkout outside the workspace)"
-        )
+    require_file(FIXTURES, "Stripe's fixtures3.json (a checkout outside the workspace?)")
     return json.loads(FIXTURES.read_text())["resources"]
 
 
@@ -165,6 +165,18 @@ def _literals(annotation: Any) -> set[str]:
     for arg in typing.get_args(annotation):
         values |= _literals(arg)
     return values
+
+
+def test_a_missing_fixtures_file_fails_in_ci_and_skips_elsewhere(tmp_path: Path) -> None:
+    missing = tmp_path / "fixtures3.json"
+    for ci in ("true", "1", "TRUE"):
+        with pytest.raises(pytest.fail.Exception, match="cannot run in CI"):
+            require_file(missing, "the fixtures", ci=ci)
+    for ci in ("", "false"):
+        with pytest.raises(pytest.skip.Exception, match=str(missing)):
+            require_file(missing, "the fixtures", ci=ci)
+    missing.write_text("{}")
+    require_file(missing, "the fixtures", ci="true")  # present: nothing to say
 
 
 def test_the_sdk_is_the_api_version_the_emulator_announces() -> None:

@@ -13,6 +13,10 @@ loopback port unless one is given; all emulator state lives on that loop. Talk t
 over HTTP (the SDK, the control methods inherited from
 :class:`~stripe_emulator.client.EmulatorControl`); ``.emulator`` is there to *read*
 state in assertions, not to change it from another thread.
+
+:class:`InProcessEmulator` (from :mod:`stripe_emulator.inprocess`) is the same emulator
+with no server at all: on the caller's event loop, reached through
+``httpx.ASGITransport``, for tests that must open no socket.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from stripe_emulator.app import create_app
 from stripe_emulator.client import EmulatorControl
 from stripe_emulator.config import EmulatorConfig
 from stripe_emulator.core import Emulator
+from stripe_emulator.inprocess import InProcessEmulator
 from stripe_emulator.server import bind_socket
+
+__all__ = ["EmulatorServer", "InProcessEmulator", "ThreadedServer", "start_emulator"]
 
 
 class ThreadedServer:

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 import stripe
 
-from stripe_emulator.client import EmulatorError
-from stripe_emulator.testing import EmulatorServer
-from tests.stripe_emulator.support import (
+from emulator_support import (
     DISPUTED_CARD,
     delivered,
     event_types,
@@ -19,6 +17,8 @@ from tests.stripe_emulator.support import (
     raw,
     types_of,
 )
+from stripe_emulator.client import EmulatorError
+from stripe_emulator.testing import EmulatorServer
 
 
 def _disputed(

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import stripe
 
+from emulator_support import API_KEY
 from stripe_emulator.testing import start_emulator
-from tests.stripe_emulator.conftest import API_KEY
 
 
 def _client(url: str) -> stripe.StripeClient:

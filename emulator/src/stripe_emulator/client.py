@@ -231,11 +231,22 @@ class EmulatorControl(_ControlMethods):
 
 
 class AsyncEmulatorControl(_ControlMethods):
-    """Async control client; every method returns an awaitable."""
+    """Async control client; every method returns an awaitable.
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+    ``transport`` reaches the emulator some other way than the network, e.g.
+    ``httpx.ASGITransport(app=emulator_app)`` in the same process (what
+    :class:`~stripe_emulator.inprocess.InProcessEmulator` does).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
     async def _send(self, call: _Call) -> Any:
         response = await self._http.request(

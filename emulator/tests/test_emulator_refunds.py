@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 import stripe
 
-from stripe_emulator.client import EmulatorError
-from stripe_emulator.testing import EmulatorServer, start_emulator
-from tests.stripe_emulator.support import (
+from emulator_support import (
     REFUND_FAILS_CARD,
     delivered,
     event_types,
@@ -20,6 +18,8 @@ from tests.stripe_emulator.support import (
     raw,
     types_of,
 )
+from stripe_emulator.client import EmulatorError
+from stripe_emulator.testing import EmulatorServer, start_emulator
 
 MONEY_BACK = ("refund.", "charge.refund.")
 

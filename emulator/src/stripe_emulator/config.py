@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stripe_emulator.ids import new_id, new_webhook_secret
+
+if TYPE_CHECKING:
+    import httpx
 
 # The API version of stripe==16.1.0, the SDK this project pins.
 DEFAULT_API_VERSION = "2026-10-28.endive"
@@ -17,6 +21,10 @@ class WebhookEndpoint:
 
     ``secondary_secret`` models a secret roll: while set, every delivery carries a
     second ``v1=`` signature made with it, so receivers holding either secret verify.
+
+    ``transport`` (an ``httpx.AsyncBaseTransport``, e.g. ``httpx.ASGITransport(app=...)``)
+    delivers to ``url`` through it instead of the network: an app in the same process,
+    no socket. Signing, retries, faults and the delivery log are the same either way.
     """
 
     url: str
@@ -24,6 +32,7 @@ class WebhookEndpoint:
     secondary_secret: str | None = None
     enabled_events: list[str] = field(default_factory=lambda: ["*"])
     id: str = field(default_factory=lambda: new_id("we_"))
+    transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False, compare=False)
 
     def secrets(self) -> list[str]:
         return [s for s in (self.secret, self.secondary_secret) if s]
