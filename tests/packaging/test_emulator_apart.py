@@ -2,7 +2,7 @@
 
 `pip install .` of the product installs no `stripe_emulator` package and no `stripe-emulator`
 command; production code never imports it; the two development commands that need it say how
-to install it where it is missing.
+to install it where it is missing. The emulator's own wheel carries its pages and its command.
 """
 
 from __future__ import annotations
@@ -99,15 +99,17 @@ def test_the_dev_commands_still_work_where_the_emulator_is_installed() -> None:
     assert "--webhook-url" in result.stdout
 
 
-def test_the_product_wheel_carries_no_emulator(tmp_path: Path) -> None:
-    # Built from a copy of what the build reads, so a stale build/ folder in the checkout can
-    # neither add files to this wheel nor be left behind by it.
-    source = tmp_path / "product"
+def _build_wheel(project: Path, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """`pip wheel` of a project folder: the wheel's file names and its console scripts.
+
+    Built from a copy of what the build reads, so a stale build/ folder in the checkout can
+    neither add files to the wheel nor be left behind by it."""
+    source = tmp_path / project.name
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
+        shutil.copy(project / name, source / name)
     shutil.copytree(
-        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        project / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
     )
     wheels = tmp_path / "wheels"
     built = subprocess.run(
@@ -116,12 +118,25 @@ def test_the_product_wheel_carries_no_emulator(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert built.returncode == 0, built.stdout + built.stderr
-    (wheel,) = wheels.glob("medgrader-*.whl")
+    (wheel,) = wheels.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         (entry_points_name,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entry_points = configparser.ConfigParser()
         entry_points.read_string(archive.read(entry_points_name).decode())
+    return names, dict(entry_points["console_scripts"])
+
+
+def test_the_product_wheel_carries_no_emulator(tmp_path: Path) -> None:
+    names, scripts = _build_wheel(ROOT, tmp_path)
     assert [n for n in names if "stripe_emulator" in n] == []
     assert any(n.startswith("medgrader/") for n in names)  # the product itself is there
-    assert dict(entry_points["console_scripts"]) == {"medgrader": "medgrader.cli:app"}
+    assert scripts == {"medgrader": "medgrader.cli:app"}
+
+
+def test_the_emulator_wheel_carries_its_pages_and_its_command(tmp_path: Path) -> None:
+    names, scripts = _build_wheel(ROOT / "emulator", tmp_path)
+    assert "stripe_emulator/templates/checkout.html" in names  # the hosted checkout page
+    assert "stripe_emulator/inprocess.py" in names
+    assert [n for n in names if n.startswith("medgrader/")] == []
+    assert scripts == {"stripe-emulator": "stripe_emulator.cli:main"}
