@@ -36,12 +36,17 @@ from stripe_emulator.config import EmulatorConfig, WebhookEndpoint
 from stripe_emulator.core import Emulator
 from stripe_emulator.sdk_http import AsyncHTTPXTransportClient
 
+# The default base of an in-process emulator: a name no one serves (.test is reserved), so a
+# client that tries the network by mistake fails at once instead of reaching a real emulator
+# (a demo on 12111) and passing by accident.
+IN_PROCESS_URL = "http://stripe-emulator.test"
+
 
 class InProcessEmulator(AsyncEmulatorControl):
     """An emulator app on the running event loop; every control method is awaited."""
 
     def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
-        self.config = replace(config or EmulatorConfig(), **overrides)
+        self.config = replace(config or EmulatorConfig(public_url=IN_PROCESS_URL), **overrides)
         self.emulator = Emulator(self.config)
         self.app = create_app(emulator=self.emulator)
         self.transport = httpx.ASGITransport(app=self.app)
