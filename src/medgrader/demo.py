@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,8 @@ def run_demo(
             api=port, smtp=smtp_port, stripe=stripe_port, data_dir=data_dir
         )
     except PortTaken as exc:
-        console.print(f"[red]medgrader demo: {exc}[/red]", highlight=False)
+        # An error, so standard error; one line whatever the terminal's width (no wrapping).
+        print(f"medgrader demo: {exc}", file=sys.stderr)
         return 1
     settings = demo_settings(
         port=port, smtp_port=smtp_port, data_dir=data_dir, stripe_port=stripe_port
