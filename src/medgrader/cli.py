@@ -44,13 +44,24 @@ def load_settings(**overrides: object) -> Settings:
 @app.command()
 def migrate() -> None:
     """Apply database migrations (starts the embedded server when DATABASE_URL is unset)."""
-    from medgrader.db.migrate import upgrade_to_head
     from medgrader.db.resolve import resolve_database
 
     settings = load_settings()
     database = resolve_database(settings)
-    upgrade_to_head(database.url)
+    apply_migrations(database.url)
     console.print("[green]database is at the latest revision[/green]")
+
+
+def apply_migrations(database_url: str) -> None:
+    """Migrate to the latest revision; a migration that refuses (data it must not change by
+    itself) is its message on standard error and exit status 1, not a traceback."""
+    from medgrader.db.migrate import MigrationRefused, upgrade_to_head
+
+    try:
+        upgrade_to_head(database_url)
+    except MigrationRefused as exc:
+        typer.echo(f"medgrader migrate: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -69,7 +80,6 @@ def serve(
 
     from medgrader.app import create_app
     from medgrader.core.logging import configure_logging
-    from medgrader.db.migrate import upgrade_to_head
     from medgrader.db.resolve import resolve_database
     from medgrader.security.headers import SERVER_OPTIONS
 
@@ -77,7 +87,7 @@ def serve(
     configure_logging(json=settings.is_production)
     database = resolve_database(settings)
     if run_migrations:
-        upgrade_to_head(database.url)
+        apply_migrations(database.url)
     options = {
         "host": host,
         "port": port,

@@ -8,6 +8,11 @@ from alembic.config import Config
 from medgrader.db.engine import to_async_url
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found data it must not change by itself; its message says what and how to
+    proceed. Nothing of that migration was applied (its transaction rolled back)."""
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", "medgrader:migrations")

@@ -57,7 +57,8 @@ class Payment(Base):
     )
     # UNIQUE: one Payment per paid Checkout Session, enforced by the database (invariant 2).
     stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
-    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # UNIQUE: payments made from intents directly (top-ups, invoices) are one per intent too.
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     type: Mapped[str] = mapped_column(String(20), server_default="CREDITS")
     status: Mapped[str] = mapped_column(String(30), server_default="SUCCEEDED")
