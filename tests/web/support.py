@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.accounts import Account
+from tests.support.live_server import LiveServer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -28,6 +33,14 @@ def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
     """The login form, submitted with its CSRF token; answers the redirect (303)."""
     token = csrf_from(client.get("/login").text)
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@contextlib.contextmanager
+def admin_client(web_app: LiveServer, admin: Account) -> Iterator[httpx.Client]:
+    """A page client signed in as `admin`."""
+    with page_client(web_app.url) as http:
+        assert sign_in(http, admin.email, admin.password).status_code == 303
+        yield http
 
 
 def post_form(client: httpx.Client, page: str, action: str, data: dict[str, str]) -> httpx.Response:

@@ -3,12 +3,10 @@ refused form changes nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,14 +17,14 @@ from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import balance, entry_count, start_checkout
 from tests.support.accounts import Account
 from tests.support.live_server import LiveServer
-from tests.web.support import csrf_from, page_client, post_form, sign_in, spend_minutes
-
-
-@contextlib.contextmanager
-def admin_client(web_app: LiveServer, admin: Account) -> Iterator[httpx.Client]:
-    with page_client(web_app.url) as http:
-        assert sign_in(http, admin.email, admin.password).status_code == 303
-        yield http
+from tests.web.support import (
+    admin_client,
+    csrf_from,
+    page_client,
+    post_form,
+    sign_in,
+    spend_minutes,
+)
 
 
 def test_a_credit_adjustment_posts_once_per_form(

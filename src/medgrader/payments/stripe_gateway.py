@@ -171,6 +171,17 @@ class StripeGateway:
             raise _translate(exc, "create_refund") from exc
         return refund.to_dict()
 
+    async def latest_charge(self, payment_intent: str) -> str | None:
+        """The id of the payment intent's latest charge (None while it has none)."""
+        try:
+            intent = await self._client.v1.payment_intents.retrieve_async(payment_intent)
+        except stripe.StripeError as exc:
+            raise _translate(exc, "latest_charge") from exc
+        charge = intent.to_dict().get("latest_charge")
+        if isinstance(charge, dict):  # expanded
+            charge = charge.get("id")
+        return charge if isinstance(charge, str) and charge else None
+
     async def sessions_for_intent(self, payment_intent: str) -> list[dict[str, Any]]:
         """The Checkout Sessions that created this payment intent (one, for ours)."""
         try:

@@ -14,11 +14,11 @@ from medgrader.analytics import service as analytics
 from medgrader.auth import repository as users
 from medgrader.backoffice import repository as records
 from medgrader.catalog import service as catalog
-from medgrader.core.deps import DbSession
+from medgrader.core.deps import Ctx, DbSession
 from medgrader.models.payments import PaymentStatus
 from medgrader.models.users import User
 from medgrader.notifications.money import format_money
-from medgrader.payments import refunds
+from medgrader.payments import charges, refunds
 from medgrader.payments import service as payments_service
 from medgrader.payments.schemas import PaymentPage
 from medgrader.web.deps import PageAdmin
@@ -120,5 +120,9 @@ async def payment_page(
 
 
 @router.get("/admin/payments/{payment}")
-async def payment(request: Request, payment: str, admin: PageAdmin, session: DbSession) -> Response:
+async def payment(
+    request: Request, payment: str, admin: PageAdmin, ctx: Ctx, session: DbSession
+) -> Response:
+    # Before the page's transaction uses a connection: none is held while Stripe answers.
+    await charges.learn_charge_id(ctx, payments_service.parse_payment_id(payment))
     return await payment_page(request, session, admin, payment)
