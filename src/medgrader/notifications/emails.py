@@ -30,13 +30,13 @@ def purchase_receipt_email(
     paid_at: datetime,
     reference: str,
     dashboard_url: str,
+    message_id: str,
 ) -> EmailMessage:
     return render_email(
         "purchase_receipt",
         to=to,
         subject=f"Payment Successful - {credits} Credits Added",
-        # One id per purchase: should a receipt ever go out twice, mail clients thread it as one.
-        message_id=f"<receipt-{reference}@medgrader.local>",
+        message_id=message_id,
         context={
             "app_name": app_name,
             "first_name": first_name,
@@ -64,13 +64,14 @@ def returns_notice_email(
     balance: int,
     reference: str,
     dashboard_url: str,
+    message_id: str,
 ) -> EmailMessage:
     verb = "Taken Back" if taken_back else "Returned"
     return render_email(
         "returns_notice",
         to=to,
         subject=f"{credits} Credits {verb}",
-        message_id=f"<returns-{reference}@medgrader.local>",
+        message_id=message_id,
         context={
             "app_name": app_name,
             "first_name": first_name,

@@ -1,8 +1,15 @@
-"""Sending email over real SMTP with aiosmtplib."""
+"""Sending email over real SMTP with aiosmtplib.
+
+Every email carries its own Message-ID, in the sender's domain: a random one (make_msgid),
+or, for an email that stands for one thing (a purchase's receipt, one returns posting's
+notice), one derived from that thing, so that a retried send of the same email keeps its id
+(mail clients then show it once) and no two different emails share one.
+"""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import make_msgid, parseaddr
 
 import aiosmtplib
 
@@ -21,10 +28,22 @@ class Mailer:
     def sender(self) -> str:
         return self._settings.mail_from
 
+    @property
+    def domain(self) -> str:
+        """MAIL_FROM's domain, which every Message-ID we make ends with."""
+        _, address = parseaddr(self._settings.mail_from)
+        return address.rpartition("@")[2] or "medgrader.local"
+
+    def message_id(self, names: str) -> str:
+        """The Message-ID of the one email about `names` (e.g. "receipt-<payment id>")."""
+        return f"<{names}@{self.domain}>"
+
     async def send(self, message: EmailMessage) -> None:
         s = self._settings
         if message["From"] is None:
             message["From"] = s.mail_from
+        if message["Message-ID"] is None:
+            message["Message-ID"] = make_msgid(domain=self.domain)
         try:
             await aiosmtplib.send(
                 message,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +35,8 @@ def render_email(
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = message_id or make_msgid(domain="medgrader.local")
+    if message_id is not None:  # otherwise the mailer gives it a random one when it sends
+        message["Message-ID"] = message_id
     message.set_content(text_body)
     message.add_alternative(html_body, subtype="html")
     return message

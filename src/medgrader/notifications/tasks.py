@@ -146,6 +146,8 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
             balance=int(entry.balance_after),
             reference=str(entry.payment_id),
             dashboard_url=f"{settings.frontend_url.rstrip('/')}/dashboard",
+            # One notice per ledger entry: its own id (a payment may have several notices).
+            message_id=ctx.mailer.message_id(f"returns-{entry.id}"),
         )
         try:
             await ctx.mailer.send(message)
@@ -176,6 +178,8 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
             paid_at=payment.paid_at.astimezone(UTC),
             reference=str(payment.id),
             dashboard_url=f"{settings.frontend_url.rstrip('/')}/dashboard",
+            # One receipt per purchase: a resend of it (at-least-once delivery) keeps its id.
+            message_id=ctx.mailer.message_id(f"receipt-{payment.id}"),
         )
         try:
             await ctx.mailer.send(message)
