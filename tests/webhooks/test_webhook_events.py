@@ -244,7 +244,9 @@ def test_metadata_never_decides_the_credits(
     before = balance(db, student.id)
     session_id = buy(client, student, packages)
     obj = retrieve_session(stripe_emulator, session_id)
-    obj.update(status="complete", payment_status="paid", payment_intent="pi_metadata_test")
+    obj.update(
+        status="complete", payment_status="paid", payment_intent=f"pi_metadata_{session_id[-12:]}"
+    )
     obj["metadata"]["credits"] = "100000"
     assert post_event(client, make_event("checkout.session.completed", obj)).status_code == 200
     assert balance(db, student.id) == before + 100

@@ -34,7 +34,11 @@ SECRET = "whsec_unit_secret"
 
 def paid_event(emulator: EmulatorServer, stripe_session_id: str) -> dict[str, Any]:
     obj = retrieve_session(emulator, stripe_session_id)
-    obj.update(status="complete", payment_status="paid", payment_intent="pi_signature_test")
+    obj.update(
+        status="complete",
+        payment_status="paid",
+        payment_intent=f"pi_signature_{stripe_session_id[-12:]}",
+    )
     return make_event("checkout.session.completed", obj)
 
 
