@@ -29,6 +29,7 @@ from medgrader.analytics import repository
 from medgrader.analytics.service import DayRange, day_range, last_days
 from medgrader.config import Environment, Settings
 from medgrader.web.session import COOKIE_NAME, BrowserSession, SessionCodec
+from medgrader.webhooks.service import handled_types
 
 STUDENTS = 10_000
 ADMIN_ID = uuid.UUID("00000000-0000-4000-8000-00000000ad01")
@@ -222,14 +223,14 @@ def time_requests(http: httpx.Client, path: str, count: int, **kwargs: Any) -> l
 
 def _literal(value: Any) -> str:
     if isinstance(value, list):
-        return "'{" + ",".join(v.isoformat() for v in value) + "}'"
+        return "'{" + ",".join(v if isinstance(v, str) else v.isoformat() for v in value) + "}'"
     if isinstance(value, int):
         return str(value)
     return "'" + value.isoformat() + "'"
 
 
 def _with_values(statement: Any, params: dict[str, Any]) -> str:
-    sql = re.sub(r":(start|end|bounds|days)\b", lambda m: _literal(params[m.group(1)]),
+    sql = re.sub(r":(start|end|bounds|days|handled)\b", lambda m: _literal(params[m.group(1)]),
                  str(statement))  # fmt: skip
     return " ".join(sql.split()) + ";"
 
@@ -242,7 +243,7 @@ def dashboard_sql(days: DayRange) -> str:
     ]
     whole = {"start": days.start, "end": days.end}
     script += [_with_values(q, whole) for q in (repository._CHECKOUTS, repository._BY_PACKAGE)]
-    script.append(_with_values(repository._STANDING, {}))
+    script.append(_with_values(repository._STANDING, {"handled": handled_types()}))
     starts = days.day_starts()
     bounds = {"bounds": starts, "days": len(starts) - 1, "start": starts[0], "end": starts[-1]}
     script.append(_with_values(repository._DAILY, bounds))

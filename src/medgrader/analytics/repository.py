@@ -8,13 +8,14 @@ count the funds Stripe withdrew and has not reinstated (invariant 8's R).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medgrader.webhooks.repository import FAILED_PREFIX
+from medgrader.webhooks.repository import STATUS_SQL as INBOX_STATUS
 
 REFUND_COUNTED = "('succeeded', 'pending')"
 # Stripe's dispute statuses that are still open (the others are won, lost or closed).
@@ -76,15 +77,18 @@ _STANDING = text(
         SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
           FROM disputes WHERE status IN {DISPUTE_OPEN}
     ), inbox AS (
-        SELECT COUNT(*) AS unprocessed,
-               COUNT(*) FILTER (WHERE outcome LIKE '{FAILED_PREFIX}%') AS failed
-          FROM webhook_events WHERE processed_at IS NULL
+        SELECT COUNT(*) FILTER (WHERE status = 'unprocessed') AS unprocessed,
+               COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+               COUNT(*) FILTER (WHERE status = 'unhandled') AS unhandled
+          FROM (SELECT {INBOX_STATUS} AS status FROM webhook_events
+                 WHERE processed_at IS NULL) AS waiting
     )
     SELECT balances.held, balances.negative, bought.pence AS bought_pence,
            bought.credits AS bought_credits, open_disputes.n AS open_disputes,
-           open_disputes.pence AS open_dispute_pence, inbox.unprocessed, inbox.failed
+           open_disputes.pence AS open_dispute_pence, inbox.unprocessed, inbox.failed,
+           inbox.unhandled
       FROM balances, bought, open_disputes, inbox
-    """  # noqa: S608 - constant status lists and prefix only
+    """  # noqa: S608 - constant status lists and expressions only
 )
 
 # Each row goes to its London day by a binary search over the days' UTC starts
@@ -140,8 +144,9 @@ async def by_package(session: AsyncSession, start: datetime, end: datetime) -> l
     return list(await session.execute(_BY_PACKAGE, _bounds(start, end)))
 
 
-async def standing(session: AsyncSession) -> Row[Any]:
-    return (await session.execute(_STANDING)).one()
+async def standing(session: AsyncSession, handled: Sequence[str]) -> Row[Any]:
+    """`handled`: the webhook types with a handler (webhooks.service.handled_types)."""
+    return (await session.execute(_STANDING, {"handled": list(handled)})).one()
 
 
 async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[Any]]:

@@ -58,8 +58,12 @@ class Summary(ApiModel):
     negative_balances: int
     open_disputes: int
     open_dispute_amount: int
+    # The inbox by status (GET /api/admin/webhook-events?status=): what an operator must look
+    # at (handled events that wait; events whose handling failed, kept to retry) apart from
+    # normal traffic no handler acts on.
     webhook_events_unprocessed: int
-    webhook_events_failed: int  # of those, the ones whose handling failed (kept to retry)
+    webhook_events_failed: int
+    webhook_events_unhandled: int
     last_audit: AuditResult | None
 
 

@@ -21,6 +21,7 @@ from medgrader.analytics.schemas import (
 )
 from medgrader.core.errors import Unprocessable
 from medgrader.ledger import audit_runs
+from medgrader.webhooks.service import handled_types
 
 LONDON = ZoneInfo("Europe/London")
 MAX_DAILY_DAYS = 366
@@ -135,7 +136,7 @@ async def last_audit(session: AsyncSession) -> AuditResult | None:
 async def summary(session: AsyncSession, days: DayRange) -> Summary:
     checkouts = await repository.checkouts(session, days.start, days.end)
     packages = await repository.by_package(session, days.start, days.end)
-    standing = await repository.standing(session)
+    standing = await repository.standing(session, handled_types())
     return Summary(
         from_=days.first,
         to=days.last,
@@ -151,6 +152,7 @@ async def summary(session: AsyncSession, days: DayRange) -> Summary:
         open_dispute_amount=standing.open_dispute_pence,
         webhook_events_unprocessed=standing.unprocessed,
         webhook_events_failed=standing.failed,
+        webhook_events_unhandled=standing.unhandled,
         last_audit=await last_audit(session),
     )
 

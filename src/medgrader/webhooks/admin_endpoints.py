@@ -16,6 +16,7 @@ from medgrader.core.openapi import errors
 from medgrader.core.schemas import ApiModel
 from medgrader.webhooks import repository as inbox
 from medgrader.webhooks.replay import WebhookEventNotFound, replay_event
+from medgrader.webhooks.service import handled_types
 
 router = APIRouter(prefix="/api/admin/webhook-events", tags=["admin"])
 
@@ -23,7 +24,9 @@ router = APIRouter(prefix="/api/admin/webhook-events", tags=["admin"])
 class WebhookEventOut(ApiModel):
     id: str
     type: str
-    status: str  # processed, unprocessed, failed
+    # processed; failed (kept to retry); unprocessed (a handled type waiting: for a replay, a
+    # later delivery); unhandled (a type no handler acts on: replayable once one does)
+    status: str
     outcome: str | None
     attempts: int
     received_at: datetime
@@ -53,7 +56,10 @@ async def list_events(
     status: Annotated[
         str | None,
         Query(
-            description="processed, unprocessed or failed",
+            description=(
+                "processed; failed; unprocessed (events of handled types that wait); unhandled"
+                " (events of types without a handler, replayable once one exists)"
+            ),
             pattern="^(" + "|".join(inbox.STATUSES) + ")$",
         ),
     ] = None,
@@ -72,8 +78,9 @@ async def list_events(
         except ValueError as exc:
             raise InvalidCursor() from exc
     rows = await inbox.page(
-        session, limit=limit + 1, after=after, event_type=type_filter or None, status=status
-    )
+        session, limit=limit + 1, after=after, handled=handled_types(),
+        event_type=type_filter or None, status=status,
+    )  # fmt: skip
     page = rows[:limit]
     items = [
         WebhookEventOut(
@@ -91,7 +98,7 @@ async def list_events(
 
 @router.get("/{event_id}", response_model=WebhookEventDetail)
 async def get_event(event_id: str, admin: CurrentAdmin, session: DbSession) -> WebhookEventDetail:
-    row = await inbox.stored(session, event_id)
+    row = await inbox.stored(session, event_id, handled_types())
     if row is None:
         raise WebhookEventNotFound()
     return WebhookEventDetail(
@@ -111,11 +118,12 @@ async def get_event(event_id: str, admin: CurrentAdmin, session: DbSession) -> W
     },
 )
 async def replay(event_id: str, admin: BriefAdmin, ctx: Ctx) -> ReplayOut:
-    """Process one stored, unprocessed (or failed) event through today's handlers."""
+    """Process one stored event not processed yet through today's handlers (one of a type
+    still without a handler stays unhandled)."""
     result = await replay_event(ctx, event_id)
     return ReplayOut(
         id=result.event_id,
         type=result.event_type,
         outcome=result.outcome,
-        status="processed" if result.processed else "unprocessed",
+        status=result.status,
     )

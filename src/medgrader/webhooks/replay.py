@@ -16,7 +16,14 @@ from datetime import datetime
 from medgrader.core.context import AppContext, short_transaction
 from medgrader.core.errors import Conflict, NotFound
 from medgrader.webhooks import repository as inbox
-from medgrader.webhooks.service import dispatch, parse_event, prepare_event, record_failure
+from medgrader.webhooks.service import (
+    dispatch,
+    handled_types,
+    is_handled,
+    parse_event,
+    prepare_event,
+    record_failure,
+)
 
 
 class WebhookEventNotFound(NotFound):
@@ -34,12 +41,19 @@ class ReplayResult:
     outcome: str
     processed: bool
 
+    @property
+    def status(self) -> str:
+        """The event's inbox status after the replay (it did not raise, so not failed)."""
+        if self.processed:
+            return "processed"
+        return "unprocessed" if is_handled(self.event_type) else "unhandled"
+
 
 async def replay_event(ctx: AppContext, event_id: str) -> ReplayResult:
     """Process one stored, unprocessed event now. Raises WebhookEventNotFound,
     AlreadyProcessed, and whatever the handler raises (recorded on the event as a failure)."""
     async with short_transaction(ctx) as session:
-        row = await inbox.stored(session, event_id)
+        row = await inbox.stored(session, event_id, handled_types())
     if row is None:
         raise WebhookEventNotFound()
     if row.processed_at is not None:
@@ -66,7 +80,8 @@ async def replayable_ids(
     since: datetime | None = None,
     event_id: str | None = None,
 ) -> list[str]:
-    """Ids of the stored events not processed yet (unprocessed or failed), oldest first."""
+    """Ids of the stored events not processed yet (unprocessed or failed), oldest first.
+    Unhandled ones are left: today's handlers would do nothing with them."""
     if event_id is not None:
         return [event_id]
     rows = []
@@ -74,8 +89,8 @@ async def replayable_ids(
         for status in ("unprocessed", "failed"):  # processed events are never walked
             after = None
             while page := await inbox.page(
-                session, limit=500, after=after, event_type=event_type, status=status,
-                since=since,
+                session, limit=500, after=after, handled=handled_types(),
+                event_type=event_type, status=status, since=since,
             ):  # fmt: skip
                 rows += page
                 after = (page[-1].received_at, page[-1].id)

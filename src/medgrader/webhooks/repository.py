@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,15 +47,22 @@ _FAILED = no_rows(
     )
 )
 FAILED_PREFIX = "failed: "
-STATUSES = ("processed", "unprocessed", "failed")
-_STATUS_SQL = f"""CASE WHEN processed_at IS NOT NULL THEN 'processed'
-                       WHEN outcome LIKE '{FAILED_PREFIX}%' THEN 'failed'
-                       ELSE 'unprocessed' END"""
+# An event's status: processed; failed (its last handling raised; kept to retry); unprocessed
+# (a handled type that waits: for a replay, a later delivery, a payment we do not know yet);
+# unhandled (a type with no handler: stored, acknowledged, replayable once one exists).
+STATUSES = ("processed", "unprocessed", "failed", "unhandled")
+# "Handled" is the dispatcher's table (webhooks.service.handled_types()), bound as :handled to
+# every statement that says a status: a type that gains a handler is unprocessed, not
+# unhandled, from then on, with nothing to migrate.
+STATUS_SQL = f"""CASE WHEN processed_at IS NOT NULL THEN 'processed'
+                      WHEN outcome LIKE '{FAILED_PREFIX}%' THEN 'failed'
+                      WHEN type = ANY(CAST(:handled AS text[])) THEN 'unprocessed'
+                      ELSE 'unhandled' END"""
 _IS_PROCESSED = text("SELECT processed_at IS NOT NULL FROM webhook_events WHERE id = :id")
 _STORED = text(
     f"""
     SELECT id, type, payload::text AS payload, received_at, processed_at, outcome, attempts,
-           {_STATUS_SQL} AS status
+           {STATUS_SQL} AS status
       FROM webhook_events WHERE id = :id
     """  # noqa: S608 - only the constant status expression is interpolated
 )
@@ -69,10 +77,10 @@ _CLAIM_STORED = text(
 
 _PAGE = text(
     f"""
-    SELECT id, type, received_at, processed_at, outcome, attempts, {_STATUS_SQL} AS status
+    SELECT id, type, received_at, processed_at, outcome, attempts, {STATUS_SQL} AS status
       FROM webhook_events
      WHERE (CAST(:type AS text) IS NULL OR type = CAST(:type AS text))
-       AND (CAST(:status AS text) IS NULL OR {_STATUS_SQL} = CAST(:status AS text))
+       AND (CAST(:status AS text) IS NULL OR {STATUS_SQL} = CAST(:status AS text))
        AND (CAST(:since AS timestamptz) IS NULL OR received_at >= CAST(:since AS timestamptz))
        AND (CAST(:after_received AS timestamptz) IS NULL
             OR (received_at, id) < (CAST(:after_received AS timestamptz), CAST(:after_id AS text)))
@@ -111,8 +119,10 @@ async def is_processed(session: SqlSession, event_id: str) -> bool:
     return bool(await session.scalar(_IS_PROCESSED, {"id": event_id}))
 
 
-async def stored(session: SqlSession, event_id: str) -> Row[Any] | None:
-    return (await session.execute(_STORED, {"id": event_id})).one_or_none()
+async def stored(session: SqlSession, event_id: str, handled: Sequence[str]) -> Row[Any] | None:
+    return (
+        await session.execute(_STORED, {"id": event_id, "handled": list(handled)})
+    ).one_or_none()
 
 
 async def claim_stored(session: SqlSession, event_id: str) -> bool:
@@ -124,6 +134,7 @@ async def page(
     *,
     limit: int,
     after: tuple[datetime, str] | None,
+    handled: Sequence[str],
     event_type: str | None = None,
     status: str | None = None,
     since: datetime | None = None,
@@ -131,7 +142,8 @@ async def page(
     after_received, after_id = after if after is not None else (None, None)
     result = await session.execute(
         _PAGE,
-        {"type": event_type, "status": status, "since": since,
+        {"type": event_type, "status": status, "since": since, "handled": list(handled),
          "after_received": after_received, "after_id": after_id, "limit": limit},
     )  # fmt: skip
     return list(result)
+

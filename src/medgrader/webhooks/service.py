@@ -8,7 +8,9 @@ all; the caller records a failure (`record_failure`) after rolling back.
 
 A type without a handler (everything Stripe sends that we do not act on) is stored and
 acknowledged but NOT marked processed: `processed_at` stays NULL and the outcome says so
-(`UNHANDLED`). A handler added later finds those events in the inbox and replays them
+(`UNHANDLED`); the inbox calls it `unhandled`, apart from the handled events that wait. HANDLERS
+is the one definition of a handled type (the inbox's status SQL takes `handled_types()`), so a
+handler added later turns those stored events into waiting ones, which a replay processes
 (`webhooks.replay`). A handler may also leave an event unprocessed on purpose (a refund of a
 payment we do not know yet): Stripe's next delivery or a replay then handles it again.
 """
@@ -129,6 +131,16 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.expired": Handler(_expired),
     **{event_type: Handler(_returns, prepare=_ask_stripe) for event_type in RETURNS_EVENTS},
 }
+
+
+def handled_types() -> list[str]:
+    """The types HANDLERS acts on, for the inbox's SQL (its `:handled` parameter)."""
+    return sorted(HANDLERS)
+
+
+def is_handled(event_type: str) -> bool:
+    return event_type in HANDLERS
+
 
 _SKIPPED = object()  # prepare_event's answer for an event already processed
 

@@ -20,6 +20,7 @@ from medgrader.web.deps import Csrf, PageAdmin
 from medgrader.web.rendering import redirect, render
 from medgrader.webhooks import repository as inbox
 from medgrader.webhooks.replay import WebhookEventNotFound, replay_event
+from medgrader.webhooks.service import handled_types
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -47,8 +48,9 @@ async def events(
 ) -> Response:
     chosen = status if status in inbox.STATUSES else None
     rows = await inbox.page(
-        session, limit=PAGE + 1, after=_after(cursor), event_type=type or None, status=chosen
-    )
+        session, limit=PAGE + 1, after=_after(cursor), handled=handled_types(),
+        event_type=type or None, status=chosen,
+    )  # fmt: skip
     page = rows[:PAGE]
     more = len(rows) > PAGE and page
     return render(
@@ -67,14 +69,14 @@ async def _event_page(
     request: Request, session: AsyncSession, event_id: str, *, status: int = 200,
     **extra: object,
 ) -> Response:  # fmt: skip
-    row = await inbox.stored(session, event_id)
+    row = await inbox.stored(session, event_id, handled_types())
     if row is None:
         raise WebhookEventNotFound()
     try:
         pretty = json.dumps(json.loads(row.payload), indent=2, sort_keys=True)
     except ValueError:
         pretty = row.payload
-    failed = row.processed_at is None and (row.outcome or "").startswith(inbox.FAILED_PREFIX)
+    failed = row.status == "failed"
     return render(
         request, "admin/webhook_event.html", status, event=row, payload=pretty, failed=failed,
         section="webhooks", **extra,
