@@ -69,6 +69,11 @@ class Settings(BaseSettings):
 
     welcome_bonus_credits: int = Field(default=100, ge=0, le=100_000)
 
+    # Stored Stripe events processed (or of a type no handler acts on) are deleted this many
+    # days after they came, by a daily job; 0 keeps them forever. Failed and waiting events
+    # are kept whatever their age.
+    webhook_event_retention_days: int = Field(default=90, ge=0)
+
     otp_ttl_seconds: int = 600
     otp_max_attempts: int = 5
     otp_resend_interval_seconds: int = 60

@@ -10,6 +10,7 @@ from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.ledger.tasks import blueprint as ledger_blueprint
 from medgrader.notifications.tasks import blueprint as notifications_blueprint
 from medgrader.security.tasks import blueprint as security_blueprint
+from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "checkout": checkout_blueprint,
@@ -18,4 +19,5 @@ BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "ledger": ledger_blueprint,
     "notifications": notifications_blueprint,
     "security": security_blueprint,
+    "webhooks": webhooks_blueprint,
 }

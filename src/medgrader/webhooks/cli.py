@@ -1,6 +1,7 @@
-"""`medgrader webhooks replay`: process stored, unprocessed events through today's handlers.
+"""`medgrader webhooks replay`: process stored, unprocessed events through today's handlers;
+`medgrader webhooks purge`: apply the inbox's retention now.
 
-Runs in scripts: no questions, a progress bar, a summary, exit 1 when any event failed.
+Both run in scripts: no questions, a summary, exit 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -67,3 +68,35 @@ async def _replay_all(
                     console.print(f"[red]{one}: {type(exc).__name__}: {exc}[/red]")
                 progress.advance(task)
     return tally
+
+
+@app.command()
+def purge(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than-days",
+            min=1,
+            help="Delete events older than this (default: WEBHOOK_EVENT_RETENTION_DAYS).",
+        ),
+    ] = None,
+) -> None:
+    """Delete stored events past retention now, as the daily job does: processed ones and
+    those of types no handler acts on; failed and waiting ones are kept."""
+    from medgrader.cli import load_settings
+
+    settings = load_settings()
+    days = older_than_days or settings.webhook_event_retention_days
+    if days <= 0:
+        console.print("retention is off (WEBHOOK_EVENT_RETENTION_DAYS=0): removed 0 events")
+        return
+    removed = asyncio.run(_purge(settings, days))
+    console.print(f"removed {removed} webhook events older than {days} days")
+
+
+async def _purge(settings: Settings, days: int) -> int:
+    from medgrader.runtime import open_context
+    from medgrader.webhooks.retention import purge_old_events
+
+    async with open_context(settings) as ctx:
+        return await purge_old_events(ctx, older_than_days=days)

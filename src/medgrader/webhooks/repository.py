@@ -147,3 +147,31 @@ async def page(
     )  # fmt: skip
     return list(result)
 
+
+# Retention: one batch of events older than :days days that nobody needs any more: processed
+# that long ago, or of a type no handler acts on. Failed and waiting (unprocessed) events stay
+# whatever their age. SKIP LOCKED: a row a delivery or replay holds right now is left for the
+# next run, so the purge never waits for a delivery (a redelivery of a row being deleted waits
+# for the batch's commit, then stores the event afresh).
+_PURGE = text(
+    f"""
+    WITH doomed AS (
+        SELECT id FROM webhook_events
+         WHERE received_at < now() - :days * INTERVAL '1 day'
+           AND (processed_at < now() - :days * INTERVAL '1 day'
+                OR (processed_at IS NULL AND {STATUS_SQL} = 'unhandled'))
+         ORDER BY received_at
+         LIMIT :batch
+           FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM webhook_events e USING doomed WHERE e.id = doomed.id RETURNING 1
+    )
+    SELECT count(*) FROM gone
+    """  # noqa: S608 - only the constant status expression is interpolated
+)
+
+
+async def purge_batch(session: SqlSession, *, days: int, batch: int, handled: Sequence[str]) -> int:
+    """Delete up to `batch` events past retention (see _PURGE); how many went."""
+    params = {"days": days, "batch": batch, "handled": list(handled)}
+    return int((await session.execute(_PURGE, params)).scalar_one())
