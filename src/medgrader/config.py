@@ -69,6 +69,12 @@ class Settings(BaseSettings):
 
     welcome_bonus_credits: int = Field(default=100, ge=0, le=100_000)
 
+    # Credit holds: at most this many active at once per student (one more is 409
+    # too_many_holds), and none lives longer than this from its creation (an extension past it
+    # is 409 hold_lifetime_exceeded).
+    holds_max_active_per_student: int = Field(default=5, ge=1)
+    hold_max_lifetime_seconds: int = Field(default=14_400, ge=60)
+
     # Stored Stripe events processed (or of a type no handler acts on) are deleted this many
     # days after they came, by a daily job; 0 keeps them forever. Failed and waiting events
     # are kept whatever their age.

@@ -15,6 +15,7 @@ from medgrader.core.context import AppContext
 from medgrader.core.errors import BadRequest, Unprocessable
 from medgrader.db.lean import lean_transaction
 from medgrader.holds import service as holds
+from medgrader.holds.limits import HoldLimits
 from medgrader.holds.outcomes import HoldNotFound, HoldOutcome
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
@@ -27,6 +28,7 @@ from tests.support.services import ServiceRunner
 pytestmark = pytest.mark.usefixtures("invariants")
 NewStudent = Callable[..., Account]
 Operation = Callable[[Any], Awaitable[HoldOutcome]]
+LIMITS = HoldLimits(max_active=5, max_lifetime_seconds=14_400)  # the settings' defaults
 
 
 def _orm(services: ServiceRunner, operation: Operation) -> HoldOutcome:
@@ -52,7 +54,12 @@ def test_the_whole_lifecycle_in_process(
     created = path(
         services,
         lambda s: holds.create_hold(
-            s, student_id=student, amount=10, reason="voice", idempotency_key=new_key()
+            s,
+            limits=LIMITS,
+            student_id=student,
+            amount=10,
+            reason="voice",
+            idempotency_key=new_key(),
         ),
     )
     assert created.ok
@@ -62,8 +69,9 @@ def test_the_whole_lifecycle_in_process(
 
     key = new_key()
     extend = lambda s: holds.extend_hold(  # noqa: E731
-        s, student_id=student, hold_id=hold_id, additional_amount=5, idempotency_key=key
-    )
+        s, limits=LIMITS, student_id=student, hold_id=hold_id, additional_amount=5,
+        idempotency_key=key,
+    )  # fmt: skip
     extended = path(services, extend)
     assert (extended.http_status, extended.hold and extended.hold.amount) == (200, 15)
     replayed = path(services, extend)
@@ -72,7 +80,12 @@ def test_the_whole_lifecycle_in_process(
     refused = path(
         services,
         lambda s: holds.extend_hold(
-            s, student_id=student, hold_id=hold_id, additional_amount=16, idempotency_key=new_key()
+            s,
+            limits=LIMITS,
+            student_id=student,
+            hold_id=hold_id,
+            additional_amount=16,
+            idempotency_key=new_key(),
         ),
     )
     assert (refused.ok, refused.code) == (False, "insufficient_credits")
@@ -123,7 +136,7 @@ def test_bad_input_raises_before_anything_is_written(
     student = uuid.UUID(new_student(balance=30).id)
     call = {"amount": 5, "reason": "voice", "idempotency_key": new_key(), **arguments}
     with pytest.raises(error):
-        _orm(services, lambda s: holds.create_hold(s, student_id=student, **call))
+        _orm(services, lambda s: holds.create_hold(s, limits=LIMITS, student_id=student, **call))
     counts = db.execute(
         "SELECT (SELECT count(*) FROM credit_holds WHERE student_id = %(s)s),"
         " (SELECT count(*) FROM idempotency_keys WHERE student_id = %(s)s)",
@@ -150,7 +163,12 @@ def test_after_a_clawback_new_holds_are_refused_and_a_capture_is_not_covered(
     created = _orm(
         services,
         lambda s: holds.create_hold(
-            s, student_id=student, amount=15, reason="voice", idempotency_key=new_key()
+            s,
+            limits=LIMITS,
+            student_id=student,
+            amount=15,
+            reason="voice",
+            idempotency_key=new_key(),
         ),
     )
     assert created.hold is not None
@@ -167,14 +185,19 @@ def test_after_a_clawback_new_holds_are_refused_and_a_capture_is_not_covered(
     another = _orm(
         services,
         lambda s: holds.create_hold(
-            s, student_id=student, amount=1, reason="voice", idempotency_key=new_key()
+            s,
+            limits=LIMITS,
+            student_id=student,
+            amount=1,
+            reason="voice",
+            idempotency_key=new_key(),
         ),
     )
     assert (another.http_status, another.code) == (402, "insufficient_credits")
     renewal = _orm(
         services,
         lambda s: holds.extend_hold(
-            s, student_id=student, hold_id=hold_id, idempotency_key=new_key()
+            s, limits=LIMITS, student_id=student, hold_id=hold_id, idempotency_key=new_key()
         ),
     )
     assert renewal.http_status == 200  # a renewal needs no credits
@@ -203,7 +226,12 @@ def test_an_extension_past_the_largest_hold_is_refused(
     created = _orm(
         services,
         lambda s: holds.create_hold(
-            s, student_id=student, amount=999_999, reason="voice", idempotency_key=new_key()
+            s,
+            limits=LIMITS,
+            student_id=student,
+            amount=999_999,
+            reason="voice",
+            idempotency_key=new_key(),
         ),
     )
     assert created.hold is not None
@@ -211,7 +239,12 @@ def test_an_extension_past_the_largest_hold_is_refused(
     refused = _orm(
         services,
         lambda s: holds.extend_hold(
-            s, student_id=student, hold_id=hold_id, additional_amount=2, idempotency_key=new_key()
+            s,
+            limits=LIMITS,
+            student_id=student,
+            hold_id=hold_id,
+            additional_amount=2,
+            idempotency_key=new_key(),
         ),
     )
     assert (refused.http_status, refused.code) == (422, "hold_too_large")
@@ -224,7 +257,12 @@ def test_a_capture_replays_from_its_entry_after_the_key_row_is_gone(
     created = _orm(
         services,
         lambda s: holds.create_hold(
-            s, student_id=student, amount=8, reason="voice", idempotency_key=new_key()
+            s,
+            limits=LIMITS,
+            student_id=student,
+            amount=8,
+            reason="voice",
+            idempotency_key=new_key(),
         ),
     )
     assert created.hold is not None

@@ -306,14 +306,24 @@ def test_credits_held_by_a_live_session_show_on_the_wallet_and_the_student_page(
         wallet = http.get("/wallet").text
         assert "100 credits" in wallet
         assert "30 held by a live session · 70 available to spend" in wallet
+    hold_id = held.json()["holdId"]
     with admin_client(web_app, admin) as http:
         page = http.get(f"/admin/students/{student.id}").text
         assert "30 (70 available)" in page
+        # The student's active holds, listed: when, why, how much, until when, which.
+        listed = page[page.index('id="active-holds"') :]
+        row = listed[: listed.index("</tr>", listed.index(hold_id))]
+        assert "Voice call" in row
+        assert '<td class="num">30</td>' in row
     released = client.post(
-        f"/api/credits/holds/{held.json()['holdId']}/release",
+        f"/api/credits/holds/{hold_id}/release",
         headers={**student.headers, "Idempotency-Key": f"release-{student.id}"},
     )
     assert released.status_code == 200, released.text
     with page_client(web_app.url) as http:
         sign_in(http, student.email, student.password)
         assert "held by a live session" not in http.get("/wallet").text
+    with admin_client(web_app, admin) as http:
+        page = http.get(f"/admin/students/{student.id}").text
+        assert hold_id not in page
+        assert "None: no live session holds credits." in page

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
 from medgrader.auth.deps import CurrentStudent, LeanUserId
-from medgrader.core.deps import DbSession, LeanDb
+from medgrader.core.deps import Ctx, DbSession, LeanDb
 from medgrader.core.openapi import errors, idempotency_key_required
 from medgrader.core.schemas import names_pattern
 from medgrader.credits.endpoints import not_a_student
 from medgrader.db.lean import LeanSession
 from medgrader.holds import service
+from medgrader.holds.limits import HoldLimits
 from medgrader.holds.outcomes import HoldNotFound, HoldOutcome
 from medgrader.holds.schemas import (
     HoldCaptureRequest,
@@ -30,14 +31,26 @@ from medgrader.models.holds import HoldStatus
 router = APIRouter(prefix="/api/credits/holds", tags=["credit holds"])
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+_KEY_CONFLICTS = "idempotency_key_reused or request_in_progress"
 _ERRORS = {
     400: {"description": "Missing or malformed Idempotency-Key"},
     402: {"description": "insufficient_credits: the available balance does not cover it"},
     403: {"description": "student_only"},
     404: {"description": "hold_not_found (also another student's hold)"},
+    409: {"description": f"hold_expired, hold_closed, {_KEY_CONFLICTS}"},
+}
+_CREATE_ERRORS = _ERRORS | {
     409: {
-        "description": "hold_expired, hold_closed, idempotency_key_reused or request_in_progress"
-    },
+        "description": "too_many_holds (HOLDS_MAX_ACTIVE_PER_STUDENT active already), "
+        f"hold_lifetime_exceeded (ttlSeconds past HOLD_MAX_LIFETIME_SECONDS), {_KEY_CONFLICTS}"
+    }
+}
+_EXTEND_ERRORS = _ERRORS | {
+    409: {
+        "description": "hold_lifetime_exceeded (the new expiry would be more than "
+        "HOLD_MAX_LIFETIME_SECONDS after the hold's creation; the hold stays as it was), "
+        f"hold_expired, hold_closed, {_KEY_CONFLICTS}"
+    }
 }
 
 
@@ -66,13 +79,14 @@ async def _reply(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=HoldOut,
-    responses=_ERRORS,  # type: ignore[arg-type]
+    responses=_CREATE_ERRORS,  # type: ignore[arg-type]
     openapi_extra=idempotency_key_required(),
 )
 async def create_hold(
     body: HoldCreateRequest,
     session: LeanDb,
     user_id: LeanUserId,
+    ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Reserve credits for a live call (ACTIVE until captured, released or expired)."""
@@ -83,6 +97,7 @@ async def create_hold(
         reason=body.reason,
         ttl_seconds=body.ttl_seconds,
         idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
+        limits=HoldLimits.of(ctx.settings),
     )
     return await _reply(session, user_id, operation)
 
@@ -117,7 +132,7 @@ async def get_hold(hold_id: str, student: CurrentStudent, session: DbSession) ->
 @router.post(
     "/{hold_id}/extend",
     response_model=HoldOut,
-    responses=_ERRORS,  # type: ignore[arg-type]
+    responses=_EXTEND_ERRORS,  # type: ignore[arg-type]
     openapi_extra=idempotency_key_required(),
 )
 async def extend_hold(
@@ -125,6 +140,7 @@ async def extend_hold(
     body: HoldExtendRequest,
     session: LeanDb,
     user_id: LeanUserId,
+    ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Add credits to a live hold and/or renew its expiry. 402: the hold stays as it was."""
@@ -135,6 +151,7 @@ async def extend_hold(
         additional_amount=body.additional_amount,
         ttl_seconds=body.ttl_seconds,
         idempotency_key=idempotency_key or "",
+        limits=HoldLimits.of(ctx.settings),
     )
     return await _reply(session, user_id, operation)
 

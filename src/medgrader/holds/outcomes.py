@@ -16,6 +16,8 @@ HOLD_EXPIRED = "hold_expired"  # 409: the hold reached expiresAt; its credits ar
 HOLD_CLOSED = "hold_closed"  # 409: the hold was already captured or released
 AMOUNT_EXCEEDS_HOLD = "amount_exceeds_hold"  # 422: capture of more than is held
 HOLD_TOO_LARGE = "hold_too_large"  # 422: an extension past the largest hold
+TOO_MANY_HOLDS = "too_many_holds"  # 409: the student has the most active holds allowed
+HOLD_LIFETIME_EXCEEDED = "hold_lifetime_exceeded"  # 409: past the longest a hold may live
 
 MESSAGES = {
     INSUFFICIENT: INSUFFICIENT_MESSAGE,
@@ -23,6 +25,12 @@ MESSAGES = {
     HOLD_CLOSED: "This hold was already captured or released.",
     AMOUNT_EXCEEDS_HOLD: "amount: must not be more than the held amount.",
     HOLD_TOO_LARGE: "additionalAmount: the hold would be larger than one charge may be.",
+    TOO_MANY_HOLDS: (
+        "You already have the most live sessions that may hold credits at once; end one first."
+    ),
+    HOLD_LIFETIME_EXCEEDED: (
+        "A hold cannot last that long from its creation; capture this one and start another."
+    ),
     PriorVerdict.KEY_REUSED.value: store.KEY_MESSAGES[PriorVerdict.KEY_REUSED],
     PriorVerdict.IN_PROGRESS.value: store.KEY_MESSAGES[PriorVerdict.IN_PROGRESS],
 }
@@ -32,6 +40,8 @@ STATUSES = {
     HOLD_CLOSED: 409,
     AMOUNT_EXCEEDS_HOLD: 422,
     HOLD_TOO_LARGE: 422,
+    TOO_MANY_HOLDS: 409,
+    HOLD_LIFETIME_EXCEEDED: 409,
     PriorVerdict.KEY_REUSED.value: 409,
     PriorVerdict.IN_PROGRESS.value: 409,
 }

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, held_sql
+from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, active_count_sql, held_sql
 
 HELD = held_sql(":student_id")
+ACTIVE_HOLDS = active_count_sql(":student_id")
 
 # What every answer about a hold is built from. The status an API reader sees is EXPIRED as
 # soon as expires_at passes, whether or not the sweep has written it yet.
@@ -41,41 +42,52 @@ _LIVE = (
     " AND h.expires_at > now()"
 )
 
-# The insert happens only when the available balance covers the amount; one row comes back
-# either way for an existing student (hold columns NULL when refused), none for a missing one.
+# The insert happens only when the available balance covers the amount and the student has
+# fewer than :max_active active holds; one row comes back either way for an existing student
+# (hold columns NULL when refused, active_holds saying which limit refused), none for a
+# missing one.
 CREATE = text(
     f"""
     WITH profile AS (
-        SELECT p.user_id, p.credit_balance - {HELD} AS available
+        SELECT p.user_id, p.credit_balance - {HELD} AS available, {ACTIVE_HOLDS} AS active_holds
           FROM student_profiles p WHERE p.user_id = :student_id
     ), created AS (
         INSERT INTO credit_holds AS h (student_id, amount, reason, ttl_seconds, expires_at)
         SELECT user_id, :amount, :reason, :ttl_seconds, now() + :ttl_seconds * INTERVAL '1 second'
-          FROM profile WHERE available >= :amount
+          FROM profile WHERE available >= :amount AND active_holds < :max_active
         RETURNING {_COLUMNS}
     )
-    SELECT created.*, profile.available - COALESCE(created.amount, 0) AS available_balance
+    SELECT created.*, profile.available - COALESCE(created.amount, 0) AS available_balance,
+           profile.active_holds
       FROM profile LEFT JOIN created ON true
     """
 )
 
-# ttl_seconds NULL keeps the hold's own; the expiry never moves earlier. With an extra amount
-# the available balance must cover it (the hold itself already counts as held).
+# An extension's new expiry: ttl_seconds NULL keeps the hold's own; never earlier than before.
+_EXTENDED_EXPIRY = """GREATEST(
+    h.expires_at,
+    now() + COALESCE(CAST(:ttl_seconds AS INTEGER), h.ttl_seconds) * INTERVAL '1 second'
+)"""
+# ... which must stay within the hold's lifetime, counted from its creation.
+_WITHIN_LIFETIME = (
+    f"{_EXTENDED_EXPIRY} <= h.created_at + :max_lifetime_seconds * INTERVAL '1 second'"
+)
+
+# With an extra amount the available balance must cover it (the hold itself already counts as
+# held).
 EXTEND = text(
     f"""
     WITH profile AS (SELECT {_AVAILABLE} AS available)
     UPDATE credit_holds AS h
        SET amount = h.amount + :additional,
            ttl_seconds = COALESCE(CAST(:ttl_seconds AS INTEGER), h.ttl_seconds),
-           expires_at = GREATEST(
-               h.expires_at,
-               now() + COALESCE(CAST(:ttl_seconds AS INTEGER), h.ttl_seconds) * INTERVAL '1 second'
-           ),
+           expires_at = {_EXTENDED_EXPIRY},
            updated_at = now()
       FROM profile
      WHERE {_LIVE}
        AND (:additional = 0 OR profile.available >= :additional)
        AND h.amount + :additional <= :max_amount
+       AND {_WITHIN_LIFETIME}
     RETURNING {_COLUMNS}, profile.available - :additional AS available_balance
     """
 )
@@ -121,6 +133,16 @@ ONE = text(
     f"""
     SELECT {_COLUMNS}, t.id AS transaction_id, {_AVAILABLE} AS available_balance
       FROM credit_holds h {_CAPTURE_ENTRY}
+     WHERE h.id = :hold_id AND h.student_id = :student_id
+    """
+)
+
+# Why an extension matched nothing: the hold as it is now (a fresh snapshot, like ONE) and
+# whether the extension asked for would have stayed within its lifetime.
+EXTEND_REFUSED = text(
+    f"""
+    SELECT {_COLUMNS}, {_WITHIN_LIFETIME} AS within_lifetime
+      FROM credit_holds h
      WHERE h.id = :hold_id AND h.student_id = :student_id
     """
 )

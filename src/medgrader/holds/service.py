@@ -6,6 +6,12 @@ so holds and spends together never take a student below zero. A hold ends exactl
 CAPTURED (one USAGE ledger entry through the ledger, the rest released), RELEASED, or EXPIRED
 when expires_at passes (at once, by the database clock; the sweep only records it).
 
+A student has at most `limits.max_active` active holds (one more is 409 too_many_holds) and
+no hold lives past `limits.max_lifetime_seconds` from its creation (a creation or extension
+that would is 409 hold_lifetime_exceeded, and the hold stays as it was). Creation counts the
+active holds under the student's balance row lock, which every creation takes first, so two
+creations racing at the limit cannot both pass.
+
 Every change runs under an Idempotency-Key, like a spend: the same key and request replay the
 first answer (refusals included); another request under the key is 409
 idempotency_key_reused. THE CALLER OWNS THE TRANSACTION AND MUST COMMIT WHATEVER THE OUTCOME
@@ -26,12 +32,15 @@ from medgrader.core.errors import Unprocessable
 from medgrader.credits.service import validated_reason
 from medgrader.db.lean import SqlSession
 from medgrader.holds import repository as sql
+from medgrader.holds.limits import HoldLimits
 from medgrader.holds.outcomes import (
     AMOUNT_EXCEEDS_HOLD,
     HOLD_CLOSED,
     HOLD_EXPIRED,
+    HOLD_LIFETIME_EXCEEDED,
     HOLD_TOO_LARGE,
     INSUFFICIENT,
+    TOO_MANY_HOLDS,
     HoldNotFound,
     HoldOutcome,
     answer,
@@ -137,7 +146,7 @@ def _hold_out(row: Any, *, transaction_id: uuid.UUID | None = None) -> HoldOut:
     )
 
 
-def _insufficient(_: int) -> str:
+def _insufficient(_: Any) -> str:
     return INSUFFICIENT
 
 
@@ -146,19 +155,23 @@ async def _why_refused(
     student_id: uuid.UUID,
     hold_id: uuid.UUID,
     *,
-    live: Callable[[int], str] = _insufficient,
+    live: Callable[[Any], str] = _insufficient,
+    statement: Any = sql.ONE,
+    params: dict[str, Any] | None = None,
 ) -> HoldOutcome:
     """A conditional UPDATE matched nothing: say why, from the hold as it is now (a fresh
-    snapshot: it sees the change that won a race). `live(held amount)` names the refusal when
-    the hold is still live, which depends on what was asked."""
-    row = (await session.execute(sql.ONE, {"student_id": student_id, "hold_id": hold_id})).first()
+    snapshot: it sees the change that won a race; `statement` reads it, ONE unless the caller
+    needs more). `live(row)` names the refusal when the hold is still live, which depends on
+    what was asked."""
+    values = {"student_id": student_id, "hold_id": hold_id, **(params or {})}
+    row = (await session.execute(statement, values)).first()
     if row is None:
         raise HoldNotFound()
     if row.status == HoldStatus.EXPIRED:
         return refusal(HOLD_EXPIRED)
     if row.status != HoldStatus.ACTIVE:
         return refusal(HOLD_CLOSED)
-    return refusal(live(int(row.amount)))
+    return refusal(live(row))
 
 
 async def create_hold(
@@ -168,11 +181,14 @@ async def create_hold(
     amount: int,
     reason: str,
     idempotency_key: str,
+    limits: HoldLimits,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
 ) -> HoldOutcome:
     """Reserve `amount` credits for `ttl_seconds` (60-86,400). 201 ACTIVE with the available
-    balance after it, or 402 insufficient_credits when the available balance does not cover
-    it (also whenever a clawback left it negative). Raises StudentNotFound."""
+    balance after it; 409 too_many_holds when the student already has `limits.max_active`
+    active holds; 409 hold_lifetime_exceeded when `ttl_seconds` is longer than a hold may
+    live; 402 insufficient_credits when the available balance does not cover it (also
+    whenever a clawback left it negative). Raises StudentNotFound."""
     key = validate_key(idempotency_key)
     amount = _int_in("amount", amount, 1, MAX_HOLD)
     reason = validated_reason(reason)
@@ -181,18 +197,24 @@ async def create_hold(
     request = _request("create", student_id, key, payload)
 
     async def run() -> HoldOutcome:
+        if ttl_seconds > limits.max_lifetime_seconds:
+            return refusal(HOLD_LIFETIME_EXCEEDED)
+        # The student's row lock first: the count of active holds below is then final.
         await ledger.lock_balance(session, student_id)
         params = {
             "student_id": student_id,
             "amount": amount,
             "reason": reason,
             "ttl_seconds": ttl_seconds,
+            "max_active": limits.max_active,
         }
         row = (await session.execute(sql.CREATE, params)).one_or_none()
         if row is None:
             raise ledger.StudentNotFound()
         if row.id is None:
-            return refusal(INSUFFICIENT)
+            return refusal(
+                TOO_MANY_HOLDS if row.active_holds >= limits.max_active else INSUFFICIENT
+            )
         return answer(201, _hold_out(row))
 
     return await _once(session, request, run)
@@ -204,13 +226,16 @@ async def extend_hold(
     student_id: uuid.UUID,
     hold_id: uuid.UUID,
     idempotency_key: str,
+    limits: HoldLimits,
     additional_amount: int = 0,
     ttl_seconds: int | None = None,
 ) -> HoldOutcome:
     """Add `additional_amount` credits to a live hold and/or push its expiry to `ttl_seconds`
     from now (default: the hold's own ttl; never earlier than before). 200 with the hold; 402
-    when the extra credits are not available (the hold stays as it was); 409 hold_expired or
-    hold_closed. Raises HoldNotFound for another student's or an unknown hold."""
+    when the extra credits are not available; 409 hold_lifetime_exceeded when the new expiry
+    would be more than `limits.max_lifetime_seconds` after the hold's creation (either way the
+    hold stays as it was); 409 hold_expired or hold_closed. Raises HoldNotFound for another
+    student's or an unknown hold."""
     key = validate_key(idempotency_key)
     additional_amount = _int_in("additionalAmount", additional_amount, 0, MAX_HOLD)
     if ttl_seconds is not None:
@@ -225,12 +250,13 @@ async def extend_hold(
     async def run() -> HoldOutcome:
         if additional_amount:  # only more credits need the balance; a renewal does not
             await ledger.lock_balance(session, student_id)
+        lifetime = {"ttl_seconds": ttl_seconds, "max_lifetime_seconds": limits.max_lifetime_seconds}
         params = {
             "student_id": student_id,
             "hold_id": hold_id,
             "additional": additional_amount,
-            "ttl_seconds": ttl_seconds,
             "max_amount": MAX_HOLD,
+            **lifetime,
         }
         row = (await session.execute(sql.EXTEND, params)).one_or_none()
         if row is None:
@@ -238,9 +264,15 @@ async def extend_hold(
                 session,
                 student_id,
                 hold_id,
-                live=lambda held: (
-                    HOLD_TOO_LARGE if held + additional_amount > MAX_HOLD else INSUFFICIENT
+                live=lambda hold: (
+                    HOLD_LIFETIME_EXCEEDED
+                    if not hold.within_lifetime
+                    else HOLD_TOO_LARGE
+                    if hold.amount + additional_amount > MAX_HOLD
+                    else INSUFFICIENT
                 ),
+                statement=sql.EXTEND_REFUSED,
+                params=lifetime,
             )
         return answer(200, _hold_out(row))
 
@@ -275,8 +307,10 @@ async def capture_hold(
                 session,
                 student_id,
                 hold_id,
-                live=lambda held: (
-                    AMOUNT_EXCEEDS_HOLD if amount is not None and amount > held else INSUFFICIENT
+                live=lambda hold: (
+                    AMOUNT_EXCEEDS_HOLD
+                    if amount is not None and amount > hold.amount
+                    else INSUFFICIENT
                 ),
             )
         if row.charged == 0:

@@ -37,18 +37,26 @@ class HoldStatus(StrEnum):
     EXPIRED = "EXPIRED"
 
 
-# The one definition of "held": the student's ACTIVE holds that have not reached expires_at.
-# Every reader of the available balance uses it (the ledger's debit guard, hold creation and
-# extension, the balance endpoint, the audit). `now()` is the transaction's start time.
-HELD_BY_STUDENT = """(
-    SELECT COALESCE(SUM(h.amount), 0) FROM credit_holds h
-     WHERE h.student_id = {student} AND h.status = 'ACTIVE' AND h.expires_at > now()
-)"""
+# The one definition of an active hold: ACTIVE and not yet at expires_at (`now()` is the
+# transaction's start time). "Held" is what a student's active holds reserve: every reader of
+# the available balance uses it (the ledger's debit guard, hold creation and extension, the
+# balance endpoint, the audit); the limit on active holds counts the same rows.
+_ACTIVE_OF_STUDENT = "h.student_id = {student} AND h.status = 'ACTIVE' AND h.expires_at > now()"
+# (Only the constant predicate above is interpolated.)
+HELD_BY_STUDENT = f"""(
+    SELECT COALESCE(SUM(h.amount), 0) FROM credit_holds h WHERE {_ACTIVE_OF_STUDENT}
+)"""  # noqa: S608
+ACTIVE_BY_STUDENT = f"(SELECT count(*) FROM credit_holds h WHERE {_ACTIVE_OF_STUDENT})"  # noqa: S608
 
 
 def held_sql(student: str) -> str:
     """The held total of the student named by the SQL expression `student` (e.g. ':student_id')."""
     return HELD_BY_STUDENT.format(student=student)
+
+
+def active_count_sql(student: str) -> str:
+    """How many active holds the student named by the SQL expression `student` has."""
+    return ACTIVE_BY_STUDENT.format(student=student)
 
 
 # The source_id of a capture's USAGE entry: one per hold (a UNIQUE index, migration 0008).

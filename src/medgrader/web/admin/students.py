@@ -14,6 +14,7 @@ from medgrader.backoffice import repository as records
 from medgrader.core.deps import DbSession
 from medgrader.core.errors import AppError
 from medgrader.credits import service as credits
+from medgrader.holds import service as holds
 from medgrader.ledger.service import StudentNotFound
 from medgrader.payments import service as payments
 from medgrader.web.admin.payments import payments_with_emails
@@ -74,6 +75,8 @@ async def _student_page(
         status,
         student=student,
         balances=await credits.get_balances(session, student_id),
+        # What GET /api/credits/holds?status=ACTIVE shows the student (live sessions now).
+        active_holds=await holds.list_holds(session, student_id, status="ACTIVE", limit=50),
         history=await credits.list_transactions(session, student_id, limit=25, cursor=cursor),
         rows=await payments_with_emails(session, page),
         payments_more=page.next_cursor is not None,
