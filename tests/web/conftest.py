@@ -3,6 +3,7 @@ the buyer to its own /credits/success page), and Playwright driving Debian's chr
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -33,13 +34,33 @@ SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 def web_app(settings: Settings, database: Database, live_app: LiveServer) -> Iterator[LiveServer]:
     """A second app process on the same database whose FRONTEND_URL is itself. Stripe's
     webhooks go to `live_app` (one endpoint, as in production; tests that pause it pause
-    them all), which fulfils into the same database."""
+    them all), which fulfils into the same database. Sign in with Google is off here (its
+    pages reference nothing outside the app); `google_web_app` has it on."""
+    with _own_app(settings, database, google_client_ids="") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def google_web_app(
+    settings: Settings, database: Database, live_app: LiveServer
+) -> Iterator[LiveServer]:
+    """As web_app, with Sign in with Google on (the suite's GOOGLE_CLIENT_IDS and the test
+    issuer's certificates): /login and /signup show Google's button."""
+    assert settings.google_client_id_list
+    with _own_app(settings, database) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _own_app(settings: Settings, database: Database, **changes: Any) -> Iterator[LiveServer]:
     sock = bind_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    own = settings.model_copy(update={"frontend_url": url})
+    own = settings.model_copy(update={"frontend_url": url, **changes})
     server = LiveServer(create_app(own, database=database), sock=sock).start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

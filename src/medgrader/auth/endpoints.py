@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.auth import password_reset, repository, revocation, service
 from medgrader.auth.deps import CurrentUser, TokenClaims, live_user_id
-from medgrader.auth.google import GoogleConfig, verify_id_token
-from medgrader.auth.google_signin import sign_in_with_google
+from medgrader.auth.google_signin import sign_in_with_id_token
 from medgrader.auth.schemas import (
     GoogleSignInRequest,
     LoginRequest,
@@ -193,10 +192,7 @@ async def google_sign_in(
     body: GoogleSignInRequest, ctx: Ctx, session: DbSession, response: Response
 ) -> TokenResponse:
     """Sign in with a Google ID token: 200 for an existing user, 201 for a new one."""
-    identity = await verify_id_token(
-        body.id_token, ctx.google_certs, GoogleConfig.from_settings(ctx.settings)
-    )
-    result = await sign_in_with_google(session, ctx, identity, body.role)
+    result = await sign_in_with_id_token(session, ctx, body.id_token, body.role)
     if result.created:
         response.status_code = status.HTTP_201_CREATED
     return await token_response(session, ctx, result.user)

@@ -1,5 +1,9 @@
 """Sign in with Google: find the user linked to a Google account, link one, or create one.
 
+`sign_in_with_id_token` is the one entry point, for `POST /api/auth/google` and for the
+pages' "Sign in with Google" button alike: the same token checks, the same linking, the same
+welcome bonus once.
+
 Race-safety: every sign-in of one Google account takes the same transaction-scoped advisory
 lock first, so two first sign-ins cannot both create a user (or both pay a welcome bonus);
 the UNIQUE google_sub and lower(email) indexes stay the last word. A password sign-up that
@@ -15,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.auth import repository
-from medgrader.auth.google import GoogleIdentity
+from medgrader.auth.google import GoogleConfig, GoogleIdentity, verify_id_token
 from medgrader.auth.service import create_user
 from medgrader.core.context import AppContext
 from medgrader.core.errors import Conflict
@@ -90,3 +94,15 @@ async def sign_in_with_google(
             raise
         return await _link(session, raced, identity)
     return GoogleSignIn(user, created=True)
+
+
+async def sign_in_with_id_token(
+    session: AsyncSession, ctx: AppContext, id_token: str, role: str
+) -> GoogleSignIn:
+    """Verify a Google ID token (auth.google: 404 google_sign_in_disabled when
+    GOOGLE_CLIENT_IDS is unset, 401 invalid_google_token, 503 google_unavailable) and sign its
+    account in. Call it before anything else uses the session: the certificates may have to be
+    fetched, and no connection should wait on Google."""
+    config = GoogleConfig.from_settings(ctx.settings)
+    identity = await verify_id_token(id_token, ctx.google_certs, config)
+    return await sign_in_with_google(session, ctx, identity, role)

@@ -1,4 +1,5 @@
-"""/login, /signup (with the emailed code) and /logout, on the auth service."""
+"""/login, /signup (with the emailed code), Sign in with Google and /logout, on the auth
+service."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from medgrader.auth import revocation, service
-from medgrader.auth.schemas import LoginRequest, RegisterRequest, VerifyOtpRequest
+from medgrader.auth.google_signin import sign_in_with_id_token
+from medgrader.auth.schemas import (
+    GoogleSignInRequest,
+    LoginRequest,
+    RegisterRequest,
+    VerifyOtpRequest,
+)
 from medgrader.auth.service import INVALID_CODE_MESSAGE, LOCKED_CODE_MESSAGE, OtpOutcome
 from medgrader.core.deps import Ctx, DbSession
 from medgrader.core.errors import AppError
@@ -14,6 +21,7 @@ from medgrader.models.users import User
 from medgrader.security.client import ClientAddress
 from medgrader.web.deps import Csrf, Form, PageSession, Viewer
 from medgrader.web.forms import FormInvalid, safe_next, validated
+from medgrader.web.google_button import page_options
 from medgrader.web.rendering import redirect, render
 from medgrader.web.session import BrowserSession
 
@@ -37,8 +45,8 @@ async def root(request: Request, viewer: Viewer) -> Response:
 
 
 @router.get("/login")
-async def login_page(request: Request, _: PageSession, next: str = "") -> Response:
-    return render(request, "login.html", next=safe_next(next, ""))
+async def login_page(request: Request, ctx: Ctx, _: PageSession, next: str = "") -> Response:
+    return render(request, "login.html", next=safe_next(next, ""), **page_options(ctx.settings))
 
 
 @router.post("/login", dependencies=[Csrf])
@@ -51,13 +59,32 @@ async def login(
         user = await service.login(session, ctx, body.email, body.password, address)
     except (FormInvalid, AppError) as exc:
         status = exc.status_code if isinstance(exc, AppError) else 422
-        return render(request, "login.html", status, error=exc.message, email=email, next=target)
+        return render(request, "login.html", status, error=exc.message, email=email, next=target,
+                      **page_options(ctx.settings))  # fmt: skip
     return _sign_in(request, user, safe_next(target, home_of(user)))
 
 
+@router.post("/login/google", dependencies=[Csrf])
+async def google_login(request: Request, ctx: Ctx, session: DbSession, form: Form) -> Response:
+    """The ID token the Google button returned, posted with the page's CSRF token: signed in
+    by the service of POST /api/auth/google (a new account is a student's, with the welcome
+    bonus once), then on to the wallet (or `next`)."""
+    target = form.get("next", "")
+    try:
+        body = validated(GoogleSignInRequest, {"idToken": form.get("credential", "")})
+        result = await sign_in_with_id_token(session, ctx, body.id_token, body.role)
+    except (FormInvalid, AppError) as exc:
+        if isinstance(exc, AppError) and exc.status_code == 404:
+            raise  # GOOGLE_CLIENT_IDS unset: there is no such sign-in
+        status = exc.status_code if isinstance(exc, AppError) else 422
+        return render(request, "login.html", status, error=exc.message, next=target,
+                      **page_options(ctx.settings))  # fmt: skip
+    return _sign_in(request, result.user, safe_next(target, home_of(result.user)))
+
+
 @router.get("/signup")
-async def signup_page(request: Request, _: PageSession) -> Response:
-    return render(request, "signup.html", values={})
+async def signup_page(request: Request, ctx: Ctx, _: PageSession) -> Response:
+    return render(request, "signup.html", values={}, **page_options(ctx.settings))
 
 
 @router.post("/signup", dependencies=[Csrf])
@@ -72,7 +99,8 @@ async def signup(
         await service.register(session, ctx, body, address)
     except (FormInvalid, AppError) as exc:
         status = exc.status_code if isinstance(exc, AppError) else 422
-        return render(request, "signup.html", status, error=exc.message, values=values)
+        return render(request, "signup.html", status, error=exc.message, values=values,
+                      **page_options(ctx.settings))  # fmt: skip
     minutes = ctx.settings.otp_ttl_seconds // 60
     return render(request, "verify.html", email=body.email, minutes=minutes)
 

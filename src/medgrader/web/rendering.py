@@ -74,17 +74,25 @@ def browser_session(request: Request) -> BrowserSession:
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; object-src 'none'"
 
 
-def finish(request: Request, response: Response) -> Response:
-    """Headers every page gets (its own CSP; never cached: pages show balances and payments),
-    and the session this request started (an anonymous visitor's CSRF secret)."""
-    response.headers["Content-Security-Policy"] = PAGE_CSP
+def finish(request: Request, response: Response, *, csp: str = PAGE_CSP) -> Response:
+    """Headers every page gets (its own CSP, PAGE_CSP unless the page needs more: the sign-in
+    pages' Google button; never cached: pages show balances and payments), and the session
+    this request started (an anonymous visitor's CSRF secret)."""
+    response.headers["Content-Security-Policy"] = csp
     response.headers["Cache-Control"] = "no-store"
     if getattr(request.state, STATE_NEW_SESSION, False):
         request.app.state.session_codec.store(response, browser_session(request))
     return response
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    *,
+    csp: str = PAGE_CSP,
+    **context: Any,
+) -> Response:
     session: BrowserSession | None = getattr(request.state, STATE_SESSION, None)
     if session is None:  # an error page rendered before the session dependency ran
         session = request.app.state.session_codec.decode(request.cookies.get(COOKIE_NAME))
@@ -95,7 +103,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         viewer=getattr(request.state, "viewer", None),
         **context,
     )
-    return finish(request, HTMLResponse(html, status_code=status_code))
+    return finish(request, HTMLResponse(html, status_code=status_code), csp=csp)
 
 
 def redirect(request: Request, url: str) -> Response:
