@@ -1,4 +1,4 @@
-"""A database of one test's own on the embedded server, for migrations run up and down."""
+"""A scratch database of a test's own on the embedded test server, dropped afterwards."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from medgrader.db.resolve import Database
 
 @contextmanager
 def scratch_database(database: Database, suffix: str) -> Iterator[str]:
-    """An empty database named after the test run's and `suffix`; its libpq URL. Dropped at
-    the end. Skips the test against an external server (it needs to create databases)."""
+    """An empty database named after the test run's own (MEDGRADER_TEST_DB) and `suffix`;
+    yields its libpq URL. Skips where the tests run on an external server."""
     if database.embedded is None:
         pytest.skip("needs the embedded server to create a scratch database")
     admin_url = database.embedded.libpq_url("postgres")
