@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Row, text
@@ -47,10 +48,19 @@ _FAILED = no_rows(
     )
 )
 FAILED_PREFIX = "failed: "
+
+
 # An event's status: processed; failed (its last handling raised; kept to retry); unprocessed
 # (a handled type that waits: for a replay, a later delivery, a payment we do not know yet);
 # unhandled (a type with no handler: stored, acknowledged, replayable once one exists).
-STATUSES = ("processed", "unprocessed", "failed", "unhandled")
+class InboxStatus(StrEnum):
+    PROCESSED = "processed"
+    UNPROCESSED = "unprocessed"
+    FAILED = "failed"
+    UNHANDLED = "unhandled"
+
+
+STATUSES = tuple(InboxStatus)
 # "Handled" is the dispatcher's table (webhooks.service.handled_types()), bound as :handled to
 # every statement that says a status: a type that gains a handler is unprocessed, not
 # unhandled, from then on, with nothing to migrate.
