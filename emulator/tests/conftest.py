@@ -99,3 +99,29 @@ def paid_session(
     session = make_session()
     emulator.pay(session.id)
     return stripe_client.v1.checkout.sessions.retrieve(session.id)
+
+
+@pytest.fixture
+def customer(stripe_client: stripe.StripeClient) -> Any:
+    return stripe_client.v1.customers.create(params={"email": "saver@example.com"})
+
+
+@pytest.fixture
+def save_card(stripe_client: stripe.StripeClient, emulator: EmulatorServer) -> Callable[..., Any]:
+    """Save a test card to a customer the way a student does: a setup-mode Checkout
+    Session, completed with that card. Returns the attached PaymentMethod."""
+
+    def save(customer_id: str, card: str = "4242424242424242", expiry: str | None = None) -> Any:
+        session = stripe_client.v1.checkout.sessions.create(
+            params={
+                "mode": "setup",
+                "currency": "gbp",
+                "customer": customer_id,
+                "success_url": "https://app.example/saved?session_id={CHECKOUT_SESSION_ID}",
+            }
+        )
+        emulator.pay(session.id, card=card, expiry=expiry)
+        setup_intent = stripe_client.v1.setup_intents.retrieve(session.setup_intent)
+        return stripe_client.v1.payment_methods.retrieve(setup_intent.payment_method)
+
+    return save

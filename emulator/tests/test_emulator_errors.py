@@ -122,7 +122,7 @@ def _line(**price_data: Any) -> list[dict[str, Any]]:
     [
         ({"line_items": None}, "line_items", "Missing required param: line_items"),
         ({"mode": None}, "mode", "Missing required param: mode"),
-        ({"mode": "subscription"}, "mode", "only mode=payment"),
+        ({"mode": "subscription"}, "mode", "mode=payment and mode=setup"),
         ({"expires_at": "soon"}, "expires_at", "Invalid integer"),
         (
             {"line_items": _line(unit_amount="ten")},

@@ -34,7 +34,18 @@ RESOURCES = [
     "charge",
     "refund",
     "dispute",
+    "payment_method",
+    "setup_intent",
 ]
+# Other states of the same objects, checked against the same official example.
+VARIANTS = {
+    "refund (failed)": "refund",
+    "refund (pending)": "refund",
+    "payment_intent (off-session, declined)": "payment_intent",
+    "charge (declined)": "charge",
+    "checkout.session (setup)": "checkout.session",
+    "setup_intent (succeeded)": "setup_intent",
+}
 SDK_CLASSES: dict[str, type] = {
     "checkout.session": stripe.checkout.Session,
     "customer": stripe.Customer,
@@ -43,6 +54,8 @@ SDK_CLASSES: dict[str, type] = {
     "charge": stripe.Charge,
     "refund": stripe.Refund,
     "dispute": stripe.Dispute,
+    "payment_method": stripe.PaymentMethod,
+    "setup_intent": stripe.SetupIntent,
 }
 # Fields of API 2026-10-28 that the older fixtures lack (issue 8); sent even when null.
 NEW_FIELDS = [
@@ -51,6 +64,7 @@ NEW_FIELDS = [
     ("payment_intent", "allowed_payment_method_types"),
     ("payment_intent", "payment_record"),
     ("dispute", "intended_submission_method"),
+    ("setup_intent", "allowed_payment_method_types"),
 ]
 
 
@@ -107,8 +121,36 @@ def ours(emulator: EmulatorServer) -> dict[str, dict[str, Any]]:
     emulator.settle(bank["id"])
     bank = call("GET", f"/v1/checkout/sessions/{bank['id']}")
     refund_pending = call("POST", "/v1/refunds", payment_intent=bank["payment_intent"])
+
+    # Saving a card (a setup-mode session) and charging it off-session (declined: 0341).
+    setup = call(
+        "POST",
+        "/v1/checkout/sessions",
+        mode="setup",
+        currency="gbp",
+        customer=customer["id"],
+        success_url=ok_url,
+    )
+    setup_intent = call("GET", f"/v1/setup_intents/{setup['setup_intent']}")
+    emulator.pay(setup["id"], card="4000000000000341")
+    setup = call("GET", f"/v1/checkout/sessions/{setup['id']}")
+    setup_done = call("GET", f"/v1/setup_intents/{setup['setup_intent']}")
+    card = call("GET", f"/v1/payment_methods/{setup_done['payment_method']}")
+    declined = http.post(
+        "/v1/payment_intents",
+        data={"amount": "1000", "currency": "gbp", "customer": customer["id"],
+              "payment_method": card["id"], "off_session": "true", "confirm": "true"},
+    ).json()["error"]  # fmt: skip
+    pi_declined = call("GET", f"/v1/payment_intents/{declined['payment_intent']['id']}")
+    charge_declined = call("GET", f"/v1/charges/{declined['charge']}")
     http.close()
     return {
+        "payment_method": card,
+        "setup_intent": setup_intent,
+        "setup_intent (succeeded)": setup_done,
+        "checkout.session (setup)": setup,
+        "payment_intent (off-session, declined)": pi_declined,
+        "charge (declined)": charge_declined,
         "refund (failed)": refund_failed,
         "refund (pending)": refund_pending,
         "checkout.session": session,
@@ -183,12 +225,80 @@ def test_the_sdk_is_the_api_version_the_emulator_announces() -> None:
     assert stripe.api_version == DEFAULT_API_VERSION
 
 
-@pytest.mark.parametrize("resource", [*RESOURCES, "refund (failed)", "refund (pending)"])
+@pytest.mark.parametrize("resource", [*RESOURCES, *VARIANTS])
 def test_no_field_is_unknown_to_the_api_version(
     ours: dict[str, dict[str, Any]], resource: str
 ) -> None:
-    kind = resource.split(" ")[0]
+    kind = VARIANTS.get(resource, resource)
     assert sorted(set(ours[resource]) - set(_declared(kind))) == []
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_other_states_have_every_official_field_too(
+    official: dict[str, Any], ours: dict[str, dict[str, Any]], variant: str
+) -> None:
+    kind = VARIANTS[variant]
+    # A refund's state fields come and go with its state (see the test below).
+    optional = {"failure_reason", "failure_balance_transaction", "pending_reason"}
+    missing = sorted(set(official[kind]) - set(ours[variant]) - optional)
+    assert missing == [], f"{variant} lacks {missing}"
+
+
+def test_the_card_hash_has_stripes_fields(
+    official: dict[str, Any], ours: dict[str, dict[str, Any]]
+) -> None:
+    card = ours["payment_method"]["card"]
+    expected = set(official["payment_method"]["card"])
+    assert sorted(expected - set(card)) == []
+    declared = _declared_of(stripe.PaymentMethod.Card)
+    assert sorted(set(card) - declared) == []
+    assert (card["brand"], card["last4"], card["exp_month"], card["exp_year"]) == (
+        "visa", "0341", 12, 2034
+    )  # fmt: skip
+    assert len(card["fingerprint"]) == 16
+
+
+def test_a_declined_intent_and_its_charge_look_as_on_stripe(
+    ours: dict[str, dict[str, Any]],
+) -> None:
+    pi, charge = ours["payment_intent (off-session, declined)"], ours["charge (declined)"]
+    error = pi["last_payment_error"]
+    assert sorted(set(error) - _declared_of(stripe.PaymentIntent.LastPaymentError)) == []
+    assert (error["type"], error["code"], error["decline_code"]) == (
+        "card_error", "card_declined", "generic_decline"
+    )  # fmt: skip
+    assert error["charge"] == charge["id"] == pi["latest_charge"]
+    assert error["payment_method"]["id"] == ours["payment_method"]["id"]
+    assert (pi["status"], pi["payment_method"]) == ("requires_payment_method", None)
+    assert (charge["status"], charge["outcome"]["type"]) == ("failed", "issuer_declined")
+    assert sorted(set(charge["outcome"]) - _declared_of(stripe.Charge.Outcome)) == []
+
+
+def test_a_setup_session_and_its_intent_hold_what_stripe_puts_there(
+    ours: dict[str, dict[str, Any]],
+) -> None:
+    session = ours["checkout.session (setup)"]
+    assert (session["mode"], session["payment_status"], session["status"]) == (
+        "setup", "no_payment_required", "complete"
+    )  # fmt: skip
+    assert (session["amount_total"], session["amount_subtotal"], session["total_details"]) == (
+        None, None, None
+    )  # fmt: skip
+    assert (session["payment_intent"], session["setup_intent"]) == (
+        None, ours["setup_intent (succeeded)"]["id"]
+    )  # fmt: skip
+    created, done = ours["setup_intent"], ours["setup_intent (succeeded)"]
+    assert (created["status"], created["payment_method"]) == ("requires_payment_method", None)
+    assert (done["status"], done["payment_method"]) == ("succeeded", ours["payment_method"]["id"])
+    assert done["usage"] == "off_session"
+    assert done["allowed_payment_method_types"] is None
+
+
+def _declared_of(cls: type) -> set[str]:
+    fields: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        fields.update(getattr(klass, "__annotations__", {}))
+    return {k for k in fields if not k.startswith("_")}
 
 
 @pytest.mark.parametrize(("resource", "field"), NEW_FIELDS)

@@ -104,9 +104,20 @@ def test_declined_card_shows_message_and_leaves_session_open(
     pi = stripe_client.v1.payment_intents.retrieve(after.payment_intent)
     assert pi.status == "requires_payment_method"
     assert pi.last_payment_error.code == "card_declined"
-    assert pi.latest_charge is None
-    assert stripe_client.v1.charges.list().data == []
-    assert _types(stripe_client) == ["payment_intent.created", "payment_intent.payment_failed"]
+    # As on Stripe, the declined attempt is a failed charge (nothing captured).
+    (failed,) = stripe_client.v1.charges.list().data
+    assert (failed.id, failed.status, failed.paid, failed.amount_captured) == (
+        pi.latest_charge,
+        "failed",
+        False,
+        0,
+    )
+    assert (failed.failure_code, failed.outcome.reason) == ("card_declined", "generic_decline")
+    assert _types(stripe_client) == [
+        "payment_intent.created",
+        "charge.failed",
+        "payment_intent.payment_failed",
+    ]
 
     # Another card then succeeds on the same PaymentIntent.
     retry = _pay(browser, session.url, email="s@example.com", card_number="4242424242424242")

@@ -67,10 +67,16 @@ class _ControlMethods:
         method: str = "card",
         email: str | None = None,
         name: str | None = None,
+        expiry: str | None = None,
     ) -> Any:
-        """Pay a session by card, or with ``method="bank_transfer"`` (settle it later)."""
+        """Pay a session by card, or with ``method="bank_transfer"`` (settle it later); a
+        setup-mode session saves the card. ``expiry``: ``"MM/YY"`` (default a future date)."""
         body = _drop_none(
-            method=method, card=card if method == "card" else None, email=email, name=name
+            method=method,
+            card=card if method == "card" else None,
+            email=email,
+            name=name,
+            expiry=expiry,
         )
         return self._send(_Call("POST", f"/_emulator/checkout/sessions/{session_id}/pay", body))
 

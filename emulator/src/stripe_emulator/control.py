@@ -3,10 +3,12 @@
 Plain JSON in and out, no authentication. Errors use Stripe's error shape.
 
 ==========================================================  ===================================
-``POST /_emulator/checkout/sessions/{id}/pay``              ``{"card": "4242..."}`` or
+``POST /_emulator/checkout/sessions/{id}/pay``              ``{"card": "4242..."}`` (optional
+                                                            ``expiry`` "MM/YY") or
                                                             ``{"method": "bank_transfer"}``,
                                                             optional ``email``, ``name``
                                                             -> the session; a decline is 402
+                                                            (setup mode: saves the card)
 ``POST /_emulator/checkout/sessions/{id}/settle``           ``{"outcome": "succeeded"|"failed"}``
 ``POST /_emulator/checkout/sessions/{id}/expire``           -> the session
 ``POST /_emulator/refunds``                                 ``{"payment_intent"|"charge",
@@ -92,7 +94,10 @@ async def pay(request: Request, session_id: str) -> StripeJSONResponse:
         session = payments.pay_with_bank_debit(emu, session_id, email=email, name=name)
     elif method == "card":
         card = as_str(body.get("card", "4242424242424242"), "card")
-        session = payments.pay_with_card(emu, session_id, card, email=email, name=name)
+        expiry = opt_str(body.get("expiry"), "expiry")
+        session = payments.pay_with_card(
+            emu, session_id, card, email=email, name=name, expiry=expiry
+        )
     else:
         raise StripeError("method must be 'card' or 'bank_transfer'", param="method")
     return StripeJSONResponse(session)

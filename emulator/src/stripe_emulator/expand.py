@@ -18,7 +18,9 @@ from stripe_emulator.store import Store, StripeObject
 
 # Which fields of which object types hold an expandable id.
 _ID_FIELDS: dict[str, set[str]] = {
-    "checkout.session": {"customer", "payment_intent"},
+    "checkout.session": {"customer", "payment_intent", "setup_intent"},
+    "setup_intent": {"customer", "payment_method"},
+    "payment_method": {"customer"},
     "payment_intent": {"customer", "latest_charge", "payment_method"},
     "charge": {"customer", "payment_intent", "payment_method"},
     "refund": {"charge", "payment_intent"},

@@ -2,9 +2,10 @@
 
 Plain server-rendered HTML and ordinary form posts, no JavaScript, so a browser and
 an HTTP client in a test drive it the same way: ``GET`` shows the line items and the
-total; ``POST`` with ``payment_method=card`` and ``card_number=...`` (or
-``payment_method=bank_transfer``) pays, then answers ``303 See Other`` to the
-session's ``success_url`` with ``{CHECKOUT_SESSION_ID}`` filled in. A declined card
+total; ``POST`` with ``payment_method=card`` and ``card_number=...`` (optionally
+``card_expiry=MM / YY``; or ``payment_method=bank_transfer``) pays, then answers
+``303 See Other`` to the session's ``success_url`` with ``{CHECKOUT_SESSION_ID}`` filled
+in. A setup-mode session shows no amounts and saves the card instead. A declined card
 answers 402 with the page and the decline message; the session stays open. The
 cancel link goes straight to ``cancel_url``, as on Stripe.
 """
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from stripe_emulator.cards import CARD_CHOICES
 from stripe_emulator.core import Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import decode_form
@@ -77,31 +79,39 @@ def _page(
             }
         )
     email = payments.known_email(emu, session)
-    bank_method = delayed_method_for(currency)
+    bank_method = delayed_method_for(currency or "gbp")
+    setup = session["mode"] == "setup"
+    usage = emu.store.private[session["id"]]["payment_intent_data"].get("setup_future_usage")
     return _html(
         "checkout.html",
         status,
         session=session,
         items=items,
-        total=format_amount(session["amount_total"], currency),
+        setup=setup,
+        saves_card=setup or usage is not None,
+        total=None if setup else format_amount(session["amount_total"], currency),
+        test_cards=CARD_CHOICES,
         error=error,
         email=email,
         card_number=card_number,
         # Relative, so the page also works when the emulator is mounted under a prefix.
         action=session["id"],
         card_allowed="card" in session["payment_method_types"],
-        bank_allowed=bank_method in session["payment_method_types"],
+        bank_allowed=not setup and bank_method in session["payment_method_types"],
         bank_method=bank_method.replace("_", " "),
     )
 
 
+_CLOSED_TEXT = {
+    "paid": "Thanks for your payment.",
+    "unpaid": "Your bank transfer has been started; it will be confirmed later.",
+    "no_payment_required": "Your card has been saved.",
+}
+
+
 def _closed(session: StripeObject, status: int) -> HTMLResponse:
     if session["status"] == "complete":
-        text = (
-            "Thanks for your payment."
-            if session["payment_status"] == "paid"
-            else "Your bank transfer has been started; it will be confirmed later."
-        )
+        text = _CLOSED_TEXT[session["payment_status"]]
         return _message(
             "Payment complete",
             f"This Checkout Session is complete. {text}",
@@ -149,6 +159,7 @@ async def submit(request: Request, session_id: str) -> Response:
     email = str(form.get("email") or "").strip() or None
     name = str(form.get("name") or "").strip() or None
     card_number = str(form.get("card_number") or "").strip()
+    expiry = str(form.get("card_expiry") or "").strip() or None
     if email is None and payments.known_email(emu, session) is None:
         return _page(emu, session, 400, error="Enter your email address.", card_number=card_number)
     try:
@@ -157,7 +168,9 @@ async def submit(request: Request, session_id: str) -> Response:
         elif method == "card":
             if not card_number:
                 return _page(emu, session, 400, error="Enter your card number.")
-            payments.pay_with_card(emu, session_id, card_number, email=email, name=name)
+            payments.pay_with_card(
+                emu, session_id, card_number, email=email, name=name, expiry=expiry
+            )
         else:
             return _page(emu, session, 400, error="Choose a payment method.")
     except StripeError as exc:

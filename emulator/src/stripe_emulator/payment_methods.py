@@ -1,4 +1,7 @@
-"""Which payment methods and page a Checkout Session offers (API 2026-10-28 names)."""
+"""Which payment methods and page a Checkout Session offers (API 2026-10-28 names).
+
+Not to be confused with ``operations.payment_methods``: the PaymentMethod objects.
+"""
 
 from __future__ import annotations
 
@@ -60,3 +63,19 @@ def session_payment_method_types(
             f"payments (available: {', '.join(eligible)}).",
         )
     return offered, allowed
+
+
+def setup_payment_method_types(params: dict[str, Any]) -> tuple[list[str], list[str] | None]:
+    """Setup mode saves cards only here (a bank debit would need a mandate flow)."""
+    exclusive(params, "payment_method_types", "allowed_payment_method_types")
+    for key in ("payment_method_types", "allowed_payment_method_types"):
+        if key not in params:
+            continue
+        types = [as_str(v, f"{key}[{i}]") for i, v in enumerate(as_list(params[key], key))]
+        if key == "payment_method_types" and any(t != "card" for t in types):
+            raise invalid_param(key, "The Stripe emulator supports only card in setup mode.")
+        if key == "allowed_payment_method_types":
+            if "card" not in types:
+                raise invalid_param(key, "The Stripe emulator supports only card in setup mode.")
+            return ["card"], types
+    return ["card"], None

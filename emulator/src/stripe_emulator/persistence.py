@@ -30,6 +30,7 @@ _COLLECTIONS = (
     "refunds",
     "disputes",
     "payment_methods",
+    "setup_intents",
     "events",
     "private",
 )

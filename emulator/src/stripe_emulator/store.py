@@ -26,7 +26,9 @@ _PREFIXES: dict[str, tuple[str, str]] = {
     "du_": ("disputes", "dispute"),
     "dp_": ("disputes", "dispute"),
     "evt_": ("events", "event"),
-    "pm_": ("payment_methods", "payment_method"),
+    # Stripe names these two this way in its "No such ..." messages.
+    "pm_": ("payment_methods", "PaymentMethod"),
+    "seti_": ("setup_intents", "setupintent"),
     "li_": ("line_item_index", "item"),
 }
 
@@ -47,6 +49,7 @@ class Store:
         self.refunds: dict[str, StripeObject] = {}
         self.disputes: dict[str, StripeObject] = {}
         self.payment_methods: dict[str, StripeObject] = {}
+        self.setup_intents: dict[str, StripeObject] = {}
         self.events: dict[str, StripeObject] = {}
         self.private: dict[str, dict[str, Any]] = {}
         # Creation order; list endpoints sort by it (newest first) and cursors use it,

@@ -12,13 +12,17 @@ from stripe_emulator.api import (
     events,
     fallback,
     payment_intents,
+    payment_methods,
     refunds,
+    setup_intents,
 )
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
-    for module in (customers, checkout, payment_intents, charges, refunds, disputes, events):
+    modules = (customers, payment_methods, checkout, payment_intents, setup_intents, charges,
+               refunds, disputes, events)  # fmt: skip
+    for module in modules:
         router.include_router(module.router)
     # Last: anything else under /v1 is Stripe's "Unrecognized request URL".
     router.include_router(fallback.router)

@@ -60,8 +60,8 @@ def build_session(
     created: int,
     expires_at: int,
     url: str,
-    currency: str,
-    amount_total: int,
+    currency: str | None,
+    amount_total: int | None,
     mode: str = "payment",
     customer: str | None = None,
     customer_email: str | None = None,
@@ -78,6 +78,8 @@ def build_session(
     phone_number_collection: bool = False,
     customer_creation: str | None = None,
 ) -> dict[str, Any]:
+    """A new open session; in setup mode there are no amounts and nothing to pay."""
+    setup = mode == "setup"
     return {
         "id": new_id("cs_test_"),
         "object": "checkout.session",
@@ -135,11 +137,11 @@ def build_session(
         "origin_context": None,
         "payment_intent": None,
         "payment_link": None,
-        "payment_method_collection": "if_required",
+        "payment_method_collection": "always" if setup else "if_required",
         "payment_method_configuration_details": None,
         "payment_method_options": {},
         "payment_method_types": payment_method_types or ["card"],
-        "payment_status": "unpaid",
+        "payment_status": "no_payment_required" if setup else "unpaid",
         "permissions": None,
         "phone_number_collection": {"enabled": phone_number_collection},
         "recovered_from": None,
@@ -152,7 +154,9 @@ def build_session(
         "submit_type": submit_type,
         "subscription": None,
         "success_url": success_url,
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "total_details": None
+        if setup
+        else {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         # API 2026-10-28 names Stripe's hosted page "hosted_page" (formerly "hosted").
         "ui_mode": "hosted_page",
         "url": url,
@@ -172,3 +176,15 @@ def customer_details(email: str | None, name: str | None) -> dict[str, Any]:
         "tax_exempt": "none",
         "tax_ids": [],
     }
+
+
+def mark_complete(
+    session: dict[str, Any], email: str | None, name: str | None, payment_status: str
+) -> None:
+    """The payer finished: the session is complete and its page closed."""
+    session.update(
+        status="complete",
+        payment_status=payment_status,
+        customer_details=customer_details(email, name),
+        url=None,
+    )

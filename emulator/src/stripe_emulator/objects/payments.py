@@ -1,11 +1,11 @@
-"""``payment_intent``, ``charge`` and ``payment_method`` objects."""
+"""``payment_intent`` and ``charge`` objects."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from stripe_emulator.cards import TestCard
 from stripe_emulator.ids import new_id, random_chars
-from stripe_emulator.objects.common import empty_address
 
 
 def build_payment_intent(
@@ -21,6 +21,9 @@ def build_payment_intent(
     allowed_payment_method_types: list[str] | None = None,
     statement_descriptor: str | None = None,
     statement_descriptor_suffix: str | None = None,
+    setup_future_usage: str | None = None,
+    automatic_payment_methods: dict[str, Any] | None = None,
+    confirmation_method: str = "automatic",
 ) -> dict[str, Any]:
     pi_id = new_id("pi_")
     return {
@@ -34,12 +37,12 @@ def build_payment_intent(
         "amount_received": 0,
         "application": None,
         "application_fee_amount": None,
-        "automatic_payment_methods": None,
+        "automatic_payment_methods": automatic_payment_methods,
         "canceled_at": None,
         "cancellation_reason": None,
         "capture_method": "automatic_async",
         "client_secret": f"{pi_id}_secret_{random_chars(25)}",
-        "confirmation_method": "automatic",
+        "confirmation_method": confirmation_method,
         "created": created,
         "currency": currency,
         "customer": customer,
@@ -62,7 +65,7 @@ def build_payment_intent(
         "processing": None,
         "receipt_email": receipt_email,
         "review": None,
-        "setup_future_usage": None,
+        "setup_future_usage": setup_future_usage,
         "shipping": None,
         "source": None,
         "statement_descriptor": statement_descriptor,
@@ -73,36 +76,51 @@ def build_payment_intent(
     }
 
 
-def card_details(brand: str, last4: str, funding: str, country: str) -> dict[str, Any]:
-    """``payment_method_details.card`` of a charge."""
+def card_details(
+    card: TestCard, exp_month: int, exp_year: int, *, authenticated: bool = False
+) -> dict[str, Any]:
+    """``payment_method_details.card`` of a charge (``authenticated``: 3D Secure ran)."""
     return {
         "amount_authorized": None,
         "authorization_code": None,
-        "brand": brand,
+        "brand": card.brand,
         "checks": {
             "address_line1_check": None,
             "address_postal_code_check": None,
             "cvc_check": "pass",
         },
-        "country": country,
-        "exp_month": 12,
-        "exp_year": 2034,
+        "country": card.country,
+        "exp_month": exp_month,
+        "exp_year": exp_year,
         "extended_authorization": {"status": "disabled"},
-        "fingerprint": random_chars(16),
-        "funding": funding,
+        "fingerprint": card.fingerprint,
+        "funding": card.funding,
         "incremental_authorization": {"status": "unavailable"},
         "installments": None,
-        "last4": last4,
+        "last4": card.last4,
         "mandate": None,
         "multicapture": {"status": "unavailable"},
-        "network": brand,
+        "network": card.brand,
         "network_token": {"used": False},
         "network_transaction_id": random_chars(15),
         "overcapture": {"maximum_amount_capturable": 0, "status": "unavailable"},
         "regulated_status": "unregulated",
-        "three_d_secure": None,
+        "three_d_secure": _three_d_secure() if authenticated else None,
         "transaction_link_id": None,
         "wallet": None,
+    }
+
+
+def _three_d_secure() -> dict[str, Any]:
+    return {
+        "authentication_flow": "challenge",
+        "electronic_commerce_indicator": "05",
+        "exemption_indicator": None,
+        "exemption_indicator_applied": False,
+        "result": "authenticated",
+        "result_reason": None,
+        "transaction_id": random_chars(36),
+        "version": "2.2.0",
     }
 
 
@@ -116,39 +134,6 @@ def bank_debit_details(method_type: str) -> dict[str, Any]:
     }
 
 
-def build_payment_method(
-    *,
-    created: int,
-    method_type: str,
-    details: dict[str, Any],
-    customer: str | None,
-    email: str | None,
-    name: str | None,
-) -> dict[str, Any]:
-    return {
-        "id": new_id("pm_"),
-        "object": "payment_method",
-        "allow_redisplay": "unspecified",
-        "billing_details": billing_details(email, name),
-        "created": created,
-        "customer": customer,
-        "livemode": False,
-        "metadata": {},
-        "type": method_type,
-        method_type: details,
-    }
-
-
-def billing_details(email: str | None, name: str | None) -> dict[str, Any]:
-    return {
-        "address": empty_address(country="GB"),
-        "email": email,
-        "name": name,
-        "phone": None,
-        "tax_id": None,
-    }
-
-
 def build_charge(
     *,
     created: int,
@@ -156,11 +141,14 @@ def build_charge(
     payment_method: dict[str, Any],
     status: str,
     receipt_base_url: str,
+    method_details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A charge for the whole PaymentIntent amount.
 
     ``status`` is ``succeeded`` for cards and ``pending`` for bank debits until they
-    settle. ``refunds`` is included as Stripe's fixture shows it.
+    settle (a declined card's is then set by :func:`mark_declined`). ``method_details``
+    is ``payment_method_details[type]`` (default: the PaymentMethod's own hash).
+    ``refunds`` is included as Stripe's fixture shows it.
     """
     charge_id = new_id("ch_")
     paid = status == "succeeded"
@@ -207,7 +195,7 @@ def build_charge(
         "payment_method": payment_method["id"],
         "payment_method_details": {
             "type": method_type,
-            method_type: payment_method[method_type],
+            method_type: method_details or payment_method[method_type],
         },
         "radar_options": {},
         "receipt_email": payment_intent["receipt_email"],
@@ -230,3 +218,27 @@ def build_charge(
         "transfer_data": None,
         "transfer_group": None,
     }
+
+
+def mark_declined(
+    charge: dict[str, Any], code: str, decline_code: str | None, message: str
+) -> None:
+    """A charge the card's issuer declined: nothing captured, Stripe's decline outcome."""
+    reason = decline_code or code
+    charge.update(
+        status="failed",
+        paid=False,
+        captured=False,
+        amount_captured=0,
+        balance_transaction=None,
+        failure_code=code,
+        failure_message=message,
+        receipt_url=None,
+        outcome={
+            **charge["outcome"],
+            "network_status": "declined_by_network",
+            "reason": reason,
+            "seller_message": f"The bank returned the decline code `{reason}`.",
+            "type": "issuer_declined",
+        },
+    )

@@ -1,4 +1,9 @@
-"""Checkout Sessions: create, list, expire (explicitly or when ``expires_at`` passes)."""
+"""Checkout Sessions: create, list, expire (explicitly or when ``expires_at`` passes).
+
+``mode=payment`` sessions charge their line items (paid in ``payments``); ``mode=setup``
+ones save a card for later (``checkout_setup``). Each parameter is used, accepted as
+cosmetic, or refused with a 400: none is silently ignored if it would change amounts.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,18 @@ from urllib.parse import urlsplit
 
 from stripe_emulator.core import AUTOMATIC, Emulator, RequestContext
 from stripe_emulator.errors import StripeError, invalid_param, no_such
-from stripe_emulator.ids import new_id
 from stripe_emulator.lists import created_matcher
 from stripe_emulator.money import MINIMUM_CHARGE, SUPPORTED, format_amount
-from stripe_emulator.objects.checkout import build_line_item, build_session
+from stripe_emulator.objects.checkout import build_session
+from stripe_emulator.operations import checkout_setup
 from stripe_emulator.operations.customers import get_customer
+from stripe_emulator.operations.line_items import MAX_AMOUNT, parse_line_items
 from stripe_emulator.params import (
     as_bool,
     as_dict,
     as_email,
     as_enum,
     as_int,
-    as_list,
     as_metadata,
     as_str,
     exclusive,
@@ -26,7 +31,11 @@ from stripe_emulator.params import (
     reject_unknown,
     require,
 )
-from stripe_emulator.payment_methods import check_ui_mode, session_payment_method_types
+from stripe_emulator.payment_methods import (
+    check_ui_mode,
+    session_payment_method_types,
+    setup_payment_method_types,
+)
 from stripe_emulator.store import StripeObject
 
 # Parameters the emulator acts on.
@@ -34,8 +43,8 @@ _USED = {
     "allow_promotion_codes", "allowed_payment_method_types", "billing_address_collection",
     "cancel_url", "client_reference_id", "currency", "customer", "customer_creation",
     "customer_email", "expand", "expires_at", "line_items", "locale", "metadata", "mode",
-    "payment_intent_data", "payment_method_types", "phone_number_collection", "submit_type",
-    "success_url", "ui_mode",
+    "payment_intent_data", "payment_method_types", "phone_number_collection",
+    "setup_intent_data", "submit_type", "success_url", "ui_mode",
 }  # fmt: skip
 # Real Stripe parameters that only change how the page looks or what it asks; accepted
 # and ignored so that a real integration runs unchanged.
@@ -50,28 +59,29 @@ _COSMETIC = {
 }  # fmt: skip
 # Real Stripe parameters that would change amounts or the kind of session; refused
 # loudly rather than silently ignored.
-_UNSUPPORTED = {"automatic_tax", "discounts", "optional_items", "setup_intent_data",
-                "shipping_options", "subscription_data"}  # fmt: skip
+_UNSUPPORTED = {"automatic_tax", "discounts", "optional_items", "shipping_options",
+                "subscription_data"}  # fmt: skip
 CREATE_PARAMS = _USED | _COSMETIC | _UNSUPPORTED
+# Parameters of one mode only, refused in the other as Stripe refuses them.
+_MODE_ONLY = {
+    "line_items": "payment",
+    "payment_intent_data": "payment",
+    "setup_intent_data": "setup",
+}
 
 LIST_PARAMS = {
     "created", "customer", "customer_account", "customer_details", "ending_before", "expand",
     "limit", "payment_intent", "payment_link", "starting_after", "status", "subscription",
 }  # fmt: skip
-_LINE_ITEM_KEYS = {"adjustable_quantity", "dynamic_tax_rates", "metadata", "price",
-                   "price_data", "quantity", "tax_rates"}  # fmt: skip
-_PRICE_DATA_KEYS = {"currency", "product", "product_data", "recurring", "tax_behavior",
-                    "unit_amount", "unit_amount_decimal"}  # fmt: skip
-_PRODUCT_DATA_KEYS = {"description", "images", "metadata", "name", "tax_code", "unit_label"}
 _PI_DATA_KEYS = {
     "application_fee_amount", "capture_method", "description", "metadata", "on_behalf_of",
     "receipt_email", "setup_future_usage", "shipping", "statement_descriptor",
     "statement_descriptor_suffix", "transfer_data", "transfer_group",
 }  # fmt: skip
 
+FUTURE_USAGES = {"off_session", "on_session"}
 MIN_EXPIRY_SECONDS = 30 * 60
 MAX_EXPIRY_SECONDS = 24 * 60 * 60
-MAX_AMOUNT = 99_999_999
 
 
 def _url(params: dict[str, Any], key: str) -> str | None:
@@ -84,101 +94,6 @@ def _url(params: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _line_items(
-    emu: Emulator, raw: Any
-) -> tuple[str, list[StripeObject], dict[str, dict[str, Any]]]:
-    items = [] if raw is None else as_list(raw, "line_items")
-    if not items:
-        raise StripeError(
-            "Missing required param: line_items.", code="parameter_missing", param="line_items"
-        )
-    currency: str | None = None
-    built: list[StripeObject] = []
-    products: dict[str, dict[str, Any]] = {}
-    for index, raw_item in enumerate(items):
-        p = f"line_items[{index}]"
-        item = as_dict(raw_item, p)
-        reject_unknown(item, _LINE_ITEM_KEYS, p)
-        if item.get("price"):
-            # Catalogue prices are not emulated; price_data is what this product uses.
-            raise StripeError(
-                f"No such price: '{item['price']}'", code="resource_missing", param=f"{p}[price]"
-            )
-        if "price_data" not in item:
-            raise StripeError(
-                f"You must specify either `price` or `price_data` in {p}.",
-                code="parameter_missing",
-                param=p,
-            )
-        pd_param = f"{p}[price_data]"
-        price_data = as_dict(item["price_data"], pd_param)
-        reject_unknown(price_data, _PRICE_DATA_KEYS, pd_param)
-        item_currency = as_str(
-            require(price_data, "currency", f"{pd_param}[currency]"), f"{pd_param}[currency]"
-        ).lower()
-        if item_currency not in SUPPORTED:
-            raise invalid_param(f"{pd_param}[currency]", f"Invalid currency: {item_currency}.")
-        if currency is not None and item_currency != currency:
-            raise invalid_param(
-                f"{pd_param}[currency]", "All line items must have the same currency."
-            )
-        currency = item_currency
-        if price_data.get("recurring"):
-            raise invalid_param(
-                f"{pd_param}[recurring]", "You can not pass `recurring` in `payment` mode."
-            )
-        if "unit_amount" in price_data:
-            unit_amount = as_int(
-                price_data["unit_amount"], f"{pd_param}[unit_amount]", minimum=0, maximum=MAX_AMOUNT
-            )
-        elif "unit_amount_decimal" in price_data:
-            raise invalid_param(
-                f"{pd_param}[unit_amount_decimal]",
-                "The emulator supports only integer `unit_amount`.",
-            )
-        else:
-            raise StripeError(
-                f"Missing required param: {pd_param}[unit_amount].",
-                code="parameter_missing",
-                param=f"{pd_param}[unit_amount]",
-            )
-        if price_data.get("product"):
-            raise StripeError(
-                f"No such product: '{price_data['product']}'",
-                code="resource_missing",
-                param=f"{pd_param}[product]",
-            )
-        prod_param = f"{pd_param}[product_data]"
-        product = as_dict(require(price_data, "product_data", prod_param), prod_param)
-        reject_unknown(product, _PRODUCT_DATA_KEYS, prod_param)
-        name = as_str(require(product, "name", f"{prod_param}[name]"), f"{prod_param}[name]")
-        quantity = as_int(
-            require(item, "quantity", f"{p}[quantity]"),
-            f"{p}[quantity]",
-            minimum=1,
-            maximum=999_999,
-        )
-        product_id = new_id("prod_", 14)
-        products[product_id] = {
-            "id": product_id,
-            "name": name,
-            "description": opt_str(product.get("description"), f"{prod_param}[description]"),
-            "metadata": as_metadata(product.get("metadata", {}), f"{prod_param}[metadata]"),
-        }
-        built.append(
-            build_line_item(
-                created=emu.now(),
-                currency=item_currency,
-                unit_amount=unit_amount,
-                quantity=quantity,
-                name=name,
-                product_id=product_id,
-            )
-        )
-    assert currency is not None
-    return currency, built, products
-
-
 def _payment_intent_data(raw: Any) -> dict[str, Any]:
     data = as_dict(raw, "payment_intent_data")
     reject_unknown(data, _PI_DATA_KEYS, "payment_intent_data")
@@ -189,7 +104,12 @@ def _payment_intent_data(raw: Any) -> dict[str, Any]:
         )
     p = "payment_intent_data"
     receipt = data.get("receipt_email")
+    usage = data.get("setup_future_usage")
     return {
+        # Save the paid card to the session's customer (see ``card_payments``).
+        "setup_future_usage": as_enum(usage, f"{p}[setup_future_usage]", FUTURE_USAGES)
+        if usage
+        else None,
         "description": opt_str(data.get("description"), f"{p}[description]", max_length=1000),
         "metadata": as_metadata(data.get("metadata", {}), f"{p}[metadata]"),
         "receipt_email": as_email(receipt, f"{p}[receipt_email]") if receipt else None,
@@ -222,19 +142,23 @@ def _expires_at(params: dict[str, Any], now: int) -> int:
     return expires_at
 
 
-def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -> StripeObject:
-    reject_unknown(params, CREATE_PARAMS)
+def _refuse_unsupported(params: dict[str, Any], mode: str) -> None:
     for key in sorted(_UNSUPPORTED & params.keys()):
         if key == "automatic_tax" and not as_bool(
             as_dict(params[key], key).get("enabled", "false"), "automatic_tax[enabled]"
         ):
             continue
         raise invalid_param(key, f"The Stripe emulator does not support `{key}`.")
-    mode = as_enum(require(params, "mode"), "mode", {"payment", "setup", "subscription"})
-    if mode != "payment":
-        raise invalid_param("mode", "The Stripe emulator supports only mode=payment.")
-    check_ui_mode(params)
-    currency, items, products = _line_items(emu, params.get("line_items"))
+    for key, only_in in _MODE_ONLY.items():
+        if params.get(key) not in (None, "") and mode != only_in:
+            raise invalid_param(key, f"You can not pass `{key}` in `{mode}` mode.")
+
+
+def _payment_amounts(
+    emu: Emulator, params: dict[str, Any]
+) -> tuple[str, list[StripeObject], dict[str, dict[str, Any]], int]:
+    """Payment mode: the line items, their currency and the total due."""
+    currency, items, products = parse_line_items(emu, params.get("line_items"))
     if params.get("currency") and as_str(params["currency"], "currency").lower() != currency:
         raise invalid_param("currency", "`currency` must match the currency of the line items.")
     total = sum(i["amount_total"] for i in items)
@@ -251,6 +175,39 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
             "The Checkout Session's total amount due must be at "
             f"most {format_amount(MAX_AMOUNT, currency)}",
         )
+    return currency, items, products, total
+
+
+def _setup_currency(params: dict[str, Any]) -> str | None:
+    """Setup mode: no amounts; ``currency`` picks the methods unless they are listed."""
+    currency = opt_str(params.get("currency"), "currency")
+    if currency is None:
+        if params.get("payment_method_types") in (None, ""):
+            raise StripeError(
+                "Missing required param: currency. Setup mode needs `currency` when "
+                "`payment_method_types` is not given.",
+                code="parameter_missing",
+                param="currency",
+            )
+        return None
+    if currency.lower() not in SUPPORTED:
+        raise invalid_param("currency", f"Invalid currency: {currency}.")
+    return currency.lower()
+
+
+def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -> StripeObject:
+    reject_unknown(params, CREATE_PARAMS)
+    mode = as_enum(require(params, "mode"), "mode", {"payment", "setup", "subscription"})
+    if mode == "subscription":
+        raise invalid_param("mode", "The Stripe emulator supports mode=payment and mode=setup.")
+    _refuse_unsupported(params, mode)
+    check_ui_mode(params)
+    if mode == "payment":
+        currency, items, products, total = _payment_amounts(emu, params)
+        method_types, allowed_types = session_payment_method_types(params, currency)
+    else:
+        currency, items, products, total = _setup_currency(params), [], {}, None
+        method_types, allowed_types = setup_payment_method_types(params)
 
     exclusive(params, "customer", "customer_email")
     customer_id = opt_str(params.get("customer"), "customer")
@@ -260,13 +217,13 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
     now = emu.now()
     phone = as_dict(params.get("phone_number_collection", {}), "phone_number_collection")
     promotion = params.get("allow_promotion_codes")
-    method_types, allowed_types = session_payment_method_types(params, currency)
     session = build_session(
         created=now,
         expires_at=_expires_at(params, now),
         url="",
         currency=currency,
         amount_total=total,
+        mode=mode,
         customer=customer_id,
         customer_email=as_email(email, "customer_email") if email else None,
         client_reference_id=opt_str(
@@ -287,7 +244,7 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
             phone.get("enabled", "false"), "phone_number_collection[enabled]"
         ),
         customer_creation=None
-        if customer_id
+        if customer_id or mode == "setup"
         else (opt_str(params.get("customer_creation"), "customer_creation") or "if_required"),
     )
     session["url"] = f"{emu.config.base_url}/c/pay/{session['id']}"
@@ -301,6 +258,9 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
         # Set while a bank debit is on its way ("settle" ends it).
         "awaiting_settlement": False,
     }
+    if mode == "setup":
+        data = checkout_setup.setup_intent_data(params.get("setup_intent_data", {}))
+        checkout_setup.create_setup_intent(emu, session, data, ctx)
     return session
 
 
@@ -336,6 +296,7 @@ def expire_session(emu: Emulator, session: StripeObject, ctx: RequestContext) ->
         # An abandoned attempt's PaymentIntent is cancelled along with its session.
         pi.update(status="canceled", canceled_at=emu.now(), cancellation_reason="abandoned")
         emu.emit("payment_intent.canceled", pi, ctx)
+    checkout_setup.cancel_setup_intent(emu, session, ctx)
     emu.emit("checkout.session.expired", session, ctx)
     return session
 

@@ -4,8 +4,11 @@ Event sequences follow Stripe's:
 
 - card paid: ``payment_intent.created``, ``charge.succeeded``,
   ``payment_intent.succeeded``, ``checkout.session.completed`` (``payment_status=paid``);
-- card declined: ``payment_intent.created`` (first attempt only),
-  ``payment_intent.payment_failed``; the session stays open and no charge exists;
+- card declined: ``payment_intent.created`` (first attempt only), ``charge.failed``,
+  ``payment_intent.payment_failed``; the session stays open (see ``card_payments``);
+- with ``payment_intent_data[setup_future_usage]`` and a customer, the paid card is
+  then attached to the customer (``payment_method.attached``);
+- setup mode: see ``checkout_setup``;
 - card 4000 0000 0000 0259: paid as above, then disputed as fraudulent at once
   (``charge.dispute.created``, ``charge.dispute.funds_withdrawn``); card
   4000 0000 0000 5126: paid as above, its refunds fail later (see ``refunds``);
@@ -20,22 +23,21 @@ Event sequences follow Stripe's:
 from __future__ import annotations
 
 import copy
-from typing import Any
 
-from stripe_emulator.cards import TestCard, lookup_card
+from stripe_emulator.cards import lookup_card, parse_expiry
 from stripe_emulator.core import AUTOMATIC, Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id
-from stripe_emulator.objects.checkout import customer_details
+from stripe_emulator.objects.checkout import mark_complete
+from stripe_emulator.objects.payment_method import build_payment_method
 from stripe_emulator.objects.payments import (
     bank_debit_details,
     build_charge,
     build_payment_intent,
-    build_payment_method,
-    card_details,
 )
+from stripe_emulator.operations import checkout_setup, payment_methods
+from stripe_emulator.operations.card_payments import after_payment, confirm_card
 from stripe_emulator.operations.checkout import get_session
-from stripe_emulator.operations.disputes import open_dispute
 from stripe_emulator.payment_methods import delayed_method_for
 from stripe_emulator.store import StripeObject
 
@@ -84,6 +86,7 @@ def _payment_intent(emu: Emulator, session: StripeObject) -> StripeObject:
         allowed_payment_method_types=copy.copy(session["allowed_payment_method_types"]),
         statement_descriptor=data["statement_descriptor"],
         statement_descriptor_suffix=data["statement_descriptor_suffix"],
+        setup_future_usage=data["setup_future_usage"],
     )
     emu.store.add(pi)
     session["payment_intent"] = pi["id"]
@@ -91,19 +94,15 @@ def _payment_intent(emu: Emulator, session: StripeObject) -> StripeObject:
     return pi
 
 
-def _payment_method(
-    emu: Emulator,
-    session: StripeObject,
-    method_type: str,
-    details: dict[str, Any],
-    email: str,
-    name: str | None,
+def _bank_payment_method(
+    emu: Emulator, method_type: str, email: str, name: str | None
 ) -> StripeObject:
+    # Used for this payment only: not attached to the session's customer.
     pm = build_payment_method(
         created=emu.now(),
         method_type=method_type,
-        details=details,
-        customer=session["customer"],
+        details=bank_debit_details(method_type),
+        customer=None,
         email=email,
         name=name,
     )
@@ -113,32 +112,11 @@ def _payment_method(
 def _complete(
     emu: Emulator, session: StripeObject, email: str, name: str | None, paid: bool
 ) -> None:
-    session.update(
-        status="complete",
-        payment_status="paid" if paid else "unpaid",
-        customer_details=customer_details(email, name),
-        url=None,
-    )
+    mark_complete(session, email, name, "paid" if paid else "unpaid")
     if session["customer"]:
         customer = emu.store.customers.get(session["customer"])
         if customer is not None and customer.get("currency") is None:
             customer["currency"] = session["currency"]
-
-
-def _decline(emu: Emulator, pi: StripeObject, card: TestCard) -> StripeError:
-    error = card.error()
-    pi["last_payment_error"] = {
-        **error.body()["error"],
-        "payment_method": {
-            "object": "payment_method",
-            "type": "card",
-            "card": {"brand": card.brand, "last4": card.last4},
-        },
-    }
-    pi["status"] = "requires_payment_method"
-    emu.emit("payment_intent.payment_failed", pi)
-    error.extra["payment_intent"] = {"id": pi["id"], "status": pi["status"]}
-    return error
 
 
 def pay_with_card(
@@ -148,8 +126,9 @@ def pay_with_card(
     *,
     email: str | None = None,
     name: str | None = None,
+    expiry: str | None = None,
 ) -> StripeObject:
-    """Pay by card; raises a 402 ``card_error`` (session left open) on a decline."""
+    """Pay (or, in setup mode, save) by card; a 402 ``card_error`` leaves the session open."""
     session = _open_session(emu, session_id)
     if "card" not in session["payment_method_types"]:
         raise StripeError("This Checkout Session does not accept cards.", param="card")
@@ -157,43 +136,22 @@ def pay_with_card(
     if card.code == "incorrect_number":
         # Rejected by the page's own validation: no PaymentIntent attempt is made.
         raise card.error()
-    pi = _payment_intent(emu, session)
-    if card.declined:
-        raise _decline(emu, pi, card)
+    exp_month, exp_year = parse_expiry(expiry, emu.now())
     email = payer_email(emu, session, email)
-    pm = _payment_method(
-        emu,
-        session,
-        "card",
-        card_details(card.brand, card.last4, card.funding, card.country),
-        email,
-        name,
-    )
-    charge = emu.store.add(
-        build_charge(
-            created=emu.now(),
-            payment_intent=pi,
-            payment_method=pm,
-            status="succeeded",
-            receipt_base_url=emu.config.base_url,
+    if session["mode"] == "setup":
+        return checkout_setup.complete_with_card(
+            emu, session, card, exp_month, exp_year, email, name
         )
+    pi = _payment_intent(emu, session)
+    pm = payment_methods.new_card_payment_method(
+        emu, card, exp_month=exp_month, exp_year=exp_year, email=email, name=name
     )
-    pi.update(
-        status="succeeded",
-        amount_received=pi["amount"],
-        payment_method=pm["id"],
-        latest_charge=charge["id"],
-        last_payment_error=None,
-        payment_record=new_id("pr_"),
-    )
+    error = confirm_card(emu, pi, pm, off_session=False, on_page=True)
+    if error is not None:
+        raise error
     _complete(emu, session, email, name, paid=True)
-    if card.refunds_fail:
-        emu.store.private[charge["id"]] = {"refunds_fail": True}
-    emu.emit("charge.succeeded", charge)
-    emu.emit("payment_intent.succeeded", pi)
     emu.emit("checkout.session.completed", session)
-    if card.disputed:
-        open_dispute(emu, charge, None, "fraudulent")
+    after_payment(emu, pi)
     return session
 
 
@@ -211,7 +169,7 @@ def pay_with_bank_debit(
         )
     pi = _payment_intent(emu, session)
     email = payer_email(emu, session, email)
-    pm = _payment_method(emu, session, method_type, bank_debit_details(method_type), email, name)
+    pm = _bank_payment_method(emu, method_type, email, name)
     charge = emu.store.add(
         build_charge(
             created=emu.now(),
