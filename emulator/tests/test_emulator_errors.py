@@ -146,7 +146,7 @@ def _line(**price_data: Any) -> list[dict[str, Any]]:
         ({"colour": "blue"}, "colour", "Received unknown parameter: colour"),
         ({"customer_email": "not-an-email"}, "customer_email", "Invalid email"),
         ({"customer": "cus_missing"}, "customer", "No such customer: 'cus_missing'"),
-        ({"discounts": [{"coupon": "X"}]}, "discounts", "does not support"),
+        ({"discounts": [{"coupon": "X"}]}, "discounts[0][coupon]", "No such coupon: 'X'"),
     ],
 )
 def test_bad_session_parameters_give_400_naming_the_param(

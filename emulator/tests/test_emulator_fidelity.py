@@ -36,6 +36,9 @@ RESOURCES = [
     "dispute",
     "payment_method",
     "setup_intent",
+    "coupon",
+    "discount",
+    "item",
 ]
 # Other states of the same objects, checked against the same official example.
 VARIANTS = {
@@ -45,6 +48,8 @@ VARIANTS = {
     "charge (declined)": "charge",
     "checkout.session (setup)": "checkout.session",
     "setup_intent (succeeded)": "setup_intent",
+    "checkout.session (discounted)": "checkout.session",
+    "coupon (amount_off)": "coupon",
 }
 SDK_CLASSES: dict[str, type] = {
     "checkout.session": stripe.checkout.Session,
@@ -56,6 +61,9 @@ SDK_CLASSES: dict[str, type] = {
     "dispute": stripe.Dispute,
     "payment_method": stripe.PaymentMethod,
     "setup_intent": stripe.SetupIntent,
+    "coupon": stripe.Coupon,
+    "discount": stripe.Discount,
+    "item": stripe.LineItem,
 }
 # Fields of API 2026-10-28 that the older fixtures lack (issue 8); sent even when null.
 NEW_FIELDS = [
@@ -143,8 +151,29 @@ def ours(emulator: EmulatorServer) -> dict[str, dict[str, Any]]:
     ).json()["error"]  # fmt: skip
     pi_declined = call("GET", f"/v1/payment_intents/{declined['payment_intent']['id']}")
     charge_declined = call("GET", f"/v1/charges/{declined['charge']}")
+
+    # A coupon on a session: the session, its line item and the discount object.
+    coupon = call("POST", "/v1/coupons", percent_off="25.5", name="Spring")
+    fixed = call("POST", "/v1/coupons", amount_off="100", currency="gbp")
+    discounted = call(
+        "POST",
+        "/v1/checkout/sessions",
+        **{**line_items, "success_url": ok_url, "discounts[0][coupon]": coupon["id"]},
+    )
+    breakdown = http.get(
+        f"/v1/checkout/sessions/{discounted['id']}",
+        params={"expand[]": "total_details.breakdown"},
+    ).json()["total_details"]["breakdown"]
+    item = call("GET", f"/v1/checkout/sessions/{discounted['id']}/line_items")["data"][0]
+    deleted_coupon = http.delete(f"/v1/coupons/{fixed['id']}").json()
     http.close()
     return {
+        "coupon": coupon,
+        "coupon (amount_off)": fixed,
+        "deleted_coupon": deleted_coupon,
+        "checkout.session (discounted)": discounted,
+        "discount": breakdown["discounts"][0]["discount"],
+        "item": item,
         "payment_method": card,
         "setup_intent": setup_intent,
         "setup_intent (succeeded)": setup_done,
@@ -292,6 +321,34 @@ def test_a_setup_session_and_its_intent_hold_what_stripe_puts_there(
     assert (done["status"], done["payment_method"]) == ("succeeded", ours["payment_method"]["id"])
     assert done["usage"] == "off_session"
     assert done["allowed_payment_method_types"] is None
+
+
+def test_a_deleted_coupon_is_stripes_stub(
+    official: dict[str, Any], ours: dict[str, dict[str, Any]]
+) -> None:
+    assert set(ours["deleted_coupon"]) == set(official["deleted_coupon"])
+    assert ours["deleted_coupon"]["deleted"] is True
+
+
+def test_a_discounted_session_holds_what_stripe_puts_there(
+    ours: dict[str, dict[str, Any]],
+) -> None:
+    session, coupon, item = (
+        ours["checkout.session (discounted)"],
+        ours["coupon"],
+        ours["item"],
+    )
+    assert (session["amount_subtotal"], session["amount_total"]) == (1000, 745)  # 255 off
+    assert session["total_details"]["amount_discount"] == 255
+    assert session["discounts"] == [{"coupon": coupon["id"], "promotion_code": None}]
+    assert (item["amount_discount"], item["amount_total"]) == (255, 745)
+    assert coupon["percent_off"] == 25.5
+    assert isinstance(coupon["percent_off"], float)
+    discount = ours["discount"]
+    assert discount["source"] == {"coupon": coupon["id"], "type": "coupon"}
+    assert (discount["checkout_session"], discount["end"]) == (session["id"], None)
+    declared = _declared_of(stripe.Discount.Source)
+    assert set(discount["source"]) <= declared
 
 
 def _declared_of(cls: type) -> set[str]:

@@ -69,6 +69,40 @@ def test_objects_survive_a_restart_with_a_state_file(tmp_path: Path) -> None:
         second.stop()
 
 
+def test_saved_cards_and_coupons_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    first = start_emulator(state_path=state)
+    try:
+        sdk = _client(first.url)
+        customer = sdk.v1.customers.create(params={"email": "kept@example.com"})
+        setup = sdk.v1.checkout.sessions.create(
+            params={"mode": "setup", "currency": "gbp", "customer": customer.id,
+                    "success_url": "http://app.test/ok"}
+        )  # fmt: skip
+        first.control.pay(setup.id, card="4000000000000341")
+        sdk.v1.coupons.create(params={"id": "KEPT", "percent_off": "50"})
+    finally:
+        first.stop()
+
+    second = start_emulator(state_path=state)
+    try:
+        sdk = _client(second.url)
+        (card,) = sdk.v1.payment_methods.list(params={"customer": customer.id}).data
+        # The card still behaves as its number does (0341: every charge declined).
+        with pytest.raises(stripe.CardError) as declined:
+            sdk.v1.payment_intents.create(
+                params={"amount": 1000, "currency": "gbp", "customer": customer.id,
+                        "payment_method": card.id, "off_session": True, "confirm": True}
+            )  # fmt: skip
+        assert declined.value.code == "card_declined"
+        discounted = sdk.v1.checkout.sessions.create(
+            params={**_checkout_params(customer.id), "discounts": [{"coupon": "KEPT"}]}  # type: ignore[dict-item]
+        )
+        assert discounted.amount_total == 500
+    finally:
+        second.stop()
+
+
 def test_without_a_state_file_a_restart_forgets(tmp_path: Path) -> None:
     first = start_emulator()
     try:

@@ -77,6 +77,21 @@ class Emulator:
         self.webhooks.dispatch(event, endpoints)
         return event
 
+    def update(
+        self,
+        obj: StripeObject,
+        changes: dict[str, Any],
+        event_type: str,
+        ctx: RequestContext = AUTOMATIC,
+    ) -> StripeObject:
+        """Apply ``changes``; ``event_type`` (``previous_attributes``: the old values of the
+        fields that changed) is emitted only if something did change, as on Stripe."""
+        previous = {k: obj[k] for k, v in changes.items() if obj.get(k) != v}
+        obj.update(changes)
+        if previous:
+            self.emit(event_type, obj, ctx, previous_attributes=previous)
+        return obj
+
     def _on_delivered(self, event_id: str, endpoint_id: str) -> None:
         event = self.store.events.get(event_id)
         undelivered = self.store.private.get(event_id, {}).get("undelivered")

@@ -3,7 +3,8 @@
 Paths are dotted (``payment_intent.latest_charge``); on list responses they start
 with ``data.``. A path that cannot be expanded is refused as Stripe refuses it.
 ``line_items`` on a Checkout Session is not an id field but an "includable" list,
-present only when expanded.
+present only when expanded; so are a session's ``total_details.breakdown`` and a line
+item's ``discounts``. The coupons in a session's ``discounts`` array expand too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from stripe_emulator.errors import StripeError
 from stripe_emulator.lists import list_object
+from stripe_emulator.operations.discounts import breakdown, line_item_discounts
 from stripe_emulator.store import Store, StripeObject
 
 # Which fields of which object types hold an expandable id.
@@ -21,6 +23,7 @@ _ID_FIELDS: dict[str, set[str]] = {
     "checkout.session": {"customer", "payment_intent", "setup_intent"},
     "setup_intent": {"customer", "payment_method"},
     "payment_method": {"customer"},
+    "coupon": set(),
     "payment_intent": {"customer", "latest_charge", "payment_method"},
     "charge": {"customer", "payment_intent", "payment_method"},
     "refund": {"charge", "payment_intent"},
@@ -36,8 +39,22 @@ def _session_line_items(store: Store, session: StripeObject) -> StripeObject:
     return list_object(copy.deepcopy(items[:10]), url, has_more=len(items) > 10)
 
 
+def _total_details(store: Store, session: StripeObject) -> Any:
+    # Only "total_details.breakdown" is includable; the rest of total_details is there.
+    details = session.get("total_details")
+    if details is None:
+        return None
+    return {**details, "breakdown": breakdown(store, session)}
+
+
 _INCLUDABLE: dict[tuple[str, str], Callable[[Store, StripeObject], Any]] = {
     ("checkout.session", "line_items"): _session_line_items,
+    ("checkout.session", "total_details"): _total_details,
+    ("item", "discounts"): line_item_discounts,
+}
+# Arrays of plain hashes whose id fields expand: (object type, field) -> their id fields.
+_ID_LISTS: dict[tuple[str, str], set[str]] = {
+    ("checkout.session", "discounts"): {"coupon", "promotion_code"},
 }
 
 
@@ -55,8 +72,16 @@ def _expand_one(store: Store, obj: Any, parts: list[str], path: str) -> None:
         return
     kind = obj.get("object", "")
     includable = _INCLUDABLE.get((kind, head))
+    id_list = _ID_LISTS.get((kind, head))
+    if id_list is not None:
+        for entry in obj.get(head) or []:
+            _expand_entry(store, entry, rest, id_list, path)
+        return
     if includable is not None:
+        if head == "total_details" and rest[:1] != ["breakdown"]:
+            raise _cannot(path)
         obj[head] = includable(store, obj)
+        rest = rest[1:] if head == "total_details" else rest
     elif head in _ID_FIELDS.get(kind, set()):
         value = obj.get(head)
         if isinstance(value, str):
@@ -65,6 +90,16 @@ def _expand_one(store: Store, obj: Any, parts: list[str], path: str) -> None:
     else:
         raise _cannot(path)
     _expand_one(store, obj[head], rest, path)
+
+
+def _expand_entry(store: Store, entry: Any, parts: list[str], fields: set[str], path: str) -> None:
+    if not parts or parts[0] not in fields:
+        raise _cannot(path)
+    value = entry.get(parts[0]) if isinstance(entry, dict) else None
+    if isinstance(value, str):
+        target = store.find(value)
+        entry[parts[0]] = copy.deepcopy(target) if target is not None else value
+    _expand_one(store, entry.get(parts[0]), parts[1:], path)
 
 
 def expand(store: Store, obj: StripeObject, paths: list[str]) -> StripeObject:

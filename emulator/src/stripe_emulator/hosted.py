@@ -5,7 +5,8 @@ an HTTP client in a test drive it the same way: ``GET`` shows the line items and
 total; ``POST`` with ``payment_method=card`` and ``card_number=...`` (optionally
 ``card_expiry=MM / YY``; or ``payment_method=bank_transfer``) pays, then answers
 ``303 See Other`` to the session's ``success_url`` with ``{CHECKOUT_SESSION_ID}`` filled
-in. A setup-mode session shows no amounts and saves the card instead. A declined card
+in. A setup-mode session shows no amounts and saves the card instead; a session a
+coupon made free asks for no payment method. A declined card
 answers 402 with the page and the decline message; the session stays open. The
 cancel link goes straight to ``cancel_url``, as on Stripe.
 """
@@ -24,7 +25,7 @@ from stripe_emulator.core import Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import decode_form
 from stripe_emulator.money import format_amount
-from stripe_emulator.operations import checkout, payments
+from stripe_emulator.operations import checkout, discounts, payments
 from stripe_emulator.payment_methods import delayed_method_for
 from stripe_emulator.store import StripeObject
 
@@ -81,6 +82,7 @@ def _page(
     email = payments.known_email(emu, session)
     bank_method = delayed_method_for(currency or "gbp")
     setup = session["mode"] == "setup"
+    free = discounts.is_free(session)
     usage = emu.store.private[session["id"]]["payment_intent_data"].get("setup_future_usage")
     return _html(
         "checkout.html",
@@ -90,28 +92,50 @@ def _page(
         setup=setup,
         saves_card=setup or usage is not None,
         total=None if setup else format_amount(session["amount_total"], currency),
+        discount=_discount_line(emu, session),
+        free=free,
         test_cards=CARD_CHOICES,
         error=error,
         email=email,
         card_number=card_number,
         # Relative, so the page also works when the emulator is mounted under a prefix.
         action=session["id"],
-        card_allowed="card" in session["payment_method_types"],
-        bank_allowed=not setup and bank_method in session["payment_method_types"],
+        card_allowed=not free and "card" in session["payment_method_types"],
+        bank_allowed=not (setup or free) and bank_method in session["payment_method_types"],
         bank_method=bank_method.replace("_", " "),
     )
+
+
+def _discount_line(emu: Emulator, session: StripeObject) -> dict[str, str] | None:
+    """The subtotal and the coupon's line, as Checkout shows a discount."""
+    details = session["total_details"] or {}
+    if not details.get("amount_discount"):
+        return None
+    currency = session["currency"]
+    coupon_id = session["discounts"][0]["coupon"]
+    coupon = emu.store.coupons.get(coupon_id, {})
+    label = coupon.get("name") or coupon_id
+    if coupon.get("percent_off") is not None:
+        label += f" ({coupon['percent_off']:g}% off)"
+    return {
+        "subtotal": format_amount(session["amount_subtotal"], currency),
+        "label": label,
+        "amount": "\u2212" + format_amount(details["amount_discount"], currency),
+    }
 
 
 _CLOSED_TEXT = {
     "paid": "Thanks for your payment.",
     "unpaid": "Your bank transfer has been started; it will be confirmed later.",
-    "no_payment_required": "Your card has been saved.",
+    "no_payment_required": "Your order is complete; nothing was charged.",
 }
 
 
 def _closed(session: StripeObject, status: int) -> HTMLResponse:
     if session["status"] == "complete":
         text = _CLOSED_TEXT[session["payment_status"]]
+        if session["mode"] == "setup":
+            text = "Your card has been saved."
         return _message(
             "Payment complete",
             f"This Checkout Session is complete. {text}",
@@ -163,7 +187,9 @@ async def submit(request: Request, session_id: str) -> Response:
     if email is None and payments.known_email(emu, session) is None:
         return _page(emu, session, 400, error="Enter your email address.", card_number=card_number)
     try:
-        if method == "bank_transfer":
+        if discounts.is_free(session):
+            payments.complete_free(emu, session, email, name)
+        elif method == "bank_transfer":
             payments.pay_with_bank_debit(emu, session_id, email=email, name=name)
         elif method == "card":
             if not card_number:

@@ -31,6 +31,7 @@ _COLLECTIONS = (
     "disputes",
     "payment_methods",
     "setup_intents",
+    "coupons",
     "events",
     "private",
 )

@@ -50,6 +50,9 @@ class Store:
         self.disputes: dict[str, StripeObject] = {}
         self.payment_methods: dict[str, StripeObject] = {}
         self.setup_intents: dict[str, StripeObject] = {}
+        # Coupon ids are the integration's own codes (no prefix), so coupons are found by
+        # their object type when added and by membership when looked up.
+        self.coupons: dict[str, StripeObject] = {}
         self.events: dict[str, StripeObject] = {}
         self.private: dict[str, dict[str, Any]] = {}
         # Creation order; list endpoints sort by it (newest first) and cursors use it,
@@ -61,7 +64,8 @@ class Store:
         return self.clock.now()
 
     def add(self, obj: StripeObject) -> StripeObject:
-        collection = self.collection_for(obj["id"])
+        is_coupon = obj.get("object") == "coupon"
+        collection = self.coupons if is_coupon else self.collection_for(obj["id"])
         if collection is None:
             raise ValueError(f"no collection for id {obj['id']!r}")
         collection[obj["id"]] = obj
@@ -73,6 +77,8 @@ class Store:
         return self._order.get(object_id)
 
     def collection_for(self, object_id: str) -> dict[str, StripeObject] | None:
+        if object_id in self.coupons:
+            return self.coupons
         for prefix, (attribute, _) in _PREFIXES.items():
             if object_id.startswith(prefix):
                 return getattr(self, attribute)
@@ -82,8 +88,9 @@ class Store:
         collection = self.collection_for(object_id)
         return collection.get(object_id) if collection is not None else None
 
-    @staticmethod
-    def kind_of(object_id: str) -> str:
+    def kind_of(self, object_id: str) -> str:
+        if object_id in self.coupons:
+            return "coupon"
         for prefix, (_, kind) in _PREFIXES.items():
             if object_id.startswith(prefix):
                 return kind

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from stripe_emulator.api import (
     charges,
     checkout,
+    coupons,
     customers,
     disputes,
     events,
@@ -20,8 +21,8 @@ from stripe_emulator.api import (
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
-    modules = (customers, payment_methods, checkout, payment_intents, setup_intents, charges,
-               refunds, disputes, events)  # fmt: skip
+    modules = (customers, payment_methods, checkout, coupons, payment_intents, setup_intents,
+               charges, refunds, disputes, events)  # fmt: skip
     for module in modules:
         router.include_router(module.router)
     # Last: anything else under /v1 is Stripe's "Unrecognized request URL".

@@ -68,18 +68,14 @@ async def update(request: Request, pm_id: str) -> StripeJSONResponse:
         raise StripeError(
             "You must save this PaymentMethod to a customer before you can update it."
         )
-    previous = {}
+    changes = {}
     if "metadata" in params:
-        previous["metadata"] = pm["metadata"]
-        pm["metadata"] = updated_metadata(pm["metadata"], params["metadata"])
+        changes["metadata"] = updated_metadata(pm["metadata"], params["metadata"])
     if params.get("allow_redisplay"):
-        previous["allow_redisplay"] = pm["allow_redisplay"]
-        pm["allow_redisplay"] = as_enum(
+        changes["allow_redisplay"] = as_enum(
             params["allow_redisplay"], "allow_redisplay", {"always", "limited", "unspecified"}
         )
-    changed = {k: v for k, v in previous.items() if pm[k] != v}
-    if changed:
-        emu.emit("payment_method.updated", pm, context(request), previous_attributes=changed)
+    emu.update(pm, changes, "payment_method.updated", context(request))
     return respond(request, pm, params)
 
 

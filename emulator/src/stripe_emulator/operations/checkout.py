@@ -7,6 +7,7 @@ cosmetic, or refused with a 400: none is silently ignored if it would change amo
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from stripe_emulator.errors import StripeError, invalid_param, no_such
 from stripe_emulator.lists import created_matcher
 from stripe_emulator.money import MINIMUM_CHARGE, SUPPORTED, format_amount
 from stripe_emulator.objects.checkout import build_session
-from stripe_emulator.operations import checkout_setup
+from stripe_emulator.operations import checkout_setup, discounts
 from stripe_emulator.operations.customers import get_customer
 from stripe_emulator.operations.line_items import MAX_AMOUNT, parse_line_items
 from stripe_emulator.params import (
@@ -42,8 +43,8 @@ from stripe_emulator.store import StripeObject
 _USED = {
     "allow_promotion_codes", "allowed_payment_method_types", "billing_address_collection",
     "cancel_url", "client_reference_id", "currency", "customer", "customer_creation",
-    "customer_email", "expand", "expires_at", "line_items", "locale", "metadata", "mode",
-    "payment_intent_data", "payment_method_types", "phone_number_collection",
+    "customer_email", "discounts", "expand", "expires_at", "line_items", "locale", "metadata",
+    "mode", "payment_intent_data", "payment_method_types", "phone_number_collection",
     "setup_intent_data", "submit_type", "success_url", "ui_mode",
 }  # fmt: skip
 # Real Stripe parameters that only change how the page looks or what it asks; accepted
@@ -59,11 +60,11 @@ _COSMETIC = {
 }  # fmt: skip
 # Real Stripe parameters that would change amounts or the kind of session; refused
 # loudly rather than silently ignored.
-_UNSUPPORTED = {"automatic_tax", "discounts", "optional_items", "shipping_options",
-                "subscription_data"}  # fmt: skip
+_UNSUPPORTED = {"automatic_tax", "optional_items", "shipping_options", "subscription_data"}
 CREATE_PARAMS = _USED | _COSMETIC | _UNSUPPORTED
 # Parameters of one mode only, refused in the other as Stripe refuses them.
 _MODE_ONLY = {
+    "discounts": "payment",
     "line_items": "payment",
     "payment_intent_data": "payment",
     "setup_intent_data": "setup",
@@ -154,16 +155,30 @@ def _refuse_unsupported(params: dict[str, Any], mode: str) -> None:
             raise invalid_param(key, f"You can not pass `{key}` in `{mode}` mode.")
 
 
-def _payment_amounts(
-    emu: Emulator, params: dict[str, Any]
-) -> tuple[str, list[StripeObject], dict[str, dict[str, Any]], int]:
-    """Payment mode: the line items, their currency and the total due."""
+@dataclass
+class _Pricing:
+    """What a session charges: its line items and the discount on them, if any."""
+
+    currency: str | None
+    items: list[StripeObject] = field(default_factory=list)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    total: int | None = None
+    coupon: StripeObject | None = None
+    discounts: list[int] = field(default_factory=list)
+
+
+def _payment_amounts(emu: Emulator, params: dict[str, Any]) -> _Pricing:
+    """Payment mode: the line items, their currency and the total due after any discount
+    (zero is allowed: a 100 % discount needs no payment)."""
     currency, items, products = parse_line_items(emu, params.get("line_items"))
     if params.get("currency") and as_str(params["currency"], "currency").lower() != currency:
         raise invalid_param("currency", "`currency` must match the currency of the line items.")
-    total = sum(i["amount_total"] for i in items)
+    coupon = discounts.coupon_for(emu, params, currency)
+    subtotals = [i["amount_subtotal"] for i in items]
+    amounts = discounts.discount_amounts(coupon, subtotals)
+    total = sum(subtotals) - sum(amounts)
     minimum = MINIMUM_CHARGE.get(currency, 50)
-    if total < minimum:
+    if 0 < total < minimum or (coupon is None and total < minimum):
         raise invalid_param(
             "line_items",
             "The Checkout Session's total amount due must add up "
@@ -175,7 +190,7 @@ def _payment_amounts(
             "The Checkout Session's total amount due must be at "
             f"most {format_amount(MAX_AMOUNT, currency)}",
         )
-    return currency, items, products, total
+    return _Pricing(currency, items, products, total, coupon, amounts)
 
 
 def _setup_currency(params: dict[str, Any]) -> str | None:
@@ -203,11 +218,13 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
     _refuse_unsupported(params, mode)
     check_ui_mode(params)
     if mode == "payment":
-        currency, items, products, total = _payment_amounts(emu, params)
-        method_types, allowed_types = session_payment_method_types(params, currency)
+        pricing = _payment_amounts(emu, params)
+        assert pricing.currency is not None
+        method_types, allowed_types = session_payment_method_types(params, pricing.currency)
     else:
-        currency, items, products, total = _setup_currency(params), [], {}, None
+        pricing = _Pricing(_setup_currency(params))
         method_types, allowed_types = setup_payment_method_types(params)
+    items = pricing.items
 
     exclusive(params, "customer", "customer_email")
     customer_id = opt_str(params.get("customer"), "customer")
@@ -221,8 +238,8 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
         created=now,
         expires_at=_expires_at(params, now),
         url="",
-        currency=currency,
-        amount_total=total,
+        currency=pricing.currency,
+        amount_total=pricing.total,
         mode=mode,
         customer=customer_id,
         customer_email=as_email(email, "customer_email") if email else None,
@@ -254,11 +271,15 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
         emu.store.add(item)
     emu.store.private[session["id"]] = {
         "payment_intent_data": _payment_intent_data(params.get("payment_intent_data", {})),
-        "products": products,
+        "products": pricing.products,
         # Set while a bank debit is on its way ("settle" ends it).
         "awaiting_settlement": False,
     }
-    if mode == "setup":
+    if mode == "payment":
+        discounts.apply(emu, session, items, pricing.coupon, pricing.discounts)
+        if discounts.is_free(session):
+            session["payment_status"] = "no_payment_required"
+    else:
         data = checkout_setup.setup_intent_data(params.get("setup_intent_data", {}))
         checkout_setup.create_setup_intent(emu, session, data, ctx)
     return session

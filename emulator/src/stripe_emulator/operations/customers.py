@@ -92,11 +92,7 @@ def update_customer(
         changes["metadata"] = updated_metadata(customer["metadata"], params["metadata"])
     if "address" in params:
         changes["address"] = _address(params["address"])
-    previous = {k: customer[k] for k, v in changes.items() if customer[k] != v}
-    customer.update(changes)
-    if previous:
-        emu.emit("customer.updated", customer, ctx, previous_attributes=previous)
-    return customer
+    return emu.update(customer, changes, "customer.updated", ctx)
 
 
 def delete_customer(emu: Emulator, customer_id: str, ctx: RequestContext) -> StripeObject:

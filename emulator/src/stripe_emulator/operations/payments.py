@@ -9,6 +9,8 @@ Event sequences follow Stripe's:
 - with ``payment_intent_data[setup_future_usage]`` and a customer, the paid card is
   then attached to the customer (``payment_method.attached``);
 - setup mode: see ``checkout_setup``;
+- a session a discount made free: ``checkout.session.completed`` only
+  (``no_payment_required``, no PaymentIntent), whatever the payer chose;
 - card 4000 0000 0000 0259: paid as above, then disputed as fraudulent at once
   (``charge.dispute.created``, ``charge.dispute.funds_withdrawn``); card
   4000 0000 0000 5126: paid as above, its refunds fail later (see ``refunds``);
@@ -35,7 +37,7 @@ from stripe_emulator.objects.payments import (
     build_charge,
     build_payment_intent,
 )
-from stripe_emulator.operations import checkout_setup, payment_methods
+from stripe_emulator.operations import checkout_setup, discounts, payment_methods
 from stripe_emulator.operations.card_payments import after_payment, confirm_card
 from stripe_emulator.operations.checkout import get_session
 from stripe_emulator.payment_methods import delayed_method_for
@@ -113,10 +115,23 @@ def _complete(
     emu: Emulator, session: StripeObject, email: str, name: str | None, paid: bool
 ) -> None:
     mark_complete(session, email, name, "paid" if paid else "unpaid")
+    discounts.redeem(emu, session)
     if session["customer"]:
         customer = emu.store.customers.get(session["customer"])
         if customer is not None and customer.get("currency") is None:
             customer["currency"] = session["currency"]
+
+
+def complete_free(
+    emu: Emulator, session: StripeObject, email: str | None, name: str | None
+) -> StripeObject:
+    """A session a discount made free completes with nothing paid: no PaymentIntent,
+    ``no_payment_required``, ``checkout.session.completed`` only."""
+    email = payer_email(emu, session, email)
+    mark_complete(session, email, name, "no_payment_required")
+    discounts.redeem(emu, session)
+    emu.emit("checkout.session.completed", session)
+    return session
 
 
 def pay_with_card(
@@ -130,6 +145,8 @@ def pay_with_card(
 ) -> StripeObject:
     """Pay (or, in setup mode, save) by card; a 402 ``card_error`` leaves the session open."""
     session = _open_session(emu, session_id)
+    if discounts.is_free(session):
+        return complete_free(emu, session, email, name)
     if "card" not in session["payment_method_types"]:
         raise StripeError("This Checkout Session does not accept cards.", param="card")
     card = lookup_card(number)
@@ -160,6 +177,8 @@ def pay_with_bank_debit(
 ) -> StripeObject:
     """Start a delayed bank payment: the session completes unpaid until it settles."""
     session = _open_session(emu, session_id)
+    if discounts.is_free(session):
+        return complete_free(emu, session, email, name)
     method_type = delayed_method_for(session["currency"])
     if method_type not in session["payment_method_types"]:
         raise StripeError(
