@@ -251,6 +251,49 @@ def test_an_on_session_confirmation_of_a_3ds_card_waits_for_an_action(
     assert failed.value.code == "authentication_required"
 
 
+@pytest.mark.parametrize(
+    ("number", "outcome", "status", "answer"),
+    [
+        ("4000002760003184", "complete", "succeeded", 200),
+        ("4000002760003184", "fail", "requires_payment_method", 400),
+        ("4000008260003178", "complete", "requires_payment_method", 402),
+    ],
+)
+def test_the_payer_answers_the_3ds_challenge_on_its_page(
+    stripe_client: stripe.StripeClient,
+    customer: Any,
+    save_card: Callable[..., Any],
+    number: str,
+    outcome: str,
+    status: str,
+    answer: int,
+) -> None:
+    card = save_card(customer.id, number)
+    waiting = stripe_client.v1.payment_intents.create(
+        params={"amount": 1500, "currency": "gbp", "customer": customer.id,
+                "payment_method": card.id, "confirm": True}
+    )  # fmt: skip
+    assert waiting.status == "requires_action"
+    page_url = waiting.next_action.use_stripe_sdk.stripe_js
+    with httpx.Client() as browser:
+        page = browser.get(page_url)
+        assert (page.status_code, "£15.00" in page.text) == (200, True)
+        answered = browser.post(page_url, data={"outcome": outcome})
+        assert answered.status_code == answer
+        assert browser.get(page_url).status_code == 404  # nothing waits any more
+    pi = stripe_client.v1.payment_intents.retrieve(waiting.id)
+    assert pi.status == status
+    charges = stripe_client.v1.charges.list(params={"payment_intent": pi.id}).data
+    if outcome == "fail":  # no authorisation was asked for: no charge
+        assert pi.last_payment_error.code == "payment_intent_authentication_failure"
+        assert charges == []
+    elif status == "succeeded":
+        assert charges[0].payment_method_details.card.three_d_secure.result == "authenticated"
+    else:  # authenticated, then declined by the bank
+        assert pi.last_payment_error.decline_code == "insufficient_funds"
+        assert charges[0].status == "failed"
+
+
 def test_an_intent_confirmed_later_off_session_succeeds(
     stripe_client: stripe.StripeClient, customer: Any, save_card: Callable[..., Any]
 ) -> None:

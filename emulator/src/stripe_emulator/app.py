@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from stripe_emulator import control, hosted
+from stripe_emulator import authentication, control, hosted
 from stripe_emulator.api import build_router
 from stripe_emulator.auth import StripeApiMiddleware
 from stripe_emulator.config import EmulatorConfig
@@ -81,6 +81,7 @@ def create_app(
     app.state.emulator = emu
     app.include_router(build_router())
     app.include_router(hosted.router)
+    app.include_router(authentication.router)
     app.include_router(control.router)
     app.add_exception_handler(StripeError, stripe_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error)

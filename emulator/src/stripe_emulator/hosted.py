@@ -43,18 +43,19 @@ def _emu(request: Request) -> Emulator:
     return request.app.state.emulator
 
 
-def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """One of the emulator's pages (``templates/``), as HTML."""
     return HTMLResponse(_templates.get_template(template).render(**context), status_code=status)
 
 
-def _message(
+def message_page(
     heading: str,
     message: str,
     status: int = 200,
     link: str | None = None,
     link_text: str = "Continue",
 ) -> HTMLResponse:
-    return _html(
+    return render(
         "message.html", status, heading=heading, message=message, link=link, link_text=link_text
     )
 
@@ -84,7 +85,7 @@ def _page(
     setup = session["mode"] == "setup"
     free = discounts.is_free(session)
     usage = emu.store.private[session["id"]]["payment_intent_data"].get("setup_future_usage")
-    return _html(
+    return render(
         "checkout.html",
         status,
         session=session,
@@ -136,14 +137,14 @@ def _closed(session: StripeObject, status: int) -> HTMLResponse:
         text = _CLOSED_TEXT[session["payment_status"]]
         if session["mode"] == "setup":
             text = "Your card has been saved."
-        return _message(
+        return message_page(
             "Payment complete",
             f"This Checkout Session is complete. {text}",
             status,
             link=session["success_url"] and _success_url(session),
             link_text="Return to the merchant",
         )
-    return _message("Session expired", "This Checkout Session is no longer active.", status)
+    return message_page("Session expired", "This Checkout Session is no longer active.", status)
 
 
 def _success_url(session: StripeObject) -> str:
@@ -164,7 +165,7 @@ async def show(request: Request, session_id: str) -> Response:
     emu = _emu(request)
     session = _session_or_404(emu, session_id)
     if session is None:
-        return _message("Not found", "No such Checkout Session.", 404)
+        return message_page("Not found", "No such Checkout Session.", 404)
     if session["status"] != "open":
         return _closed(session, 200)
     return _page(emu, session)
@@ -175,7 +176,7 @@ async def submit(request: Request, session_id: str) -> Response:
     emu = _emu(request)
     session = _session_or_404(emu, session_id)
     if session is None:
-        return _message("Not found", "No such Checkout Session.", 404)
+        return message_page("Not found", "No such Checkout Session.", 404)
     if session["status"] != "open":
         return _closed(session, 409)
     form = decode_form(await request.body())
@@ -208,5 +209,5 @@ async def submit(request: Request, session_id: str) -> Response:
 async def complete(request: Request, session_id: str) -> Response:
     session = _session_or_404(_emu(request), session_id)
     if session is None:
-        return _message("Not found", "No such Checkout Session.", 404)
+        return message_page("Not found", "No such Checkout Session.", 404)
     return _closed(session, 200)

@@ -14,8 +14,10 @@ that charges a saved card off-session (subscription renewals) all call
   carries ``charge``, ``decline_code``, ``payment_intent`` and ``payment_method`` as
   Stripe's does;
 - a card that needs 3D Secure, confirmed on-session through the API: ``requires_action``
-  (``payment_intent.requires_action``). The hosted page completes the authentication
-  itself, so there the payment goes on.
+  (``payment_intent.requires_action``), its ``next_action`` pointing at the emulator's
+  authentication page (``/3ds/{id}``), where the payer completes or fails it
+  (:func:`authenticate`). Checkout's hosted page completes the authentication itself, so
+  there the payment goes on.
 """
 
 from __future__ import annotations
@@ -80,6 +82,37 @@ def confirm_card(
     return None
 
 
+def authenticate(emu: Emulator, pi: StripeObject, *, completed: bool) -> StripeError | None:
+    """The payer answers the 3D Secure challenge of a ``requires_action`` intent.
+
+    Completed: the payment goes on as on the hosted page (it may still be declined, as
+    4000 0082 6000 3178 is). Failed: no charge; the intent is back to
+    ``requires_payment_method`` with Stripe's ``payment_intent_authentication_failure``
+    (``payment_intent.payment_failed``).
+    """
+    pm = payment_methods.get_payment_method(emu, pi["payment_method"])
+    if completed:
+        error = confirm_card(emu, pi, pm, off_session=False, on_page=True)
+        if error is None:
+            after_payment(emu, pi)
+        return error
+    error = StripeError(
+        "The provided PaymentMethod has failed authentication. You can provide "
+        "payment_method_data or a new PaymentMethod to attempt to fulfill this "
+        "PaymentIntent again.",
+        code="payment_intent_authentication_failure",
+    )
+    payment_methods.mark_used(emu, pm)
+    pi.update(
+        status="requires_payment_method",
+        payment_method=None,
+        next_action=None,
+        last_payment_error={**error.body()["error"], "payment_method": emu.store.snapshot(pm)},
+    )
+    emu.emit("payment_intent.payment_failed", pi)
+    return error
+
+
 def after_payment(emu: Emulator, pi: StripeObject) -> None:
     """What a test card does once its payment is recorded: 0259 is disputed at once."""
     charge = emu.store.charges.get(pi["latest_charge"] or "")
@@ -138,6 +171,7 @@ def _require_action(emu: Emulator, pi: StripeObject, pm: StripeObject, ctx: Requ
         "use_stripe_sdk": {
             "type": "three_d_secure_redirect",
             "source": new_id("src_"),
+            # The emulator's page for the challenge (Stripe.js would open the bank's).
             "stripe_js": f"{emu.config.base_url}/3ds/{pi['id']}",
         },
     }
