@@ -12,18 +12,19 @@ from stripe_emulator.cards import DEFAULT_EXPIRY, TestCard
 from stripe_emulator.ids import new_id
 from stripe_emulator.objects.common import empty_address
 
-__all__ = ["DEFAULT_EXPIRY", "billing_details", "build_payment_method", "card_hash"]
+__all__ = ["DEFAULT_EXPIRY", "billing_details", "build_payment_method", "card_checks", "card_hash"]
+
+
+def card_checks() -> dict[str, Any]:
+    """A card's ``checks``: the CVC typed passed; no address was asked for."""
+    return {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"}
 
 
 def card_hash(card: TestCard, exp_month: int, exp_year: int) -> dict[str, Any]:
     """``payment_method.card`` (the charge's ``payment_method_details.card`` differs)."""
     return {
         "brand": card.brand,
-        "checks": {
-            "address_line1_check": None,
-            "address_postal_code_check": None,
-            "cvc_check": "pass",
-        },
+        "checks": card_checks(),
         "country": card.country,
         "display_brand": card.brand,
         "exp_month": exp_month,

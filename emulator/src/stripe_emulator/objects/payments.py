@@ -6,6 +6,7 @@ from typing import Any
 
 from stripe_emulator.cards import TestCard
 from stripe_emulator.ids import new_id, random_chars
+from stripe_emulator.objects.payment_method import card_checks
 
 
 def build_payment_intent(
@@ -84,11 +85,7 @@ def card_details(
         "amount_authorized": None,
         "authorization_code": None,
         "brand": card.brand,
-        "checks": {
-            "address_line1_check": None,
-            "address_postal_code_check": None,
-            "cvc_check": "pass",
-        },
+        "checks": card_checks(),
         "country": card.country,
         "exp_month": exp_month,
         "exp_year": exp_year,
