@@ -122,7 +122,16 @@ def _line(**price_data: Any) -> list[dict[str, Any]]:
     [
         ({"line_items": None}, "line_items", "Missing required param: line_items"),
         ({"mode": None}, "mode", "Missing required param: mode"),
-        ({"mode": "subscription"}, "mode", "mode=payment and mode=setup"),
+        (
+            {"mode": "subscription"},
+            "line_items[0][price_data][recurring]",
+            "only a recurring price in subscription mode",
+        ),
+        (
+            {"mode": "payment", "line_items": _line(recurring={"interval": "month"})},
+            "line_items[0][price_data][recurring]",
+            "recurring price in `payment` mode",
+        ),
         ({"expires_at": "soon"}, "expires_at", "Invalid integer"),
         (
             {"line_items": _line(unit_amount="ten")},

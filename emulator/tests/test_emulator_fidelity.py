@@ -11,21 +11,17 @@ values.
 
 from __future__ import annotations
 
-import json
-import typing
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import stripe
 
 from emulator_support import REFUND_FAILS_CARD, require_file
+from fidelity_support import Wire, declared, literals, official, type_mismatches
 from stripe_emulator.config import DEFAULT_API_VERSION
 from stripe_emulator.testing import EmulatorServer
 
-# emulator/tests/ -> the repository's root -> its parent, where shared/ lives.
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
 RESOURCES = [
     "checkout.session",
     "customer",
@@ -75,23 +71,14 @@ NEW_FIELDS = [
     ("setup_intent", "allowed_payment_method_types"),
 ]
 
-
-@pytest.fixture(scope="module")
-def official() -> dict[str, Any]:
-    require_file(FIXTURES, "Stripe's fixtures3.json (a checkout outside the workspace?)")
-    return json.loads(FIXTURES.read_text())["resources"]
+__all__ = ["official"]  # a fixture, imported for pytest
 
 
 @pytest.fixture(scope="module")
 def ours(emulator: EmulatorServer) -> dict[str, dict[str, Any]]:
     """One of each object, as raw JSON from the wire (not through the SDK)."""
     emulator.reset(webhook_endpoints=[])
-    http = httpx.Client(base_url=emulator.url, headers={"Authorization": "Bearer sk_test_fidelity"})
-
-    def call(method: str, path: str, **data: Any) -> dict[str, Any]:
-        response = http.request(method, path, data=data or None)
-        assert response.status_code == 200, response.text
-        return response.json()
+    call = Wire(emulator.url, "sk_test_fidelity")
 
     customer = call("POST", "/v1/customers", email="f@example.com")
     ok_url = "https://example.com/ok"
@@ -144,7 +131,7 @@ def ours(emulator: EmulatorServer) -> dict[str, dict[str, Any]]:
     setup = call("GET", f"/v1/checkout/sessions/{setup['id']}")
     setup_done = call("GET", f"/v1/setup_intents/{setup['setup_intent']}")
     card = call("GET", f"/v1/payment_methods/{setup_done['payment_method']}")
-    declined = http.post(
+    declined = call.http.post(
         "/v1/payment_intents",
         data={"amount": "1000", "currency": "gbp", "customer": customer["id"],
               "payment_method": card["id"], "off_session": "true", "confirm": "true"},
@@ -160,13 +147,13 @@ def ours(emulator: EmulatorServer) -> dict[str, dict[str, Any]]:
         "/v1/checkout/sessions",
         **{**line_items, "success_url": ok_url, "discounts[0][coupon]": coupon["id"]},
     )
-    breakdown = http.get(
+    breakdown = call.http.get(
         f"/v1/checkout/sessions/{discounted['id']}",
         params={"expand[]": "total_details.breakdown"},
     ).json()["total_details"]["breakdown"]
     item = call("GET", f"/v1/checkout/sessions/{discounted['id']}/line_items")["data"][0]
-    deleted_coupon = http.delete(f"/v1/coupons/{fixed['id']}").json()
-    http.close()
+    deleted_coupon = call.http.delete(f"/v1/coupons/{fixed['id']}").json()
+    call.close()
     return {
         "coupon": coupon,
         "coupon (amount_off)": fixed,
@@ -208,34 +195,11 @@ def test_every_official_top_level_field_is_present(
 def test_field_types_match_where_both_are_set(
     official: dict[str, Any], ours: dict[str, dict[str, Any]], resource: str
 ) -> None:
-    # Values differ, but a field that is an integer, a string or a hash in Stripe's
-    # example must not be something else here (None is always allowed: nullable).
-    mismatched = [
-        key
-        for key, value in official[resource].items()
-        if value is not None
-        and ours[resource].get(key) is not None
-        and type(value) is not type(ours[resource][key])
-    ]
-    assert mismatched == []
+    assert type_mismatches(official[resource], ours[resource]) == []
 
 
 def _declared(resource: str) -> dict[str, Any]:
-    """The fields the pinned SDK declares on an object, with their annotations."""
-    fields: dict[str, Any] = {}
-    for cls in reversed(SDK_CLASSES[resource].__mro__):
-        fields.update(getattr(cls, "__annotations__", {}))
-    return {k: v for k, v in fields.items() if not k.startswith("_") and k != "OBJECT_NAME"}
-
-
-def _literals(annotation: Any) -> set[str]:
-    """Every value of the ``Literal[...]`` inside an annotation (empty: any string)."""
-    if typing.get_origin(annotation) is typing.Literal:
-        return set(typing.get_args(annotation))
-    values: set[str] = set()
-    for arg in typing.get_args(annotation):
-        values |= _literals(arg)
-    return values
+    return declared(SDK_CLASSES[resource])
 
 
 def test_a_missing_fixtures_file_fails_in_ci_and_skips_elsewhere(tmp_path: Path) -> None:
@@ -352,10 +316,7 @@ def test_a_discounted_session_holds_what_stripe_puts_there(
 
 
 def _declared_of(cls: type) -> set[str]:
-    fields: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        fields.update(getattr(klass, "__annotations__", {}))
-    return {k for k in fields if not k.startswith("_")}
+    return set(declared(cls))
 
 
 @pytest.mark.parametrize(("resource", "field"), NEW_FIELDS)
@@ -365,7 +326,7 @@ def test_fields_of_the_api_version_are_sent_with_its_values(
     declared = _declared(resource)
     assert field in declared, f"the SDK does not declare {resource}.{field}"
     assert field in ours[resource], f"{resource} lacks {field} (it must be sent, even null)"
-    allowed = _literals(declared[field])
+    allowed = literals(declared[field])
     value = ours[resource][field]
     if allowed and value is not None:
         assert value in allowed
@@ -397,4 +358,4 @@ def test_refund_state_fields_appear_only_in_their_state(ours: dict[str, dict[str
     assert "pending_reason" not in failed
     assert (pending["status"], pending["pending_reason"]) == ("pending", "processing")
     assert {"failure_reason", "failure_balance_transaction"} & set(pending) == set()
-    assert pending["pending_reason"] in _literals(_declared("refund")["pending_reason"])
+    assert pending["pending_reason"] in literals(_declared("refund")["pending_reason"])

@@ -3,8 +3,9 @@
 The official ``stripe`` SDK runs unchanged against it: point ``base_addresses``
 ``{"api": ...}`` at the emulator. It speaks the slice of Stripe's v1 API this
 project uses (customers, Checkout Sessions, PaymentIntents, charges, refunds,
-disputes, events), serves a hosted checkout page at each session's ``url``, and
-delivers signed webhooks with retries and injectable faults. See ``README.md`` in
+disputes, events; products, prices, subscriptions, invoices, test clocks, Billing Portal
+sessions), serves hosted checkout, portal and invoice pages, and delivers signed webhooks
+with retries and injectable faults. See ``README.md`` in
 this distribution for the routes; :mod:`stripe_emulator.control` documents the
 ``/_emulator/`` control API.
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from stripe_emulator import authentication, control, hosted
+from stripe_emulator import authentication, control, hosted, portal_pages
 from stripe_emulator.api import build_router
 from stripe_emulator.auth import StripeApiMiddleware
 from stripe_emulator.config import EmulatorConfig
@@ -20,6 +20,7 @@ from stripe_emulator.errors import StripeError
 from stripe_emulator.idempotency import IdempotencyMiddleware
 from stripe_emulator.operations.checkout import expire_due_sessions
 from stripe_emulator.operations.refunds import run_due_refunds
+from stripe_emulator.operations.renewals import run_due_unclocked
 from stripe_emulator.persistence import SaveAfterChanges
 from stripe_emulator.responses import error_response, stripe_error_handler
 
@@ -42,6 +43,7 @@ async def _sweep(emulator: Emulator) -> None:
         try:
             changed = expire_due_sessions(emulator)
             changed = run_due_refunds(emulator) or changed
+            changed = run_due_unclocked(emulator) or changed
         except Exception:
             # One bad object must not stop time for all the others: say so, go on.
             log.exception("stripe emulator: the expiry/refund sweep failed; retrying")
@@ -68,6 +70,7 @@ def create_app(
             yield
         finally:
             sweeper.cancel()
+            await emu.settle()
             await emu.webhooks.aclose()
             emu.save()
 
@@ -82,6 +85,7 @@ def create_app(
     app.include_router(build_router())
     app.include_router(hosted.router)
     app.include_router(authentication.router)
+    app.include_router(portal_pages.router)
     app.include_router(control.router)
     app.add_exception_handler(StripeError, stripe_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error)

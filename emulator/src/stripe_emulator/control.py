@@ -25,7 +25,8 @@ Plain JSON in and out, no authentication. Errors use Stripe's error shape.
 ``POST /_emulator/disputes/{id}/close``                     ``{"outcome": "won"|"lost"}``
 ``POST /_emulator/events/{id}/resend``                      ``{"endpoint"?: id or url}``
 ``GET  /_emulator/deliveries``                              ``?event_id=&type=&endpoint=&ok=``
-``POST /_emulator/wait``                                    ``{"timeout"?: seconds}`` -> 200
+``POST /_emulator/wait``                                    ``{"timeout"?: seconds}``: test
+                                                            clocks done advancing, then -> 200
                                                             ``{"idle": true}`` or 408
 ``POST /_emulator/reset``                                   ``{"webhook_endpoints"?: [...]}``
 ``GET|POST /_emulator/webhook_endpoints``                   ``{"url", "secret"?,
@@ -36,7 +37,8 @@ Plain JSON in and out, no authentication. Errors use Stripe's error shape.
                                                             see :mod:`.webhooks.faults`
 ``GET|POST /_emulator/clock``                               ``{"advance": seconds}``: expires
                                                             due sessions, settles or fails
-                                                            due refunds
+                                                            due refunds, renews subscriptions
+                                                            on no test clock
 ``GET  /_emulator/health``
 ==========================================================  ===================================
 """
@@ -52,7 +54,7 @@ from stripe_emulator.config import WebhookEndpoint
 from stripe_emulator.core import AUTOMATIC, Emulator
 from stripe_emulator.errors import StripeError, no_such
 from stripe_emulator.ids import new_webhook_secret
-from stripe_emulator.operations import checkout, disputes, payments, refunds
+from stripe_emulator.operations import checkout, disputes, payments, refunds, renewals
 from stripe_emulator.params import as_int, as_list, as_str, opt_str
 from stripe_emulator.responses import StripeJSONResponse
 from stripe_emulator.webhooks.dispatcher import ALL_ENDPOINTS
@@ -193,6 +195,8 @@ async def wait(request: Request) -> StripeJSONResponse:
     body = await _body(request)
     timeout = float(body.get("timeout", 10))
     emu = _emu(request)
+    # Work still running after its request (a test clock advancing) makes more events.
+    await emu.settle()
     idle = await emu.webhooks.wait_idle(timeout)
     result = {"idle": idle, "pending": emu.webhooks.pending}
     return StripeJSONResponse(result, status_code=200 if idle else 408)
@@ -290,6 +294,13 @@ async def advance_clock(request: Request) -> StripeJSONResponse:
     # them now, not lazily.
     expired = checkout.expire_due_sessions(emu)
     changed = refunds.run_due_refunds(emu)
+    billed = renewals.run_due_unclocked(emu)
     return StripeJSONResponse(
-        {"now": emu.now(), "offset": emu.clock.offset, "expired": expired, "refunds": changed}
+        {
+            "now": emu.now(),
+            "offset": emu.clock.offset,
+            "expired": expired,
+            "refunds": changed,
+            "subscriptions": billed,
+        }
     )

@@ -6,6 +6,9 @@ HTTP layers (the Stripe API, the hosted page, the control API) all act through a
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,8 @@ class RequestContext:
 
 AUTOMATIC = RequestContext()
 
+log = logging.getLogger("stripe_emulator")
+
 
 class Emulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
@@ -42,6 +47,9 @@ class Emulator:
         self.store = Store(self.clock)
         self.webhooks = WebhookDispatcher(self.config, on_delivered=self._on_delivered)
         self.idempotency = IdempotencyCache()
+        # Work that Stripe does after answering (a test clock advancing), running on the
+        # event loop; ``settle`` waits for it.
+        self._deferred: set[asyncio.Task[None]] = set()
         if self.config.state_path is not None:
             load_store(self.store, self.config.state_path)
 
@@ -52,6 +60,32 @@ class Emulator:
 
     def now(self) -> int:
         return self.clock.now()
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Run ``work`` after the current request has been answered (at once when there is
+        no running event loop). Its changes are saved when it is done."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            work()
+            return
+
+        async def run() -> None:
+            await asyncio.sleep(0)
+            try:
+                work()
+            except Exception:
+                log.exception("stripe emulator: deferred work failed")
+            self.save()
+
+        task = loop.create_task(run())
+        self._deferred.add(task)
+        task.add_done_callback(self._deferred.discard)
+
+    async def settle(self) -> None:
+        """Wait until no deferred work is left (work may defer more work)."""
+        while self._deferred:
+            await asyncio.gather(*list(self._deferred), return_exceptions=True)
 
     def emit(
         self,

@@ -20,7 +20,7 @@ from stripe_emulator.store import Store, StripeObject
 
 # Which fields of which object types hold an expandable id.
 _ID_FIELDS: dict[str, set[str]] = {
-    "checkout.session": {"customer", "payment_intent", "setup_intent"},
+    "checkout.session": {"customer", "invoice", "payment_intent", "setup_intent", "subscription"},
     "setup_intent": {"customer", "payment_method"},
     "payment_method": {"customer"},
     "coupon": set(),
@@ -30,6 +30,26 @@ _ID_FIELDS: dict[str, set[str]] = {
     "dispute": {"charge", "payment_intent"},
     "customer": set(),
     "event": set(),
+    "product": {"default_price"},
+    "price": {"product"},
+    "subscription": {
+        "customer",
+        "default_payment_method",
+        "latest_invoice",
+        "schedule",
+        "test_clock",
+    },
+    "subscription_schedule": {"customer", "subscription", "test_clock"},
+    "subscription_item": set(),
+    "invoice": {"customer", "default_payment_method", "test_clock"},
+    "line_item": set(),
+    "invoice_payment": {"invoice"},
+    "test_helpers.test_clock": set(),
+    "billing_portal.session": {"customer"},
+}
+# Id fields inside a hash of an object: (object type, hash) -> fields.
+_HASH_ID_FIELDS: dict[tuple[str, str], set[str]] = {
+    ("invoice_payment", "payment"): {"charge", "payment_intent"},
 }
 
 
@@ -47,10 +67,27 @@ def _total_details(store: Store, session: StripeObject) -> Any:
     return {**details, "breakdown": breakdown(store, session)}
 
 
+def _invoice_payments(store: Store, invoice: StripeObject) -> StripeObject:
+    payments = [p for p in store.invoice_payments.values() if p["invoice"] == invoice["id"]]
+    url = f"/v1/invoices/{invoice['id']}/payments"
+    return list_object(copy.deepcopy(payments[:10]), url, has_more=len(payments) > 10)
+
+
+def _confirmation_secret(store: Store, invoice: StripeObject) -> StripeObject | None:
+    """What a Payment Element needs to pay the invoice: its PaymentIntent's secret."""
+    payments = [p for p in store.invoice_payments.values() if p["invoice"] == invoice["id"]]
+    pi = store.payment_intents.get(payments[-1]["payment"]["payment_intent"]) if payments else None
+    if pi is None or invoice["status"] != "open":
+        return None
+    return {"client_secret": pi["client_secret"], "type": "payment_intent"}
+
+
 _INCLUDABLE: dict[tuple[str, str], Callable[[Store, StripeObject], Any]] = {
     ("checkout.session", "line_items"): _session_line_items,
     ("checkout.session", "total_details"): _total_details,
     ("item", "discounts"): line_item_discounts,
+    ("invoice", "payments"): _invoice_payments,
+    ("invoice", "confirmation_secret"): _confirmation_secret,
 }
 # Arrays of plain hashes whose id fields expand: (object type, field) -> their id fields.
 _ID_LISTS: dict[tuple[str, str], set[str]] = {
@@ -87,6 +124,9 @@ def _expand_one(store: Store, obj: Any, parts: list[str], path: str) -> None:
         if isinstance(value, str):
             target = store.find(value)
             obj[head] = copy.deepcopy(target) if target is not None else value
+    elif rest and (kind, head) in _HASH_ID_FIELDS and isinstance(obj.get(head), dict):
+        _expand_entry(store, obj[head], rest, _HASH_ID_FIELDS[(kind, head)], path)
+        return
     else:
         raise _cannot(path)
     _expand_one(store, obj[head], rest, path)

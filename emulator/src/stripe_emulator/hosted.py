@@ -27,6 +27,7 @@ from stripe_emulator.forms import decode_form
 from stripe_emulator.money import format_amount
 from stripe_emulator.operations import checkout, discounts, payments
 from stripe_emulator.payment_methods import delayed_method_for
+from stripe_emulator.periods import every
 from stripe_emulator.store import StripeObject
 
 router = APIRouter(include_in_schema=False)
@@ -71,12 +72,16 @@ def _page(
     items = []
     for item in emu.store.line_items.get(session["id"], []):
         product = checkout.product_of(emu, session["id"], item)
+        unit = format_amount(item["price"]["unit_amount"], currency)
+        if item["price"]["recurring"]:
+            recurring = item["price"]["recurring"]
+            unit += f" / {every(recurring['interval'], recurring['interval_count'])}"
         items.append(
             {
                 "name": product.get("name", item["description"]),
                 "description": product.get("description"),
                 "quantity": item["quantity"],
-                "unit": format_amount(item["price"]["unit_amount"], currency),
+                "unit": unit,
                 "amount": format_amount(item["amount_total"], currency),
             }
         )

@@ -168,3 +168,12 @@ def exclusive(data: Mapping[str, Any], *keys: str) -> None:
             f"You may only specify one of these parameters: {', '.join(keys)}.",
             param=given[-1],
         )
+
+
+def refuse_given(data: Mapping[str, Any], keys: Collection[str], prefix: str = "") -> None:
+    """Real Stripe parameters the emulator does not act on: refused with a clear 400 when
+    given a value (empty, ``false`` or absent is fine), rather than silently ignored."""
+    for key in sorted(keys):
+        if data.get(key) not in (None, "", "false", {}, []):
+            param = f"{prefix}[{key}]" if prefix else key
+            raise invalid_param(param, f"The Stripe emulator does not support `{key}`.")

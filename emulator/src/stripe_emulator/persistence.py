@@ -33,6 +33,16 @@ _COLLECTIONS = (
     "setup_intents",
     "coupons",
     "events",
+    "products",
+    "prices",
+    "subscriptions",
+    "subscription_items",
+    "subscription_schedules",
+    "invoices",
+    "invoice_lines",
+    "invoice_payments",
+    "test_clocks",
+    "portal_sessions",
     "private",
 )
 _SET = "__set__"

@@ -30,6 +30,17 @@ _PREFIXES: dict[str, tuple[str, str]] = {
     "pm_": ("payment_methods", "PaymentMethod"),
     "seti_": ("setup_intents", "setupintent"),
     "li_": ("line_item_index", "item"),
+    "prod_": ("products", "product"),
+    "price_": ("prices", "price"),
+    # Before "sub_", which would otherwise claim schedule ids.
+    "sub_sched_": ("subscription_schedules", "subscription_schedule"),
+    "sub_": ("subscriptions", "subscription"),
+    "si_": ("subscription_items", "subscription_item"),
+    "in_": ("invoices", "invoice"),
+    "il_": ("invoice_lines", "invoice line item"),
+    "inpay_": ("invoice_payments", "invoice_payment"),
+    "clock_": ("test_clocks", "test_helpers.test_clock"),
+    "bps_": ("portal_sessions", "billing_portal.session"),
 }
 
 
@@ -54,6 +65,17 @@ class Store:
         # their object type when added and by membership when looked up.
         self.coupons: dict[str, StripeObject] = {}
         self.events: dict[str, StripeObject] = {}
+        # Billing: the catalogue, subscriptions, their invoices and test clocks.
+        self.products: dict[str, StripeObject] = {}
+        self.prices: dict[str, StripeObject] = {}
+        self.subscriptions: dict[str, StripeObject] = {}
+        self.subscription_items: dict[str, StripeObject] = {}
+        self.subscription_schedules: dict[str, StripeObject] = {}
+        self.invoices: dict[str, StripeObject] = {}
+        self.invoice_lines: dict[str, StripeObject] = {}
+        self.invoice_payments: dict[str, StripeObject] = {}
+        self.test_clocks: dict[str, StripeObject] = {}
+        self.portal_sessions: dict[str, StripeObject] = {}
         self.private: dict[str, dict[str, Any]] = {}
         # Creation order; list endpoints sort by it (newest first) and cursors use it,
         # because several objects are routinely created within the same second.

@@ -1,7 +1,8 @@
 """Checkout Sessions: create, list, expire (explicitly or when ``expires_at`` passes).
 
 ``mode=payment`` sessions charge their line items (paid in ``payments``); ``mode=setup``
-ones save a card for later (``checkout_setup``). Each parameter is used, accepted as
+ones save a card for later (``checkout_setup``); ``mode=subscription`` ones start a
+subscription (``checkout_subscription``). Each parameter is used, accepted as
 cosmetic, or refused with a 400: none is silently ignored if it would change amounts.
 """
 
@@ -17,6 +18,7 @@ from stripe_emulator.lists import created_matcher
 from stripe_emulator.money import MINIMUM_CHARGE, SUPPORTED, format_amount
 from stripe_emulator.objects.checkout import build_session
 from stripe_emulator.operations import checkout_setup, discounts
+from stripe_emulator.operations.checkout_subscription import subscription_data
 from stripe_emulator.operations.customers import get_customer
 from stripe_emulator.operations.line_items import MAX_AMOUNT, parse_line_items
 from stripe_emulator.params import (
@@ -45,7 +47,7 @@ _USED = {
     "cancel_url", "client_reference_id", "currency", "customer", "customer_creation",
     "customer_email", "discounts", "expand", "expires_at", "line_items", "locale", "metadata",
     "mode", "payment_intent_data", "payment_method_types", "phone_number_collection",
-    "setup_intent_data", "submit_type", "success_url", "ui_mode",
+    "setup_intent_data", "submit_type", "subscription_data", "success_url", "ui_mode",
 }  # fmt: skip
 # Real Stripe parameters that only change how the page looks or what it asks; accepted
 # and ignored so that a real integration runs unchanged.
@@ -60,14 +62,17 @@ _COSMETIC = {
 }  # fmt: skip
 # Real Stripe parameters that would change amounts or the kind of session; refused
 # loudly rather than silently ignored.
-_UNSUPPORTED = {"automatic_tax", "optional_items", "shipping_options", "subscription_data"}
+_UNSUPPORTED = {"automatic_tax", "optional_items", "shipping_options"}
 CREATE_PARAMS = _USED | _COSMETIC | _UNSUPPORTED
 # Parameters of one mode only, refused in the other as Stripe refuses them.
 _MODE_ONLY = {
-    "discounts": "payment",
-    "line_items": "payment",
-    "payment_intent_data": "payment",
-    "setup_intent_data": "setup",
+    "customer_creation": {"payment"},
+    "discounts": {"payment", "subscription"},
+    "line_items": {"payment", "subscription"},
+    "payment_intent_data": {"payment"},
+    "setup_intent_data": {"setup"},
+    "submit_type": {"payment"},
+    "subscription_data": {"subscription"},
 }
 
 LIST_PARAMS = {
@@ -151,8 +156,13 @@ def _refuse_unsupported(params: dict[str, Any], mode: str) -> None:
             continue
         raise invalid_param(key, f"The Stripe emulator does not support `{key}`.")
     for key, only_in in _MODE_ONLY.items():
-        if params.get(key) not in (None, "") and mode != only_in:
+        if params.get(key) not in (None, "") and mode not in only_in:
             raise invalid_param(key, f"You can not pass `{key}` in `{mode}` mode.")
+    if params.get("discounts") not in (None, "", []) and mode == "subscription":
+        # Stripe takes coupons on subscriptions too; the emulator's apply to payments only.
+        raise invalid_param(
+            "discounts", "The Stripe emulator supports discounts in payment mode only."
+        )
 
 
 @dataclass
@@ -165,12 +175,16 @@ class _Pricing:
     total: int | None = None
     coupon: StripeObject | None = None
     discounts: list[int] = field(default_factory=list)
+    # Created with the session: subscription mode's inline product and price.
+    new_objects: list[StripeObject] = field(default_factory=list)
 
 
-def _payment_amounts(emu: Emulator, params: dict[str, Any]) -> _Pricing:
-    """Payment mode: the line items, their currency and the total due after any discount
-    (zero is allowed: a 100 % discount needs no payment)."""
-    currency, items, products = parse_line_items(emu, params.get("line_items"))
+def _amounts(emu: Emulator, params: dict[str, Any], mode: str) -> _Pricing:
+    """Payment and subscription modes: the line items, their currency and the total due now
+    after any discount (zero is allowed: a 100 % discount needs no payment)."""
+    sold = parse_line_items(emu, params.get("line_items"), mode)
+    currency, items = sold.currency, sold.items
+    assert currency is not None
     if params.get("currency") and as_str(params["currency"], "currency").lower() != currency:
         raise invalid_param("currency", "`currency` must match the currency of the line items.")
     coupon = discounts.coupon_for(emu, params, currency)
@@ -190,7 +204,7 @@ def _payment_amounts(emu: Emulator, params: dict[str, Any]) -> _Pricing:
             "The Checkout Session's total amount due must be at "
             f"most {format_amount(MAX_AMOUNT, currency)}",
         )
-    return _Pricing(currency, items, products, total, coupon, amounts)
+    return _Pricing(currency, items, sold.products, total, coupon, amounts, sold.new_objects)
 
 
 def _setup_currency(params: dict[str, Any]) -> str | None:
@@ -213,18 +227,22 @@ def _setup_currency(params: dict[str, Any]) -> str | None:
 def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -> StripeObject:
     reject_unknown(params, CREATE_PARAMS)
     mode = as_enum(require(params, "mode"), "mode", {"payment", "setup", "subscription"})
-    if mode == "subscription":
-        raise invalid_param("mode", "The Stripe emulator supports mode=payment and mode=setup.")
     _refuse_unsupported(params, mode)
     check_ui_mode(params)
-    if mode == "payment":
-        pricing = _payment_amounts(emu, params)
-        assert pricing.currency is not None
-        method_types, allowed_types = session_payment_method_types(params, pricing.currency)
-    else:
+    if mode == "setup":
         pricing = _Pricing(_setup_currency(params))
         method_types, allowed_types = setup_payment_method_types(params)
+    else:
+        pricing = _amounts(emu, params, mode)
+        assert pricing.currency is not None
+        method_types, allowed_types = session_payment_method_types(params, pricing.currency)
     items = pricing.items
+    sub_data = subscription_data(params) if mode == "subscription" else None
+    if mode == "subscription":
+        # Subscriptions are paid by card here (a saved bank debit is not emulated).
+        if "card" not in method_types:
+            raise invalid_param("payment_method_types", "Subscriptions need `card` here.")
+        method_types = ["card"]
 
     exclusive(params, "customer", "customer_email")
     customer_id = opt_str(params.get("customer"), "customer")
@@ -261,10 +279,12 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
             phone.get("enabled", "false"), "phone_number_collection[enabled]"
         ),
         customer_creation=None
-        if customer_id or mode == "setup"
+        if customer_id or mode != "payment"
         else (opt_str(params.get("customer_creation"), "customer_creation") or "if_required"),
     )
     session["url"] = f"{emu.config.base_url}/c/pay/{session['id']}"
+    for obj in pricing.new_objects:
+        emu.store.add(obj)
     emu.store.add(session)
     emu.store.line_items[session["id"]] = items
     for item in items:
@@ -272,6 +292,7 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
     emu.store.private[session["id"]] = {
         "payment_intent_data": _payment_intent_data(params.get("payment_intent_data", {})),
         "products": pricing.products,
+        "subscription_data": sub_data,
         # Set while a bank debit is on its way ("settle" ends it).
         "awaiting_settlement": False,
     }
@@ -279,7 +300,7 @@ def create_session(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -
         discounts.apply(emu, session, items, pricing.coupon, pricing.discounts)
         if discounts.is_free(session):
             session["payment_status"] = "no_payment_required"
-    else:
+    elif mode == "setup":
         data = checkout_setup.setup_intent_data(params.get("setup_intent_data", {}))
         checkout_setup.create_setup_intent(emu, session, data, ctx)
     return session

@@ -59,8 +59,16 @@ def get_customer(emu: Emulator, customer_id: str, param: str | None = None) -> S
 
 def create_customer(emu: Emulator, params: dict[str, Any], ctx: RequestContext) -> StripeObject:
     reject_unknown(params, CREATE_PARAMS)
+    clock_id = opt_str(params.get("test_clock"), "test_clock")
+    created = emu.now()
+    if clock_id:
+        # A customer on a test clock, and everything it buys, lives at the clock's time.
+        clock = emu.store.test_clocks.get(clock_id)
+        if clock is None or clock.get("deleted"):
+            raise no_such("test_helpers.test_clock", clock_id, param="test_clock")
+        created = clock["frozen_time"]
     customer = build_customer(
-        created=emu.now(),
+        created=created,
         email=_email(params.get("email")),
         name=opt_str(params.get("name"), "name", max_length=256),
         description=opt_str(params.get("description"), "description"),
@@ -72,6 +80,7 @@ def create_customer(emu: Emulator, params: dict[str, Any], ctx: RequestContext) 
         ],
         address=_address(params.get("address", "")),
     )
+    customer["test_clock"] = clock_id
     emu.store.add(customer)
     emu.emit("customer.created", customer, ctx)
     return customer
@@ -114,4 +123,5 @@ def list_customers(emu: Emulator, params: dict[str, Any]) -> list[StripeObject]:
         if not c.get("deleted")
         and (email is None or c["email"] == as_str(email, "email"))
         and created(c["created"])
+        and ("test_clock" not in params or c["test_clock"] == params["test_clock"])
     ]

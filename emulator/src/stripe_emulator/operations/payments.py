@@ -40,6 +40,7 @@ from stripe_emulator.objects.payments import (
 from stripe_emulator.operations import checkout_setup, discounts, payment_methods
 from stripe_emulator.operations.card_payments import after_payment, confirm_card
 from stripe_emulator.operations.checkout import get_session
+from stripe_emulator.operations.checkout_subscription import pay_subscription_session
 from stripe_emulator.payment_methods import delayed_method_for
 from stripe_emulator.store import StripeObject
 
@@ -159,6 +160,8 @@ def pay_with_card(
         return checkout_setup.complete_with_card(
             emu, session, card, exp_month, exp_year, email, name
         )
+    if session["mode"] == "subscription":
+        return pay_subscription_session(emu, session, card, exp_month, exp_year, email, name)
     pi = _payment_intent(emu, session)
     pm = payment_methods.new_card_payment_method(
         emu, card, exp_month=exp_month, exp_year=exp_year, email=email, name=name
