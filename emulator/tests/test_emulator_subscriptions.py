@@ -260,11 +260,18 @@ async def test_a_price_change_that_needs_proration_is_refused(billing: Billing) 
     bigger = await billing.new_price(2500, "month")
     with pytest.raises(stripe.InvalidRequestError) as info:
         await billing.client.v1.subscriptions.update_async(
-            sub.id, params={"items": [{"id": sub.items.data[0].id, "price": bigger.id}]}
+            sub.id,
+            params={
+                "items": [{"id": sub.items.data[0].id, "price": bigger.id}],
+                "metadata": {"plan_id": "plan-2"},
+                "cancel_at_period_end": True,
+            },
         )
     assert info.value.param == "proration_behavior"
     sub = await billing.client.v1.subscriptions.retrieve_async(sub.id)
-    assert sub.items.data[0].price.id == billing.price.id  # nothing changed
+    # Nothing of the refused update was applied.
+    assert sub.items.data[0].price.id == billing.price.id
+    assert (sub.metadata.to_dict(), sub.cancel_at_period_end) == ({"plan_id": "plan-1"}, False)
 
 
 async def test_a_change_to_a_yearly_price_bills_the_year_at_once(billing: Billing) -> None:

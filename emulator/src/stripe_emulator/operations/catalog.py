@@ -238,7 +238,10 @@ def _new_price(
 
 
 def _claim_lookup_key(emu: Emulator, price: StripeObject, key: str | None, transfer: bool) -> None:
+    """Give ``price`` the lookup key ``key`` (None: none), taking it from another price only
+    with ``transfer``; refused before anything changes."""
     if key is None:
+        price["lookup_key"] = None
         return
     for other in emu.store.prices.values():
         if other["id"] != price["id"] and other["lookup_key"] == key:
@@ -284,25 +287,28 @@ def update_price(
     price = get_price(emu, price_id)
     reject_unknown(params, PRICE_UPDATE)
     refuse_given(params, {"currency_options"})
-    before = {k: price[k] for k in ("active", "metadata", "nickname", "lookup_key", "tax_behavior")}
+    changes: dict[str, Any] = {}
     if "active" in params:
-        price["active"] = as_bool(params["active"], "active")
+        changes["active"] = as_bool(params["active"], "active")
     if "metadata" in params:
-        price["metadata"] = updated_metadata(price["metadata"], params["metadata"])
+        changes["metadata"] = updated_metadata(price["metadata"], params["metadata"])
     if "nickname" in params:
-        price["nickname"] = opt_str(params["nickname"], "nickname")
+        changes["nickname"] = opt_str(params["nickname"], "nickname")
     if "tax_behavior" in params:
         behavior = as_enum(params["tax_behavior"], "tax_behavior", TAX_BEHAVIORS)
         if price["tax_behavior"] != "unspecified" and behavior != price["tax_behavior"]:
             raise invalid_param("tax_behavior", "tax_behavior cannot be changed once specified.")
-        price["tax_behavior"] = behavior
+        changes["tax_behavior"] = behavior
+    transfer = as_bool(params.get("transfer_lookup_key", "false"), "transfer_lookup_key")
+    key = price["lookup_key"]
     if "lookup_key" in params:
-        transfer = as_bool(params.get("transfer_lookup_key", "false"), "transfer_lookup_key")
         key = opt_str(params["lookup_key"], "lookup_key", max_length=200)
-        if key is None:
-            price["lookup_key"] = None
+    # The last check (a lookup key taken) comes before any change: a refusal changes nothing.
+    previous = {k: price[k] for k, v in changes.items() if price[k] != v}
+    if key != price["lookup_key"]:
+        previous["lookup_key"] = price["lookup_key"]
         _claim_lookup_key(emu, price, key, transfer)
-    previous = {k: v for k, v in before.items() if price[k] != v}
+    price.update(changes)
     if previous:
         emu.emit("price.updated", price, ctx, previous_attributes=previous)
     return price

@@ -118,10 +118,11 @@ def start_subscription(
     return sub
 
 
-def _change_price(
+def _price_change(
     emu: Emulator, sub: StripeObject, raw_items: Any, proration: str | None
-) -> tuple[StripeObject, StripeObject] | None:
-    """Apply ``items[0][price]`` / ``[quantity]``; returns (item, old price) on a change."""
+) -> tuple[StripeObject, int] | None:
+    """``items[0][price]`` / ``[quantity]`` checked: the new (price, quantity), or None when
+    they change nothing. Changes nothing itself."""
     entries = as_list(raw_items, "items")
     current = items_of(emu, sub)
     if len(entries) != 1:
@@ -155,8 +156,7 @@ def _change_price(
             "The Stripe emulator does not compute prorations: pass proration_behavior=none "
             "(the new price is billed from the next renewal).",
         )
-    item.update(price=copy.deepcopy(price), plan=plan_of(price), quantity=quantity)
-    return item, old_price
+    return price, quantity
 
 
 def _cancel_at(emu: Emulator, sub: StripeObject, raw: Any) -> int | None:
@@ -222,29 +222,37 @@ def update_subscription(
         cancel_at = period_of(emu, sub)[1] if at_end else None
     elif "cancel_at" in params:
         cancel_at = _cancel_at(emu, sub, params["cancel_at"])
+    pm_id = None
+    if "default_payment_method" in params:
+        pm_id = as_str(params["default_payment_method"], "default_payment_method")
+        pm = emu.store.payment_methods.get(pm_id)
+        if pm is None or pm.get("customer") != sub["customer"]:
+            raise no_such("payment_method", pm_id, param="default_payment_method")
+    description = sub["description"]
+    if "description" in params:
+        description = opt_str(params["description"], "description", max_length=500)
+    metadata = sub["metadata"]
+    if "metadata" in params:
+        metadata = updated_metadata(sub["metadata"], params["metadata"])
+    change = _price_change(emu, sub, params["items"], proration) if "items" in params else None
+    # Everything checked: from here on the update is applied, whole.
     if cancel_at != sub["cancel_at"]:
         sub["cancel_at"] = cancel_at
         sub["cancel_at_period_end"] = cancel_at is not None
         sub["canceled_at"] = now if cancel_at is not None else None
         details["reason"] = "cancellation_requested" if cancel_at is not None else None
     sub["cancellation_details"] = details
-    if "default_payment_method" in params:
-        pm_id = as_str(params["default_payment_method"], "default_payment_method")
-        pm = emu.store.payment_methods.get(pm_id)
-        if pm is None or pm.get("customer") != sub["customer"]:
-            raise no_such("payment_method", pm_id, param="default_payment_method")
+    if pm_id is not None:
         sub["default_payment_method"] = pm_id
-    if "description" in params:
-        sub["description"] = opt_str(params["description"], "description", max_length=500)
-    if "metadata" in params:
-        sub["metadata"] = updated_metadata(sub["metadata"], params["metadata"])
-    changed = _change_price(emu, sub, params["items"], proration) if "items" in params else None
+    sub.update(description=description, metadata=metadata)
     previous = {k: v for k, v in old.items() if sub[k] != v}
-    interval_changed = changed is not None and (
-        (changed[1]["recurring"]["interval"], changed[1]["recurring"]["interval_count"])
-        != interval_of(changed[0])
-    )
-    if changed is not None:
+    interval_changed = False
+    if change is not None:
+        item = items_of(emu, sub)[0]
+        before = interval_of(item)
+        price, quantity = change
+        item.update(price=copy.deepcopy(price), plan=plan_of(price), quantity=quantity)
+        interval_changed = interval_of(item) != before
         previous["items"] = {"data": old_items}
     if interval_changed:
         _restart_billing(emu, sub, now, previous)
