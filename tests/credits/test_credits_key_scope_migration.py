@@ -4,7 +4,6 @@ key, and the upgrade runs again."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -12,23 +11,15 @@ import psycopg
 import pytest
 from alembic import command
 
-from medgrader.db.embedded import drop_database, ensure_database
 from medgrader.db.migrate import alembic_config
 from medgrader.db.resolve import Database
+from tests.support.scratch import scratch_database
 
 
 @pytest.fixture
 def scratch(database: Database) -> Iterator[str]:
-    if database.embedded is None:
-        pytest.skip("needs the embedded server to create a scratch database")
-    admin_url = database.embedded.libpq_url("postgres")
-    name = f"{os.environ.get('MEDGRADER_TEST_DB', 'medgrader_test')}_keyscope"
-    drop_database(admin_url, name)
-    ensure_database(admin_url, name)
-    try:
-        yield database.embedded.libpq_url(name)
-    finally:
-        drop_database(admin_url, name)
+    with scratch_database(database, "keyscope") as url:
+        yield url
 
 
 def _primary_key(db: psycopg.Connection) -> list[str]:

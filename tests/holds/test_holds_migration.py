@@ -3,7 +3,6 @@ the schema it builds is the one the models declare (constraints and indexes by n
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import psycopg
@@ -11,10 +10,10 @@ import pytest
 from alembic import command
 from sqlalchemy import CheckConstraint
 
-from medgrader.db.embedded import drop_database, ensure_database
 from medgrader.db.migrate import alembic_config
 from medgrader.db.resolve import Database
 from medgrader.models.holds import CreditHold
+from tests.support.scratch import scratch_database
 
 HOLD_INDEXES = {
     "ix_credit_holds_active",
@@ -27,16 +26,8 @@ HOLD_INDEXES = {
 
 @pytest.fixture
 def scratch(database: Database) -> Iterator[str]:
-    if database.embedded is None:
-        pytest.skip("needs the embedded server to create a scratch database")
-    admin_url = database.embedded.libpq_url("postgres")
-    name = f"{os.environ.get('MEDGRADER_TEST_DB', 'medgrader_test')}_holds"
-    drop_database(admin_url, name)
-    ensure_database(admin_url, name)
-    try:
-        yield database.embedded.libpq_url(name)
-    finally:
-        drop_database(admin_url, name)
+    with scratch_database(database, "holds") as url:
+        yield url
 
 
 def _schema(db: psycopg.Connection) -> tuple[set[str], set[str], bool]:

@@ -1,0 +1,28 @@
+"""A scratch database of a test's own on the embedded test server, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from medgrader.db.embedded import drop_database, ensure_database
+from medgrader.db.resolve import Database
+
+
+@contextmanager
+def scratch_database(database: Database, suffix: str) -> Iterator[str]:
+    """An empty database named after the test run's own (MEDGRADER_TEST_DB) and `suffix`;
+    yields its libpq URL. Skips where the tests run on an external server."""
+    if database.embedded is None:
+        pytest.skip("needs the embedded server to create a scratch database")
+    admin_url = database.embedded.libpq_url("postgres")
+    name = f"{os.environ.get('MEDGRADER_TEST_DB', 'medgrader_test')}_{suffix}"
+    drop_database(admin_url, name)
+    ensure_database(admin_url, name)
+    try:
+        yield database.embedded.libpq_url(name)
+    finally:
+        drop_database(admin_url, name)
