@@ -47,9 +47,11 @@ class EmbeddedServer:
         """A real restart (fast shutdown: every connection is cut), back when it returns."""
         pg_ctl(self.pgdata, "-w", "-m", "fast", "restart")
 
-    def halt(self) -> None:
-        """Stop the server now (fast shutdown), leaving this handle to `resume` it."""
-        pg_ctl(self.pgdata, "-w", "-m", "fast", "stop")
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server now, leaving this handle to `resume` it. "fast" cuts every
+        connection and shuts down cleanly; "immediate" kills the server as a crash would
+        (the next start runs crash recovery)."""
+        pg_ctl(self.pgdata, "-w", "-m", mode, "stop")
 
     def resume(self) -> None:
         """Start a server stopped by `halt`, on the same socket."""
