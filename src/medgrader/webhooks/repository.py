@@ -22,7 +22,7 @@ from medgrader.db.lean import SqlSession, no_rows
 # handled afresh; a processed one is a duplicate (no row returned). A concurrent delivery of
 # the same event blocks on this statement until the first commits (then finds it processed,
 # or claims it again if the first left it unprocessed) or rolls back (then claims it).
-_CLAIM = text(
+CLAIM = text(
     """
     INSERT INTO webhook_events AS e (id, type, payload)
     VALUES (:id, :type, CAST(:payload AS json))
@@ -31,7 +31,7 @@ _CLAIM = text(
     RETURNING 1
     """
 )
-_PROCESSED = no_rows(
+PROCESSED = no_rows(
     text("UPDATE webhook_events SET processed_at = now(), outcome = :outcome WHERE id = :id")
 )
 # processed_at stays NULL: the event waits in the inbox for a later handler or delivery.
@@ -102,12 +102,12 @@ _PAGE = text(
 
 async def claim_event(session: SqlSession, event_id: str, event_type: str, payload: str) -> bool:
     """True if the event is to be handled now (new, or stored and not processed)."""
-    result = await session.execute(_CLAIM, {"id": event_id, "type": event_type, "payload": payload})
+    result = await session.execute(CLAIM, {"id": event_id, "type": event_type, "payload": payload})
     return result.first() is not None
 
 
 async def mark_processed(session: SqlSession, event_id: str, outcome: str) -> None:
-    await session.execute(_PROCESSED, {"id": event_id, "outcome": outcome})
+    await session.execute(PROCESSED, {"id": event_id, "outcome": outcome})
 
 
 async def note_unprocessed(session: SqlSession, event_id: str, outcome: str) -> None:
