@@ -33,10 +33,10 @@ from bench.spend import (
     seed,
 )
 from bench.stack import BenchStack, RawHttpConnection, inline_sql, percentile
+from medgrader.audit.checks import CHECKS
 from medgrader.holds import repository as holds_sql
 from medgrader.idempotency.store import _CLAIM, _RECORD
 from medgrader.ledger import service as ledger
-from medgrader.ledger.audit import CHECKS
 
 EXTENDS = 10  # per call
 HOLD, EXTRA = 5, 1  # credits: the opening hold, each extension

@@ -28,10 +28,10 @@ import psycopg
 import stripe
 
 from bench.stack import WEBHOOK_SECRET, BenchStack, RawHttpConnection, inline_sql, percentile
+from medgrader.audit.checks import CHECKS
 from medgrader.checkout import repository as checkout_sql
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 from medgrader.ledger import service as ledger
-from medgrader.ledger.audit import CHECKS
 from medgrader.payments import repository as payment_sql
 from medgrader.webhooks import repository as inbox_sql
 

@@ -11,14 +11,7 @@ from fastapi import FastAPI
 from medgrader import __version__
 from medgrader.admin.endpoints import router as admin_router
 from medgrader.analytics.endpoints import router as analytics_router
-from medgrader.auth.deps import (
-    admin_briefly,
-    bearer,
-    current_admin,
-    current_student,
-    student_briefly,
-    token_claims,
-)
+from medgrader.auth.deps import bearer, current_admin, current_student, token_claims
 from medgrader.auth.endpoints import router as auth_router
 from medgrader.catalog.endpoints import router as catalog_router
 from medgrader.checkout.endpoints import router as checkout_router
@@ -48,7 +41,7 @@ WEBHOOK_PREFIX = "/api/webhooks/"
 OPENAPI_MARKERS = Markers(
     token_required={token_claims},
     token_optional={bearer},
-    role_gates={current_student, current_admin, student_briefly, admin_briefly},
+    role_gates={current_student, current_admin},
     rate_limited={request_client_address},
 )
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from medgrader.auth.google import (
+from medgrader.adapters.google_certs import (
     GoogleCertificates,
     GoogleUnavailable,
     cache_lifetime,

@@ -10,11 +10,11 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.checkout.fulfilment import apply_stripe_session
 from medgrader.core.context import AppContext
-from medgrader.jobs.queues import RECEIPT_TASK
+from medgrader.db.session import Db
+from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 from medgrader.notifications.tasks import retry_stalled_receipts
 from medgrader.payments import repository as payments_repository
 from stripe_emulator.testing import EmulatorServer
@@ -98,7 +98,7 @@ def test_receipt_not_sent_again_once_recorded(
 
     services.in_transaction(
         lambda session, ctx: defer_in_transaction(
-            ctx.jobs, session, RECEIPT_TASK, payment_id=payment_id
+            session, RECEIPT_TASK, queue=RECEIPTS_QUEUE, payment_id=payment_id
         )
     )
     wait_until(
@@ -126,7 +126,7 @@ def test_database_error_on_the_first_attempt_is_retried_and_one_receipt_arrives(
     real_lock = payments_repository.lock_for_receipt
     failed: list[str] = []
 
-    async def lose_connection_once(session: AsyncSession, payment_id: Any) -> Any:
+    async def lose_connection_once(session: Db, payment_id: Any) -> Any:
         if str(payment_id) not in failed:
             failed.append(str(payment_id))
             await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
@@ -168,8 +168,8 @@ def test_a_stalled_receipt_job_is_retried_by_the_periodic_task(
     assert row is not None
     dead_worker = row[0]
 
-    async def fulfil_and_stall(session: AsyncSession, ctx: AppContext) -> str:
-        outcome = await apply_stripe_session(session, ctx, remote)
+    async def fulfil_and_stall(session: Db, ctx: AppContext) -> str:
+        outcome = await apply_stripe_session(session, remote)
         assert outcome.credited
         stalled = await session.execute(
             text(

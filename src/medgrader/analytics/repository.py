@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.db.session import Db
 from medgrader.webhooks.repository import STATUS_SQL as INBOX_STATUS
 
 REFUND_COUNTED = "('succeeded', 'pending')"
@@ -132,24 +132,24 @@ def _bounds(start: datetime, end: datetime) -> dict[str, Any]:
     return {"start": start, "end": end}
 
 
-async def money(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
-    return (await session.execute(_MONEY, _bounds(start, end))).one()
+async def money(db: Db, start: datetime, end: datetime) -> Row[Any]:
+    return (await db.execute(_MONEY, _bounds(start, end))).one()
 
 
-async def checkouts(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
-    return (await session.execute(_CHECKOUTS, _bounds(start, end))).one()
+async def checkouts(db: Db, start: datetime, end: datetime) -> Row[Any]:
+    return (await db.execute(_CHECKOUTS, _bounds(start, end))).one()
 
 
-async def by_package(session: AsyncSession, start: datetime, end: datetime) -> list[Row[Any]]:
-    return list(await session.execute(_BY_PACKAGE, _bounds(start, end)))
+async def by_package(db: Db, start: datetime, end: datetime) -> list[Row[Any]]:
+    return list(await db.execute(_BY_PACKAGE, _bounds(start, end)))
 
 
-async def standing(session: AsyncSession, handled: Sequence[str]) -> Row[Any]:
+async def standing(db: Db, handled: Sequence[str]) -> Row[Any]:
     """`handled`: the webhook types with a handler (webhooks.service.handled_types)."""
-    return (await session.execute(_STANDING, {"handled": list(handled)})).one()
+    return (await db.execute(_STANDING, {"handled": list(handled)})).one()
 
 
-async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[Any]]:
+async def daily(db: Db, day_starts: list[datetime]) -> list[Row[Any]]:
     """One row per day (`bucket` 1..n) for the UTC starts of n days followed by the end of
     the last one."""
     params = {
@@ -157,4 +157,4 @@ async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[A
         "days": len(day_starts) - 1,
         **_bounds(day_starts[0], day_starts[-1]),
     }
-    return list(await session.execute(_DAILY, params))
+    return list(await db.execute(_DAILY, params))

@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - the f-strings splice in only constant fragments (models.holds)
-"""The holds' audit checks, run by `medgrader audit` beside the ledger's (ledger.audit).
+"""The holds' audit checks, run by `medgrader audit` beside the ledger's (audit.checks).
 
 Holds are not ledger entries, so the ledger checks still see every balance move. These add:
 a CAPTURED hold has exactly one USAGE entry, of its captured amount, for its student, and no

@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - the f-strings below splice in only this module's constant fragments
-"""The holds' SQL: one text() statement per operation, run on the ORM or the lean session.
+"""The holds' SQL: one text() statement per operation.
 
 Every statement that checks the available balance runs after ledger.lock_balance() in the same
 transaction, so its snapshot already holds every hold and entry committed before the lock, and

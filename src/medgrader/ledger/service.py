@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from medgrader.core.errors import NotFound
-from medgrader.db.lean import SqlSession, no_rows
+from medgrader.db.session import Db, no_rows
 from medgrader.models.holds import held_sql
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 
@@ -70,14 +70,14 @@ _CREDIT_SQL = _posting_sql(require_cover=False)
 _COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
 
 # FOR NO KEY UPDATE: the lock an UPDATE of the row takes (foreign-key checks, which take KEY
-# SHARE, do not wait for it). Its rows are never read: on the lean path it is queued and
+# SHARE, do not wait for it). Its rows are never read: in pipeline mode it is queued and
 # travels with the statement after it, so it costs no round trip of its own.
 _LOCK_BALANCE = no_rows(
     text("SELECT 1 FROM student_profiles WHERE user_id = :student_id FOR NO KEY UPDATE")
 )
 
 
-async def lock_balance(session: SqlSession, student_id: uuid.UUID) -> None:
+async def lock_balance(db: Db, student_id: uuid.UUID) -> None:
     """Lock the student's balance row until the transaction ends.
 
     Under READ COMMITTED every statement after this one sees all the holds and entries that
@@ -85,11 +85,11 @@ async def lock_balance(session: SqlSession, student_id: uuid.UUID) -> None:
     other spend, hold or posting for the student can commit in between: a check of the
     available balance made after it stays true until the commit. A no-op if already held.
     """
-    await session.execute(_LOCK_BALANCE, {"student_id": student_id})
+    await db.execute(_LOCK_BALANCE, {"student_id": student_id})
 
 
 async def _post(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     entry_type: EntryType,
@@ -107,7 +107,7 @@ async def _post(
     delta = amount if entry_type is EntryType.CREDIT else -amount
     statement = _COVERED_DEBIT_SQL if require_cover else _CREDIT_SQL
     row = (
-        await session.execute(
+        await db.execute(
             statement,
             {
                 "student_id": student_id,
@@ -138,7 +138,7 @@ async def _post(
 
 
 async def credit(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -151,7 +151,7 @@ async def credit(
 ) -> LedgerEntry:
     """Add credits. Raises StudentNotFound when the student has no profile."""
     entry = await _post(
-        session,
+        db,
         student_id=student_id,
         entry_type=EntryType.CREDIT,
         amount=amount,
@@ -169,7 +169,7 @@ async def credit(
 
 
 async def debit(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -187,9 +187,9 @@ async def debit(
     """
     if source_type in CLAWBACK_SOURCES:
         raise ValueError("clawbacks use clawback(), which may take a balance below zero")
-    await lock_balance(session, student_id)  # the held sum in the guard must be current
+    await lock_balance(db, student_id)  # the held sum in the guard must be current
     entry = await _post(
-        session,
+        db,
         student_id=student_id,
         entry_type=EntryType.DEBIT,
         amount=amount,
@@ -202,12 +202,12 @@ async def debit(
         require_cover=True,
     )
     if entry is None:
-        await ensure_student_exists(session, student_id)
+        await ensure_student_exists(db, student_id)
     return entry
 
 
 async def clawback(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -224,7 +224,7 @@ async def clawback(
     if source_type not in CLAWBACK_SOURCES:
         raise ValueError(f"{source_type} is not a clawback source")
     entry = await _post(
-        session,
+        db,
         student_id=student_id,
         entry_type=EntryType.DEBIT,
         amount=amount,
@@ -241,16 +241,16 @@ async def clawback(
     return entry
 
 
-async def ensure_student_exists(session: SqlSession, student_id: uuid.UUID) -> None:
-    found = await session.scalar(
+async def ensure_student_exists(db: Db, student_id: uuid.UUID) -> None:
+    found = await db.scalar(
         text("SELECT 1 FROM student_profiles WHERE user_id = :id"), {"id": student_id}
     )
     if found is None:
         raise StudentNotFound()
 
 
-async def get_balance(session: SqlSession, student_id: uuid.UUID) -> int:
-    balance = await session.scalar(
+async def get_balance(db: Db, student_id: uuid.UUID) -> int:
+    balance = await db.scalar(
         text("SELECT credit_balance FROM student_profiles WHERE user_id = :id"),
         {"id": student_id},
     )

@@ -1,14 +1,14 @@
-"""Enqueueing the purchase receipt in the purchase's own transaction (see enqueue_email)."""
+"""Enqueueing the purchase receipt in the purchase's own transaction. Every email goes to the
+polled queue (jobs.queues), so enqueueing adds no NOTIFY lock to the commit."""
 
 from __future__ import annotations
 
 import uuid
 
-from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession
-from medgrader.jobs.queues import RECEIPT_TASK
-from medgrader.notifications.enqueue import enqueue_email
+from medgrader.db.session import Db
+from medgrader.jobs.queue import defer_in_transaction
+from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 
 
-async def enqueue_receipt(session: SqlSession, ctx: AppContext, payment_id: uuid.UUID) -> None:
-    await enqueue_email(session, ctx, RECEIPT_TASK, payment_id=str(payment_id))
+async def enqueue_receipt(db: Db, payment_id: uuid.UUID) -> None:
+    await defer_in_transaction(db, RECEIPT_TASK, queue=RECEIPTS_QUEUE, payment_id=str(payment_id))

@@ -33,8 +33,7 @@ import structlog
 from sqlalchemy import Row
 
 from medgrader.core import metrics
-from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession
+from medgrader.db.session import Db
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
@@ -109,13 +108,13 @@ class LockedPayment:
         )
 
 
-async def lock_payment_by_id(session: SqlSession, payment_id: uuid.UUID) -> LockedPayment | None:
-    row = (await session.execute(sql.LOCK_BY_ID, {"id": payment_id})).one_or_none()
+async def lock_payment_by_id(db: Db, payment_id: uuid.UUID) -> LockedPayment | None:
+    row = (await db.execute(sql.LOCK_BY_ID, {"id": payment_id})).one_or_none()
     return None if row is None else LockedPayment.of(row)
 
 
-async def lock_payment_by_intent(session: SqlSession, payment_intent: str) -> LockedPayment | None:
-    row = (await session.execute(sql.LOCK_BY_INTENT, {"pi": payment_intent})).one_or_none()
+async def lock_payment_by_intent(db: Db, payment_intent: str) -> LockedPayment | None:
+    row = (await db.execute(sql.LOCK_BY_INTENT, {"pi": payment_intent})).one_or_none()
     return None if row is None else LockedPayment.of(row)
 
 
@@ -140,8 +139,7 @@ class ReturnsOutcome:
 
 
 async def apply_returns(
-    session: SqlSession,
-    ctx: AppContext,
+    db: Db,
     payment: LockedPayment,
     observations: list[Observation],
     *,
@@ -161,22 +159,22 @@ async def apply_returns(
             log.error("ALERT observation of another payment ignored", alert="returns_mismatch",
                       payment_id=str(payment.id), stripe_id=observation.stripe_id)  # fmt: skip
             continue
-        refund_row = await _record(session, payment, observation, actor_id)
-        payment, entry = await _settle(session, ctx, payment, observation, refund_row)
+        refund_row = await _record(db, payment, observation, actor_id)
+        payment, entry = await _settle(db, payment, observation, refund_row)
         if entry is not None:
             outcome.entries.append(entry)
         if refund_row is not None:
             share = refund_row.credits_clawed_back
             if refund_row.inserted and entry is not None and entry.entry_type.value == "DEBIT":
                 share = entry.amount
-                await session.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
+                await db.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
             outcome.refund_shares[observation.stripe_id] = share
     outcome.payment = payment
     return outcome
 
 
 async def _record(
-    session: SqlSession,
+    db: Db,
     payment: LockedPayment,
     observation: Observation,
     actor_id: uuid.UUID | None,
@@ -193,7 +191,7 @@ async def _record(
     }
     if isinstance(observation, RefundSeen):
         actor = actor_id or observation.admin_id
-        result = await session.execute(
+        result = await db.execute(
             sql.UPSERT_REFUND,
             common
             | {
@@ -203,7 +201,7 @@ async def _record(
             },
         )
         return result.one()
-    await session.execute(
+    await db.execute(
         sql.UPSERT_DISPUTE,
         common
         | {
@@ -215,13 +213,12 @@ async def _record(
 
 
 async def _settle(
-    session: SqlSession,
-    ctx: AppContext,
+    db: Db,
     payment: LockedPayment,
     observation: Observation,
     refund_row: Row[Any] | None,
 ) -> tuple[LockedPayment, LedgerEntry | None]:
-    totals = (await session.execute(sql.TOTALS, {"id": payment.id})).one()
+    totals = (await db.execute(sql.TOTALS, {"id": payment.id})).one()
     refunded = min(int(totals.refunded), payment.amount)
     disputed = min(int(totals.disputed), payment.amount)
     target = credits_to_take_back(
@@ -236,7 +233,7 @@ async def _settle(
     ):  # fmt: skip
         return payment, None
     updated = (
-        await session.execute(
+        await db.execute(
             sql.UPDATE_TOTALS,
             {
                 "id": payment.id,
@@ -265,13 +262,13 @@ async def _settle(
     if delta == 0:
         return payment, None
     actor = refund_row.actor_id if refund_row is not None else None
-    entry = await _post(session, before, payment, observation, delta, actor)
-    await enqueue_returns_notice(session, ctx, entry.id)
+    entry = await _post(db, before, payment, observation, delta, actor)
+    await enqueue_returns_notice(db, entry.id)
     return payment, entry
 
 
 async def _post(
-    session: SqlSession,
+    db: Db,
     before: LockedPayment,
     after: LockedPayment,
     observation: Observation,
@@ -302,7 +299,7 @@ async def _post(
     if delta > 0:
         what = "Dispute" if source is SourceType.DISPUTE else "Refund"
         posting["description"] = f"{what} of {money}: {delta} credits taken back"
-        entry = await ledger.clawback(session, **posting)
+        entry = await ledger.clawback(db, **posting)
         if entry.balance_after < 0:
             log.error("ALERT a clawback took a balance below zero", alert="negative_balance",
                       student_id=str(after.student_id), payment_id=str(after.id),
@@ -310,7 +307,7 @@ async def _post(
     else:
         why = "dispute won" if source is SourceType.DISPUTE else f"refund {observation.status}"
         posting["description"] = f"{money} back to us ({why}): {-delta} credits returned"
-        entry = await ledger.credit(session, **posting)
+        entry = await ledger.credit(db, **posting)
     cause = "dispute" if source is SourceType.DISPUTE else "refund"
     direction = "taken_back" if delta > 0 else "given_back"
     metrics.CLAWBACKS.labels(cause=cause, outcome=direction).inc()

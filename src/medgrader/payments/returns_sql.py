@@ -1,12 +1,12 @@
 """The statements of the returns function (payments.returns): the payment's lock, the mirror
 of Stripe's refunds and disputes (observations only move them forward), the totals and their
-compare-and-set update. Plain SQL: the webhook runs them on the lean path too."""
+compare-and-set update."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
-from medgrader.db.lean import no_rows
+from medgrader.db.session import no_rows
 from medgrader.payments.observations import (
     DISPUTE_STATUS_RANK,
     REFUND_STATUS_RANK,

@@ -1,4 +1,4 @@
-"""The lean session: statements marked no_rows are queued, every other one is waited for, and
+"""The Db session: statements marked no_rows are queued, every other one is waited for, and
 asking a queued statement for rows is an error rather than an empty answer."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from medgrader.checkout import repository as checkout_sql
-from medgrader.db.lean import LeanResult, UnreadResult, _compiled, no_rows
+from medgrader.db.session import Result, UnreadResult, _compiled_text, no_rows
 from medgrader.holds import repository as holds_sql
 from medgrader.idempotency import store as idempotency_sql
 from medgrader.ledger import service as ledger
@@ -38,19 +38,19 @@ from medgrader.webhooks import repository as inbox_sql
     ],
 )
 def test_only_marked_statements_skip_their_rows(statement: object, read: bool) -> None:
-    assert _compiled(statement)[1] is read  # type: ignore[arg-type]
+    assert _compiled_text(statement).read_rows is read  # type: ignore[arg-type]
 
 
 def test_an_unmarked_statement_is_read_whatever_its_text_says() -> None:
     # A comment with a quote or a bracket once fooled a parser; there is no parser now.
     tricky = text("-- the student's row (\nUPDATE t SET a = 1 WHERE b = 2 -- RETURNING")
-    assert _compiled(tricky)[1] is True
-    assert _compiled(no_rows(tricky))[1] is False
+    assert _compiled_text(tricky).read_rows is True
+    assert _compiled_text(no_rows(tricky)).read_rows is False
 
 
 def test_rows_of_an_unread_statement_are_an_error_not_an_empty_result() -> None:
-    unread = LeanResult(None)
+    unread = Result(None)
     for read in (unread.first, unread.one_or_none, unread.all, unread.scalar):
         with pytest.raises(UnreadResult):
             read()
-    assert LeanResult([]).first() is None
+    assert Result([]).first() is None

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.db.session import Db
 from medgrader.holds.audit import HOLD_CHECKS
 
 
@@ -145,9 +145,12 @@ CHECKS: dict[str, str] = {
 CHECKS.update(HOLD_CHECKS)
 
 
-async def run_audit(session: AsyncSession) -> list[Finding]:
+_STATEMENTS = {check: text(query) for check, query in CHECKS.items()}
+
+
+async def run_audit(db: Db) -> list[Finding]:
     findings: list[Finding] = []
-    for check, query in CHECKS.items():
-        result = await session.execute(text(query))
+    for check, statement in _STATEMENTS.items():
+        result = await db.execute(statement)
         findings.extend(Finding(check, row.subject, row.detail) for row in result)
     return findings
