@@ -114,7 +114,7 @@ async def calls_run(
 def _keyed(operation: str, tag: str, student: str, suffix: str) -> dict[str, str]:
     key = f"('pgb-' || :k || '-{suffix}')"
     return {
-        "student_id": student,
+        "owner_id": student,
         "key": key,
         "operation": f"'{operation}'",
         "request_hash": "'0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'",

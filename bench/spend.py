@@ -161,7 +161,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
     claim = inline_sql(
         _CLAIM.text,
         {
-            "student_id": student,
+            "owner_id": student,
             "key": key,
             "operation": "'credits.spend'",
             "request_hash": "'0123456789abcdef'",
