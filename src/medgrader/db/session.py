@@ -22,7 +22,7 @@ The measurement that chose this style is in docs/ARCHITECTURE.md. A streaming tr
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -160,17 +160,29 @@ class Result:
         return [row[0] for row in self._rows]
 
 
+_BEGIN, _COMMIT, _ROLLBACK = "BEGIN", "COMMIT", "ROLLBACK"
+
+
 class Db:
     """One transaction on a pooled connection, opened by its first statement. See the module
-    docstring; begin, commit and rollback belong to `medgrader.db.transactions`."""
+    docstring; begin, commit and rollback belong to `medgrader.db.transactions`.
 
-    __slots__ = ("_connection", "_pipeline", "_pool", "_stack")
+    The pool's connections are in autocommit mode and the transaction is spelled out (BEGIN,
+    COMMIT, SAVEPOINT): in pipeline mode BEGIN is queued with the first statement and COMMIT
+    with the last ones, and the pipeline's one Sync at the end fetches them all. (psycopg's own
+    `transaction()` inside a pipeline syncs once more on the way out: a round trip per
+    transaction that this saves.)
+    """
+
+    __slots__ = ("_connection", "_pipe", "_pipeline", "_pool", "_savepoints", "_stack")
 
     def __init__(self, pool: AsyncConnectionPool, *, pipeline: bool = True) -> None:
         self._pool = pool
         self._pipeline = pipeline
         self._connection: psycopg.AsyncConnection[Any] | None = None
+        self._pipe: psycopg.AsyncPipeline | None = None
         self._stack: AsyncExitStack | None = None
+        self._savepoints = 0
 
     @property
     def holds_connection(self) -> bool:
@@ -185,9 +197,10 @@ class Db:
             try:
                 connection = await stack.enter_async_context(self._pool.connection())
                 if self._pipeline:
-                    await stack.enter_async_context(connection.pipeline())
-                await stack.enter_async_context(connection.transaction())
+                    self._pipe = await stack.enter_async_context(connection.pipeline())
+                await connection.execute(_BEGIN)  # in pipeline mode: queued, no round trip
             except BaseException:
+                self._pipe = None
                 await stack.aclose()
                 raise
             self._connection, self._stack = connection, stack
@@ -196,13 +209,22 @@ class Db:
     async def _end(self, error: BaseException | None) -> None:
         """Commit (error None) or roll back the open transaction and give the connection back
         to the pool; the next statement opens a new transaction. Edges only."""
-        stack, self._stack, self._connection = self._stack, None, None
-        if stack is None:
+        stack, connection, pipe = self._stack, self._connection, self._pipe
+        self._stack, self._connection, self._pipe, self._savepoints = None, None, None, 0
+        if stack is None or connection is None:
             return
         if error is None:
+            try:
+                await connection.execute(_COMMIT)
+            except BaseException as failed:
+                await stack.__aexit__(type(failed), failed, failed.__traceback__)
+                raise
+            # Leaving the pipeline syncs: the queued statements and the COMMIT, one round trip
+            # (their first error is raised here, and the server has rolled back).
             await stack.aclose()
             return
         try:
+            await _abandon(connection, pipe)
             await stack.__aexit__(type(error), error, error.__traceback__)
         except Exception:
             # The rollback failed (the connection died): the server rolls the transaction
@@ -254,8 +276,32 @@ class Db:
         """A nested transaction: an error inside undoes only what ran inside, and the caller's
         transaction lives on (e.g. to turn a UNIQUE violation into a refusal)."""
         connection = await self.connection()
-        async with connection.transaction():
+        self._savepoints += 1
+        name = f"medgrader_savepoint_{self._savepoints}"
+        await connection.execute(f"SAVEPOINT {name}")
+        try:
             yield
+        except BaseException:
+            await _settle(self._pipe)
+            await connection.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        await connection.execute(f"RELEASE SAVEPOINT {name}")
+
+
+async def _settle(pipe: psycopg.AsyncPipeline | None) -> None:
+    """After an error in pipeline mode the statements queued behind it are skipped until a
+    Sync: send one (their errors are the first error's echo), so that the next statement runs."""
+    if pipe is not None:
+        with suppress(psycopg.Error):
+            await pipe.sync()
+
+
+async def _abandon(
+    connection: psycopg.AsyncConnection[Any], pipe: psycopg.AsyncPipeline | None
+) -> None:
+    """Roll back, whatever state the transaction is in (a failed statement aborts it)."""
+    await _settle(pipe)
+    await connection.execute(_ROLLBACK)
 
 
 def create_pool(libpq_url: str, *, min_size: int, max_size: int, name: str) -> AsyncConnectionPool:
@@ -273,6 +319,10 @@ def create_pool(libpq_url: str, *, min_size: int, max_size: int, name: str) -> A
         min_size=min_size,
         max_size=max_size,
         open=False,
-        kwargs={"options": "-c statement_timeout=30000 -c lock_timeout=10000"},
+        # Autocommit: Db spells its transactions out (BEGIN ... COMMIT), see Db.
+        kwargs={
+            "autocommit": True,
+            "options": "-c statement_timeout=30000 -c lock_timeout=10000",
+        },
         name=name,
     )
