@@ -26,6 +26,7 @@ from medgrader.core.openapi import Markers, install_openapi
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
 from medgrader.holds.endpoints import router as holds_router
+from medgrader.idempotency.keys import KEY_SCHEMA
 from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_worker_task
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
@@ -43,6 +44,7 @@ OPENAPI_MARKERS = Markers(
     token_optional={bearer},
     role_gates={current_student, current_admin},
     rate_limited={request_client_address},
+    idempotency_key_schema=KEY_SCHEMA,
 )
 
 

@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from medgrader.cli_support import console, err_console, load_settings
+from medgrader.commands.support import console, err_console, load_settings
+from medgrader.commands.webhooks import app as webhooks_app
 from medgrader.db.cli import db_app
-from medgrader.webhooks.cli import app as webhooks_app
 
 app = typer.Typer(help="MedGrader credits backend.", no_args_is_help=True, add_completion=False)
 app.add_typer(webhooks_app, name="webhooks")

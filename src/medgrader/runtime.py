@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 import procrastinate
 import stripe
 
-from medgrader.adapters.google_certs import GoogleCertificates
-from medgrader.adapters.mailer import Mailer
-from medgrader.adapters.stripe_gateway import StripeGateway
 from medgrader.audit.tasks import blueprint as audit_blueprint
+from medgrader.auth.tasks import blueprint as security_blueprint
 from medgrader.checkout.tasks import blueprint as checkout_blueprint
 from medgrader.config import Settings
+from medgrader.core.adapters.google_certs import GoogleCertificates
+from medgrader.core.adapters.mailer import Mailer
+from medgrader.core.adapters.stripe_gateway import StripeGateway
 from medgrader.core.context import AppContext, token_config
 from medgrader.db.engine import to_libpq_url
 from medgrader.db.pool import PromptReconnectPool
@@ -25,12 +26,11 @@ from medgrader.holds.tasks import blueprint as holds_blueprint
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.jobs.app import create_job_app
 from medgrader.notifications.tasks import blueprint as notifications_blueprint
-from medgrader.security.tasks import blueprint as security_blueprint
 from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 
 # Every domain's task blueprint, by namespace (a task's registered name is "namespace:name":
-# the audit's keeps "ledger", where it was born, so that queued jobs keep their name). Add a
-# domain's blueprint here.
+# the audit's keeps "ledger" and auth's retention "security", where they were born, so that
+# queued jobs keep their names). Add a domain's blueprint here.
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "checkout": checkout_blueprint,
     "holds": holds_blueprint,

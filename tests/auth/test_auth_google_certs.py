@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from medgrader.adapters.google_certs import (
+from medgrader.core.adapters.google_certs import (
     GoogleCertificates,
     GoogleUnavailable,
     cache_lifetime,

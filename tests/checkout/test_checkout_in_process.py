@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from medgrader.adapters.stripe_gateway import StripeGateway
 from medgrader.app import create_app
 from medgrader.auth.service import create_admin, create_user, hash_password
 from medgrader.config import Settings
+from medgrader.core.adapters.stripe_gateway import StripeGateway
 from medgrader.db.resolve import Database
 from stripe_emulator.testing import InProcessEmulator
 from tests.conftest import STRIPE_WEBHOOK_SECRET, WEBHOOK_PATH

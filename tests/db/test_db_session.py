@@ -18,6 +18,7 @@ from medgrader.db.transactions import external_call, unit_of_work
 from medgrader.holds import repository as holds_sql
 from medgrader.idempotency import store as idempotency_sql
 from medgrader.ledger import service as ledger
+from medgrader.notifications import receipts as receipt_sql
 from medgrader.payments import repository as payment_sql
 from medgrader.webhooks import repository as inbox_sql
 from tests.support.services import ServiceRunner
@@ -33,8 +34,8 @@ from tests.support.services import ServiceRunner
         (checkout_sql._MARK, True),
         (checkout_sql._INSERT, True),
         (payment_sql._RECORD, False),
-        (payment_sql._RECEIPT, True),
-        (payment_sql._RECEIPT_SENT, False),
+        (receipt_sql._RECEIPT, True),
+        (receipt_sql._RECEIPT_SENT, False),
         (ledger._CREDIT_SQL, True),
         (ledger._COVERED_DEBIT_SQL, True),
         (ledger._LOCK_BALANCE, False),

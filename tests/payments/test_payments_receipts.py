@@ -15,8 +15,8 @@ from medgrader.checkout.fulfilment import apply_stripe_session
 from medgrader.core.context import AppContext
 from medgrader.db.session import Db
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
+from medgrader.notifications import receipts as receipts_repository
 from medgrader.notifications.tasks import retry_stalled_receipts
-from medgrader.payments import repository as payments_repository
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
     assert_paid_once,
@@ -123,7 +123,7 @@ def test_database_error_on_the_first_attempt_is_retried_and_one_receipt_arrives(
 ) -> None:  # fmt: skip
     # The receipt job's first look at each payment loses its database connection for real:
     # the backend is terminated under it, as in a failover or a server restart.
-    real_lock = payments_repository.lock_for_receipt
+    real_lock = receipts_repository.lock_for_receipt
     failed: list[str] = []
 
     async def lose_connection_once(session: Db, payment_id: Any) -> Any:
@@ -132,7 +132,7 @@ def test_database_error_on_the_first_attempt_is_retried_and_one_receipt_arrives(
             await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
         return await real_lock(session, payment_id)
 
-    monkeypatch.setattr(payments_repository, "lock_for_receipt", lose_connection_once)
+    monkeypatch.setattr(receipts_repository, "lock_for_receipt", lose_connection_once)
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
     stripe_emulator.pay(session_id)
     settle_webhooks(stripe_emulator)

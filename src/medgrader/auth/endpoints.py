@@ -7,7 +7,6 @@ from email.message import EmailMessage
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
-from medgrader.adapters.mailer import MailDeliveryError, Mailer
 from medgrader.auth import flows, repository, revocation
 from medgrader.auth.deps import CurrentUser, TokenClaims, user_for_claims
 from medgrader.auth.google_signin import sign_in_with_id_token
@@ -24,6 +23,7 @@ from medgrader.auth.schemas import (
     VerifyOtpRequest,
 )
 from medgrader.auth.users import User
+from medgrader.core.adapters.mailer import MailDeliveryError, Mailer
 from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.openapi import errors

@@ -1,7 +1,7 @@
 """Verifying a Google ID token the way Google documents it for a backend.
 
 Signature, `aud`, `exp` and `iat` are checked by Google's own library (`google.auth.jwt`)
-against Google's published certificates (kept by medgrader.adapters.google_certs).
+against Google's published certificates (kept by medgrader.core.adapters.google_certs).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import structlog
 from google.auth import exceptions as google_exceptions
 from google.auth import jwt as google_jwt
 
-from medgrader.adapters.google_certs import GoogleCertificates
 from medgrader.auth.errors import GoogleSignInDisabled, InvalidGoogleToken
 from medgrader.config import Settings
+from medgrader.core.adapters.google_certs import GoogleCertificates
 
 log = structlog.get_logger(__name__)
 

@@ -14,12 +14,12 @@ from email.message import EmailMessage
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 
-from medgrader.adapters.mailer import MailDeliveryError
 from medgrader.auth import otp, repository
 from medgrader.auth.errors import EmailUnavailable, InvalidCode, InvalidCredentials
 from medgrader.auth.passwords import burn_verification_time, hash_password, verify_password
 from medgrader.auth.schemas import RegisterRequest
 from medgrader.auth.users import USER_COLUMNS, USERS, User
+from medgrader.core.adapters.mailer import MailDeliveryError
 from medgrader.core.context import AppContext
 from medgrader.core.errors import RateLimited
 from medgrader.db.session import Db

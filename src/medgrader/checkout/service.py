@@ -16,7 +16,6 @@ from typing import Any
 import structlog
 from sqlalchemy import Row, text
 
-from medgrader.adapters.stripe_gateway import CreatedSession, CustomerMissing
 from medgrader.auth.access import may_see
 from medgrader.auth.users import User
 from medgrader.catalog import service as catalog
@@ -27,6 +26,7 @@ from medgrader.checkout.schemas import (
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
+from medgrader.core.adapters.stripe_gateway import CreatedSession, CustomerMissing
 from medgrader.core.context import AppContext
 from medgrader.core.cursor import decode_uuid_position, encode_position
 from medgrader.db.session import Db

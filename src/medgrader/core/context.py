@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
-from medgrader.adapters.google_certs import GoogleCertificates
-from medgrader.adapters.mailer import Mailer
-from medgrader.adapters.stripe_gateway import StripeGateway
 from medgrader.config import Settings
+from medgrader.core.adapters.google_certs import GoogleCertificates
+from medgrader.core.adapters.mailer import Mailer
+from medgrader.core.adapters.stripe_gateway import StripeGateway
 from medgrader.core.tokens import TokenConfig
 from medgrader.db.resolve import Database
 

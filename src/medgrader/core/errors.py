@@ -32,7 +32,8 @@ class AppError(Exception):
     without one specialises its parent's (e.g. a gateway error that callers catch apart).
     """
 
-    code: ClassVar[str] = "bad_request"
+    # Each concrete class names its own code (AppError and Refusal are only bases).
+    code: ClassVar[str]
     message: ClassVar[str] = "The request could not be processed."
     # Headers every answer of this class carries (e.g. WWW-Authenticate on a 401).
     default_headers: ClassVar[dict[str, str] | None] = None
@@ -71,7 +72,7 @@ class AppError(Exception):
         error_class = AppError.by_code.get(str(body.get("code")), Refusal)
         error = error_class.__new__(error_class)
         AppError.__init__(error, str(body.get("error") or error_class.message), **fields)
-        if error.code != body.get("code"):  # a code no class claims any more: kept as stored
+        if getattr(error, "code", None) != body.get("code"):  # a code no class claims any more
             error.code = str(body.get("code"))  # type: ignore[misc]
         return error
 

@@ -24,8 +24,8 @@ from fastapi.responses import JSONResponse
 from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx
 from medgrader.core.openapi import errors
+from medgrader.core.worker_health import WorkerHealth
 from medgrader.db.pool import pool_usage
-from medgrader.jobs.worker import WorkerSupervisor
 
 router = APIRouter(tags=["health"])
 
@@ -79,9 +79,7 @@ async def _webhook_pool(ctx: AppContext) -> Check:
     return Check(True, usage)
 
 
-def _job_worker(
-    ctx: AppContext, supervisor: WorkerSupervisor | None, freshest: float | None
-) -> Check:
+def _job_worker(ctx: AppContext, supervisor: WorkerHealth | None, freshest: float | None) -> Check:
     limit = ctx.settings.worker_dead_after_seconds
     if supervisor is not None:
         age = supervisor.seconds_since_beat()
@@ -121,7 +119,7 @@ async def liveness() -> JSONResponse:
     ),
 )
 async def health(ctx: Ctx, request: Request) -> JSONResponse:
-    supervisor: WorkerSupervisor | None = getattr(request.app.state, "worker", None)
+    supervisor: WorkerHealth | None = getattr(request.app.state, "worker", None)
     (database, freshest), webhook_pool = await asyncio.gather(_database(ctx), _webhook_pool(ctx))
     checks = {
         "database": database,

@@ -19,8 +19,8 @@ from medgrader.core import metrics
 from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx
 from medgrader.core.errors import NotFound, Unauthorized
+from medgrader.core.worker_health import WorkerHealth
 from medgrader.db.pool import pool_usage
-from medgrader.jobs.worker import WorkerSupervisor
 
 log = structlog.get_logger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -66,7 +66,7 @@ def _refresh_pools(ctx: AppContext) -> None:
 
 def _refresh_worker(ctx: AppContext, request: Request) -> None:
     """Alive as /health judges it: a heartbeat confirmed within WORKER_DEAD_AFTER_SECONDS."""
-    supervisor: WorkerSupervisor | None = getattr(request.app.state, "worker", None)
+    supervisor: WorkerHealth | None = getattr(request.app.state, "worker", None)
     alive = (
         supervisor is not None
         and supervisor.seconds_since_beat() <= ctx.settings.worker_dead_after_seconds

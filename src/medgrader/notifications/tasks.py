@@ -28,15 +28,15 @@ from procrastinate.exceptions import ConnectorException
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from psycopg_pool import PoolTimeout
 
-from medgrader.adapters.mailer import MailDeliveryError
 from medgrader.config import Settings
+from medgrader.core.adapters.mailer import MailDeliveryError
 from medgrader.core.context import AppContext
 from medgrader.db.transactions import unit_of_work
 from medgrader.jobs.queues import EMAIL_TASKS, RECEIPTS_QUEUE
 from medgrader.jobs.worker import app_context
+from medgrader.notifications import receipts
 from medgrader.notifications.emails import purchase_receipt_email, returns_notice_email
 from medgrader.notifications.notices import CLAIM_NOTICE, NOTICE, NOTICE_KEY
-from medgrader.payments import repository as payments
 
 # Database errors worth another attempt: OperationalError covers a lost connection, a
 # statement or lock timeout, a deadlock, a serialization failure and a server shutting down;
@@ -161,7 +161,7 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
 async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
     settings = ctx.settings
     async with unit_of_work(ctx.db_pool) as db:
-        payment = await payments.lock_for_receipt(db, uuid.UUID(payment_id))
+        payment = await receipts.lock_for_receipt(db, uuid.UUID(payment_id))
         if payment is None:
             log.error("receipt for an unknown payment", payment_id=payment_id)
             return
@@ -186,7 +186,7 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
         except MailDeliveryError as exc:
             log.warning("receipt not sent; will retry", payment_id=payment_id, error=str(exc))
             raise RetryLater.configured(settings, str(exc)) from exc
-        await payments.mark_receipt_sent(db, payment.id)
+        await receipts.mark_receipt_sent(db, payment.id)
     log.info("receipt sent", payment_id=payment_id)
 
 

@@ -41,20 +41,6 @@ _RECORD = no_rows(
     )
 )
 _BY_ID = text(f"SELECT {_COLUMNS} FROM payments WHERE id = :id")  # noqa: S608
-_RECEIPT = text(
-    """
-    SELECT p.id, p.credits, p.amount_pence, p.currency, p.package_name, p.paid_at,
-           p.receipt_sent_at, u.email, s.first_name
-      FROM payments p
-      JOIN users u ON u.id = p.student_id
-      JOIN student_profiles s ON s.user_id = p.student_id
-     WHERE p.id = :id
-       FOR UPDATE OF p
-    """
-)
-_RECEIPT_SENT = no_rows(
-    text("UPDATE payments SET receipt_sent_at = now(), updated_at = now() WHERE id = :id")
-)
 
 
 async def record_payment(
@@ -81,15 +67,6 @@ async def record_payment(
 
 async def by_id(db: Db, payment_id: uuid.UUID) -> Row[Any] | None:
     return (await db.execute(_BY_ID, {"id": payment_id})).one_or_none()
-
-
-async def lock_for_receipt(db: Db, payment_id: uuid.UUID) -> Row[Any] | None:
-    """The payment and its addressee, locked so that two senders cannot both send."""
-    return (await db.execute(_RECEIPT, {"id": payment_id})).one_or_none()
-
-
-async def mark_receipt_sent(db: Db, payment_id: uuid.UUID) -> None:
-    await db.execute(_RECEIPT_SENT, {"id": payment_id})
 
 
 _REFUNDS_OF = text(

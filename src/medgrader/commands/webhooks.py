@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from medgrader.cli_support import load_settings
+from medgrader.commands.support import load_settings
 from medgrader.config import Settings
 from medgrader.core.errors import AppError
 from medgrader.db.transactions import unit_of_work

@@ -1,4 +1,8 @@
-"""Retention: expired limit windows, revoked tokens past their expiry, dead reset codes."""
+"""Retention: expired limit windows, revoked tokens past their expiry, dead reset codes.
+
+Beside the accounts it mostly cleans up (auth depends on security's limits, never the other
+way round); registered under the namespace it has always had ("security:purge_security_rows",
+see medgrader.runtime), so queued jobs keep their name."""
 
 from __future__ import annotations
 
