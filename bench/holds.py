@@ -166,7 +166,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
     entry_key = f"('capture:' || {student}::text || ':pgb-' || :k || '-c')"
     debit = inline_sql(
         ledger._COVERED_DEBIT_SQL.text,
-        {"student_id": student, "delta": str(-CALL_CREDITS), "amount": str(CALL_CREDITS),
+        {"student_id": student, "amount": str(CALL_CREDITS),
          "entry_type": "'DEBIT'", "source_type": "'USAGE'", "source_id": "('hold:' || ':h_id')",
          "description": "'bench voice call'",
          "metadata": '\'{"idempotencyKey": "pgb", "holdId": ":h_id"}\'::jsonb',

@@ -172,7 +172,6 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
         ledger._COVERED_DEBIT_SQL.text,
         {
             "student_id": student,
-            "delta": "-1",
             "amount": "1",
             "entry_type": "'DEBIT'",
             "source_type": "'USAGE'",

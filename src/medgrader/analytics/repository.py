@@ -15,13 +15,8 @@ from typing import Any
 from sqlalchemy import Row, text
 
 from medgrader.db.session import Db
+from medgrader.payments.rules import counted_refund, open_dispute
 from medgrader.webhooks.repository import STATUS_SQL as INBOX_STATUS
-
-REFUND_COUNTED = "('succeeded', 'pending')"
-# Stripe's dispute statuses that are still open (the others are won, lost or closed).
-DISPUTE_OPEN = (
-    "('warning_needs_response', 'warning_under_review', 'needs_response', 'under_review')"
-)
 
 _MONEY = text(
     f"""
@@ -31,7 +26,7 @@ _MONEY = text(
     ), r AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
           FROM refunds
-         WHERE status IN {REFUND_COUNTED} AND created_at >= :start AND created_at < :end
+         WHERE {counted_refund()} AND created_at >= :start AND created_at < :end
     ), d AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(funds_withdrawn_pence), 0) AS pence
           FROM disputes WHERE created_at >= :start AND created_at < :end
@@ -75,7 +70,7 @@ _STANDING = text(
           FROM payments
     ), open_disputes AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
-          FROM disputes WHERE status IN {DISPUTE_OPEN}
+          FROM disputes WHERE {open_dispute()}
     ), inbox AS (
         SELECT COUNT(*) FILTER (WHERE status = 'unprocessed') AS unprocessed,
                COUNT(*) FILTER (WHERE status = 'failed') AS failed,
@@ -103,7 +98,7 @@ _DAILY = text(
     ), r AS (
         SELECT {_BUCKET.format(column="created_at")} AS bucket, SUM(amount_pence) AS pence
           FROM refunds
-         WHERE status IN {REFUND_COUNTED} AND created_at >= :start AND created_at < :end
+         WHERE {counted_refund()} AND created_at >= :start AND created_at < :end
          GROUP BY 1
     ), d AS (
         SELECT {_BUCKET.format(column="created_at")} AS bucket,

@@ -1,8 +1,9 @@
 """Opaque pagination cursors: the position after which the next page starts.
 
-A cursor carries a few position values (a ledger seq; a creation time and an id) that the
-client hands back unread. Anything that is not a cursor this API handed out is 400
-`invalid_cursor`, on every paginated endpoint.
+A cursor carries a few position values (a ledger seq; a time and an id) that the client hands
+back unread. Anything that is not a cursor this API handed out is 400 `invalid_cursor`, on
+every paginated endpoint. A keyset position (time, id) has one encoder and one decoder for
+every list (`encode_position`, `decode_position`).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from medgrader.idempotency.keys import validate_key
 from medgrader.idempotency.runner import Answer, run_once
 from medgrader.idempotency.store import KeyedRequest
 from medgrader.ledger import service as ledger
+from medgrader.ledger.rules import available
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.holds import held_sql
 from medgrader.models.ledger import EntryType, SourceType
@@ -149,13 +150,14 @@ async def get_balance(db: Db, student_id: uuid.UUID) -> int:
     return await ledger.get_balance(db, student_id)
 
 
-# Holds (medgrader.holds) reserve credits without moving the balance: available = balance -
-# held, where held is the student's ACTIVE, unexpired holds (one definition: models.holds).
+# Holds (medgrader.holds) reserve credits without moving the balance: held is what the
+# student's active holds reserve (models.holds), available the balance less it (ledger.rules).
 _BALANCES = text(
     f"""
-    SELECT p.credit_balance AS balance, {held_sql(":student_id")} AS held
+    SELECT p.credit_balance AS balance, {held_sql(":student_id")} AS held,
+           {available("p.credit_balance", ":student_id")} AS available
       FROM student_profiles p WHERE p.user_id = :student_id
-    """  # noqa: S608 - held_sql is a constant fragment
+    """  # noqa: S608 - only the constant rules are interpolated
 )
 
 
@@ -164,8 +166,9 @@ async def get_balances(db: Db, student_id: uuid.UUID) -> BalanceResponse:
     row = (await db.execute(_BALANCES, {"student_id": student_id})).first()
     if row is None:
         raise ledger.StudentNotFound()
-    balance, held = int(row.balance), int(row.held)
-    return BalanceResponse(balance=balance, held=held, available=balance - held)
+    return BalanceResponse(
+        balance=int(row.balance), held=int(row.held), available=int(row.available)
+    )
 
 
 ENTRY_TYPE_FILTERS = frozenset(EntryType)

@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from medgrader.db.session import Db, no_rows
 from medgrader.idempotency.keys import ledger_key, request_hash
 from medgrader.ledger import service as ledger
+from medgrader.ledger.rules import signed_amount
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import EntryType, SourceType
 
@@ -55,15 +56,16 @@ _CLAIM = text(
 )
 
 _PRIOR = text(
-    """
+    f"""
     SELECT k.operation, k.request_hash, k.response_status, k.response_body,
            t.id, t.seq, t.entry_type, t.amount, t.balance_after, t.source_type, t.created_at,
+           {signed_amount("t.entry_type", "t.amount")} AS delta,
            t.metadata ->> 'requestHash' AS entry_request_hash
       FROM (SELECT 1) AS one
       LEFT JOIN idempotency_keys k
              ON k.student_id = :owner_id AND k.operation = :operation AND k.key = :key
       LEFT JOIN credit_transactions t ON t.idempotency_key = :ledger_key
-    """
+    """  # noqa: S608 - only the constant signed-amount rule is interpolated
 )
 
 _RECORD = no_rows(
@@ -191,6 +193,7 @@ async def _prior(db: Db, params: dict[str, Any], request: KeyedRequest) -> Prior
             balance_after=int(row.balance_after),
             source_type=SourceType(row.source_type),
             created_at=row.created_at,
+            delta=int(row.delta),
         )
     if row.operation is not None:  # the key row (of this operation: the join says so)
         same = row.request_hash == request.request_hash

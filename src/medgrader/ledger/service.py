@@ -1,7 +1,8 @@
 """Posting ledger entries. The ONLY place `student_profiles.credit_balance` is written.
 
 Each posting is one SQL statement: a data-modifying CTE that moves the balance with an atomic
-`UPDATE ... SET credit_balance = credit_balance + :delta ... RETURNING` and inserts the entry
+`UPDATE ... SET credit_balance = credit_balance + <the signed amount> ... RETURNING` (the rule:
+ledger.rules) and inserts the entry
 carrying the balance the UPDATE returned. The UPDATE takes the row lock, so concurrent
 postings for one student serialize in PostgreSQL, and the balance and its entry commit or roll
 back together with the caller's transaction. Nothing is read into Python and written back.
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from medgrader.core.errors import NotFound
 from medgrader.db.session import Db, no_rows
-from medgrader.models.holds import held_sql
+from medgrader.ledger.rules import available, signed_amount
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 
 
@@ -34,6 +35,8 @@ class LedgerEntry:
     balance_after: int
     source_type: SourceType
     created_at: datetime
+    # How the entry moved the balance (ledger.rules.signed_amount, read back from SQL).
+    delta: int
 
 
 class StudentNotFound(NotFound):
@@ -45,12 +48,13 @@ def _posting_sql(*, require_cover: bool) -> Any:
     # student's active, unexpired holds) covers it; otherwise no row is updated, nothing is
     # inserted, and the caller learns it from the empty result. The held sum reads the holds
     # table with this statement's snapshot, so a covered debit must follow lock_balance().
-    guard = f"AND credit_balance - {held_sql(':student_id')} >= :amount" if require_cover else ""
+    guard = f"AND {available('credit_balance', ':student_id')} >= :amount" if require_cover else ""
     return text(
         f"""
         WITH moved AS (
             UPDATE student_profiles
-               SET credit_balance = credit_balance + :delta, updated_at = now()
+               SET credit_balance = credit_balance + {signed_amount(":entry_type", ":amount")},
+                   updated_at = now()
              WHERE user_id = :student_id {guard}
          RETURNING user_id, credit_balance
         )
@@ -61,8 +65,8 @@ def _posting_sql(*, require_cover: bool) -> Any:
         SELECT user_id, :entry_type, :amount, credit_balance, :source_type, :source_id,
                :description, :metadata, :idempotency_key, :actor_id
           FROM moved
-        RETURNING id, seq, balance_after, created_at
-        """  # noqa: S608 - guard is one of two constant strings, never user input
+        RETURNING id, seq, balance_after, created_at, {signed_amount()} AS delta
+        """  # noqa: S608 - only constant rule expressions are interpolated, never user input
     ).bindparams(bindparam("metadata", type_=JSONB))
 
 
@@ -104,14 +108,12 @@ async def _post(
 ) -> LedgerEntry | None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValueError(f"ledger amounts are positive integers, got {amount!r}")
-    delta = amount if entry_type is EntryType.CREDIT else -amount
     statement = _COVERED_DEBIT_SQL if require_cover else _CREDIT_SQL
     row = (
         await db.execute(
             statement,
             {
                 "student_id": student_id,
-                "delta": delta,
                 "amount": amount,
                 "entry_type": entry_type.value,
                 "source_type": source_type.value,
@@ -134,6 +136,7 @@ async def _post(
         balance_after=row.balance_after,
         source_type=source_type,
         created_at=row.created_at,
+        delta=int(row.delta),
     )
 
 

@@ -30,7 +30,7 @@ from medgrader.core.adapters.stripe_gateway import StripeRefundRefused
 from medgrader.core.context import AppContext
 from medgrader.core.errors import Refusal
 from medgrader.db.session import Db
-from medgrader.models.holds import held_sql
+from medgrader.ledger.rules import available
 from medgrader.payments import repository
 from medgrader.payments.errors import (
     AmountNotRefundable,
@@ -50,10 +50,9 @@ from medgrader.payments.returns import (
     credits_to_take_back,
     lock_payment_by_id,
 )
+from medgrader.payments.rules import LOST, open_dispute
 from medgrader.payments.schemas import RefundOut, RefundPreviewOut
 from medgrader.payments.service import parse_payment_id, refund_out
-
-REFUND_OPERATION = "admin.payment_refund"
 
 # The balance the student can still use: credits held for a live call are spoken for.
 _PAYMENT = text(
@@ -61,12 +60,12 @@ _PAYMENT = text(
     SELECT p.id, p.student_id, p.amount_pence, p.currency, p.credits, p.status,
            p.amount_refunded_pence, p.amount_disputed_pence, p.credits_clawed_back,
            p.returns_version, p.stripe_payment_intent_id, p.stripe_charge_id,
-           s.credit_balance - {held_sql("p.student_id")} AS available,
+           {available("s.credit_balance", "p.student_id")} AS available,
            EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = p.id
-                     AND d.status NOT IN ('won', 'warning_closed')) AS disputed
+                     AND ({open_dispute("d.status")} OR d.status = '{LOST}')) AS disputed
       FROM payments p JOIN student_profiles s ON s.user_id = p.student_id
      WHERE p.id = :id
-    """  # noqa: S608 - only the constant held-credits expression is interpolated
+    """  # noqa: S608 - only the constant rules are interpolated
 )
 
 

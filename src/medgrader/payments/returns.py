@@ -42,7 +42,6 @@ from medgrader.notifications.money import format_money
 from medgrader.notifications.notices import enqueue_returns_notice
 from medgrader.payments import returns_sql as sql
 from medgrader.payments.observations import (
-    OPEN_DISPUTE_STATUSES,
     DisputeSeen,
     Observation,
     RefundSeen,
@@ -59,12 +58,15 @@ def credits_to_take_back(*, credits: int, amount: int, returned: int) -> int:
     return min(credits, -(-credits * returned // amount))
 
 
-def payment_status(*, amount: int, refunded: int, dispute_status: str | None) -> PaymentStatus:
-    """An open dispute or a lost one says it all; otherwise (no dispute, or one won or closed
-    as an inquiry) the refunds do."""
-    if dispute_status in OPEN_DISPUTE_STATUSES:
+def payment_status(
+    *, amount: int, refunded: int, dispute_open: bool, dispute_lost: bool
+) -> PaymentStatus:
+    """An open dispute or a lost one (the newest dispute, as the database judges it by
+    payments.rules) says it all; otherwise (no dispute, or one won or closed as an inquiry)
+    the refunds do."""
+    if dispute_open:
         return PaymentStatus.DISPUTED
-    if dispute_status == "lost":
+    if dispute_lost:
         return PaymentStatus.DISPUTE_LOST
     if refunded >= amount:
         return PaymentStatus.REFUNDED
@@ -134,7 +136,7 @@ class ReturnsOutcome:
     def code(self) -> str:
         if not self.entries:
             return "returns_unchanged"
-        moved = sum(-e.amount if e.entry_type.value == "DEBIT" else e.amount for e in self.entries)
+        moved = sum(entry.delta for entry in self.entries)
         return f"returns_applied: {moved:+d} credits"
 
 
@@ -225,7 +227,10 @@ async def _settle(
         credits=payment.credits, amount=payment.amount, returned=refunded + disputed
     )
     status = payment_status(
-        amount=payment.amount, refunded=refunded, dispute_status=totals.dispute_status
+        amount=payment.amount,
+        refunded=refunded,
+        dispute_open=totals.dispute_open,
+        dispute_lost=totals.dispute_lost,
     )
     charge = payment.charge or observation.charge
     if (refunded, disputed, target, status.value, charge) == (

@@ -10,7 +10,7 @@ from sqlalchemy import Row
 
 from medgrader.auth.access import may_see
 from medgrader.auth.users import User
-from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
+from medgrader.core.cursor import decode_uuid_position, encode_position
 from medgrader.core.errors import Unprocessable
 from medgrader.db.session import Db
 from medgrader.models.payments import PaymentStatus
@@ -96,14 +96,6 @@ async def get_payment(db: Db, user: User, payment_id: str) -> PaymentOut:
     return payment
 
 
-def _decode_position(cursor: str) -> tuple[datetime, uuid.UUID]:
-    created, row_id = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(created), uuid.UUID(row_id)
-    except ValueError as exc:
-        raise InvalidCursor() from exc
-
-
 def parse_status_filter(raw: str | None) -> str | None:
     if raw is None or not raw.strip():
         return None
@@ -128,7 +120,7 @@ async def list_payments(
     rows = await repository.page(
         db,
         limit=limit + 1,  # one more tells whether another page exists
-        after=_decode_position(cursor) if cursor else None,
+        after=decode_uuid_position(cursor) if cursor else None,
         student_id=student_id,
         status=parse_status_filter(status),
         package_name=package_name,
@@ -139,7 +131,5 @@ async def list_payments(
     more = len(rows) > limit
     return PaymentPage(
         items=await _with_returns(db, page),
-        next_cursor=encode_cursor(page[-1].created_at.isoformat(), page[-1].id)
-        if more and page
-        else None,
+        next_cursor=encode_position(page[-1].created_at, page[-1].id) if more and page else None,
     )

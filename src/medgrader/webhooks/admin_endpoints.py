@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from medgrader.auth.deps import CurrentAdmin
-from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
+from medgrader.core.cursor import decode_position, encode_position
 from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.openapi import errors
 from medgrader.core.schemas import ApiModel
@@ -68,13 +68,7 @@ async def list_events(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> WebhookEventPage:
     """Stored Stripe events, newest first."""
-    after = None
-    if cursor:
-        received, event_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(received), event_id)
-        except ValueError as exc:
-            raise InvalidCursor() from exc
+    after = decode_position(cursor) if cursor else None
     rows = await inbox.page(
         db, limit=limit + 1, after=after, handled=handled_types(),
         event_type=type_filter or None, status=status.value if status else None,
@@ -90,7 +84,7 @@ async def list_events(
     more = len(rows) > limit
     return WebhookEventPage(
         items=items,
-        next_cursor=encode_cursor(page[-1].received_at.isoformat(), page[-1].id) if more else None,
+        next_cursor=encode_position(page[-1].received_at, page[-1].id) if more else None,
     )
 
 

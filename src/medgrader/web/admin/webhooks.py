@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from medgrader.backoffice import repository as records
-from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
+from medgrader.core.cursor import decode_position, encode_position
 from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.errors import AppError
 from medgrader.core.statuses import status_of
@@ -30,13 +30,7 @@ Text = Annotated[str | None, Query(max_length=300)]
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    received, event_id = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(received), event_id
-    except ValueError as exc:
-        raise InvalidCursor() from exc
+    return decode_position(cursor) if cursor else None
 
 
 @router.get("/admin/webhook-events")
@@ -59,7 +53,7 @@ async def events(
         request,
         "admin/webhook_events.html",
         events=page,
-        next_cursor=encode_cursor(page[-1].received_at.isoformat(), page[-1].id) if more else None,
+        next_cursor=encode_position(page[-1].received_at, page[-1].id) if more else None,
         types=await records.event_types(db),
         statuses=inbox.STATUSES,
         filters={"type": type or "", "status": chosen or ""},
