@@ -33,10 +33,10 @@ from bench.spend import (
     seed,
 )
 from bench.stack import BenchStack, RawHttpConnection, inline_sql, parse_args, percentile
+from medgrader.audit.checks import CHECKS
 from medgrader.holds import repository as holds_sql
 from medgrader.idempotency.store import CLAIM, RECORD
 from medgrader.ledger import service as ledger
-from medgrader.ledger.audit import CHECKS
 
 EXTENDS = 10  # per call
 HOLD, EXTRA = 5, 1  # credits: the opening hold, each extension
@@ -122,7 +122,7 @@ async def calls_run(
 def _keyed(operation: str, tag: str, student: str, suffix: str) -> dict[str, str]:
     key = f"('pgb-' || :k || '-{suffix}')"
     return {
-        "student_id": student,
+        "owner_id": student,
         "key": key,
         "operation": f"'{operation}'",
         "request_hash": "'0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'",
@@ -174,7 +174,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
     entry_key = f"('capture:' || {student}::text || ':pgb-' || :k || '-c')"
     debit = inline_sql(
         ledger.COVERED_DEBIT_SQL.text,
-        {"student_id": student, "delta": str(-CALL_CREDITS), "amount": str(CALL_CREDITS),
+        {"student_id": student, "amount": str(CALL_CREDITS),
          "entry_type": "'DEBIT'", "source_type": "'USAGE'", "source_id": "('hold:' || ':h_id')",
          "description": "'bench voice call'",
          "metadata": '\'{"idempotencyKey": "pgb", "holdId": ":h_id"}\'::jsonb',

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import psycopg
 
 from bench.stack import BenchStack, RawHttpConnection, inline_sql, parse_args, percentile
-from medgrader.db.engine import create_engine, create_sessionmaker, to_async_url
+from medgrader.audit.checks import CHECKS
+from medgrader.db.session import create_pool
+from medgrader.db.transactions import unit_of_work
 from medgrader.idempotency.store import CLAIM
 from medgrader.ledger import service as ledger
-from medgrader.ledger.audit import CHECKS
 from medgrader.models.ledger import SourceType
 
 APP_HOT = 0  # account numbers; each maps to a fixed UUID (see account_id)
@@ -65,19 +66,20 @@ def seed(stack: BenchStack, numbers: list[int]) -> None:
         )
 
     async def credit_all() -> None:
-        engine = create_engine(to_async_url(stack.libpq_url))
+        pool = create_pool(stack.libpq_url, min_size=1, max_size=1, name="bench-seed")
+        await pool.open()
         try:
-            async with create_sessionmaker(engine)() as session, session.begin():
+            async with unit_of_work(pool) as db:
                 for n in numbers:
                     await ledger.credit(
-                        session,
+                        db,
                         student_id=account_id(n),
                         amount=SEED_BALANCE,
                         source_type=SourceType.ADMIN_ADJUSTMENT,
                         description="bench seed",
                     )
         finally:
-            await engine.dispose()
+            await pool.close()
 
     asyncio.run(credit_all())
 
@@ -166,7 +168,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
     claim = inline_sql(
         CLAIM.text,
         {
-            "student_id": student,
+            "owner_id": student,
             "key": key,
             "operation": "'credits.spend'",
             "request_hash": "'0123456789abcdef'",
@@ -177,7 +179,6 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
         ledger.COVERED_DEBIT_SQL.text,
         {
             "student_id": student,
-            "delta": "-1",
             "amount": "1",
             "entry_type": "'DEBIT'",
             "source_type": "'USAGE'",

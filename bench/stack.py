@@ -28,7 +28,7 @@ from typing import IO
 import httpx
 import psutil
 
-from medgrader.auth.tokens import TokenConfig, issue_access_token
+from medgrader.core.tokens import TokenConfig, issue_access_token
 from medgrader.db.embedded import (
     EmbeddedServer,
     drop_database,

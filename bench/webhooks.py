@@ -37,10 +37,10 @@ from bench.stack import (
     parse_args,
     percentile,
 )
+from medgrader.audit.checks import CHECKS
 from medgrader.checkout import repository as checkout_sql
 from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
 from medgrader.ledger import service as ledger
-from medgrader.ledger.audit import CHECKS
 from medgrader.payments import repository as payment_sql
 from medgrader.webhooks import repository as inbox_sql
 
@@ -241,7 +241,7 @@ def pgbench_script(students: int, clients: int, payload: str) -> str:
         inline_sql(payment_sql.RECORD.text, {
             "id": "gen_random_uuid()", "checkout_session_id": session_row, "intent": "'pi_pgb'"}),
         inline_sql(ledger.CREDIT_SQL.text, {
-            "student_id": student, "delta": str(CREDITS), "amount": str(CREDITS),
+            "student_id": student, "amount": str(CREDITS),
             "entry_type": "'CREDIT'", "source_type": "'PURCHASE'", "source_id": sid,
             "description": "'Purchased Starter Pack'",
             "metadata": '\'{"package_id": "x", "amount_pence": 1000}\'::jsonb',

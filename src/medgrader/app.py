@@ -11,14 +11,7 @@ from fastapi import FastAPI
 from medgrader import __version__
 from medgrader.admin.endpoints import router as admin_router
 from medgrader.analytics.endpoints import router as analytics_router
-from medgrader.auth.deps import (
-    admin_briefly,
-    bearer,
-    current_admin,
-    current_student,
-    student_briefly,
-    token_claims,
-)
+from medgrader.auth.deps import bearer, current_admin, current_student, token_claims
 from medgrader.auth.endpoints import router as auth_router
 from medgrader.catalog.endpoints import router as catalog_router
 from medgrader.checkout.endpoints import router as checkout_router
@@ -33,6 +26,7 @@ from medgrader.core.openapi import Markers, install_openapi
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
 from medgrader.holds.endpoints import router as holds_router
+from medgrader.idempotency.keys import KEY_SCHEMA
 from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_worker_task
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
@@ -48,8 +42,9 @@ WEBHOOK_PREFIX = "/api/webhooks/"
 OPENAPI_MARKERS = Markers(
     token_required={token_claims},
     token_optional={bearer},
-    role_gates={current_student, current_admin, student_briefly, admin_briefly},
+    role_gates={current_student, current_admin},
     rate_limited={request_client_address},
+    idempotency_key_schema=KEY_SCHEMA,
 )
 
 

@@ -10,18 +10,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from medgrader.config import ConfigurationError, Settings
+from medgrader.commands.support import console, err_console, load_settings
+from medgrader.commands.webhooks import app as webhooks_app
 from medgrader.db.cli import db_app
-from medgrader.webhooks.cli import app as webhooks_app
 
 app = typer.Typer(help="MedGrader credits backend.", no_args_is_help=True, add_completion=False)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(db_app, name="db")
-console = Console()
-err_console = Console(stderr=True)
 
 
 def exit_normally_on_sigterm() -> None:
@@ -31,14 +28,6 @@ def exit_normally_on_sigterm() -> None:
     die on the spot and leave an embedded PostgreSQL running behind it.
     """
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-
-
-def load_settings(**overrides: object) -> Settings:
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ConfigurationError as exc:
-        err_console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -137,6 +126,7 @@ def create_admin(
 ) -> None:
     """Create an administrator, or promote an existing user and reset their password."""
     from medgrader.auth import service
+    from medgrader.db.transactions import unit_of_work
     from medgrader.runtime import open_context
 
     if len(password) < 8:
@@ -145,8 +135,8 @@ def create_admin(
     settings = load_settings()
 
     async def main() -> None:
-        async with open_context(settings) as ctx, ctx.sessionmaker() as session, session.begin():
-            await service.create_admin(session, ctx, email=email, password=password)
+        async with open_context(settings) as ctx, unit_of_work(ctx.db_pool) as db:
+            await service.create_admin(db, ctx, email=email, password=password)
 
     asyncio.run(main())
     console.print(f"[green]administrator {email} is ready[/green]")
@@ -156,13 +146,14 @@ def create_admin(
 def seed() -> None:
     """Create the standard credit packages (Starter, Value, Premium); safe to run again."""
     from medgrader.catalog.service import seed_catalogue
+    from medgrader.db.transactions import unit_of_work
     from medgrader.runtime import open_context
 
     settings = load_settings()
 
     async def main() -> int:
-        async with open_context(settings) as ctx, ctx.sessionmaker() as session, session.begin():
-            return await seed_catalogue(session)
+        async with open_context(settings) as ctx, unit_of_work(ctx.db_pool) as db:
+            return await seed_catalogue(db)
 
     created = asyncio.run(main())
     console.print(f"[green]catalogue seeded: {created} package(s) created[/green]")
@@ -171,14 +162,15 @@ def seed() -> None:
 @app.command()
 def audit() -> None:
     """Check every balance against its ledger; exit 1 on any finding."""
-    from medgrader.ledger.audit import run_audit
+    from medgrader.audit.checks import run_audit
+    from medgrader.db.transactions import unit_of_work
     from medgrader.runtime import open_context
 
     settings = load_settings()
 
     async def main() -> list:
-        async with open_context(settings) as ctx, ctx.sessionmaker() as session:
-            return await run_audit(session)
+        async with open_context(settings) as ctx, unit_of_work(ctx.db_pool) as db:
+            return await run_audit(db)
 
     findings = asyncio.run(main())
     if not findings:

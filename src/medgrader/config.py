@@ -36,11 +36,13 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     data_dir: Path = Path(".data")
-    # Per process, for each of its two pools (the ORM's and the hot paths' raw psycopg pool).
-    # Small on purpose: with a couple of cores, more connections than busy backends only adds
-    # waiters on hot rows (bench/spend: p99 fell from ~140 to ~100 ms going from 10 to 4).
+    # Per process: the application's one pool holds at most DB_POOL_SIZE + DB_MAX_OVERFLOW
+    # connections (the job queue has its own few). Small on purpose: with a couple of cores,
+    # more connections than busy backends only adds waiters on hot rows (bench/spend: p99 fell
+    # from ~140 to ~100 ms going from 10 to 4; 5 is what the hot paths had when they ran on a
+    # pool of their own). No connection is held across a Stripe call, so few are enough.
     db_pool_size: int = 5
-    db_max_overflow: int = 5
+    db_max_overflow: int = 0
 
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "medgrader"

@@ -13,9 +13,11 @@ from rich.console import Console
 from rich.panel import Panel
 
 from medgrader.auth import repository, service
+from medgrader.auth.passwords import hash_password
 from medgrader.catalog.service import seed_catalogue
 from medgrader.config import Environment, Settings
 from medgrader.db.resolve import Database
+from medgrader.db.transactions import unit_of_work
 from medgrader.runtime import open_context
 
 DEMO_ADMIN = ("admin@demo.example.com", "demo-admin-password")
@@ -96,18 +98,18 @@ def connect_webhooks(emulator: Any, settings: Settings, app_url: str) -> None:
 
 async def ensure_demo_users(settings: Settings, database: Database) -> None:
     """The demo logins and the standard credit packages (both idempotent)."""
-    async with open_context(settings, database) as ctx, ctx.sessionmaker() as session:
-        async with session.begin():
-            await seed_catalogue(session)
-        async with session.begin():
-            await service.create_admin(session, ctx, email=DEMO_ADMIN[0], password=DEMO_ADMIN[1])
-        async with session.begin():
-            if await repository.user_by_email(session, DEMO_STUDENT[0]) is None:
+    async with open_context(settings, database) as ctx:
+        async with unit_of_work(ctx.db_pool) as db:
+            await seed_catalogue(db)
+        async with unit_of_work(ctx.db_pool) as db:
+            await service.create_admin(db, ctx, email=DEMO_ADMIN[0], password=DEMO_ADMIN[1])
+        async with unit_of_work(ctx.db_pool) as db:
+            if await repository.user_by_email(db, DEMO_STUDENT[0]) is None:
                 await service.create_user(
-                    session,
+                    db,
                     ctx,
                     email=DEMO_STUDENT[0],
-                    password_hash=service.hash_password(DEMO_STUDENT[1]),
+                    password_hash=hash_password(DEMO_STUDENT[1]),
                     role="student",
                     first_name="Demo",
                     last_name="Student",

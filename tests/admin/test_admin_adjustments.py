@@ -90,7 +90,8 @@ def test_a_negative_adjustment_below_zero_is_409_and_writes_nothing(
     before = entry_count(db, student.id)
     response = adjust(client, admin, student.id, {"amount": -11, "reason": "too much"})
     assert response.status_code == 409
-    assert response.json()["code"] == "insufficient_credits"
+    # Its own code (issue 16): insufficient_credits is 402 everywhere.
+    assert response.json()["code"] == "adjustment_exceeds_balance"
     assert entry_count(db, student.id) == before
     assert ledger_balance(db, student.id) == (10, 10)
 
@@ -200,7 +201,7 @@ def test_an_idempotency_key_makes_retries_safe(
     refused_key = new_key()
     refused = adjust(client, admin, student.id, {"amount": -51, "reason": "oops"}, refused_key)
     assert refused.status_code == 409
-    assert refused.json()["code"] == "insufficient_credits"
+    assert refused.json()["code"] == "adjustment_exceeds_balance"
     replayed = adjust(client, admin, student.id, {"amount": -51, "reason": "oops"}, refused_key)
     assert (replayed.status_code, replayed.json()) == (409, refused.json())
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from medgrader.auth.google import (
+from medgrader.core.adapters.google_certs import (
     GoogleCertificates,
     GoogleUnavailable,
     cache_lifetime,

@@ -1,8 +1,10 @@
 """A Stripe that answers only when the test says so: a proxy in front of the emulator.
 
 Requests matching a held route wait at a gate until `release()`; everything else passes
-straight through. The test sees when a request is parked (`wait_until_held`), so it can look
-at the database while a Stripe call is in flight without depending on how long anything
+straight through. A route held for its response (`hold_response`) reaches Stripe at once and
+only its answer waits at the gate: Stripe has done the work, the caller does not know yet.
+The test sees when a request is parked (`wait_until_held`), so it can look at the database
+(or kill the caller) while a Stripe call is in flight without depending on how long anything
 takes.
 """
 
@@ -29,6 +31,7 @@ class SlowStripe:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self._held_routes: list[tuple[str, str]] = []
+        self._held_responses: list[tuple[str, str]] = []
         self._gate = threading.Event()
         self._gate.set()
         self._lock = threading.Lock()
@@ -49,9 +52,16 @@ class SlowStripe:
             self._held_routes.append((method.upper(), path_prefix))
             self._gate.clear()
 
+    def hold_response(self, method: str, path_prefix: str) -> None:
+        """From now on, send such requests on to Stripe at once and park their answers."""
+        with self._lock:
+            self._held_responses.append((method.upper(), path_prefix))
+            self._gate.clear()
+
     def release(self) -> None:
         with self._lock:
             self._held_routes.clear()
+            self._held_responses.clear()
             self._gate.set()
 
     def wait_until_held(self, count: int = 1, timeout: float = 20.0) -> None:
@@ -61,9 +71,19 @@ class SlowStripe:
                 raise TimeoutError(f"no {count} Stripe request(s) reached the gate")
             time.sleep(0.01)
 
-    def _is_held(self, method: str, path: str) -> bool:
+    def _is_held(self, method: str, path: str, routes: list[tuple[str, str]] | None = None) -> bool:
         with self._lock:
-            return any(method == m and path.startswith(p) for m, p in self._held_routes)
+            held = self._held_routes if routes is None else routes
+            return any(method == m and path.startswith(p) for m, p in held)
+
+    async def _park(self) -> None:
+        with self._lock:
+            self.held += 1
+        try:
+            await asyncio.to_thread(self._gate.wait, 60)
+        finally:
+            with self._lock:
+                self.held -= 1
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan: nothing to set up
@@ -75,13 +95,7 @@ class SlowStripe:
             return
         request = Request(scope, receive)
         if self._is_held(request.method, request.url.path):
-            with self._lock:
-                self.held += 1
-            try:
-                await asyncio.to_thread(self._gate.wait, 60)
-            finally:
-                with self._lock:
-                    self.held -= 1
+            await self._park()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _SKIPPED}
         async with httpx.AsyncClient(timeout=30) as http:
             upstream = await http.request(
@@ -91,6 +105,8 @@ class SlowStripe:
                 headers=headers,
                 content=await request.body(),
             )
+        if self._is_held(request.method, request.url.path, self._held_responses):
+            await self._park()
         reply = {k: v for k, v in upstream.headers.items() if k.lower() not in _SKIPPED}
         await Response(upstream.content, upstream.status_code, reply)(scope, receive, send)
 

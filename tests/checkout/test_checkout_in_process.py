@@ -22,8 +22,8 @@ import pytest
 from medgrader.app import create_app
 from medgrader.auth.service import create_admin, create_user, hash_password
 from medgrader.config import Settings
+from medgrader.core.adapters.stripe_gateway import StripeGateway
 from medgrader.db.resolve import Database
-from medgrader.payments.stripe_gateway import StripeGateway
 from stripe_emulator.testing import InProcessEmulator
 from tests.conftest import STRIPE_WEBHOOK_SECRET, WEBHOOK_PATH
 from tests.support.services import ServiceRunner

@@ -15,8 +15,8 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.checkout.reconciliation import ReconciliationReport, reconcile_pending_sessions
-from medgrader.checkout.tasks import reconcile_checkout_sessions_task
+from medgrader.checkout.reconciliation import ReconciliationReport
+from medgrader.checkout.tasks import reconcile_checkout_sessions_task, reconcile_pending_sessions
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
     assert_not_paid,

@@ -22,9 +22,9 @@ from sqlalchemy import text
 
 from medgrader.app import create_app
 from medgrader.config import Environment, Settings
-from medgrader.core.deps import DbSession, LeanDb
-from medgrader.db.lean import no_rows
+from medgrader.core.deps import RequestDb
 from medgrader.db.resolve import Database
+from medgrader.db.session import no_rows
 from tests.support.accounts import PASSWORD, Account, unique_email
 from tests.support.live_server import LiveServer
 
@@ -225,14 +225,15 @@ def test_a_percent_escape_that_is_not_nul_still_passes(client: httpx.Client) -> 
 
 @pytest.fixture(scope="module")
 def backstop_app(settings: Settings, database: Database) -> Iterator[str]:
-    """The real app plus routes that hand PostgreSQL a value it refuses, on both paths."""
+    """The real app plus routes that hand PostgreSQL a value it refuses, with the statement
+    queued in the pipeline or waited for."""
     app = create_app(
         settings.model_copy(update={"run_worker_in_process": False}), database=database
     )
     remember = text("INSERT INTO webhook_events (id, type, payload) VALUES (:id, 'test.nul', '{}')")
 
     @app.post("/test/lean/{event_id}/{where}")
-    async def lean(event_id: str, where: str, session: LeanDb) -> dict[str, str]:
+    async def lean(event_id: str, where: str, session: RequestDb) -> dict[str, str]:
         await session.execute(no_rows(remember), {"id": event_id})
         if where == "client":  # refused by psycopg before anything is sent
             await session.execute(text("SELECT CAST(:v AS text)"), {"v": "a\x00b"})
@@ -243,7 +244,7 @@ def backstop_app(settings: Settings, database: Database) -> Iterator[str]:
         return {"ok": "no"}
 
     @app.post("/test/orm/{event_id}/{what}")
-    async def orm(event_id: str, what: str, session: DbSession) -> dict[str, str]:
+    async def orm(event_id: str, what: str, session: RequestDb) -> dict[str, str]:
         await session.execute(remember, {"id": event_id})
         if what == "nul":
             await session.execute(text("SELECT CAST(:v AS text)"), {"v": "a\x00b"})

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from medgrader.auth.service import create_user
-from medgrader.auth.tokens import issue_access_token
+from medgrader.core.tokens import issue_access_token
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
 from tests.support.accounts import PASSWORD, Account, unique_email

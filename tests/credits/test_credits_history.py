@@ -169,7 +169,7 @@ def test_instructors_and_anonymous_callers_are_refused(
 
 
 def test_a_token_for_an_unknown_user_is_401(client: httpx.Client, services) -> None:  # type: ignore[no-untyped-def]
-    from medgrader.auth.tokens import issue_access_token
+    from medgrader.core.tokens import issue_access_token
 
     token = issue_access_token(services.ctx.tokens, uuid.uuid4(), 0)
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": new_key()}

@@ -206,7 +206,8 @@ def test_the_ledger_follows_the_model(
                 assert response.json()["balanceAfter"] == self.balances[student.id]
             else:
                 assert response.status_code == 409, response.text
-                assert response.json()["code"] == "insufficient_credits"
+                # Its own code (issue 16): insufficient_credits is 402 everywhere.
+                assert response.json()["code"] == "adjustment_exceeds_balance"
             if key is not None:
                 again = client.post(url, json=body, headers=headers)
                 assert (again.status_code, again.json()) == (response.status_code, response.json())

@@ -12,7 +12,10 @@ import psycopg
 import pytest
 
 from medgrader.core.errors import BadRequest, Unprocessable
-from medgrader.credits.service import SpendOutcome, SpendStatus, spend_credits
+from medgrader.core.statuses import status_of
+from medgrader.credits.errors import InsufficientCredits
+from medgrader.credits.service import Spent, spend_credits
+from medgrader.idempotency.errors import IdempotencyKeyReused
 from medgrader.idempotency.tasks import purge_idempotency_keys, purge_idempotency_keys_task
 from medgrader.ledger.service import StudentNotFound
 from tests.credits.factory import entry_count, key_count, new_key, spend_headers
@@ -39,11 +42,9 @@ def test_in_process_spend_replay_mismatch_and_refusal(
     sid = uuid.UUID(student.id)
     key = new_key()
 
-    first: SpendOutcome = _spend(services, sid, 7, "voice: 7 minutes", key)
-    assert first.status is SpendStatus.SPENT
+    first: Spent = _spend(services, sid, 7, "voice: 7 minutes", key)
     assert not first.replayed
     assert first.balance_after == 3
-    assert first.http_status == 201
     assert first.body() == {"transactionId": str(first.transaction_id), "balanceAfter": 3}
 
     again = _spend(services, sid, 7, "voice: 7 minutes", key)
@@ -51,16 +52,19 @@ def test_in_process_spend_replay_mismatch_and_refusal(
     assert again.transaction_id == first.transaction_id
     assert again.body() == first.body()
 
-    assert _spend(services, sid, 8, "voice: 7 minutes", key).status is SpendStatus.KEY_REUSED
+    with pytest.raises(IdempotencyKeyReused):
+        _spend(services, sid, 8, "voice: 7 minutes", key)
 
     refused_key = new_key()
-    refused = _spend(services, sid, 4, "voice: 4 minutes", refused_key)
-    assert refused.status is SpendStatus.INSUFFICIENT
-    assert refused.http_status == 402
-    replayed = _spend(services, sid, 4, "voice: 4 minutes", refused_key)
-    assert replayed.status is SpendStatus.INSUFFICIENT
-    assert replayed.replayed
-    assert replayed.body() == refused.body()
+    with pytest.raises(InsufficientCredits) as refused:
+        _spend(services, sid, 4, "voice: 4 minutes", refused_key)
+    assert not refused.value.replayed
+    assert (refused.value.code, status_of(refused.value)) == ("insufficient_credits", 402)
+    # The refusal is stored under the key (its unit of work committed it) and replayed.
+    with pytest.raises(InsufficientCredits) as replayed:
+        _spend(services, sid, 4, "voice: 4 minutes", refused_key)
+    assert replayed.value.replayed
+    assert replayed.value.body() == refused.value.body()
 
     assert entry_count(db, student.id, "USAGE") == 1
     assert ledger_balance(db, student.id) == (3, 3)
@@ -112,16 +116,14 @@ def test_a_rolled_back_refusal_leaves_the_key_unused(
         pass
 
     async def refuse_then_roll_back(session: Any, _: Any) -> None:
-        outcome = await spend_credits(
-            session, student_id=sid, amount=5, reason="r", idempotency_key=key
-        )
-        assert outcome.status is SpendStatus.INSUFFICIENT
+        with pytest.raises(InsufficientCredits):
+            await spend_credits(session, student_id=sid, amount=5, reason="r", idempotency_key=key)
         raise Rollback
 
     with pytest.raises(Rollback):
         services.in_transaction(refuse_then_roll_back)
     assert key_count(db, student.id) == 0
-    assert _spend(services, sid, 2, "r", key).status is SpendStatus.SPENT
+    assert not _spend(services, sid, 2, "r", key).replayed
 
 
 def test_retention_purges_keys_older_than_48_hours_and_old_keys_never_charge_twice(

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from medgrader.audit.checks import CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
-from medgrader.ledger.audit import CHECKS
 from tests.credits.factory import make_student
 from tests.ledger.test_ledger_audit_checks import _findings, _post, scratch
 from tests.support.services import ServiceRunner

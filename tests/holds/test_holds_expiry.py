@@ -13,10 +13,13 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from medgrader.core.context import AppContext, short_transaction
+from medgrader.core.context import AppContext
+from medgrader.core.statuses import status_of
+from medgrader.db.transactions import unit_of_work
 from medgrader.holds import service as holds
+from medgrader.holds.errors import HoldExpired
 from medgrader.holds.tasks import sweep_expired_holds
-from medgrader.jobs.registry import BLUEPRINTS
+from medgrader.runtime import BLUEPRINTS
 from tests.credits.factory import entry_count, new_key, spend_headers
 from tests.holds.support import (
     HOLDS,
@@ -145,7 +148,7 @@ def test_capture_holding_the_row_beats_the_expiry_that_follows(
     _expire_in(db, hold["holdId"], 300)
 
     async def scenario(ctx: AppContext) -> tuple[Any, str]:
-        async with ctx.sessionmaker() as capture, capture.begin():
+        async with unit_of_work(ctx.db_pool) as capture:
             outcome = await holds.capture_hold(
                 capture,
                 student_id=uuid.UUID(student.id),
@@ -154,14 +157,14 @@ def test_capture_holding_the_row_beats_the_expiry_that_follows(
                 idempotency_key=new_key(),
             )
             await asyncio.sleep(0.4)  # the hold's time passes while the capture is uncommitted
-            async with short_transaction(ctx) as sweep:
+            async with unit_of_work(ctx.db_pool) as sweep:
                 await holds.expire_due_holds(sweep)  # skips the row the capture holds
-        async with short_transaction(ctx) as sweep:
+        async with unit_of_work(ctx.db_pool) as sweep:
             await holds.expire_due_holds(sweep)  # now sees it CAPTURED: nothing to do
         return outcome, hold_row(db, hold["holdId"])[0]
 
     outcome, status = services.run(scenario)
-    assert (outcome.http_status, outcome.hold.status, status) == (201, "CAPTURED", "CAPTURED")
+    assert (outcome.replayed, outcome.hold.status, status) == (False, "CAPTURED", "CAPTURED")
     assert capture_entries(db, hold["holdId"]) == [(4, "DEBIT")]
     assert ledger_balance(db, student.id) == (6, 6)
 
@@ -175,11 +178,11 @@ def test_expiry_holding_the_row_beats_a_capture_that_began_before_it(
     _expire_in(db, hold["holdId"], 250)
 
     async def scenario(ctx: AppContext) -> tuple[Any, bool]:
-        async with ctx.sessionmaker() as capture, capture.begin():
+        async with unit_of_work(ctx.db_pool) as capture:
             # The capture's transaction (and so its clock, now()) starts before the expiry...
             await capture.execute(text("SELECT now()"))
             await asyncio.sleep(0.4)
-            async with ctx.sessionmaker() as sweep, sweep.begin():
+            async with unit_of_work(ctx.db_pool) as sweep:
                 # ...and the sweep, after it, marks the hold EXPIRED and keeps its row lock.
                 await holds.expire_due_holds(sweep)
                 pending = asyncio.create_task(
@@ -193,11 +196,15 @@ def test_expiry_holding_the_row_beats_a_capture_that_began_before_it(
                 )
                 await asyncio.sleep(0.3)
                 waited = not pending.done()  # the capture waits for the sweep's row
-            return await pending, waited
+            try:
+                await pending
+            except HoldExpired as refused:  # its transaction is kept: the refusal is stored
+                return refused, waited
+        raise AssertionError("the capture was not refused")
 
-    outcome, waited = services.run(scenario)
+    refused, waited = services.run(scenario)
     assert waited
-    assert (outcome.http_status, outcome.code) == (409, "hold_expired")
+    assert (status_of(refused), refused.code) == (409, "hold_expired")
     assert hold_row(db, hold["holdId"]) == ("EXPIRED", 6, None)
     assert capture_entries(db, hold["holdId"]) == []
     assert entry_count(db, student.id, "USAGE") == 0

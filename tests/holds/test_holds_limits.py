@@ -19,6 +19,7 @@ from medgrader.app import create_app
 from medgrader.config import Settings
 from medgrader.db.resolve import Database
 from medgrader.holds import service as holds
+from medgrader.holds.errors import HoldLifetimeExceeded, TooManyHolds
 from medgrader.holds.limits import HoldLimits
 from tests.credits.factory import new_key, spend_headers
 from tests.holds.support import HOLDS, act, create, new_hold
@@ -183,7 +184,7 @@ def test_in_process_callers_get_the_same_limits(
     student = uuid.UUID(new_student(balance=100).id)
     limits = HoldLimits(max_active=1, max_lifetime_seconds=600)
 
-    def create_one(ttl: int = 600) -> holds.HoldOutcome:
+    def create_one(ttl: int = 600) -> holds.HoldResult:
         return services.in_transaction(
             lambda session, _: holds.create_hold(
                 session, student_id=student, amount=1, reason="voice", ttl_seconds=ttl,
@@ -191,9 +192,11 @@ def test_in_process_callers_get_the_same_limits(
             )
         )  # fmt: skip
 
-    assert create_one(ttl=601).code == "hold_lifetime_exceeded"
-    assert create_one().ok
-    assert create_one().code == "too_many_holds"
+    with pytest.raises(HoldLifetimeExceeded):
+        create_one(ttl=601)
+    assert create_one().hold.status == "ACTIVE"
+    with pytest.raises(TooManyHolds):
+        create_one()
 
 
 def test_both_codes_are_documented_on_their_routes(limited: httpx.Client) -> None:

@@ -1,22 +1,26 @@
 """The in-process functions (what the voice service calls without HTTP): the same guarantees
-on an ORM session and on the lean psycopg session, bad input raising before any write, and
-the cases only a clawback or a long wait can produce."""
+in a pipelined unit of work and in a plain one, bad input raising before any write, and the
+cases only a clawback or a long wait can produce."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 
 from medgrader.core.context import AppContext
-from medgrader.core.errors import BadRequest, Unprocessable
-from medgrader.db.lean import lean_transaction
+from medgrader.core.errors import AppError, BadRequest, Refusal, Unprocessable
+from medgrader.core.statuses import status_of
+from medgrader.db.transactions import unit_of_work
 from medgrader.holds import service as holds
+from medgrader.holds.errors import HoldNotFound
 from medgrader.holds.limits import HoldLimits
-from medgrader.holds.outcomes import HoldNotFound, HoldOutcome
+from medgrader.holds.schemas import HoldOut
+from medgrader.idempotency.errors import IdempotencyKeyReused, RequestInProgress
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
 from tests.credits.factory import new_key
@@ -27,28 +31,61 @@ from tests.support.services import ServiceRunner
 
 pytestmark = pytest.mark.usefixtures("invariants")
 NewStudent = Callable[..., Account]
-Operation = Callable[[Any], Awaitable[HoldOutcome]]
+Operation = Callable[[Any], Awaitable[holds.HoldResult]]
 LIMITS = HoldLimits(max_active=5, max_lifetime_seconds=14_400)  # the settings' defaults
 
 
-def _orm(services: ServiceRunner, operation: Operation) -> HoldOutcome:
-    return services.in_transaction(lambda session, _: operation(session))
+@dataclass(frozen=True)
+class Answer:
+    """What an operation answered: the hold, or the refusal it raised (and that its unit of
+    work committed), with the refusal's code and its HTTP status from the one status table."""
+
+    hold: HoldOut | None = None
+    replayed: bool = False
+    error: AppError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def code(self) -> str | None:
+        return None if self.error is None else self.error.code
+
+    @property
+    def http_status(self) -> int | None:
+        return None if self.error is None else status_of(self.error)
 
 
-def _lean(services: ServiceRunner, operation: Operation) -> HoldOutcome:
-    async def run(ctx: AppContext) -> HoldOutcome:
-        async with lean_transaction(ctx.lean_pool) as session:
+def _answered(run: Callable[[], holds.HoldResult]) -> Answer:
+    try:
+        result = run()
+    except (Refusal, IdempotencyKeyReused, RequestInProgress) as refusal:
+        return Answer(replayed=refusal.replayed, error=refusal)
+    return Answer(result.hold, result.replayed)
+
+
+def _orm(services: ServiceRunner, operation: Operation) -> Answer:
+    """In the edge's unit of work (pipeline mode)."""
+    return _answered(lambda: services.in_transaction(lambda session, _: operation(session)))
+
+
+def _lean(services: ServiceRunner, operation: Operation) -> Answer:
+    """In a unit of work without pipeline mode (a streaming one): the same answers."""
+
+    async def run(ctx: AppContext) -> holds.HoldResult:
+        async with unit_of_work(ctx.db_pool, pipeline=False) as session:
             return await operation(session)
 
-    return services.run(run)
+    return _answered(lambda: services.run(run))
 
 
-@pytest.mark.parametrize("path", [_orm, _lean], ids=["orm", "lean"])
+@pytest.mark.parametrize("path", [_orm, _lean], ids=["pipeline", "plain"])
 def test_the_whole_lifecycle_in_process(
     services: ServiceRunner,
     db: psycopg.Connection,
     new_student: NewStudent,
-    path: Callable[[ServiceRunner, Operation], HoldOutcome],
+    path: Callable[[ServiceRunner, Operation], Answer],
 ) -> None:
     student = uuid.UUID(new_student(balance=30).id)
     created = path(
@@ -65,7 +102,7 @@ def test_the_whole_lifecycle_in_process(
     assert created.ok
     assert created.hold is not None
     hold_id = created.hold.hold_id
-    assert (created.http_status, created.hold.available_balance) == (201, 20)
+    assert (created.hold.status, created.hold.available_balance) == ("ACTIVE", 20)
 
     key = new_key()
     extend = lambda s: holds.extend_hold(  # noqa: E731
@@ -73,9 +110,9 @@ def test_the_whole_lifecycle_in_process(
         idempotency_key=key,
     )  # fmt: skip
     extended = path(services, extend)
-    assert (extended.http_status, extended.hold and extended.hold.amount) == (200, 15)
+    assert (extended.ok, extended.hold and extended.hold.amount) == (True, 15)
     replayed = path(services, extend)
-    assert (replayed.replayed, replayed.body) == (True, extended.body)
+    assert (replayed.replayed, replayed.hold) == (True, extended.hold)
 
     refused = path(
         services,
@@ -97,8 +134,8 @@ def test_the_whole_lifecycle_in_process(
         ),
     )
     assert captured.hold is not None
-    assert (captured.http_status, captured.hold.status, captured.hold.captured_amount) == (
-        201,
+    assert (captured.ok, captured.hold.status, captured.hold.captured_amount) == (
+        True,
         "CAPTURED",
         12,
     )
@@ -200,7 +237,7 @@ def test_after_a_clawback_new_holds_are_refused_and_a_capture_is_not_covered(
             s, limits=LIMITS, student_id=student, hold_id=hold_id, idempotency_key=new_key()
         ),
     )
-    assert renewal.http_status == 200  # a renewal needs no credits
+    assert renewal.ok  # a renewal needs no credits
     too_much = _orm(
         services,
         lambda s: holds.capture_hold(
@@ -215,7 +252,9 @@ def test_after_a_clawback_new_holds_are_refused_and_a_capture_is_not_covered(
             s, student_id=student, hold_id=hold_id, amount=10, idempotency_key=new_key()
         ),
     )
-    assert covered.http_status == 201
+    assert covered.ok
+    assert covered.hold is not None
+    assert covered.hold.status == "CAPTURED"
     assert ledger_balance(db, str(student)) == (0, 0)
 
 
@@ -271,14 +310,15 @@ def test_a_capture_replays_from_its_entry_after_the_key_row_is_gone(
         s, student_id=student, hold_id=hold_id, amount=5, idempotency_key=key
     )
     first = _orm(services, capture)
-    assert first.http_status == 201
+    assert first.hold is not None
+    assert first.hold.status == "CAPTURED"
     # Retention (48 hours) deleted the key row; the USAGE entry still carries the key.
     db.execute(
         "DELETE FROM idempotency_keys WHERE student_id = %s AND operation = 'holds.capture'",
         (student,),
     )
     again = _orm(services, capture)
-    assert (again.http_status, again.replayed) == (201, True)
+    assert (again.ok, again.replayed) == (True, True)
     assert again.hold is not None
     assert first.hold is not None
     assert (again.hold.transaction_id, again.hold.captured_amount) == (

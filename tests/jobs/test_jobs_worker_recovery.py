@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import text
 from structlog.testing import capture_logs
 
 from medgrader.config import Settings
@@ -181,19 +182,19 @@ async def test_the_webhook_pool_serves_again_within_seconds_of_the_database_retu
 ) -> None:
     """Measured before: ~7 s after the database was back, because the pool's reconnection
     back-off had grown (1, 2, 4, 8 s...) while the database was down."""
-    from medgrader.db.lean import lean_transaction
+    from medgrader.db.transactions import unit_of_work
 
     async with open_context(fault_settings) as ctx:
-        async with lean_transaction(ctx.lean_pool) as session:
-            await session.connection.execute("SELECT 1")
+        async with unit_of_work(ctx.db_pool) as session:
+            await session.scalar(text("SELECT 1"))
         await asyncio.to_thread(fault_server.halt)
         try:
             # Down for ~8 s while requests keep arriving, as webhooks would.
             down_until = time.monotonic() + 8
             while time.monotonic() < down_until:
                 with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the pool raises
-                    async with lean_transaction(ctx.lean_pool) as session:
-                        await session.connection.execute("SELECT 1")
+                    async with unit_of_work(ctx.db_pool) as session:
+                        await session.scalar(text("SELECT 1"))
                 await asyncio.sleep(0.5)
         finally:
             await asyncio.to_thread(fault_server.resume)
@@ -202,8 +203,8 @@ async def test_the_webhook_pool_serves_again_within_seconds_of_the_database_retu
         async def serves() -> bool:
             try:
                 async with asyncio.timeout(1):
-                    async with lean_transaction(ctx.lean_pool) as session:
-                        await session.connection.execute("SELECT 1")
+                    async with unit_of_work(ctx.db_pool) as session:
+                        await session.scalar(text("SELECT 1"))
             except Exception:
                 return False
             return True

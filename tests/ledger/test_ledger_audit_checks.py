@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from medgrader.audit.checks import CHECKS
 from medgrader.db.engine import to_libpq_url
 from medgrader.db.resolve import Database
 from medgrader.holds.audit import HOLD_CHECKS
-from medgrader.ledger.audit import CHECKS
 from tests.credits.factory import make_student
 from tests.support.services import ServiceRunner
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import psycopg
 
-from medgrader.jobs.registry import BLUEPRINTS
-from medgrader.ledger import audit_runs
+from medgrader.audit import runs as audit_runs
+from medgrader.db.transactions import unit_of_work
+from medgrader.runtime import BLUEPRINTS
 from tests.support.accounts import Account
 from tests.support.services import ServiceRunner
 
@@ -30,9 +31,7 @@ def test_a_run_is_stored_with_its_findings(
             text("UPDATE student_profiles SET credit_balance = credit_balance + 1"
                  " WHERE user_id = :id"), {"id": student.id},
         )  # fmt: skip
-        found = await audit_runs.audit_and_record(session)
-        await session.rollback()
-        return found
+        return await audit_runs.audit_and_record(session)
 
     found = services.run(lambda ctx: _in_session(ctx, broken))
     assert found.findings >= 1
@@ -43,6 +42,15 @@ def test_a_run_is_stored_with_its_findings(
 
 
 async def _in_session(ctx, fn):  # type: ignore[no-untyped-def]
-    async with ctx.sessionmaker() as session:
-        await session.begin()
-        return await fn(session, ctx)
+    """fn in a transaction that is rolled back afterwards."""
+
+    class Undo(Exception):
+        pass
+
+    found = None
+    try:
+        async with unit_of_work(ctx.db_pool) as db:
+            found = await fn(db, ctx)
+            raise Undo
+    except Undo:
+        return found

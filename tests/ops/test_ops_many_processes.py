@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.auth.tokens import TokenConfig, issue_access_token
+from medgrader.core.tokens import TokenConfig, issue_access_token
 from medgrader.jobs.queues import RECEIPT_TASK
 from stripe_emulator.testing import EmulatorServer, start_emulator
 from tests.checkout.support import make_event, sign, wait_until

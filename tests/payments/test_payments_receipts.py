@@ -10,13 +10,13 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.checkout.fulfilment import apply_stripe_session
 from medgrader.core.context import AppContext
-from medgrader.jobs.queues import RECEIPT_TASK
+from medgrader.db.session import Db
+from medgrader.jobs.queues import RECEIPT_TASK, RECEIPTS_QUEUE
+from medgrader.notifications import receipts as receipts_repository
 from medgrader.notifications.tasks import retry_stalled_receipts
-from medgrader.payments import repository as payments_repository
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
     assert_paid_once,
@@ -98,7 +98,7 @@ def test_receipt_not_sent_again_once_recorded(
 
     services.in_transaction(
         lambda session, ctx: defer_in_transaction(
-            ctx.jobs, session, RECEIPT_TASK, payment_id=payment_id
+            session, RECEIPT_TASK, queue=RECEIPTS_QUEUE, payment_id=payment_id
         )
     )
     wait_until(
@@ -123,16 +123,16 @@ def test_database_error_on_the_first_attempt_is_retried_and_one_receipt_arrives(
 ) -> None:  # fmt: skip
     # The receipt job's first look at each payment loses its database connection for real:
     # the backend is terminated under it, as in a failover or a server restart.
-    real_lock = payments_repository.lock_for_receipt
+    real_lock = receipts_repository.lock_for_receipt
     failed: list[str] = []
 
-    async def lose_connection_once(session: AsyncSession, payment_id: Any) -> Any:
+    async def lose_connection_once(session: Db, payment_id: Any) -> Any:
         if str(payment_id) not in failed:
             failed.append(str(payment_id))
             await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
         return await real_lock(session, payment_id)
 
-    monkeypatch.setattr(payments_repository, "lock_for_receipt", lose_connection_once)
+    monkeypatch.setattr(receipts_repository, "lock_for_receipt", lose_connection_once)
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
     stripe_emulator.pay(session_id)
     settle_webhooks(stripe_emulator)
@@ -168,8 +168,8 @@ def test_a_stalled_receipt_job_is_retried_by_the_periodic_task(
     assert row is not None
     dead_worker = row[0]
 
-    async def fulfil_and_stall(session: AsyncSession, ctx: AppContext) -> str:
-        outcome = await apply_stripe_session(session, ctx, remote)
+    async def fulfil_and_stall(session: Db, ctx: AppContext) -> str:
+        outcome = await apply_stripe_session(session, remote)
         assert outcome.credited
         stalled = await session.execute(
             text(

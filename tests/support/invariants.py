@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 
+from medgrader.audit.checks import CHECKS
 from medgrader.db.engine import to_libpq_url
-from medgrader.ledger.audit import CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
 

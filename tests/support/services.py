@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from medgrader.config import Settings
 from medgrader.core.context import AppContext
 from medgrader.db.resolve import Database
+from medgrader.db.session import Db
+from medgrader.db.transactions import unit_of_work
 from medgrader.runtime import open_context
 
 T = TypeVar("T")
@@ -33,13 +33,14 @@ class ServiceRunner:
         return self._submit(fn(self.ctx)).result(timeout)
 
     def in_transaction(
-        self, fn: Callable[[AsyncSession, AppContext], Awaitable[T]], timeout: float = 60
+        self, fn: Callable[[Db, AppContext], Awaitable[T]], timeout: float = 60
     ) -> T:
-        """Run fn in one transaction that commits when it returns (rolls back if it raises)."""
+        """Run fn in one unit of work (medgrader.db.transactions): committed when it returns,
+        rolled back if it raises (unless the error is a refusal that keeps its transaction)."""
 
         async def wrapper(ctx: AppContext) -> T:
-            async with ctx.sessionmaker() as session, session.begin():
-                return await fn(session, ctx)
+            async with unit_of_work(ctx.db_pool) as db:
+                return await fn(db, ctx)
 
         return self.run(wrapper, timeout)
 

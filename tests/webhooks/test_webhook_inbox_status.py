@@ -127,7 +127,7 @@ def test_a_handler_added_later_turns_stored_events_into_waiting_ones(
     before = inbox_counts(client, admin)
     seen: list[str] = []
 
-    async def record(session: Any, ctx: Any, event: service.Event, _: Any) -> Outcome:
+    async def record(session: Any, event: service.Event, _: Any) -> Outcome:
         seen.append(event.id)
         return Outcome("noted by the new handler")
 

@@ -21,10 +21,10 @@ import pytest
 
 from medgrader.db.engine import to_libpq_url
 from medgrader.db.resolve import Database
-from medgrader.jobs.registry import BLUEPRINTS
+from medgrader.runtime import BLUEPRINTS
 from medgrader.webhooks.repository import FAILED_PREFIX
-from medgrader.webhooks.retention import purge_old_events
 from medgrader.webhooks.service import UNHANDLED
+from medgrader.webhooks.tasks import purge_old_events
 from tests.checkout.support import wait_until
 from tests.support.invariants import ROOT
 from tests.support.live_server import LiveServer

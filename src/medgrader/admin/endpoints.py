@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from medgrader.admin import service
 from medgrader.admin.schemas import AdjustmentOut, AdjustmentRequest
 from medgrader.auth.deps import CurrentAdmin
-from medgrader.core.deps import DbSession
+from medgrader.core.deps import RequestDb
+from medgrader.core.errors import replayed_header
 from medgrader.ledger.service import StudentNotFound
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -23,14 +24,18 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
     response_model=AdjustmentOut,
     responses={
         404: {"description": "student_not_found (also for a malformed id)"},
-        409: {"description": "insufficient_credits, idempotency_key_reused, request_in_progress"},
+        409: {
+            "description": "adjustment_exceeds_balance: a negative adjustment the available"
+            " balance does not cover (nothing posted); idempotency_key_reused;"
+            " request_in_progress"
+        },
     },
 )
 async def create_credit_adjustment(
     student_id: str,
     body: AdjustmentRequest,
     admin: CurrentAdmin,
-    session: DbSession,
+    db: RequestDb,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -57,14 +62,16 @@ async def create_credit_adjustment(
         target = uuid.UUID(student_id)
     except ValueError:
         raise StudentNotFound() from None
-    outcome = await service.adjust_credits(
-        session,
+    adjusted = await service.adjust_credits(
+        db,
         student_id=target,
         amount=body.amount,
         reason=body.reason,
         actor_id=admin.id,
         idempotency_key=idempotency_key,
     )
-    # Returned, not raised: with a key, a refusal is recorded and must commit.
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+    return JSONResponse(
+        adjusted.out().model_dump(mode="json", by_alias=True),
+        status_code=201,
+        headers=replayed_header(adjusted.replayed),
+    )

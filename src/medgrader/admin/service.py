@@ -6,74 +6,102 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from medgrader.admin.errors import AdjustmentExceedsBalance
 from medgrader.admin.schemas import MAX_ADJUSTMENT, AdjustmentOut
 from medgrader.core.errors import Unprocessable
 from medgrader.credits.service import validated_reason
-from medgrader.idempotency import store
+from medgrader.db.session import Db
 from medgrader.idempotency.keys import validate_key
-from medgrader.idempotency.store import PriorVerdict
+from medgrader.idempotency.runner import Answer, run_once
+from medgrader.idempotency.store import KeyedRequest
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
 
 ADJUST_OPERATION = "admin.credit_adjustment"
 ADJUST_LEDGER_TAG = "adjust"
-INSUFFICIENT_BODY = {
-    "error": "The student's balance does not cover this negative adjustment.",
-    "code": "insufficient_credits",
-}
 
 
 @dataclass(frozen=True)
-class AdjustmentOutcome:
-    """status 201 with `entry`, or an error status with `body` (nothing was posted)."""
-
-    status: int
-    body: dict[str, Any]
-    entry: LedgerEntry | None = None
+class Adjusted:
+    entry: LedgerEntry
+    reason: str
+    actor_id: uuid.UUID
+    # True: this call did nothing and gives the first answer under its Idempotency-Key again.
     replayed: bool = False
+
+    def out(self) -> AdjustmentOut:
+        """The API's answer (a replay has the same request hash: the same reason and admin)."""
+        entry = self.entry
+        return AdjustmentOut(
+            transaction_id=entry.id,
+            student_id=entry.student_id,
+            type=entry.entry_type.value,
+            amount=entry.amount,
+            balance_after=entry.balance_after,
+            source_type=entry.source_type.value,
+            description=self.reason,
+            actor_id=self.actor_id,
+            created_at=entry.created_at,
+        )
 
 
 async def adjust_credits(
-    session: AsyncSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     amount: int,
     reason: str,
     actor_id: uuid.UUID,
     idempotency_key: str | None = None,
-) -> AdjustmentOutcome:
+) -> Adjusted:
     """Add (amount > 0) or remove (amount < 0) credits, recording the admin as the actor.
 
     A negative adjustment must be covered by the available balance (the balance minus active
-    holds; never below zero: only refund and dispute clawbacks may do that); otherwise 409
-    `insufficient_credits` and nothing posted.
+    holds; never below zero: only refund and dispute clawbacks may do that); otherwise
+    AdjustmentExceedsBalance and nothing posted.
     With an idempotency key (scoped to the target student and to adjustments: the student's own
-    spend keys never collide with it) a retry replays the first answer, exactly like a spend;
-    the caller commits whatever the outcome. Without a key every call posts a new entry, so a
-    retried call credits or debits again. Raises StudentNotFound.
+    spend keys never collide with it) a retry gives the first answer again, refusals included,
+    through the idempotent runner, exactly like a spend. Without a key every call posts a new
+    entry, so a retried call credits or debits again. Raises StudentNotFound.
     """
     if type(amount) is not int or amount == 0 or abs(amount) > MAX_ADJUSTMENT:
         raise Unprocessable(
             f"amount: must be a non-zero integer from -{MAX_ADJUSTMENT} to {MAX_ADJUSTMENT}"
         )
     reason = validated_reason(reason)
+    if idempotency_key is None:
+        entry = await _post(db, student_id, amount, reason, actor_id, None)
+        return Adjusted(entry, reason, actor_id)
+    request = KeyedRequest.of(
+        operation=ADJUST_OPERATION,
+        ledger_tag=ADJUST_LEDGER_TAG,
+        owner_id=student_id,
+        key=validate_key(idempotency_key),
+        payload={"amount": amount, "reason": reason, "actor": str(actor_id)},
+    )
+    done = await run_once(
+        db, request, lambda: _post(db, student_id, amount, reason, actor_id, request), POSTED
+    )
+    return Adjusted(done.value, reason, actor_id, replayed=done.replayed)
 
-    request = None
-    if idempotency_key is not None:
-        request = store.KeyedRequest.of(
-            operation=ADJUST_OPERATION,
-            ledger_tag=ADJUST_LEDGER_TAG,
-            student_id=student_id,
-            key=validate_key(idempotency_key),
-            payload={"amount": amount, "reason": reason, "actor": str(actor_id)},
-        )
-        prior = await store.claim(session, request)
-        if prior is not None:
-            return _replay(prior, reason=reason, actor_id=actor_id)
 
+async def _entry(_: Db, entry: LedgerEntry) -> LedgerEntry:
+    return entry
+
+
+# The adjustment's success is its ledger entry (it carries the request's ledger key).
+POSTED = Answer[LedgerEntry](from_entry=_entry)
+
+
+async def _post(
+    db: Db,
+    student_id: uuid.UUID,
+    amount: int,
+    reason: str,
+    actor_id: uuid.UUID,
+    request: KeyedRequest | None,
+) -> LedgerEntry:
     posting: dict[str, Any] = {
         "student_id": student_id,
         "amount": abs(amount),
@@ -83,44 +111,7 @@ async def adjust_credits(
         "idempotency_key": request.ledger_key if request else None,
         "metadata": request.entry_metadata if request else None,
     }
-    entry = (
-        await ledger.credit(session, **posting)
-        if amount > 0
-        else await ledger.debit(session, **posting)
-    )
+    entry = await ledger.credit(db, **posting) if amount > 0 else await ledger.debit(db, **posting)
     if entry is None:
-        if request is not None:
-            await store.record(session, request, status=409, body=INSUFFICIENT_BODY)
-        return AdjustmentOutcome(409, INSUFFICIENT_BODY)
-    return _created(entry, reason=reason, actor_id=actor_id)
-
-
-def _created(
-    entry: LedgerEntry, *, reason: str, actor_id: uuid.UUID, replayed: bool = False
-) -> AdjustmentOutcome:
-    out = AdjustmentOut(
-        transaction_id=entry.id,
-        student_id=entry.student_id,
-        type=entry.entry_type.value,
-        amount=entry.amount,
-        balance_after=entry.balance_after,
-        source_type=entry.source_type.value,
-        description=reason,
-        actor_id=actor_id,
-        created_at=entry.created_at,
-    )
-    return AdjustmentOutcome(
-        201, out.model_dump(mode="json", by_alias=True), entry=entry, replayed=replayed
-    )
-
-
-def _replay(prior: store.Prior, *, reason: str, actor_id: uuid.UUID) -> AdjustmentOutcome:
-    verdict = prior.verdict
-    if verdict is PriorVerdict.SUCCEEDED:
-        # Same request hash, so the same reason and the same admin as the first time.
-        assert prior.entry is not None
-        return _created(prior.entry, reason=reason, actor_id=actor_id, replayed=True)
-    if verdict is PriorVerdict.REFUSED:
-        assert prior.response_status is not None
-        return AdjustmentOutcome(prior.response_status, prior.response_body or {}, replayed=True)
-    return AdjustmentOutcome(409, {"error": store.KEY_MESSAGES[verdict], "code": verdict.value})
+        raise AdjustmentExceedsBalance()
+    return entry

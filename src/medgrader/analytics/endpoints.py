@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from medgrader.analytics import service
 from medgrader.analytics.schemas import Daily, Summary
 from medgrader.auth.deps import CurrentAdmin
-from medgrader.core.deps import DbSession
+from medgrader.core.deps import RequestDb
 from medgrader.core.openapi import errors
 
 router = APIRouter(prefix="/api/admin/analytics", tags=["analytics"])
@@ -30,20 +30,18 @@ _RANGE = errors(422, s422="invalid_range: a day that does not exist, from after 
 
 
 @router.get("/summary", response_model=Summary, response_model_by_alias=True, responses=_RANGE)
-async def summary(
-    _: CurrentAdmin, session: DbSession, from_: From = None, to: To = None
-) -> Summary:
+async def summary(_: CurrentAdmin, db: RequestDb, from_: From = None, to: To = None) -> Summary:
     """Revenue (gross, refunds, disputes, net, in pence), checkout conversion and sales by
     package for the range (default: the last 30 days), and what stands now: credits
     outstanding and their value, open disputes, unprocessed webhook events, the last audit."""
     days = service.day_range(service.parse_day(from_), service.parse_day(to))
-    return await service.summary(session, days)
+    return await service.summary(db, days)
 
 
 @router.get("/daily", response_model=Daily, response_model_by_alias=True, responses=_RANGE)
-async def daily(_: CurrentAdmin, session: DbSession, from_: From = None, to: To = None) -> Daily:
+async def daily(_: CurrentAdmin, db: RequestDb, from_: From = None, to: To = None) -> Daily:
     """One row per London day of the range (at most 366 days), days without sales included."""
     days = service.day_range(
         service.parse_day(from_), service.parse_day(to), max_days=service.MAX_DAILY_DAYS
     )
-    return await service.daily(session, days)
+    return await service.daily(db, days)

@@ -13,15 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.db.session import Db
+from medgrader.payments.rules import counted_refund, open_dispute
 from medgrader.webhooks.repository import STATUS_SQL as INBOX_STATUS
-
-REFUND_COUNTED = "('succeeded', 'pending')"
-# Stripe's dispute statuses that are still open (the others are won, lost or closed).
-DISPUTE_OPEN = (
-    "('warning_needs_response', 'warning_under_review', 'needs_response', 'under_review')"
-)
 
 MONEY = text(
     f"""
@@ -31,7 +26,7 @@ MONEY = text(
     ), r AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
           FROM refunds
-         WHERE status IN {REFUND_COUNTED} AND created_at >= :start AND created_at < :end
+         WHERE {counted_refund()} AND created_at >= :start AND created_at < :end
     ), d AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(funds_withdrawn_pence), 0) AS pence
           FROM disputes WHERE created_at >= :start AND created_at < :end
@@ -75,7 +70,7 @@ STANDING = text(
           FROM payments
     ), open_disputes AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(amount_pence), 0) AS pence
-          FROM disputes WHERE status IN {DISPUTE_OPEN}
+          FROM disputes WHERE {open_dispute()}
     ), inbox AS (
         SELECT COUNT(*) FILTER (WHERE status = 'unprocessed') AS unprocessed,
                COUNT(*) FILTER (WHERE status = 'failed') AS failed,
@@ -103,7 +98,7 @@ DAILY = text(
     ), r AS (
         SELECT {_BUCKET.format(column="created_at")} AS bucket, SUM(amount_pence) AS pence
           FROM refunds
-         WHERE status IN {REFUND_COUNTED} AND created_at >= :start AND created_at < :end
+         WHERE {counted_refund()} AND created_at >= :start AND created_at < :end
          GROUP BY 1
     ), d AS (
         SELECT {_BUCKET.format(column="created_at")} AS bucket,
@@ -132,24 +127,24 @@ def _bounds(start: datetime, end: datetime) -> dict[str, Any]:
     return {"start": start, "end": end}
 
 
-async def money(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
-    return (await session.execute(MONEY, _bounds(start, end))).one()
+async def money(db: Db, start: datetime, end: datetime) -> Row[Any]:
+    return (await db.execute(MONEY, _bounds(start, end))).one()
 
 
-async def checkouts(session: AsyncSession, start: datetime, end: datetime) -> Row[Any]:
-    return (await session.execute(CHECKOUTS, _bounds(start, end))).one()
+async def checkouts(db: Db, start: datetime, end: datetime) -> Row[Any]:
+    return (await db.execute(CHECKOUTS, _bounds(start, end))).one()
 
 
-async def by_package(session: AsyncSession, start: datetime, end: datetime) -> list[Row[Any]]:
-    return list(await session.execute(BY_PACKAGE, _bounds(start, end)))
+async def by_package(db: Db, start: datetime, end: datetime) -> list[Row[Any]]:
+    return list(await db.execute(BY_PACKAGE, _bounds(start, end)))
 
 
-async def standing(session: AsyncSession, handled: Sequence[str]) -> Row[Any]:
+async def standing(db: Db, handled: Sequence[str]) -> Row[Any]:
     """`handled`: the webhook types with a handler (webhooks.service.handled_types)."""
-    return (await session.execute(STANDING, {"handled": list(handled)})).one()
+    return (await db.execute(STANDING, {"handled": list(handled)})).one()
 
 
-async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[Any]]:
+async def daily(db: Db, day_starts: list[datetime]) -> list[Row[Any]]:
     """One row per day (`bucket` 1..n) for the UTC starts of n days followed by the end of
     the last one."""
     params = {
@@ -157,4 +152,4 @@ async def daily(session: AsyncSession, day_starts: list[datetime]) -> list[Row[A
         "days": len(day_starts) - 1,
         **_bounds(day_starts[0], day_starts[-1]),
     }
-    return list(await session.execute(DAILY, params))
+    return list(await db.execute(DAILY, params))

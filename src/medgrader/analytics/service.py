@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from medgrader.analytics import repository
 from medgrader.analytics.schemas import (
     AuditResult,
@@ -19,8 +17,9 @@ from medgrader.analytics.schemas import (
     PackageSales,
     Summary,
 )
+from medgrader.audit import runs as audit_runs
 from medgrader.core.errors import Unprocessable
-from medgrader.ledger import audit_runs
+from medgrader.db.session import Db
 from medgrader.webhooks.service import handled_types
 
 LONDON = ZoneInfo("Europe/London")
@@ -104,8 +103,8 @@ def day_range(first: date | None, last: date | None, *, max_days: int | None = N
     return DayRange(first, last)
 
 
-async def money(session: AsyncSession, days: DayRange) -> Money:
-    row = await repository.money(session, days.start, days.end)
+async def money(db: Db, days: DayRange) -> Money:
+    row = await repository.money(db, days.start, days.end)
     return Money(
         payments=row.payments,
         gross_revenue=row.gross,
@@ -124,8 +123,8 @@ def _value_of(credits: int, bought_pence: int, bought_credits: int) -> int:
     return (credits * bought_pence * 2 + bought_credits) // (bought_credits * 2)
 
 
-async def last_audit(session: AsyncSession) -> AuditResult | None:
-    run = await audit_runs.latest(session)
+async def last_audit(db: Db) -> AuditResult | None:
+    run = await audit_runs.latest(db)
     if run is None:
         return None
     return AuditResult(
@@ -133,16 +132,16 @@ async def last_audit(session: AsyncSession) -> AuditResult | None:
     )
 
 
-async def summary(session: AsyncSession, days: DayRange) -> Summary:
-    checkouts = await repository.checkouts(session, days.start, days.end)
-    packages = await repository.by_package(session, days.start, days.end)
-    standing = await repository.standing(session, handled_types())
+async def summary(db: Db, days: DayRange) -> Summary:
+    checkouts = await repository.checkouts(db, days.start, days.end)
+    packages = await repository.by_package(db, days.start, days.end)
+    standing = await repository.standing(db, handled_types())
     return Summary(
         from_=days.first,
         to=days.last,
-        money=await money(session, days),
-        checkouts=Checkouts(**checkouts._mapping),
-        by_package=[PackageSales(**row._mapping) for row in packages],
+        money=await money(db, days),
+        checkouts=Checkouts(**checkouts._asdict()),
+        by_package=[PackageSales(**row._asdict()) for row in packages],
         credits_outstanding=standing.held,
         credits_outstanding_value=_value_of(
             standing.held, standing.bought_pence, standing.bought_credits
@@ -153,12 +152,12 @@ async def summary(session: AsyncSession, days: DayRange) -> Summary:
         webhook_events_unprocessed=standing.unprocessed,
         webhook_events_failed=standing.failed,
         webhook_events_unhandled=standing.unhandled,
-        last_audit=await last_audit(session),
+        last_audit=await last_audit(db),
     )
 
 
-async def daily(session: AsyncSession, days: DayRange) -> Daily:
-    rows = await repository.daily(session, days.day_starts())
+async def daily(db: Db, days: DayRange) -> Daily:
+    rows = await repository.daily(db, days.day_starts())
     return Daily(
         from_=days.first,
         to=days.last,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from medgrader.models.users import User
+from medgrader.auth.users import User
 
 
 def may_see(user: User, owner_id: uuid.UUID) -> bool:

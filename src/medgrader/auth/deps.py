@@ -1,38 +1,33 @@
-"""Who is calling: the bearer token's user, and role gates.
+"""Who is calling: THE user dependency, and the role gates on top of it.
 
-A token is accepted only when its signature and claims are valid (auth.tokens, no database)
-AND it is still live (auth.revocation: not logged out, not ended by a password reset), checked
-on the request's own session: the ORM one here, the lean one for the spend hot path.
+A bearer token is accepted when its signature and claims are valid (core.tokens, no database)
+AND it is still live, which one statement checks on the request's unit of work (not revoked,
+not ended by a password reset, the user still there: auth.revocation), returning the user. One
+round trip, on every route that needs a caller, the spend included.
+
+An endpoint that calls Stripe uses the same dependency: the check is the first statement of
+its unit of work, and the endpoint wraps the Stripe call in `external_call(db)`, which commits
+that first transaction and gives its connection back before Stripe is asked.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from medgrader.auth import repository, revocation
-from medgrader.auth.tokens import AccessClaims, InvalidToken, verify_access_token
-from medgrader.core.context import short_transaction
-from medgrader.core.deps import Ctx, DbSession, LeanDb
-from medgrader.core.errors import Forbidden, Unauthorized
-from medgrader.db.lean import SqlSession
-from medgrader.models.users import User
+from medgrader.auth import revocation
+from medgrader.auth.errors import AdminOnly, InvalidAccessToken, StudentOnly
+from medgrader.auth.users import User
+from medgrader.core.deps import Ctx, RequestDb
+from medgrader.core.errors import Unauthorized
+from medgrader.core.tokens import AccessClaims, InvalidToken, verify_access_token
+from medgrader.db.session import Db
 
 bearer = HTTPBearer(auto_error=False)
 # The Authorization: Bearer credentials, or None when the header is absent.
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-class InvalidAccessToken(Unauthorized):
-    code, message = "invalid_token", "Invalid or expired access token."
-
-
-class StudentOnly(Forbidden):
-    code, message = "student_only", "Only students can do this."
 
 
 async def token_claims(ctx: Ctx, credentials: BearerCredentials) -> AccessClaims:
@@ -49,68 +44,33 @@ async def token_claims(ctx: Ctx, credentials: BearerCredentials) -> AccessClaims
 TokenClaims = Annotated[AccessClaims, Depends(token_claims)]
 
 
-async def live_user_id(session: SqlSession, claims: AccessClaims) -> uuid.UUID:
-    if not await revocation.is_live(session, claims):
-        raise InvalidAccessToken()
-    return claims.user_id
-
-
-async def user_for_claims(session: AsyncSession, claims: AccessClaims) -> User:
-    """The user of a live token; 401 when it was revoked or the user is gone."""
-    user = await repository.user_by_id(session, await live_user_id(session, claims))
+async def user_for_claims(db: Db, claims: AccessClaims) -> User:
+    """The user of a live token; InvalidAccessToken (401) when it was revoked, ended or its
+    user is gone. The pages check their cookie session's claims with it too."""
+    user = await revocation.live_user(db, claims)
     if user is None:
         raise InvalidAccessToken()
     return user
 
 
-async def current_user(session: DbSession, claims: TokenClaims) -> User:
-    return await user_for_claims(session, claims)
-
-
-async def lean_user_id(session: LeanDb, claims: TokenClaims) -> uuid.UUID:
-    """The user id of a live token, checked on the hot path's lean session (one statement)."""
-    return await live_user_id(session, claims)
-
-
-LeanUserId = Annotated[uuid.UUID, Depends(lean_user_id)]
+async def current_user(db: RequestDb, claims: TokenClaims) -> User:
+    return await user_for_claims(db, claims)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
 async def current_student(user: CurrentUser) -> User:
-    if user.role != "student":
+    if not user.is_student:
         raise StudentOnly()
     return user
 
 
 async def current_admin(user: CurrentUser) -> User:
     if not user.is_admin:
-        raise Forbidden("Administrators only.", code="admin_only")
+        raise AdminOnly()
     return user
 
 
 CurrentStudent = Annotated[User, Depends(current_student)]
 CurrentAdmin = Annotated[User, Depends(current_admin)]
-
-
-# The same gates for endpoints that call Stripe: the caller is read in a transaction that ends
-# before the endpoint runs, so no pooled connection is held while Stripe answers.
-async def user_briefly(ctx: Ctx, claims: TokenClaims) -> User:
-    async with short_transaction(ctx) as session:
-        return await user_for_claims(session, claims)
-
-
-BriefUser = Annotated[User, Depends(user_briefly)]
-
-
-async def student_briefly(user: BriefUser) -> User:
-    return await current_student(user)
-
-
-async def admin_briefly(user: BriefUser) -> User:
-    return await current_admin(user)
-
-
-BriefStudent = Annotated[User, Depends(student_briefly)]
-BriefAdmin = Annotated[User, Depends(admin_briefly)]

@@ -6,11 +6,9 @@ from email.message import EmailMessage
 
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Response, status
-from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from medgrader.auth import password_reset, repository, revocation, service
-from medgrader.auth.deps import CurrentUser, TokenClaims, live_user_id
+from medgrader.auth import flows, repository, revocation
+from medgrader.auth.deps import CurrentUser, TokenClaims, user_for_claims
 from medgrader.auth.google_signin import sign_in_with_id_token
 from medgrader.auth.schemas import (
     GoogleSignInRequest,
@@ -24,18 +22,13 @@ from medgrader.auth.schemas import (
     UserOut,
     VerifyOtpRequest,
 )
-from medgrader.auth.service import (
-    INVALID_CODE_MESSAGE,
-    LOCKED_CODE_MESSAGE,
-    OtpOutcome,
-)
-from medgrader.auth.tokens import issue_access_token
+from medgrader.auth.users import User
+from medgrader.core.adapters.mailer import MailDeliveryError, Mailer
 from medgrader.core.context import AppContext
-from medgrader.core.deps import Ctx, DbSession
-from medgrader.core.errors import error_response
+from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.openapi import errors
-from medgrader.models.users import User
-from medgrader.notifications.mailer import MailDeliveryError, Mailer
+from medgrader.core.tokens import issue_access_token
+from medgrader.db.session import Db
 from medgrader.security.client import ClientAddress
 
 log = structlog.get_logger(__name__)
@@ -43,25 +36,25 @@ log = structlog.get_logger(__name__)
 router = APIRouter(tags=["auth"])
 
 
-async def user_out(session: AsyncSession, user: User) -> UserOut:
+async def user_out(db: Db, user: User) -> UserOut:
     out = UserOut.model_validate(user)
-    if user.role == "student":
-        student = await repository.student_profile(session, user.id)
+    if user.is_student:
+        student = await repository.student_profile(db, user.id)
         if student is not None:
             out.first_name, out.last_name = student.first_name, student.last_name
             out.credit_balance = student.credit_balance
     else:
-        instructor = await repository.instructor_profile(session, user.id)
+        instructor = await repository.instructor_profile(db, user.id)
         if instructor is not None:
             out.first_name, out.last_name = instructor.first_name, instructor.last_name
     return out
 
 
-async def token_response(session: AsyncSession, ctx: AppContext, user: User) -> TokenResponse:
+async def token_response(db: Db, ctx: AppContext, user: User) -> TokenResponse:
     return TokenResponse(
         access_token=issue_access_token(ctx.tokens, user.id, user.token_version),
         expires_in=ctx.tokens.ttl_seconds,
-        user=await user_out(session, user),
+        user=await user_out(db, user),
     )
 
 
@@ -72,10 +65,10 @@ async def token_response(session: AsyncSession, ctx: AppContext, user: User) -> 
     responses=errors(503, s503="email_unavailable: the code could not be sent"),
 )
 async def register(
-    body: RegisterRequest, ctx: Ctx, session: DbSession, address: ClientAddress
+    body: RegisterRequest, ctx: Ctx, db: RequestDb, address: ClientAddress
 ) -> RegisterResponse:
     """202 whether or not the address already has an account (its owner is emailed instead)."""
-    await service.register(session, ctx, body, address)
+    await flows.register(db, ctx, body, address)
     return RegisterResponse(
         message="We emailed you a 6-digit code.", expires_in=ctx.settings.otp_ttl_seconds
     )
@@ -88,21 +81,10 @@ async def register(
     responses={400: {"description": "Wrong, expired or used code, or no such sign-up"}},
 )
 async def verify_otp(
-    body: VerifyOtpRequest, ctx: Ctx, session: DbSession, address: ClientAddress
-) -> TokenResponse | JSONResponse:
-    result = await service.verify_otp(session, ctx, body.email, body.otp, address)
-    if result.outcome is not OtpOutcome.OK or result.user is None:
-        # Returned, not raised: the wrong-attempt count must commit with this answer.
-        return code_refused(ctx, result.outcome)
-    return await token_response(session, ctx, result.user)
-
-
-def code_refused(ctx: AppContext, outcome: OtpOutcome) -> JSONResponse:
-    """The answer to a refused one-time code; a locked one is 429 like any other limit."""
-    if outcome is OtpOutcome.LOCKED:
-        retry = str(ctx.settings.otp_resend_interval_seconds)
-        return error_response(429, LOCKED_CODE_MESSAGE, "rate_limited", {"Retry-After": retry})
-    return error_response(400, INVALID_CODE_MESSAGE, OtpOutcome.INVALID.value)
+    body: VerifyOtpRequest, ctx: Ctx, db: RequestDb, address: ClientAddress
+) -> TokenResponse:
+    user = await flows.verify_otp(db, ctx, body.email, body.otp, address)
+    return await token_response(db, ctx, user)
 
 
 @router.post(
@@ -111,17 +93,17 @@ def code_refused(ctx: AppContext, outcome: OtpOutcome) -> JSONResponse:
     responses=errors(401, s401="invalid_credentials"),
 )
 async def login(
-    body: LoginRequest, ctx: Ctx, session: DbSession, address: ClientAddress
+    body: LoginRequest, ctx: Ctx, db: RequestDb, address: ClientAddress
 ) -> TokenResponse:
-    user = await service.login(session, ctx, body.email, body.password, address)
-    return await token_response(session, ctx, user)
+    user = await flows.login(db, ctx, body.email, body.password, address)
+    return await token_response(db, ctx, user)
 
 
 @router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(claims: TokenClaims, session: DbSession) -> Response:
+async def logout(claims: TokenClaims, db: RequestDb) -> Response:
     """Revoke the access token this request carries (401 if it is already dead)."""
-    await live_user_id(session, claims)
-    await revocation.revoke(session, claims)
+    await user_for_claims(db, claims)
+    await revocation.revoke(db, claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -140,12 +122,12 @@ async def _send_quietly(mailer: Mailer, message: EmailMessage) -> None:
 async def request_password_reset(
     body: PasswordResetRequest,
     ctx: Ctx,
-    session: DbSession,
+    db: RequestDb,
     address: ClientAddress,
     background: BackgroundTasks,
 ) -> RegisterResponse:
     """202 whether or not the address has an account; if it has, a code is emailed."""
-    message = await password_reset.request_reset(session, ctx, body.email, address)
+    message = await flows.request_reset(db, ctx, body.email, address)
     if message is not None:
         # After the answer (and the commit): the response takes as long either way.
         background.add_task(_send_quietly, ctx.mailer, message)
@@ -161,13 +143,9 @@ async def request_password_reset(
     responses={400: {"description": "Wrong, expired or used code"}},
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirm, ctx: Ctx, session: DbSession, address: ClientAddress
-) -> MessageResponse | JSONResponse:
-    outcome = await password_reset.confirm_reset(
-        session, ctx, body.email, body.otp, body.new_password, address
-    )
-    if outcome is not OtpOutcome.OK:
-        return code_refused(ctx, outcome)  # returned: the wrong try commits
+    body: PasswordResetConfirm, ctx: Ctx, db: RequestDb, address: ClientAddress
+) -> MessageResponse:
+    await flows.confirm_reset(db, ctx, body.email, body.otp, body.new_password, address)
     return MessageResponse(message="Your password was changed; sign in again everywhere.")
 
 
@@ -189,15 +167,15 @@ async def confirm_password_reset(
     },
 )
 async def google_sign_in(
-    body: GoogleSignInRequest, ctx: Ctx, session: DbSession, response: Response
+    body: GoogleSignInRequest, ctx: Ctx, db: RequestDb, response: Response
 ) -> TokenResponse:
     """Sign in with a Google ID token: 200 for an existing user, 201 for a new one."""
-    result = await sign_in_with_id_token(session, ctx, body.id_token, body.role)
+    result = await sign_in_with_id_token(db, ctx, body.id_token, body.role)
     if result.created:
         response.status_code = status.HTTP_201_CREATED
-    return await token_response(session, ctx, result.user)
+    return await token_response(db, ctx, result.user)
 
 
 @router.get("/api/me", response_model=UserOut)
-async def me(user: CurrentUser, session: DbSession) -> UserOut:
-    return await user_out(session, user)
+async def me(user: CurrentUser, db: RequestDb) -> UserOut:
+    return await user_out(db, user)

@@ -1,25 +1,28 @@
 """Password reset with an emailed one-time code (single use, OTP_TTL_SECONDS, same limits as
 the sign-up code). The request answers the same whether or not the address has an account; a
-successful reset ends every access token the user had."""
+successful reset ends every access token the user had. The limits are counted by the edge, in
+the same transaction (auth.flows)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from medgrader.auth import otp, repository, revocation
+from medgrader.auth.errors import InvalidCode
 from medgrader.auth.passwords import hash_password
-from medgrader.auth.service import OtpOutcome
+from medgrader.auth.service import code_locked, counted
+from medgrader.auth.users import USERS
 from medgrader.core.context import AppContext
+from medgrader.db.session import Db
 from medgrader.models.security import PasswordResetCode
 from medgrader.notifications.emails import password_reset_email
-from medgrader.security import limits, rules
 
 PURPOSE = "reset"
+CODES = PasswordResetCode.__table__
 
 
 def _subject(email: str) -> str:
@@ -27,18 +30,15 @@ def _subject(email: str) -> str:
     return f"{PURPOSE}:{email}"
 
 
-async def request_reset(
-    session: AsyncSession, ctx: AppContext, email: str, address: str
-) -> EmailMessage | None:
+async def request_reset(db: Db, ctx: AppContext, email: str) -> EmailMessage | None:
     """Store a new reset code for the account and return its email (sent by the caller after
     the commit, so the answer takes as long whether the account exists or not); None when the
     address has no account."""
     email = email.lower()
     s = ctx.settings
-    await limits.hit(ctx, *rules.code_sent(s, PURPOSE, email, address))
     code = otp.generate_code()
     code_hash = otp.hash_code(ctx.tokens.secret, _subject(email), code)
-    user = await repository.user_by_email(session, email)
+    user = await repository.user_by_email(db, email)
     if user is None:
         return None
     values = {
@@ -46,44 +46,42 @@ async def request_reset(
         "expires_at": datetime.now(UTC) + timedelta(seconds=s.otp_ttl_seconds),
         "failed_attempts": 0,
     }
-    await session.execute(
-        insert(PasswordResetCode)
+    await db.execute(
+        upsert(CODES)
         .values(user_id=user.id, **values)
-        .on_conflict_do_update(index_elements=[PasswordResetCode.user_id], set_=values)
+        .on_conflict_do_update(index_elements=[CODES.c.user_id], set_=values)
     )
     return password_reset_email(
         app_name=s.app_name, to=email, code=code, minutes=s.otp_ttl_seconds // 60
     )
 
 
-async def confirm_reset(
-    session: AsyncSession, ctx: AppContext, email: str, code: str, new_password: str, address: str
-) -> OtpOutcome:
-    """Set the new password if the code is right. Wrong tries are counted in this transaction:
-    the caller commits whatever the outcome."""
+async def confirm_reset(db: Db, ctx: AppContext, email: str, code: str, new_password: str) -> None:
+    """Set the new password if the code is right. Every refusal keeps its transaction: the
+    edge counted the try in it, and a wrong code is counted on the reset code too."""
     email = email.lower()
     s = ctx.settings
-    await limits.hit(ctx, *rules.code_tried(s, PURPOSE, email, address))
-    user = await repository.user_by_email(session, email)
+    user = await repository.user_by_email(db, email)
     row = (
-        await session.scalar(
-            select(PasswordResetCode).where(PasswordResetCode.user_id == user.id).with_for_update()
-        )
+        (
+            await db.execute(select(CODES).where(CODES.c.user_id == user.id).with_for_update())
+        ).one_or_none()
         if user is not None
         else None
     )
     if user is None or row is None or row.expires_at <= datetime.now(UTC):
-        return OtpOutcome.INVALID
+        raise counted(InvalidCode())
     if row.code_hash is None or row.failed_attempts >= s.otp_max_attempts:
-        return OtpOutcome.LOCKED
+        raise counted(code_locked(ctx))
     if not otp.code_matches(ctx.tokens.secret, _subject(email), code, row.code_hash):
-        row.failed_attempts += 1
-        if row.failed_attempts >= s.otp_max_attempts:
-            row.code_hash = None
-        await session.flush()
-        return OtpOutcome.INVALID
-    user.password_hash = hash_password(new_password)
-    await session.execute(delete(PasswordResetCode).where(PasswordResetCode.user_id == user.id))
-    await session.flush()
-    await revocation.end_all_tokens(session, user.id)  # signed out everywhere
-    return OtpOutcome.OK
+        failed = row.failed_attempts + 1
+        values = {"failed_attempts": failed}
+        if failed >= s.otp_max_attempts:
+            values["code_hash"] = None  # type: ignore[assignment]
+        await db.execute(update(CODES).where(CODES.c.user_id == user.id).values(values))
+        raise counted(InvalidCode())
+    await db.execute(
+        update(USERS).where(USERS.c.id == user.id).values(password_hash=hash_password(new_password))
+    )
+    await db.execute(delete(CODES).where(CODES.c.user_id == user.id))
+    await revocation.end_all_tokens(db, user.id)  # signed out everywhere

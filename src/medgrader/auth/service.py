@@ -1,55 +1,48 @@
-"""Sign-up with an emailed one-time code, sign-in, and admin creation."""
+"""Sign-up with an emailed one-time code, sign-in, and admin creation.
+
+Every function runs in the caller's transaction and never commits. The abuse limits are
+counted by the edge first (auth.flows), and slow work that needs no database (a password hash)
+runs between transactions there, so no connection waits on it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from enum import StrEnum
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from medgrader.auth import otp, repository
+from medgrader.auth.errors import EmailUnavailable, InvalidCode, InvalidCredentials
 from medgrader.auth.passwords import burn_verification_time, hash_password, verify_password
 from medgrader.auth.schemas import RegisterRequest
+from medgrader.auth.users import USER_COLUMNS, USERS, User
+from medgrader.core.adapters.mailer import MailDeliveryError
 from medgrader.core.context import AppContext
-from medgrader.core.errors import ServiceUnavailable, Unauthorized
+from medgrader.core.errors import RateLimited
+from medgrader.db.session import Db
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
-from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.notifications.emails import otp_email, signup_attempt_email
-from medgrader.notifications.mailer import MailDeliveryError
-from medgrader.security import limits, rules
-from medgrader.security.limits import RateLimited
 
-
-class InvalidCredentials(Unauthorized):
-    # The same words whether the email exists or not.
-    code, message = "invalid_credentials", "Incorrect email or password."
-
-
-class OtpOutcome(StrEnum):
-    OK = "ok"
-    # Unknown address, no pending sign-up, wrong or expired code: one answer for all, so that
-    # it reveals nothing about which addresses exist.
-    INVALID = "invalid_otp"
-    LOCKED = "otp_attempts_exceeded"
-
-
-INVALID_CODE_MESSAGE = "Invalid or expired code."
 LOCKED_CODE_MESSAGE = "Too many wrong codes; ask for a new one later."
-
-
-@dataclass(frozen=True)
-class OtpResult:
-    outcome: OtpOutcome
-    user: User | None = None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def code_locked(ctx: AppContext) -> RateLimited:
+    """A code tried too many times: 429 like any other limit, until a new one is asked for."""
+    return RateLimited(ctx.settings.otp_resend_interval_seconds, LOCKED_CODE_MESSAGE)
+
+
+def counted(refusal: InvalidCode | RateLimited) -> InvalidCode | RateLimited:
+    """A refusal whose wrong-attempt count must commit with it (see db.transactions)."""
+    refusal.keep_transaction = True
+    return refusal
 
 
 async def send_or_503(ctx: AppContext, message: EmailMessage) -> None:
@@ -58,26 +51,21 @@ async def send_or_503(ctx: AppContext, message: EmailMessage) -> None:
     try:
         await ctx.mailer.send(message)
     except MailDeliveryError as exc:
-        raise ServiceUnavailable(
-            "We could not send the verification email; try again shortly.",
-            code="email_unavailable",
+        raise EmailUnavailable(
+            "We could not send the verification email; try again shortly."
         ) from exc
 
 
-async def register(
-    session: AsyncSession, ctx: AppContext, request: RegisterRequest, address: str
-) -> None:
+async def register(db: Db, ctx: AppContext, request: RegisterRequest, password_hash: str) -> None:
     """Store (or replace) the pending registration and email its code.
 
     An address that already has an account gets the same answer, after the same work (a
     password hash, one email): its owner is told someone tried to sign up with it.
     """
     email = request.email.lower()
-    await limits.hit(ctx, *rules.code_sent(ctx.settings, "signup", email, address))
-    password_hash = hash_password(request.password)
-    existing = await repository.user_by_email(session, email)
+    existing = await repository.user_by_email(db, email)
     if existing is not None:
-        first_name = await repository.first_name(session, existing) or request.first_name
+        first_name = await repository.first_name(db, existing) or request.first_name
         await send_or_503(
             ctx,
             signup_attempt_email(app_name=ctx.settings.app_name, to=email, first_name=first_name),
@@ -97,21 +85,22 @@ async def register(
         "failed_attempts": 0,
         "last_sent_at": now,
     }
-    pending = await repository.lock_pending(session, email)
+    pending = await repository.lock_pending(db, email)
     if pending is None:
-        inserted = await session.scalar(
-            insert(PendingRegistration)
+        inserted = await db.scalar(
+            upsert(repository.PENDING)
             .values(email=email, send_window_started_at=now, sends_in_window=1, **fields)
             .on_conflict_do_nothing(index_elements=[text("lower(email)")])
-            .returning(PendingRegistration.id)
+            .returning(repository.PENDING.c.id)
         )
         if inserted is None:  # a concurrent registration for the same email won the insert
             raise RateLimited(ctx.settings.otp_resend_interval_seconds)
     else:
-        pending.sends_in_window += 1
-        for name, value in fields.items():
-            setattr(pending, name, value)
-        await session.flush()
+        await db.execute(
+            update(repository.PENDING)
+            .where(repository.PENDING.c.id == pending.id)
+            .values(sends_in_window=repository.PENDING.c.sends_in_window + 1, **fields)
+        )
 
     await send_or_503(
         ctx,
@@ -125,33 +114,33 @@ async def register(
     )
 
 
-async def verify_otp(
-    session: AsyncSession, ctx: AppContext, email: str, code: str, address: str
-) -> OtpResult:
-    """Check a code. Wrong tries are counted in this transaction, so the caller must commit
-    whatever the outcome (the endpoint answers an error without raising)."""
+async def verify_otp(db: Db, ctx: AppContext, email: str, code: str) -> User:
+    """Check a code and create the account. Every refusal keeps its transaction (InvalidCode
+    400, or 429 once the code is dead): the edge counted the try in it, and a wrong code is
+    counted on the pending sign-up too."""
     email = email.lower()
-    await limits.hit(ctx, *rules.code_tried(ctx.settings, "signup", email, address))
-    pending = await repository.lock_pending(session, email)
+    pending = await repository.lock_pending(db, email)
     if pending is None:
-        return OtpResult(OtpOutcome.INVALID)
+        raise counted(InvalidCode())
     if pending.otp_hash is None or pending.failed_attempts >= ctx.settings.otp_max_attempts:
-        return OtpResult(OtpOutcome.LOCKED)
+        raise counted(code_locked(ctx))
     if pending.otp_expires_at <= _now():
-        return OtpResult(OtpOutcome.INVALID)
+        raise counted(InvalidCode())
     if not otp.code_matches(ctx.tokens.secret, email, code, pending.otp_hash):
-        pending.failed_attempts += 1
-        if pending.failed_attempts >= ctx.settings.otp_max_attempts:
-            pending.otp_hash = None  # dead: even the right code no longer works
-        await session.flush()
-        return OtpResult(OtpOutcome.INVALID)
+        failed = pending.failed_attempts + 1
+        dead = failed >= ctx.settings.otp_max_attempts  # even the right code no longer works
+        values = {"failed_attempts": failed} | ({"otp_hash": None} if dead else {})
+        await db.execute(
+            update(repository.PENDING).where(repository.PENDING.c.id == pending.id).values(values)
+        )
+        raise counted(InvalidCode())
 
-    await repository.delete_pending(session, pending.id)  # single use
-    if await repository.user_by_email(session, email) is not None:
+    await repository.delete_pending(db, pending.id)  # single use
+    if await repository.user_by_email(db, email) is not None:
         # The address got an account meanwhile (e.g. by Google sign-in): the code is spent.
-        return OtpResult(OtpOutcome.INVALID)
-    user = await create_user(
-        session,
+        raise counted(InvalidCode())
+    return await create_user(
+        db,
         ctx,
         email=email,
         password_hash=pending.password_hash,
@@ -159,11 +148,10 @@ async def verify_otp(
         first_name=pending.first_name,
         last_name=pending.last_name,
     )
-    return OtpResult(OtpOutcome.OK, user)
 
 
 async def create_user(
-    session: AsyncSession,
+    db: Db,
     ctx: AppContext,
     *,
     email: str,
@@ -175,50 +163,61 @@ async def create_user(
     google_sub: str | None = None,
 ) -> User:
     """A verified user with their role's profile; a new student gets the welcome bonus."""
-    user = User(
-        email=email.lower(),
-        password_hash=password_hash,
-        google_sub=google_sub,
-        role=role,
-        is_admin=is_admin,
-        email_verified_at=_now(),
-    )
-    session.add(user)
-    await session.flush()
-    if role == "student":
-        session.add(StudentProfile(user_id=user.id, first_name=first_name, last_name=last_name))
-        await session.flush()
-        bonus = ctx.settings.welcome_bonus_credits
-        if bonus > 0:
-            await ledger.credit(
-                session,
-                student_id=user.id,
-                amount=bonus,
-                source_type=SourceType.WELCOME_BONUS,
-                description="Welcome bonus",
-                idempotency_key=f"welcome:{user.id}",
+    row = (
+        await db.execute(
+            insert(USERS)
+            .values(
+                email=email.lower(),
+                password_hash=password_hash,
+                google_sub=google_sub,
+                role=role,
+                is_admin=is_admin,
+                email_verified_at=_now(),
             )
-    else:
-        session.add(InstructorProfile(user_id=user.id, first_name=first_name, last_name=last_name))
-        await session.flush()
+            .returning(*USER_COLUMNS)
+        )
+    ).one()
+    user = User.of(row)
+    profiles = repository.STUDENTS if role == "student" else repository.INSTRUCTORS
+    await db.execute(
+        insert(profiles).values(user_id=user.id, first_name=first_name, last_name=last_name)
+    )
+    bonus = ctx.settings.welcome_bonus_credits
+    if role == "student" and bonus > 0:
+        await ledger.credit(
+            db,
+            student_id=user.id,
+            amount=bonus,
+            source_type=SourceType.WELCOME_BONUS,
+            description="Welcome bonus",
+            idempotency_key=f"welcome:{user.id}",
+        )
     return user
 
 
-async def login(
-    session: AsyncSession, ctx: AppContext, email: str, password: str, address: str
-) -> User:
-    await limits.hit(ctx, *rules.login(ctx.settings, email.lower(), address))
-    user = await repository.user_by_email(session, email)
-    if user is None or user.password_hash is None:  # no such user, or a Google-only account
+async def find_login(db: Db, email: str) -> tuple[User, str] | None:
+    """The account and its password hash for a sign-in; None when there is none (or it is a
+    Google-only account, which no password signs in)."""
+    found = await repository.password_hash_by_email(db, email)
+    if found is None or found[1] is None:
+        return None
+    return found[0], found[1]
+
+
+def check_password(found: tuple[User, str] | None, password: str) -> User:
+    """The user, or InvalidCredentials after the same work whether the account exists or not.
+    Needs no database: the edge runs it with no connection held."""
+    if found is None:
         burn_verification_time(password)
         raise InvalidCredentials()
-    if not verify_password(password, user.password_hash):
+    user, password_hash = found
+    if not verify_password(password, password_hash):
         raise InvalidCredentials()
     return user
 
 
 async def create_admin(
-    session: AsyncSession,
+    db: Db,
     ctx: AppContext,
     *,
     email: str,
@@ -227,19 +226,26 @@ async def create_admin(
     last_name: str = "User",
 ) -> User:
     """An administrator (an instructor account with isAdmin); promotes an existing user."""
-    existing = await repository.user_by_email(session, email)
+    password_hash = hash_password(password)
+    existing = await repository.user_by_email(db, email)
     if existing is not None:
-        existing.is_admin = True
-        existing.password_hash = hash_password(password)
-        await session.flush()
-        return existing
+        await db.execute(
+            update(USERS)
+            .where(USERS.c.id == existing.id)
+            .values(is_admin=True, password_hash=password_hash)
+        )
+        return await _reread(db, existing.id)
     return await create_user(
-        session,
+        db,
         ctx,
         email=email,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role="instructor",
         first_name=first_name,
         last_name=last_name,
         is_admin=True,
     )
+
+
+async def _reread(db: Db, user_id: uuid.UUID) -> User:
+    return User.of((await db.execute(select(*USER_COLUMNS).where(USERS.c.id == user_id))).one())

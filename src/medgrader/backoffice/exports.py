@@ -1,8 +1,9 @@
 """CSV exports of payments and ledger entries for a range of London days, streamed.
 
-Rows come from a server-side cursor in batches and leave as CSV lines as they arrive: an
-export of a million entries never sits in memory. Cells that a spreadsheet would run as a
-formula (text starting with = + - @) are prefixed with a quote.
+Rows come from a server-side cursor in batches (`Db.stream`, in a streaming unit of work that
+the page opens: web.admin.exports) and leave as CSV lines as they arrive: an export of a
+million entries never sits in memory. Cells that a spreadsheet would run as a formula (text
+starting with = + - @) are prefixed with a quote.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from medgrader.core.context import AppContext, short_transaction
+from medgrader.db.session import Db
 from medgrader.notifications.money import pounds_value
 
 BATCH = 2000
@@ -73,19 +74,17 @@ def _payment_values(row: Any) -> list[Any]:
 
 
 async def _stream(
-    ctx: AppContext, statement: Any, params: dict[str, Any], header: Sequence[str], shape: Any
+    db: Db, statement: Any, params: dict[str, Any], header: Sequence[str], shape: Any
 ) -> AsyncIterator[str]:
     yield _line(header)
-    async with short_transaction(ctx) as session:
-        result = await session.stream(statement, params, execution_options={"yield_per": BATCH})
-        async for batch in result.partitions(BATCH):
-            yield "".join(_line(shape(row)) for row in batch)
+    async for batch in db.stream(statement, params, batch=BATCH):
+        yield "".join(_line(shape(row)) for row in batch)
 
 
-def payments_csv(ctx: AppContext, start: datetime, end: datetime) -> AsyncIterator[str]:
+def payments_csv(db: Db, start: datetime, end: datetime) -> AsyncIterator[str]:
     params = {"start": start, "end": end}
-    return _stream(ctx, _PAYMENTS, params, PAYMENT_COLUMNS, _payment_values)
+    return _stream(db, _PAYMENTS, params, PAYMENT_COLUMNS, _payment_values)
 
 
-def ledger_csv(ctx: AppContext, start: datetime, end: datetime) -> AsyncIterator[str]:
-    return _stream(ctx, _LEDGER, {"start": start, "end": end}, LEDGER_COLUMNS, list)
+def ledger_csv(db: Db, start: datetime, end: datetime) -> AsyncIterator[str]:
+    return _stream(db, _LEDGER, {"start": start, "end": end}, LEDGER_COLUMNS, list)

@@ -10,7 +10,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from medgrader.db.session import Db
 
 _STUDENTS = text(
     """
@@ -48,30 +49,26 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
-async def students(
-    session: AsyncSession, q: str | None, *, limit: int, offset: int
-) -> list[Row[Any]]:
+async def students(db: Db, q: str | None, *, limit: int, offset: int) -> list[Row[Any]]:
     params = {"q": q, "pattern": _like(q or ""), "limit": limit, "offset": offset}
-    return list(await session.execute(_STUDENTS, params))
+    return list(await db.execute(_STUDENTS, params))
 
 
-async def student(session: AsyncSession, student_id: uuid.UUID) -> Row[Any] | None:
-    return (await session.execute(_STUDENT, {"id": student_id})).one_or_none()
+async def student(db: Db, student_id: uuid.UUID) -> Row[Any] | None:
+    return (await db.execute(_STUDENT, {"id": student_id})).one_or_none()
 
 
-async def emails_of(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+async def emails_of(db: Db, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Email by user id, for the lists that show who a payment belongs to."""
     if not user_ids:
         return {}
-    rows = await session.execute(_EMAILS, {"ids": list(set(user_ids))})
+    rows = await db.execute(_EMAILS, {"ids": list(set(user_ids))})
     return {row.id: row.email for row in rows}
 
 
-async def checkout_sessions(
-    session: AsyncSession, student_id: uuid.UUID, *, limit: int
-) -> list[Row[Any]]:
-    return list(await session.execute(_SESSIONS, {"id": student_id, "limit": limit}))
+async def checkout_sessions(db: Db, student_id: uuid.UUID, *, limit: int) -> list[Row[Any]]:
+    return list(await db.execute(_SESSIONS, {"id": student_id, "limit": limit}))
 
 
-async def event_types(session: AsyncSession) -> list[str]:
-    return list((await session.execute(_EVENT_TYPES)).scalars())
+async def event_types(db: Db) -> list[str]:
+    return list((await db.execute(_EVENT_TYPES)).scalars())

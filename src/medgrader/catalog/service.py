@@ -6,25 +6,17 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.catalog import repository
+from medgrader.catalog.errors import PackageNameTaken, PackageNotFound
 from medgrader.catalog.schemas import PackageCreate, PackageUpdate
-from medgrader.core.errors import Conflict, NotFound
-from medgrader.models.catalog import CreditPackage
+from medgrader.db.session import Db
 
 NAME_INDEX = "uq_credit_packages_name_lower"
-
-
-class PackageNotFound(NotFound):
-    code, message = "package_not_found", "No such credit package."
-
-
-class PackageNameTaken(Conflict):
-    code, message = "package_name_taken", "A credit package with this name already exists."
 
 
 @dataclass(frozen=True)
@@ -43,74 +35,66 @@ SEED_PACKAGES = (
 
 
 @asynccontextmanager
-async def _unique_name(session: AsyncSession) -> AsyncIterator[None]:
+async def _unique_name(db: Db) -> AsyncIterator[None]:
     """A savepoint in which a clash with another package's name becomes 409 and the request's
     transaction lives on."""
     try:
-        async with session.begin_nested():
+        async with db.savepoint():
             yield
-    except IntegrityError as exc:
-        if NAME_INDEX in str(exc.orig):
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == NAME_INDEX:
             raise PackageNameTaken() from exc
         raise
 
 
-async def list_packages(
-    session: AsyncSession, *, include_inactive: bool = False
-) -> list[CreditPackage]:
-    return await repository.list_packages(session, include_inactive=include_inactive)
+async def list_packages(db: Db, *, include_inactive: bool = False) -> list[Any]:
+    return await repository.list_packages(db, include_inactive=include_inactive)
 
 
-async def get_package(
-    session: AsyncSession, package_id: uuid.UUID, *, include_inactive: bool = False
-) -> CreditPackage:
-    package = await repository.get_package(session, package_id)
+async def get_package(db: Db, package_id: uuid.UUID, *, include_inactive: bool = False) -> Any:
+    package = await repository.get_package(db, package_id)
     if package is None or (not package.is_active and not include_inactive):
         raise PackageNotFound()
     return package
 
 
-async def create_package(session: AsyncSession, body: PackageCreate) -> CreditPackage:
-    package = CreditPackage(
-        name=body.name,
-        description=body.description,
-        credits=body.credits,
-        price_pence=body.price_in_cents,
-        currency="GBP",
-        is_active=body.is_active,
-    )
-    async with _unique_name(session):
-        session.add(package)
-    await session.refresh(package)
-    return package
+async def create_package(db: Db, body: PackageCreate) -> Any:
+    values = {
+        "name": body.name,
+        "description": body.description,
+        "credits": body.credits,
+        "price_pence": body.price_in_cents,
+        "currency": "GBP",
+        "is_active": body.is_active,
+    }
+    async with _unique_name(db):
+        return await repository.insert_package(db, values)
 
 
-async def update_package(
-    session: AsyncSession, package_id: uuid.UUID, body: PackageUpdate
-) -> CreditPackage:
+async def update_package(db: Db, package_id: uuid.UUID, body: PackageUpdate) -> Any:
     changes = body.changes()
     if not changes:
-        return await get_package(session, package_id, include_inactive=True)
-    async with _unique_name(session):
-        package = await repository.update_package(session, package_id, changes)
+        return await get_package(db, package_id, include_inactive=True)
+    async with _unique_name(db):
+        package = await repository.update_package(db, package_id, changes)
     if package is None:
         raise PackageNotFound()
     return package
 
 
-async def deactivate_package(session: AsyncSession, package_id: uuid.UUID) -> CreditPackage:
+async def deactivate_package(db: Db, package_id: uuid.UUID) -> Any:
     """Soft delete: the package leaves the shop; sessions and payments that name it keep it."""
-    package = await repository.update_package(session, package_id, {"is_active": False})
+    package = await repository.update_package(db, package_id, {"is_active": False})
     if package is None:
         raise PackageNotFound()
     return package
 
 
-async def seed_catalogue(session: AsyncSession) -> int:
+async def seed_catalogue(db: Db) -> int:
     """Create the standard packages that do not exist yet (by name); returns how many."""
     created = 0
     for seed in SEED_PACKAGES:
-        inserted = await session.scalar(
+        inserted = await db.scalar(
             text(
                 """
                 INSERT INTO credit_packages (name, description, credits, price_pence, currency)

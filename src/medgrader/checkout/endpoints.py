@@ -1,9 +1,8 @@
 """HTTP: /api/payments/credit-checkout, /checkout-status/{id}, /checkout-sessions.
 
-The first two call Stripe, so they are their own transaction edge: short transactions before
-and after the call, none during it (see medgrader.checkout.stripe_sync). Their caller is
-looked up in a short transaction too (auth.deps.BriefUser), not in the request-long
-`DbSession`.
+The first two call Stripe: their unit of work commits its first transaction (the caller's
+token check and the reads) before the call and holds no connection during it
+(medgrader.checkout.flows).
 """
 
 from __future__ import annotations
@@ -12,17 +11,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from medgrader.auth.deps import BriefStudent, BriefUser, CurrentStudent
+from medgrader.auth.deps import CurrentStudent, CurrentUser
 from medgrader.checkout import service
+from medgrader.checkout.flows import refresh_pending, start_checkout
 from medgrader.checkout.schemas import (
     CheckoutCreated,
     CheckoutRequest,
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
-from medgrader.checkout.stripe_sync import refresh_pending, start_checkout
-from medgrader.core.context import short_transaction
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.openapi import errors
 
 router = APIRouter(prefix="/api/payments", tags=["checkout"])
@@ -43,8 +41,10 @@ router = APIRouter(prefix="/api/payments", tags=["checkout"])
         s502="Stripe unreachable or refused; nothing was created",
     ),
 )
-async def credit_checkout(body: CheckoutRequest, user: BriefStudent, ctx: Ctx) -> CheckoutCreated:
-    return await start_checkout(ctx, user, body.package_id)  # committed before the 201
+async def credit_checkout(
+    body: CheckoutRequest, user: CurrentStudent, db: RequestDb, ctx: Ctx
+) -> CheckoutCreated:
+    return await start_checkout(db, ctx, user, body.package_id)  # committed before the 201
 
 
 @router.get(
@@ -52,10 +52,11 @@ async def credit_checkout(body: CheckoutRequest, user: BriefStudent, ctx: Ctx) -
     response_model=CheckoutStatusOut,
     responses=errors(502, s502="Stripe unreachable while checking a pending session"),
 )
-async def checkout_status(session_id: str, user: BriefUser, ctx: Ctx) -> CheckoutStatusOut:
-    async with short_transaction(ctx) as session:
-        row = await service.find_session(session, user, session_id)
-    return service.status_out(await refresh_pending(ctx, row))
+async def checkout_status(
+    session_id: str, user: CurrentUser, db: RequestDb, ctx: Ctx
+) -> CheckoutStatusOut:
+    row = await service.find_session(db, user, session_id)
+    return service.status_out(await refresh_pending(db, ctx, row))
 
 
 @router.get(
@@ -65,8 +66,8 @@ async def checkout_status(session_id: str, user: BriefUser, ctx: Ctx) -> Checkou
 )
 async def checkout_sessions(
     user: CurrentStudent,
-    session: DbSession,
+    db: RequestDb,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CheckoutSessionPage:
-    return await service.list_sessions(session, user, limit=limit, cursor=cursor)
+    return await service.list_sessions(db, user, limit=limit, cursor=cursor)

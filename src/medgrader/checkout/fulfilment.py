@@ -23,8 +23,7 @@ from sqlalchemy import Row
 
 from medgrader.checkout import repository as sessions
 from medgrader.core import metrics
-from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession
+from medgrader.db.session import Db
 from medgrader.ledger import service as ledger
 from medgrader.models.checkout import CheckoutStatus
 from medgrader.models.ledger import SourceType
@@ -89,8 +88,7 @@ def _payment_intent_id(stripe_session: dict[str, Any]) -> str | None:
 
 
 async def fulfill_checkout(
-    session: SqlSession,
-    ctx: AppContext,
+    db: Db,
     stripe_session_id: str,
     stripe_session: dict[str, Any],
 ) -> Outcome:
@@ -100,7 +98,7 @@ async def fulfill_checkout(
     freshly retrieved session. Returns what happened; raises only on database errors (the
     caller's transaction then rolls back whole).
     """
-    outcome, credits = await _fulfil(session, ctx, stripe_session_id, stripe_session)
+    outcome, credits = await _fulfil(db, stripe_session_id, stripe_session)
     metrics.FULFILMENTS.labels(outcome=metrics.outcome_label(outcome)).inc()
     if outcome.credited:
         metrics.FULFILLED_CREDITS.inc(credits)
@@ -108,13 +106,12 @@ async def fulfill_checkout(
 
 
 async def _fulfil(
-    session: SqlSession,
-    ctx: AppContext,
+    db: Db,
     stripe_session_id: str,
     stripe_session: dict[str, Any],
 ) -> tuple[Outcome, int]:
     """fulfill_checkout's work: the outcome and the credits it added."""
-    row = await sessions.lock_by_stripe_id(session, stripe_session_id)
+    row = await sessions.lock_by_stripe_id(db, stripe_session_id)
     if row is None:
         return UNKNOWN_SESSION, 0
     if row.status == CheckoutStatus.COMPLETED:
@@ -141,13 +138,13 @@ async def _fulfil(
         )
 
     # Statement order is free inside the transaction: the session and payment first, so that
-    # on the lean path they travel in one round trip with the ledger posting (whose result is
-    # read); see medgrader.db.lean.
+    # in pipeline mode they travel in one round trip with the ledger posting (whose result
+    # is read); see medgrader.db.session.
     payment_id = await payments.record_payment(
-        session, checkout_session_id=row.id, payment_intent_id=_payment_intent_id(stripe_session)
+        db, checkout_session_id=row.id, payment_intent_id=_payment_intent_id(stripe_session)
     )
     await ledger.credit(
-        session,
+        db,
         student_id=row.student_id,
         amount=row.credits,
         source_type=SourceType.PURCHASE,
@@ -162,7 +159,7 @@ async def _fulfil(
         idempotency_key=f"purchase:{stripe_session_id}",
     )
     # Same transaction: the receipt job exists if and only if the purchase commits.
-    await enqueue_receipt(session, ctx, payment_id)
+    await enqueue_receipt(db, payment_id)
     log.info(
         "checkout fulfilled",
         stripe_session_id=stripe_session_id,
@@ -173,32 +170,30 @@ async def _fulfil(
     return Outcome("fulfilled", credited=True, payment_id=payment_id), row.credits
 
 
-async def mark_failed(session: SqlSession, stripe_session_id: str) -> Outcome:
+async def mark_failed(db: Db, stripe_session_id: str) -> Outcome:
     """A delayed payment failed: FAILED, unless already settled either way."""
-    return await _close(session, stripe_session_id, CheckoutStatus.FAILED)
+    return await _close(db, stripe_session_id, CheckoutStatus.FAILED)
 
 
-async def mark_expired(session: SqlSession, stripe_session_id: str) -> Outcome:
+async def mark_expired(db: Db, stripe_session_id: str) -> Outcome:
     """The session expired unpaid: EXPIRED, never over COMPLETED."""
-    return await _close(session, stripe_session_id, CheckoutStatus.EXPIRED)
+    return await _close(db, stripe_session_id, CheckoutStatus.EXPIRED)
 
 
-async def _close(session: SqlSession, stripe_session_id: str, status: CheckoutStatus) -> Outcome:
-    row = await sessions.lock_by_stripe_id(session, stripe_session_id)
+async def _close(db: Db, stripe_session_id: str, status: CheckoutStatus) -> Outcome:
+    row = await sessions.lock_by_stripe_id(db, stripe_session_id)
     if row is None:
         return UNKNOWN_SESSION
-    if await sessions.mark_if_pending(session, row.id, status):
+    if await sessions.mark_if_pending(db, row.id, status):
         return Outcome(status.lower())
     return Outcome(f"unchanged: already {row.status}")
 
 
-async def apply_stripe_session(
-    session: SqlSession, ctx: AppContext, stripe_session: dict[str, Any]
-) -> Outcome:
+async def apply_stripe_session(db: Db, stripe_session: dict[str, Any]) -> Outcome:
     """Bring our row in line with a session retrieved from Stripe (status page, reconciliation)."""
     stripe_session_id = str(stripe_session.get("id"))
     if stripe_session.get("payment_status") in PAID_STATUSES:
-        return await fulfill_checkout(session, ctx, stripe_session_id, stripe_session)
+        return await fulfill_checkout(db, stripe_session_id, stripe_session)
     if stripe_session.get("status") == "expired":
-        return await mark_expired(session, stripe_session_id)
+        return await mark_expired(db, stripe_session_id)
     return Outcome(f"not_paid: payment_status={stripe_session.get('payment_status')}")

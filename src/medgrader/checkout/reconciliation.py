@@ -7,23 +7,21 @@ minutes and applies the answer with the same `apply_stripe_session` the webhook 
 endpoint use: a paid session is fulfilled (exactly once, however the paths race), an expired
 one becomes EXPIRED, an open one stays PENDING and is asked about again next time.
 
-No connection is held while Stripe answers (see checkout.stripe_sync): the work list is read
-in small batches, each in its own short transaction, and each session is applied in its own.
-One session's Stripe or database error is logged and skipped, never the end of the run.
+The job (checkout.tasks) drives it: the work list read in small batches, each batch in a unit
+of work of its own, and each session in its own (Stripe asked with no connection held, see
+checkout.flows), so one session's Stripe or database error is logged and skipped, never the
+end of the run. This module holds the pieces: the report and what a session's outcome means.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
-from medgrader.checkout import repository as sessions
-from medgrader.checkout.stripe_sync import sync_with_stripe
-from medgrader.core.context import AppContext, short_transaction
-from medgrader.core.errors import AppError
+from medgrader.checkout.fulfilment import Outcome
 from medgrader.models.checkout import CheckoutStatus
 
 log = structlog.get_logger(__name__)
@@ -43,49 +41,8 @@ class ReconciliationReport:
     errors: list[str] = field(default_factory=list)
 
 
-async def reconcile_pending_sessions(
-    ctx: AppContext,
-    *,
-    min_age: timedelta = MIN_AGE,
-    batch_size: int = BATCH_SIZE,
-    max_sessions: int = MAX_SESSIONS_PER_RUN,
-) -> ReconciliationReport:
-    """One pass over the PENDING sessions created more than `min_age` ago."""
-    report = ReconciliationReport()
-    created_before = datetime.now(UTC) - min_age
-    after = None
-    while report.checked < max_sessions:
-        async with short_transaction(ctx) as session:
-            limit = min(batch_size, max_sessions - report.checked)
-            batch = await sessions.pending_created_before(
-                session, created_before, limit=limit, after=after
-            )
-        if not batch:
-            break
-        after = (batch[-1].expires_at, batch[-1].id)
-        for row in batch:
-            report.checked += 1
-            await _reconcile_one(ctx, row.stripe_session_id, report)
-    log.info("checkout reconciliation done", checked=report.checked,
-             credited=len(report.credited), expired=len(report.expired),
-             errors=len(report.errors))  # fmt: skip
-    return report
-
-
-async def _reconcile_one(
-    ctx: AppContext, stripe_session_id: str, report: ReconciliationReport
-) -> None:
-    try:
-        outcome, row = await sync_with_stripe(ctx, stripe_session_id)
-    except AppError:  # Stripe could not answer; the gateway logged why
-        report.errors.append(stripe_session_id)
-        return
-    except SQLAlchemyError:
-        log.exception(
-            "reconciliation could not apply a session", stripe_session_id=stripe_session_id
-        )
-        report.errors.append(stripe_session_id)
-        return
+def note(report: ReconciliationReport, stripe_session_id: str, outcome: Outcome, row: Any) -> None:
+    """What one session's reconciliation concluded."""
     if outcome.credited:
         report.credited.append(stripe_session_id)
         log.error(
@@ -98,3 +55,10 @@ async def _reconcile_one(
         )
     elif row.status == CheckoutStatus.EXPIRED:
         report.expired.append(stripe_session_id)
+
+
+def done(report: ReconciliationReport) -> ReconciliationReport:
+    log.info("checkout reconciliation done", checked=report.checked,
+             credited=len(report.credited), expired=len(report.expired),
+             errors=len(report.errors))  # fmt: skip
+    return report

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, text
 
-from medgrader.db.lean import SqlSession
+from medgrader.db.session import Db
 
 _COLUMNS = """id, stripe_session_id, student_id, package_id, package_name, credits, amount_pence,
               currency, status, session_url, stripe_payment_intent_id, expires_at, completed_at,
@@ -59,32 +59,32 @@ _PAGE = text(
 )
 
 
-async def insert(session: SqlSession, **values: Any) -> Row[Any]:
-    return (await session.execute(_INSERT, values)).one()
+async def insert(db: Db, **values: Any) -> Row[Any]:
+    return (await db.execute(_INSERT, values)).one()
 
 
-async def by_stripe_id(session: SqlSession, stripe_session_id: str) -> Row[Any] | None:
-    return (await session.execute(_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
+async def by_stripe_id(db: Db, stripe_session_id: str) -> Row[Any] | None:
+    return (await db.execute(_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
 
 
-async def lock_by_stripe_id(session: SqlSession, stripe_session_id: str) -> Row[Any] | None:
+async def lock_by_stripe_id(db: Db, stripe_session_id: str) -> Row[Any] | None:
     """Our row, locked until the transaction ends: fulfilments of one session serialize here."""
-    return (await session.execute(LOCK_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
+    return (await db.execute(LOCK_BY_STRIPE_ID, {"sid": stripe_session_id})).one_or_none()
 
 
-async def mark_if_pending(session: SqlSession, row_id: uuid.UUID, status: str) -> bool:
-    return (await session.execute(_MARK, {"id": row_id, "status": status})).first() is not None
+async def mark_if_pending(db: Db, row_id: uuid.UUID, status: str) -> bool:
+    return (await db.execute(_MARK, {"id": row_id, "status": status})).first() is not None
 
 
 async def page_for_student(
-    session: SqlSession,
+    db: Db,
     student_id: uuid.UUID,
     *,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[Row[Any]]:
     after_created, after_id = after if after is not None else (None, None)
-    result = await session.execute(
+    result = await db.execute(
         _PAGE,
         {
             "student_id": student_id,
@@ -97,7 +97,7 @@ async def page_for_student(
 
 
 async def pending_created_before(
-    session: SqlSession,
+    db: Db,
     created_before: datetime,
     *,
     limit: int,
@@ -105,7 +105,7 @@ async def pending_created_before(
 ) -> list[Row[Any]]:
     """PENDING sessions created before the cutoff, after the keyset position (if any)."""
     after_expires, after_id = after if after is not None else (None, None)
-    result = await session.execute(
+    result = await db.execute(
         _PENDING_BEFORE,
         {
             "created_before": created_before,

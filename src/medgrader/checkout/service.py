@@ -1,8 +1,9 @@
 """Starting a Stripe Checkout for a credit package, and following it to the end.
 
-Starting one takes three steps that the endpoint runs in order: `prepare_checkout` (reads, in
-one short transaction), `open_at_stripe` (Stripe calls, no transaction and no connection
-held) and `record_checkout` (writes, in a second short transaction). None of them commits.
+Starting one takes three steps that the edge runs in order (checkout.flows):
+`prepare_checkout` (reads, in the first transaction), `open_at_stripe` (Stripe calls, no
+connection held: `external_call`) and `record_checkout` (writes, in the next transaction).
+None of them commits.
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.auth.access import may_see
+from medgrader.auth.users import User
 from medgrader.catalog import service as catalog
 from medgrader.checkout import repository as sessions
+from medgrader.checkout.errors import CheckoutNotFound, EmailNotVerified, PackageInactive
 from medgrader.checkout.schemas import (
     CheckoutCreated,
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
+from medgrader.core.adapters.stripe_gateway import CreatedSession, CustomerMissing
 from medgrader.core.context import AppContext
-from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
-from medgrader.core.errors import Conflict, Forbidden, NotFound
-from medgrader.models.users import User
-from medgrader.payments.stripe_gateway import CreatedSession, CustomerMissing
+from medgrader.core.cursor import decode_uuid_position, encode_position
+from medgrader.db.session import Db
 
 log = structlog.get_logger(__name__)
 
@@ -36,18 +37,6 @@ log = structlog.get_logger(__name__)
 # slack keeps a clock a little ahead of Stripe's from turning every checkout into a 502.
 CHECKOUT_LIFETIME = timedelta(hours=24) - timedelta(minutes=1)
 CURRENCY = "GBP"
-
-
-class PackageInactive(Conflict):
-    code, message = "package_inactive", "This credit package is no longer on sale."
-
-
-class EmailNotVerified(Forbidden):
-    code, message = "email_not_verified", "Verify your email before buying credits."
-
-
-class CheckoutNotFound(NotFound):
-    code, message = "checkout_session_not_found", "No such checkout session."
 
 
 _PROFILE = text(
@@ -92,16 +81,14 @@ class OpenedAtStripe:
     replaces: str | None = None
 
 
-async def prepare_checkout(
-    session: AsyncSession, user: User, package_id: uuid.UUID
-) -> CheckoutPlan:
+async def prepare_checkout(db: Db, user: User, package_id: uuid.UUID) -> CheckoutPlan:
     """Step 1 (reads only): may this student buy this package? Refusals never reach Stripe."""
     if user.email_verified_at is None:
         raise EmailNotVerified()
-    package = await catalog.get_package(session, package_id, include_inactive=True)
+    package = await catalog.get_package(db, package_id, include_inactive=True)
     if not package.is_active:
         raise PackageInactive()
-    profile = (await session.execute(_PROFILE, {"id": user.id})).one()
+    profile = (await db.execute(_PROFILE, {"id": user.id})).one()
     return CheckoutPlan(
         package_id=package.id,
         package_name=package.name,
@@ -202,7 +189,7 @@ async def _open_session(
 
 
 async def record_checkout(
-    session: AsyncSession, user: User, plan: CheckoutPlan, opened: OpenedAtStripe
+    db: Db, user: User, plan: CheckoutPlan, opened: OpenedAtStripe
 ) -> CheckoutCreated:
     """Step 3 (writes): our PENDING row with the snapshot, and a new Customer id.
 
@@ -213,14 +200,14 @@ async def record_checkout(
     """
     created = opened.session
     if opened.replaces is not None:
-        await session.execute(
+        await db.execute(
             _REPLACE_CUSTOMER,
             {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
         )
     elif opened.new_customer:
-        await session.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
+        await db.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
     await sessions.insert(
-        session,
+        db,
         stripe_session_id=created.id,
         student_id=user.id,
         package_id=plan.package_id,
@@ -261,34 +248,21 @@ def status_out(row: Row[Any]) -> CheckoutStatusOut:
     )
 
 
-async def find_session(session: AsyncSession, user: User, stripe_session_id: str) -> Row[Any]:
+async def find_session(db: Db, user: User, stripe_session_id: str) -> Row[Any]:
     """The owner's (or, for an admin, anyone's) session row; 404 for everyone else."""
-    row = await sessions.by_stripe_id(session, stripe_session_id)
+    row = await sessions.by_stripe_id(db, stripe_session_id)
     if row is None or not may_see(user, row.student_id):
         raise CheckoutNotFound()  # another student's session is not even admitted to exist
     return row
 
 
-def _decode_position(cursor: str) -> tuple[datetime, uuid.UUID]:
-    created, row_id = decode_cursor(cursor, 2)
-    try:
-        parsed = datetime.fromisoformat(created)
-        if parsed.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return parsed, uuid.UUID(row_id)
-    except ValueError as exc:
-        raise InvalidCursor() from exc
-
-
 async def list_sessions(
-    session: AsyncSession, user: User, *, limit: int, cursor: str | None
+    db: Db, user: User, *, limit: int, cursor: str | None
 ) -> CheckoutSessionPage:
-    after = _decode_position(cursor) if cursor else None
-    rows = await sessions.page_for_student(session, user.id, limit=limit + 1, after=after)
+    after = decode_uuid_position(cursor) if cursor else None
+    rows = await sessions.page_for_student(db, user.id, limit=limit + 1, after=after)
     page, more = rows[:limit], len(rows) > limit
     return CheckoutSessionPage(
         items=[status_out(r) for r in page],
-        next_cursor=(
-            encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more and page else None
-        ),
+        next_cursor=(encode_position(page[-1].created_at, page[-1].id) if more and page else None),
     )

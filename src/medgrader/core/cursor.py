@@ -1,14 +1,17 @@
 """Opaque pagination cursors: the position after which the next page starts.
 
-A cursor carries a few position values (a ledger seq; a creation time and an id) that the
-client hands back unread. Anything that is not a cursor this API handed out is 400
-`invalid_cursor`, on every paginated endpoint.
+A cursor carries a few position values (a ledger seq; a time and an id) that the client hands
+back unread. Anything that is not a cursor this API handed out is 400 `invalid_cursor`, on
+every paginated endpoint. A keyset position (time, id) has one encoder and one decoder for
+every list (`encode_position`, `decode_position`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from datetime import datetime
 
 from medgrader.core.errors import BadRequest
 
@@ -51,3 +54,31 @@ def decode_seq_cursor(cursor: str) -> int:
     if tag != _SEQ or not digits.isdigit() or len(digits) > 18:
         raise InvalidCursor()
     return int(digits)
+
+
+def encode_position(at: datetime, row_id: object) -> str:
+    """A keyset position: a timestamp (with its time zone) and the row's id."""
+    return encode_cursor(at.isoformat(), str(row_id))
+
+
+def decode_position(cursor: str) -> tuple[datetime, str]:
+    """The (timestamp, id) of a position cursor. The one decoder of every keyset list: a
+    timestamp without a time zone is refused (it would compare against timestamptz in the
+    server's zone, silently skipping or repeating rows)."""
+    at, row_id = decode_cursor(cursor, 2)
+    try:
+        parsed = datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise InvalidCursor() from exc
+    if parsed.tzinfo is None:
+        raise InvalidCursor()
+    return parsed, row_id
+
+
+def decode_uuid_position(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """A position cursor whose id is a UUID."""
+    at, row_id = decode_position(cursor)
+    try:
+        return at, uuid.UUID(row_id)
+    except ValueError as exc:
+        raise InvalidCursor() from exc

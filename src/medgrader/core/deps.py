@@ -1,4 +1,4 @@
-"""Request dependencies: the context and the request's one transaction."""
+"""Request dependencies: the context and the request's unit of work."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from medgrader.core.context import AppContext
-from medgrader.db.lean import LeanSession, lean_transaction
+from medgrader.db.session import Db
+from medgrader.db.transactions import unit_of_work
 
 
 async def get_context(request: Request) -> AppContext:
@@ -18,26 +18,18 @@ async def get_context(request: Request) -> AppContext:
     return request.app.state.context  # type: ignore[no-any-return]
 
 
-async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's transaction: committed when the endpoint returns, rolled back if it raises.
+async def request_db(request: Request) -> AsyncIterator[Db]:
+    """The request's unit of work (medgrader.db.transactions): committed when the endpoint
+    returns, rolled back if it raises. It takes a connection only at its first statement.
 
     scope="function" (below) runs the commit before the response is sent, so a client never
-    sees success for a change that then failed to commit.
+    sees success for a change that then failed to commit. An endpoint that calls Stripe wraps
+    the call in `external_call(db)`, so no connection is held while Stripe answers.
     """
     context: AppContext = request.app.state.context
-    async with context.sessionmaker() as session, session.begin():
-        yield session
-
-
-async def lean_session(request: Request) -> AsyncIterator[LeanSession]:
-    """The request's transaction on the lean path (raw psycopg, pipeline mode) for hot
-    endpoints whose services use only text statements; the same commit/rollback rules as
-    db_session. See medgrader.db.lean."""
-    context: AppContext = request.app.state.context
-    async with lean_transaction(context.lean_pool) as session:
-        yield session
+    async with unit_of_work(context.db_pool) as db:
+        yield db
 
 
 Ctx = Annotated[AppContext, Depends(get_context)]
-DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]
-LeanDb = Annotated[LeanSession, Depends(lean_session, scope="function")]
+RequestDb = Annotated[Db, Depends(request_db, scope="function")]

@@ -1,4 +1,4 @@
-"""Typed errors that carry their HTTP status, and the one place that renders every error.
+"""Typed refusals (one class per machine code), and the one place that renders every error.
 
 Every failure leaves as `{"error": "<human message>", "code": "<machine_code>"}`; nothing
 internal (a stack trace, a SQL statement) ever reaches the client.
@@ -6,7 +6,7 @@ internal (a stack trace, a SQL statement) ever reaches the client.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import structlog
@@ -14,75 +14,124 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
 from medgrader.core.request_context import RequestContextMiddleware
+from medgrader.core.statuses import status_of
 
 log = structlog.get_logger(__name__)
 
 
 class AppError(Exception):
-    status_code: int = 400
-    code: str = "bad_request"
-    message: str = "The request could not be processed."
+    """A typed refusal: one class per machine code, carrying its message and any extra fields
+    of its body (e.g. `refundableAmount`). Its HTTP status is not here: core.statuses maps
+    every code to one status, for the JSON API and the pages alike.
+
+    A subclass that names its own `code` is THE class of that code (`by_code`); a subclass
+    without one specialises its parent's (e.g. a gateway error that callers catch apart).
+    """
+
+    # Each concrete class names its own code (AppError and Refusal are only bases).
+    code: ClassVar[str]
+    message: ClassVar[str] = "The request could not be processed."
+    # Headers every answer of this class carries (e.g. WWW-Authenticate on a 401).
+    default_headers: ClassVar[dict[str, str] | None] = None
+    by_code: ClassVar[dict[str, type[AppError]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            AppError.by_code[cls.code] = cls
 
     def __init__(
         self,
         message: str | None = None,
         *,
-        code: str | None = None,
         headers: dict[str, str] | None = None,
+        **fields: Any,
     ) -> None:
-        self.message = message or self.message
-        if code is not None:
-            self.code = code
-        self.headers = headers
+        self.message = message or type(self).message
+        self.headers = headers if headers is not None else type(self).default_headers
+        # Extra members of the body, by their JSON names (camelCase), e.g. refundableAmount.
+        self.fields = fields
+        # Set by the idempotent runner: the first answer under this key, given again.
+        self.replayed = False
+        # Set when the refusal is an answer whose writes must stay (a recorded idempotent
+        # refusal, a counted wrong code): the unit of work commits instead of rolling back.
+        self.keep_transaction = False
         super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code, **self.fields}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> AppError:
+        """The refusal a stored body stands for (a replay answers exactly what was stored)."""
+        fields = {k: v for k, v in body.items() if k not in ("error", "code")}
+        error_class = AppError.by_code.get(str(body.get("code")), Refusal)
+        error = error_class.__new__(error_class)
+        AppError.__init__(error, str(body.get("error") or error_class.message), **fields)
+        if getattr(error, "code", None) != body.get("code"):  # a code no class claims any more
+            error.code = str(body.get("code"))  # type: ignore[misc]
+        return error
+
+
+class Refusal(AppError):
+    """A well-formed request that a business rule refuses (not enough credits, a hold that
+    expired, a refund beyond what is left). An idempotent operation records it and replays it
+    (medgrader.idempotency.runner). Other AppErrors say the request itself is wrong or names
+    nothing (validation, not found, authentication): nothing is recorded for them."""
 
 
 class BadRequest(AppError):
-    status_code, code = 400, "bad_request"
+    code = "bad_request"
 
 
 class Unauthorized(AppError):
-    status_code, code, message = 401, "unauthorized", "Authentication required."
-
-    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
-        super().__init__(message, code=code, headers={"WWW-Authenticate": "Bearer"})
+    code, message = "unauthorized", "Authentication required."
+    default_headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(AppError):
-    status_code, code, message = 403, "forbidden", "You are not allowed to do this."
+    code, message = "forbidden", "You are not allowed to do this."
 
 
 class NotFound(AppError):
-    status_code, code, message = 404, "not_found", "Not found."
+    code, message = "not_found", "Not found."
 
 
 class Conflict(AppError):
-    status_code, code = 409, "conflict"
-
-
-class PaymentRequired(AppError):
-    status_code, code = 402, "payment_required"
+    code = "conflict"
 
 
 class Unprocessable(AppError):
-    status_code, code = 422, "validation_error"
+    code = "validation_error"
 
 
-class TooManyRequests(AppError):
-    status_code, code, message = 429, "rate_limited", "Too many requests; try again later."
+class RateLimited(AppError):
+    """Too many requests: 429 with Retry-After (the seconds until the limit's window ends)."""
+
+    code, message = "rate_limited", "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(retry_after, 1))})
 
 
 class BadGateway(AppError):
-    status_code, code = 502, "upstream_error"
+    code = "upstream_error"
 
 
 class ServiceUnavailable(AppError):
-    status_code, code = 503, "service_unavailable"
+    code = "service_unavailable"
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def replayed_header(replayed: bool) -> dict[str, str] | None:
+    """`Idempotent-Replayed: true` on an answer given again under its Idempotency-Key."""
+    return {REPLAYED_HEADER: "true"} if replayed else None
 
 
 def error_response(
@@ -113,9 +162,18 @@ def _describe_validation_error(error: dict[str, Any]) -> str:
     return f"{field}: {message}" if field else message
 
 
+def refusal_response(exc: AppError) -> JSONResponse:
+    """The answer to a refusal: its status from the one table, its body, its headers, and
+    `Idempotent-Replayed: true` when it repeats the first answer under an Idempotency-Key."""
+    headers = dict(exc.headers or {})
+    if exc.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return JSONResponse(exc.body(), status_code=status_of(exc), headers=headers or None)
+
+
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(exc.status_code, exc.message, exc.code, exc.headers)
+    return refusal_response(exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -169,17 +227,15 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     was written. A 422, logged with the traceback (it may also be a bug of ours), with neither
     the statement nor the database's message sent to the client.
 
-    psycopg's DataError arrives bare from the lean path (medgrader.db.lean) and wrapped in
-    SQLAlchemy's DBAPIError from an ORM session; any other database error is a 500.
+    Any other database error is a 500.
     """
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    if not isinstance(cause, psycopg.DataError):
+    if not isinstance(exc, psycopg.DataError):
         return await _unhandled(request, exc)
     log.warning(
         "database refused a value",
         path=request.url.path,
         method=request.method,
-        sqlstate=cause.sqlstate,
+        sqlstate=exc.sqlstate,
         exc_info=exc,
     )
     return error_response(422, INVALID_VALUE_MESSAGE, "invalid_value")
@@ -193,5 +249,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(psycopg.DataError, _data_error)
-    app.add_exception_handler(DBAPIError, _data_error)
     app.add_middleware(RequestContextMiddleware)

@@ -1,9 +1,11 @@
 """GET /health (is everything this process needs working?) and GET /health/live (is the
 process up at all?).
 
-/health checks the database, the webhook pool and the job worker, and answers 200 with each
-check's figures, or 503 naming what is wrong. The job worker is this process's own (its
-heartbeat as the database last confirmed it) or, in an API process that runs none
+/health checks the database, the application's pool (reported as `webhookPool`, the name
+the contract has always had: it is the pool the webhook runs on, like every request) and the
+job worker, and answers 200 with each check's figures, or 503 naming what is wrong. The job
+worker is this process's own (its heartbeat as the database last confirmed it) or, in an API
+process that runs none
 (RUN_WORKER_IN_PROCESS=false), the freshest heartbeat of any worker: either way a heartbeat
 older than WORKER_DEAD_AFTER_SECONDS (60 s) means the worker is dead. /health/live touches
 nothing and is what a liveness probe should call (a database outage must not get every API
@@ -18,18 +20,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx
 from medgrader.core.openapi import errors
+from medgrader.core.worker_health import WorkerHealth
 from medgrader.db.pool import pool_usage
-from medgrader.jobs.worker import WorkerSupervisor
 
 router = APIRouter(tags=["health"])
 
 CHECK_TIMEOUT_SECONDS = 3.0
-_FRESHEST_HEARTBEAT = text(
+_FRESHEST_HEARTBEAT = (
     "SELECT extract(epoch FROM now() - max(last_heartbeat))::float8 FROM procrastinate_workers"
 )
 
@@ -51,33 +52,34 @@ class Check:
 async def _database(ctx: AppContext) -> tuple[Check, float | None]:
     """SELECT 1, and the freshest worker heartbeat of the whole deployment on the way."""
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), ctx.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-            freshest = (await connection.execute(_FRESHEST_HEARTBEAT)).scalar()
+        # The job queue's pool checks a connection before handing it out: the database
+        # itself is what this asks (the application's pool is the next check).
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            async with ctx.job_pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as connection:
+                row = await (await connection.execute(_FRESHEST_HEARTBEAT)).fetchone()
+                freshest = None if row is None else row[0]
     except Exception:  # any failure to answer is "unavailable"
         return Check(False, problem="the database does not answer", code="db_unavailable"), None
     return Check(True), freshest
 
 
 async def _webhook_pool(ctx: AppContext) -> Check:
-    usage = pool_usage(ctx.lean_pool)
+    usage = pool_usage(ctx.db_pool)
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            async with ctx.lean_pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as connection:
+            async with ctx.db_pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as connection:
                 await connection.execute("SELECT 1")
     except Exception:
         return Check(
             False,
             usage,
-            problem="the webhook pool has no working connection",
+            problem="the application's pool has no working connection",
             code="webhook_pool_unavailable",
         )
     return Check(True, usage)
 
 
-def _job_worker(
-    ctx: AppContext, supervisor: WorkerSupervisor | None, freshest: float | None
-) -> Check:
+def _job_worker(ctx: AppContext, supervisor: WorkerHealth | None, freshest: float | None) -> Check:
     limit = ctx.settings.worker_dead_after_seconds
     if supervisor is not None:
         age = supervisor.seconds_since_beat()
@@ -117,7 +119,7 @@ async def liveness() -> JSONResponse:
     ),
 )
 async def health(ctx: Ctx, request: Request) -> JSONResponse:
-    supervisor: WorkerSupervisor | None = getattr(request.app.state, "worker", None)
+    supervisor: WorkerHealth | None = getattr(request.app.state, "worker", None)
     (database, freshest), webhook_pool = await asyncio.gather(_database(ctx), _webhook_pool(ctx))
     checks = {
         "database": database,

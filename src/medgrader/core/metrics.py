@@ -100,7 +100,8 @@ WORKER_RESTARTS = Counter(
 )
 POOL_CONNECTIONS = Gauge(
     "medgrader_db_pool_connections",
-    "Database pool connections by pool (orm, webhooks, jobs) and state (open, in_use, max).",
+    "Database pool connections by pool (webhooks: the application's, every request's; jobs)"
+    " and state (open, in_use, max).",
     ["pool", "state"],
     registry=REGISTRY,
 )

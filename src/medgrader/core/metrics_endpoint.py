@@ -14,19 +14,18 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from medgrader.core import metrics
 from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx
 from medgrader.core.errors import NotFound, Unauthorized
+from medgrader.core.worker_health import WorkerHealth
 from medgrader.db.pool import pool_usage
-from medgrader.jobs.worker import WorkerSupervisor
 
 log = structlog.get_logger(__name__)
 router = APIRouter(include_in_schema=False)
 
-_JOB_COUNTS = text(
+_JOB_COUNTS = (
     "SELECT queue_name, status::text AS status, count(*) AS n"
     " FROM procrastinate_jobs GROUP BY queue_name, status"
 )
@@ -46,36 +45,28 @@ def _authorise(ctx: AppContext, request: Request) -> None:
 
 async def _refresh_jobs(ctx: AppContext) -> None:
     try:
-        async with asyncio.timeout(2.0), ctx.engine.connect() as connection:
-            rows = (await connection.execute(_JOB_COUNTS)).all()
+        async with asyncio.timeout(2.0), ctx.job_pool.connection(timeout=2.0) as connection:
+            rows = await (await connection.execute(_JOB_COUNTS)).fetchall()
     except Exception as exc:  # the scrape still answers; the figures are left as they were
         log.warning("metrics: job counts unavailable", error=repr(exc))
         return
     metrics.JOBS.clear()
-    for row in rows:
-        metrics.JOBS.labels(queue=row.queue_name, status=row.status).set(row.n)
+    for queue, status, n in rows:
+        metrics.JOBS.labels(queue=queue, status=status).set(n)
 
 
 def _refresh_pools(ctx: AppContext) -> None:
-    for name, pool in (("webhooks", ctx.lean_pool), ("jobs", ctx.job_pool)):
+    # The application's pool keeps the label it had when only the webhook used it.
+    for name, pool in (("webhooks", ctx.db_pool), ("jobs", ctx.job_pool)):
         usage = pool_usage(pool)
         metrics.POOL_CONNECTIONS.labels(pool=name, state="open").set(usage["size"])
         metrics.POOL_CONNECTIONS.labels(pool=name, state="in_use").set(usage["inUse"])
         metrics.POOL_CONNECTIONS.labels(pool=name, state="max").set(usage["max"])
-    orm = ctx.engine.pool
-    checked_out = getattr(orm, "checkedout", lambda: 0)()
-    metrics.POOL_CONNECTIONS.labels(pool="orm", state="in_use").set(checked_out)
-    metrics.POOL_CONNECTIONS.labels(pool="orm", state="open").set(
-        checked_out + getattr(orm, "checkedin", lambda: 0)()
-    )
-    metrics.POOL_CONNECTIONS.labels(pool="orm", state="max").set(
-        ctx.settings.db_pool_size + ctx.settings.db_max_overflow
-    )
 
 
 def _refresh_worker(ctx: AppContext, request: Request) -> None:
     """Alive as /health judges it: a heartbeat confirmed within WORKER_DEAD_AFTER_SECONDS."""
-    supervisor: WorkerSupervisor | None = getattr(request.app.state, "worker", None)
+    supervisor: WorkerHealth | None = getattr(request.app.state, "worker", None)
     alive = (
         supervisor is not None
         and supervisor.seconds_since_beat() <= ctx.settings.worker_dead_after_seconds

@@ -31,7 +31,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from medgrader.core.schemas import NO_NUL_PATTERN
-from medgrader.idempotency.keys import MAX_KEY_LENGTH, MIN_KEY_LENGTH
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -59,12 +58,6 @@ DESCRIPTIONS = {
     429: "rate_limited: too many requests; see Retry-After",
 }
 _KEY_REQUIRED = "x-medgrader-idempotency-key-required"
-KEY_SCHEMA = {
-    "type": "string",
-    "minLength": MIN_KEY_LENGTH,
-    "maxLength": MAX_KEY_LENGTH,
-    "pattern": f"^[!-~]{{{MIN_KEY_LENGTH},{MAX_KEY_LENGTH}}}$",
-}
 
 
 def idempotency_key_required() -> dict[str, Any]:
@@ -98,11 +91,14 @@ class Markers:
         token_optional: set[Callable[..., Any]],
         role_gates: set[Callable[..., Any]],
         rate_limited: set[Callable[..., Any]],
+        idempotency_key_schema: dict[str, Any],
     ) -> None:
         self.token_required = token_required
         self.token_optional = token_optional
         self.role_gates = role_gates
         self.rate_limited = rate_limited
+        # The Idempotency-Key's exact format (idempotency.keys owns it).
+        self.idempotency_key_schema = idempotency_key_schema
 
 
 def _sub_dependants(dependant: Dependant) -> Iterator[Dependant]:
@@ -161,7 +157,7 @@ def _fix_operation(
     key_required = operation.pop(_KEY_REQUIRED, False)
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "header" and parameter["name"].lower() == "idempotency-key":
-            parameter["schema"] = dict(KEY_SCHEMA)
+            parameter["schema"] = dict(markers.idempotency_key_schema)
             parameter["required"] = bool(key_required)
         elif parameter.get("in") == "query":
             _no_nul(parameter.get("schema", {}))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from medgrader.auth.deps import CurrentStudent, InvalidAccessToken, LeanUserId, StudentOnly
-from medgrader.core.deps import DbSession, LeanDb
+from medgrader.auth.deps import CurrentStudent
+from medgrader.core.deps import RequestDb
+from medgrader.core.errors import replayed_header
 from medgrader.core.openapi import errors, idempotency_key_required
 from medgrader.credits import service
 from medgrader.credits.schemas import (
@@ -19,8 +18,6 @@ from medgrader.credits.schemas import (
     SpendResponse,
     TransactionPage,
 )
-from medgrader.db.lean import LeanSession
-from medgrader.ledger.service import StudentNotFound
 
 router = APIRouter(prefix="/api/credits", tags=["credits"])
 
@@ -37,16 +34,6 @@ _ERRORS = errors(
 )
 
 
-_USER_EXISTS = text("SELECT 1 FROM users WHERE id = :id")
-
-
-async def not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
-    # Only reached off the hot path: the token is valid but no student profile matched.
-    if await session.scalar(_USER_EXISTS, {"id": user_id}) is None:
-        return InvalidAccessToken()
-    return StudentOnly()
-
-
 @router.post(
     "/spend",
     status_code=status.HTTP_201_CREATED,
@@ -56,30 +43,25 @@ async def not_a_student(session: LeanSession, user_id: uuid.UUID) -> Exception:
 )
 async def spend(
     body: SpendRequest,
-    session: LeanDb,
-    user_id: LeanUserId,
+    db: RequestDb,
+    student: CurrentStudent,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Spend credits once per Idempotency-Key. A replay answers the first status and body."""
-    try:
-        outcome = await service.spend_credits(
-            session,
-            student_id=user_id,
-            amount=body.amount,
-            reason=body.reason,
-            idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
-        )
-    except StudentNotFound:
-        raise await not_a_student(session, user_id) from None
-    # Returned, never raised: a 402 must commit the key row that remembers it.
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body(), status_code=outcome.http_status, headers=headers)
+    spent = await service.spend_credits(
+        db,
+        student_id=student.id,
+        amount=body.amount,
+        reason=body.reason,
+        idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
+    )
+    return JSONResponse(spent.body(), status_code=201, headers=replayed_header(spent.replayed))
 
 
 @router.get("/balance", response_model=BalanceResponse)
-async def balance(student: CurrentStudent, session: DbSession) -> BalanceResponse:
+async def balance(student: CurrentStudent, db: RequestDb) -> BalanceResponse:
     """Your balance, what active holds reserve of it, and what is available to spend."""
-    return await service.get_balances(session, student.id)
+    return await service.get_balances(db, student.id)
 
 
 @router.get(
@@ -89,7 +71,7 @@ async def balance(student: CurrentStudent, session: DbSession) -> BalanceRespons
 )
 async def transactions(
     student: CurrentStudent,
-    session: DbSession,
+    db: RequestDb,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     type_filter: Annotated[
@@ -104,5 +86,5 @@ async def transactions(
 ) -> TransactionPage:
     """Your ledger, newest first. Pass the previous page's nextCursor as `cursor`."""
     return await service.list_transactions(
-        session, student.id, limit=limit, cursor=cursor, type_filter=type_filter
+        db, student.id, limit=limit, cursor=cursor, type_filter=type_filter
     )

@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.db.session import Db
 from medgrader.models.ledger import CreditTransaction
 
 T = CreditTransaction
 
 
 async def entries_page(
-    session: AsyncSession,
+    db: Db,
     student_id: uuid.UUID,
     *,
     before_seq: int | None,
@@ -45,4 +45,4 @@ async def entries_page(
         query = query.where(T.entry_type.in_(list(entry_types)))
     if source_types:
         query = query.where(T.source_type.in_(list(source_types)))
-    return (await session.execute(query)).all()
+    return (await db.execute(query)).all()

@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - the f-strings splice in only constant fragments (models.holds)
-"""The holds' audit checks, run by `medgrader audit` beside the ledger's (ledger.audit).
+"""The holds' audit checks, run by `medgrader audit` beside the ledger's (audit.checks).
 
 Holds are not ledger entries, so the ledger checks still see every balance move. These add:
 a CAPTURED hold has exactly one USAGE entry, of its captured amount, for its student, and no
@@ -11,6 +11,7 @@ always the sum of the ACTIVE, unexpired holds (models.holds.held_sql), so it can
 
 from __future__ import annotations
 
+from medgrader.ledger.rules import available
 from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, held_sql
 
 HOLD_CHECKS: dict[str, str] = {
@@ -49,7 +50,7 @@ HOLD_CHECKS: dict[str, str] = {
                'balance ' || p.credit_balance || ' minus held '
                || {held_sql("p.user_id")} || ' is negative with no clawback entry' AS detail
           FROM student_profiles p
-         WHERE p.credit_balance - {held_sql("p.user_id")} < 0
+         WHERE {available("p.credit_balance", "p.user_id")} < 0
            AND NOT EXISTS (SELECT 1 FROM credit_transactions t
                             WHERE t.student_id = p.user_id
                               AND t.source_type IN ('REFUND', 'DISPUTE'))

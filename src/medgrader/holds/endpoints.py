@@ -1,4 +1,4 @@
-"""HTTP: /api/credits/holds* (students only). Changes run on the lean path, like spends."""
+"""HTTP: /api/credits/holds* (students only)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
-from medgrader.auth.deps import CurrentStudent, LeanUserId
-from medgrader.core.deps import Ctx, DbSession, LeanDb
+from medgrader.auth.deps import CurrentStudent
+from medgrader.core.deps import Ctx, RequestDb
+from medgrader.core.errors import replayed_header
 from medgrader.core.openapi import errors, idempotency_key_required
 from medgrader.core.schemas import names_pattern
-from medgrader.credits.endpoints import not_a_student
-from medgrader.db.lean import LeanSession
 from medgrader.holds import service
+from medgrader.holds.errors import HoldNotFound
 from medgrader.holds.limits import HoldLimits
-from medgrader.holds.outcomes import HoldNotFound, HoldOutcome
 from medgrader.holds.schemas import (
     HoldCaptureRequest,
     HoldCreateRequest,
@@ -25,7 +24,6 @@ from medgrader.holds.schemas import (
     HoldOut,
     HoldPage,
 )
-from medgrader.ledger.service import StudentNotFound
 from medgrader.models.holds import HoldStatus
 
 router = APIRouter(prefix="/api/credits/holds", tags=["credit holds"])
@@ -63,16 +61,14 @@ def _hold_id(raw: str) -> uuid.UUID:
 
 
 async def _reply(
-    session: LeanSession, user_id: uuid.UUID, operation: Awaitable[HoldOutcome]
+    operation: Awaitable[service.HoldResult], *, created: bool = False
 ) -> JSONResponse:
-    """Run a hold operation and answer its outcome: returned, never raised, because a refusal
-    must commit the key row that remembers it."""
-    try:
-        outcome = await operation
-    except StudentNotFound:
-        raise await not_a_student(session, user_id) from None
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.http_status, headers=headers)
+    """The hold as the operation left it: 201 when this created or captured it, else 200 (a
+    replay answers the same status; a refusal is raised and rendered by the error handler)."""
+    result = await operation
+    status_code = 201 if created or result.hold.status == HoldStatus.CAPTURED else 200
+    body = result.hold.model_dump(mode="json", by_alias=True)
+    return JSONResponse(body, status_code=status_code, headers=replayed_header(result.replayed))
 
 
 @router.post(
@@ -84,28 +80,28 @@ async def _reply(
 )
 async def create_hold(
     body: HoldCreateRequest,
-    session: LeanDb,
-    user_id: LeanUserId,
+    db: RequestDb,
+    student: CurrentStudent,
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Reserve credits for a live call (ACTIVE until captured, released or expired)."""
     operation = service.create_hold(
-        session,
-        student_id=user_id,
+        db,
+        student_id=student.id,
         amount=body.amount,
         reason=body.reason,
         ttl_seconds=body.ttl_seconds,
         idempotency_key=idempotency_key or "",  # missing → 400 idempotency_key_required
         limits=HoldLimits.of(ctx.settings),
     )
-    return await _reply(session, user_id, operation)
+    return await _reply(operation, created=True)
 
 
 @router.get("", response_model=HoldPage, responses=errors(400, s400="invalid_cursor"))
 async def list_holds(
     student: CurrentStudent,
-    session: DbSession,
+    db: RequestDb,
     status_filter: Annotated[
         str | None,
         Query(
@@ -120,13 +116,13 @@ async def list_holds(
 ) -> HoldPage:
     """Your holds, newest first. Pass the previous page's nextCursor as `cursor`."""
     return await service.list_holds(
-        session, student.id, status=status_filter, limit=limit, cursor=cursor
+        db, student.id, status=status_filter, limit=limit, cursor=cursor
     )
 
 
 @router.get("/{hold_id}", response_model=HoldOut, responses={404: _ERRORS[404]})
-async def get_hold(hold_id: str, student: CurrentStudent, session: DbSession) -> HoldOut:
-    return await service.get_hold(session, student.id, _hold_id(hold_id))
+async def get_hold(hold_id: str, student: CurrentStudent, db: RequestDb) -> HoldOut:
+    return await service.get_hold(db, student.id, _hold_id(hold_id))
 
 
 @router.post(
@@ -138,22 +134,22 @@ async def get_hold(hold_id: str, student: CurrentStudent, session: DbSession) ->
 async def extend_hold(
     hold_id: str,
     body: HoldExtendRequest,
-    session: LeanDb,
-    user_id: LeanUserId,
+    db: RequestDb,
+    student: CurrentStudent,
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Add credits to a live hold and/or renew its expiry. 402: the hold stays as it was."""
     operation = service.extend_hold(
-        session,
-        student_id=user_id,
+        db,
+        student_id=student.id,
         hold_id=_hold_id(hold_id),
         additional_amount=body.additional_amount,
         ttl_seconds=body.ttl_seconds,
         idempotency_key=idempotency_key or "",
         limits=HoldLimits.of(ctx.settings),
     )
-    return await _reply(session, user_id, operation)
+    return await _reply(operation)
 
 
 @router.post(
@@ -165,20 +161,20 @@ async def extend_hold(
 )
 async def capture_hold(
     hold_id: str,
-    session: LeanDb,
-    user_id: LeanUserId,
+    db: RequestDb,
+    student: CurrentStudent,
     body: HoldCaptureRequest | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Charge what was used (default: all of it) as one USAGE entry; the rest is released."""
     operation = service.capture_hold(
-        session,
-        student_id=user_id,
+        db,
+        student_id=student.id,
         hold_id=_hold_id(hold_id),
         amount=body.amount if body is not None else None,
         idempotency_key=idempotency_key or "",
     )
-    return await _reply(session, user_id, operation)
+    return await _reply(operation)
 
 
 @router.post(
@@ -189,15 +185,15 @@ async def capture_hold(
 )
 async def release_hold(
     hold_id: str,
-    session: LeanDb,
-    user_id: LeanUserId,
+    db: RequestDb,
+    student: CurrentStudent,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """End a live hold; nothing is charged."""
     operation = service.release_hold(
-        session,
-        student_id=user_id,
+        db,
+        student_id=student.id,
         hold_id=_hold_id(hold_id),
         idempotency_key=idempotency_key or "",
     )
-    return await _reply(session, user_id, operation)
+    return await _reply(operation)

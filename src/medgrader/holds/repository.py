@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - the f-strings below splice in only this module's constant fragments
-"""The holds' SQL: one text() statement per operation, run on the ORM or the lean session.
+"""The holds' SQL: one text() statement per operation.
 
 Every statement that checks the available balance runs after ledger.lock_balance() in the same
 transaction, so its snapshot already holds every hold and entry committed before the lock, and
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, active_count_sql, held_sql
+from medgrader.ledger.rules import available
+from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, active_count_sql
 
-HELD = held_sql(":student_id")
 ACTIVE_HOLDS = active_count_sql(":student_id")
 
 # What every answer about a hold is built from. The status an API reader sees is EXPIRED as
@@ -28,7 +28,8 @@ _COLUMNS = f"""
     h.created_at, h.expires_at, (h.status = 'ACTIVE' AND h.expires_at > now()) AS live
 """
 _AVAILABLE = f"""(
-    SELECT p.credit_balance - {HELD} FROM student_profiles p WHERE p.user_id = :student_id
+    SELECT {available("p.credit_balance", ":student_id")}
+      FROM student_profiles p WHERE p.user_id = :student_id
 )"""
 # The capture's entry, through the partial UNIQUE index (its predicate repeated so that the
 # planner may use it).
@@ -49,7 +50,8 @@ _LIVE = (
 CREATE = text(
     f"""
     WITH profile AS (
-        SELECT p.user_id, p.credit_balance - {HELD} AS available, {ACTIVE_HOLDS} AS active_holds
+        SELECT p.user_id, {available("p.credit_balance", ":student_id")} AS available,
+               {ACTIVE_HOLDS} AS active_holds
           FROM student_profiles p WHERE p.user_id = :student_id
     ), created AS (
         INSERT INTO credit_holds AS h (student_id, amount, reason, ttl_seconds, expires_at)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import procrastinate
 import structlog
 
-from medgrader.core.context import AppContext, short_transaction
+from medgrader.core.context import AppContext
+from medgrader.db.transactions import unit_of_work
 from medgrader.holds.service import expire_due_holds
 from medgrader.jobs.worker import app_context
 
@@ -20,11 +21,11 @@ BATCH = 1000
 
 
 async def sweep_expired_holds(ctx: AppContext) -> int:
-    """Expire due holds in batches, one short transaction each; returns how many."""
+    """Expire due holds in batches, one unit of work each; returns how many."""
     total = 0
     while True:
-        async with short_transaction(ctx) as session:
-            expired = await expire_due_holds(session, batch=BATCH)
+        async with unit_of_work(ctx.db_pool) as db:
+            expired = await expire_due_holds(db, batch=BATCH)
         total += expired
         if expired < BATCH:
             break

@@ -8,22 +8,19 @@ import re
 import uuid
 from typing import Any
 
-from medgrader.core.errors import BadRequest
+from medgrader.idempotency.errors import IdempotencyKeyRequired, InvalidIdempotencyKey
 
 MIN_KEY_LENGTH, MAX_KEY_LENGTH = 8, 255
 # Visible ASCII only (0x21-0x7E): no spaces, no control characters, nothing that a proxy or a
 # log line could mangle. A UUID v4 is the usual choice.
 _KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{{MIN_KEY_LENGTH},{MAX_KEY_LENGTH}}}")
-
-
-class IdempotencyKeyRequired(BadRequest):
-    code = "idempotency_key_required"
-    message = "This operation needs an Idempotency-Key header (8-255 visible ASCII characters)."
-
-
-class InvalidIdempotencyKey(BadRequest):
-    code = "invalid_idempotency_key"
-    message = "The Idempotency-Key header must be 8-255 visible ASCII characters."
+# The same rule as the OpenAPI document publishes it (the app hands it to core.openapi).
+KEY_SCHEMA = {
+    "type": "string",
+    "minLength": MIN_KEY_LENGTH,
+    "maxLength": MAX_KEY_LENGTH,
+    "pattern": f"^[!-~]{{{MIN_KEY_LENGTH},{MAX_KEY_LENGTH}}}$",
+}
 
 
 def validate_key(raw: str | None) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import procrastinate
 import structlog
 
-from medgrader.core.context import AppContext, short_transaction
+from medgrader.core.context import AppContext
+from medgrader.db.transactions import unit_of_work
 from medgrader.idempotency.store import purge_expired
 from medgrader.jobs.worker import app_context
 
@@ -16,8 +17,8 @@ blueprint = procrastinate.Blueprint()
 
 async def purge_idempotency_keys(ctx: AppContext) -> int:
     """Delete expired key rows in one transaction; returns how many went."""
-    async with short_transaction(ctx) as session:
-        deleted = await purge_expired(session)
+    async with unit_of_work(ctx.db_pool) as db:
+        deleted = await purge_expired(db)
     log.info("idempotency keys purged", deleted=deleted)
     return deleted
 

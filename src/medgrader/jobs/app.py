@@ -1,9 +1,6 @@
-"""The procrastinate App of one process, with every domain's tasks.
-
-Task modules import domain code, which imports the AppContext; this module imports the task
-registry at the top and nothing imports it but the process's composition root
-(`medgrader.runtime`), so there is no import circle and no late import.
-"""
+"""The procrastinate App of one process, built from the blueprints the composition root
+(`medgrader.runtime`, which alone imports every domain's tasks) hands it: the job runtime
+imports no domain."""
 
 from __future__ import annotations
 
@@ -11,8 +8,6 @@ import copy
 from typing import Any
 
 import procrastinate
-
-from medgrader.jobs.registry import BLUEPRINTS
 
 
 def _own_copy(blueprint: procrastinate.Blueprint) -> procrastinate.Blueprint:
@@ -42,9 +37,12 @@ def _own_copy(blueprint: procrastinate.Blueprint) -> procrastinate.Blueprint:
     return fresh
 
 
-def create_job_app(libpq_url: str) -> procrastinate.App:
-    """The App (opened by the caller, on its own pool: `await app.open_async(pool=...)`)."""
+def create_job_app(
+    libpq_url: str, blueprints: dict[str, procrastinate.Blueprint]
+) -> procrastinate.App:
+    """The App with each blueprint's tasks under its namespace (opened by the caller, on its
+    own pool: `await app.open_async(pool=...)`)."""
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url))
-    for namespace, blueprint in BLUEPRINTS.items():
+    for namespace, blueprint in blueprints.items():
         app.add_tasks_from(_own_copy(blueprint), namespace=namespace)
     return app

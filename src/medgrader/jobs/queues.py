@@ -5,7 +5,7 @@
 RECEIPTS_QUEUE = "receipts"
 POLLED_QUEUES = (RECEIPTS_QUEUE,)
 
-# The purchase receipt task's registered name (namespace "notifications" in jobs.registry).
+# The purchase receipt task's registered name (namespace "notifications" in medgrader.runtime).
 RECEIPT_TASK = "notifications:send_purchase_receipt"
 
 # The notice of credits taken back or returned (refunds, disputes), same namespace and queue.

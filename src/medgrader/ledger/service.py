@@ -1,7 +1,8 @@
 """Posting ledger entries. The ONLY place `student_profiles.credit_balance` is written.
 
 Each posting is one SQL statement: a data-modifying CTE that moves the balance with an atomic
-`UPDATE ... SET credit_balance = credit_balance + :delta ... RETURNING` and inserts the entry
+`UPDATE ... SET credit_balance = credit_balance + <the signed amount> ... RETURNING` (the rule:
+ledger.rules) and inserts the entry
 carrying the balance the UPDATE returned. The UPDATE takes the row lock, so concurrent
 postings for one student serialize in PostgreSQL, and the balance and its entry commit or roll
 back together with the caller's transaction. Nothing is read into Python and written back.
@@ -19,8 +20,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from medgrader.core.errors import NotFound
-from medgrader.db.lean import SqlSession, no_rows
-from medgrader.models.holds import held_sql
+from medgrader.db.session import Db, no_rows
+from medgrader.ledger.rules import available, signed_amount
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 
 
@@ -34,6 +35,8 @@ class LedgerEntry:
     balance_after: int
     source_type: SourceType
     created_at: datetime
+    # How the entry moved the balance (ledger.rules.signed_amount, read back from SQL).
+    delta: int
 
 
 class StudentNotFound(NotFound):
@@ -45,12 +48,13 @@ def _posting_sql(*, require_cover: bool) -> Any:
     # student's active, unexpired holds) covers it; otherwise no row is updated, nothing is
     # inserted, and the caller learns it from the empty result. The held sum reads the holds
     # table with this statement's snapshot, so a covered debit must follow lock_balance().
-    guard = f"AND credit_balance - {held_sql(':student_id')} >= :amount" if require_cover else ""
+    guard = f"AND {available('credit_balance', ':student_id')} >= :amount" if require_cover else ""
     return text(
         f"""
         WITH moved AS (
             UPDATE student_profiles
-               SET credit_balance = credit_balance + :delta, updated_at = now()
+               SET credit_balance = credit_balance + {signed_amount(":entry_type", ":amount")},
+                   updated_at = now()
              WHERE user_id = :student_id {guard}
          RETURNING user_id, credit_balance
         )
@@ -61,8 +65,8 @@ def _posting_sql(*, require_cover: bool) -> Any:
         SELECT user_id, :entry_type, :amount, credit_balance, :source_type, :source_id,
                :description, :metadata, :idempotency_key, :actor_id
           FROM moved
-        RETURNING id, seq, balance_after, created_at
-        """  # noqa: S608 - guard is one of two constant strings, never user input
+        RETURNING id, seq, balance_after, created_at, {signed_amount()} AS delta
+        """  # noqa: S608 - only constant rule expressions are interpolated, never user input
     ).bindparams(bindparam("metadata", type_=JSONB))
 
 
@@ -70,14 +74,14 @@ CREDIT_SQL = _posting_sql(require_cover=False)
 COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
 
 # FOR NO KEY UPDATE: the lock an UPDATE of the row takes (foreign-key checks, which take KEY
-# SHARE, do not wait for it). Its rows are never read: on the lean path it is queued and
+# SHARE, do not wait for it). Its rows are never read: in pipeline mode it is queued and
 # travels with the statement after it, so it costs no round trip of its own.
 LOCK_BALANCE = no_rows(
     text("SELECT 1 FROM student_profiles WHERE user_id = :student_id FOR NO KEY UPDATE")
 )
 
 
-async def lock_balance(session: SqlSession, student_id: uuid.UUID) -> None:
+async def lock_balance(db: Db, student_id: uuid.UUID) -> None:
     """Lock the student's balance row until the transaction ends.
 
     Under READ COMMITTED every statement after this one sees all the holds and entries that
@@ -85,11 +89,11 @@ async def lock_balance(session: SqlSession, student_id: uuid.UUID) -> None:
     other spend, hold or posting for the student can commit in between: a check of the
     available balance made after it stays true until the commit. A no-op if already held.
     """
-    await session.execute(LOCK_BALANCE, {"student_id": student_id})
+    await db.execute(LOCK_BALANCE, {"student_id": student_id})
 
 
 async def _post(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     entry_type: EntryType,
@@ -104,14 +108,12 @@ async def _post(
 ) -> LedgerEntry | None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValueError(f"ledger amounts are positive integers, got {amount!r}")
-    delta = amount if entry_type is EntryType.CREDIT else -amount
     statement = COVERED_DEBIT_SQL if require_cover else CREDIT_SQL
     row = (
-        await session.execute(
+        await db.execute(
             statement,
             {
                 "student_id": student_id,
-                "delta": delta,
                 "amount": amount,
                 "entry_type": entry_type.value,
                 "source_type": source_type.value,
@@ -134,11 +136,12 @@ async def _post(
         balance_after=row.balance_after,
         source_type=source_type,
         created_at=row.created_at,
+        delta=int(row.delta),
     )
 
 
 async def credit(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -151,7 +154,7 @@ async def credit(
 ) -> LedgerEntry:
     """Add credits. Raises StudentNotFound when the student has no profile."""
     entry = await _post(
-        session,
+        db,
         student_id=student_id,
         entry_type=EntryType.CREDIT,
         amount=amount,
@@ -169,7 +172,7 @@ async def credit(
 
 
 async def debit(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -187,9 +190,9 @@ async def debit(
     """
     if source_type in CLAWBACK_SOURCES:
         raise ValueError("clawbacks use clawback(), which may take a balance below zero")
-    await lock_balance(session, student_id)  # the held sum in the guard must be current
+    await lock_balance(db, student_id)  # the held sum in the guard must be current
     entry = await _post(
-        session,
+        db,
         student_id=student_id,
         entry_type=EntryType.DEBIT,
         amount=amount,
@@ -202,12 +205,12 @@ async def debit(
         require_cover=True,
     )
     if entry is None:
-        await ensure_student_exists(session, student_id)
+        await ensure_student_exists(db, student_id)
     return entry
 
 
 async def clawback(
-    session: SqlSession,
+    db: Db,
     *,
     student_id: uuid.UUID,
     amount: int,
@@ -224,7 +227,7 @@ async def clawback(
     if source_type not in CLAWBACK_SOURCES:
         raise ValueError(f"{source_type} is not a clawback source")
     entry = await _post(
-        session,
+        db,
         student_id=student_id,
         entry_type=EntryType.DEBIT,
         amount=amount,
@@ -241,16 +244,16 @@ async def clawback(
     return entry
 
 
-async def ensure_student_exists(session: SqlSession, student_id: uuid.UUID) -> None:
-    found = await session.scalar(
+async def ensure_student_exists(db: Db, student_id: uuid.UUID) -> None:
+    found = await db.scalar(
         text("SELECT 1 FROM student_profiles WHERE user_id = :id"), {"id": student_id}
     )
     if found is None:
         raise StudentNotFound()
 
 
-async def get_balance(session: SqlSession, student_id: uuid.UUID) -> int:
-    balance = await session.scalar(
+async def get_balance(db: Db, student_id: uuid.UUID) -> int:
+    balance = await db.scalar(
         text("SELECT credit_balance FROM student_profiles WHERE user_id = :id"),
         {"id": student_id},
     )

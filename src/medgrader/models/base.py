@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import DateTime, MetaData, func, text
@@ -15,6 +16,14 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """`column IN ('A', 'B', ...)`: a CHECK (or a predicate) generated from the enum that
+    defines the values, so the Python enum and the database's rule are one definition (the
+    test tests/db/test_db_checks_follow_enums.py compares the live constraints with them)."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
 
 
 class Base(DeclarativeBase):

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medgrader.models.base import Base, created_at, updated_at, uuid_pk
+from medgrader.models.base import Base, created_at, one_of, updated_at, uuid_pk
 
 
 class CheckoutStatus(StrEnum):
@@ -22,7 +22,7 @@ class CheckoutStatus(StrEnum):
 class CheckoutSession(Base):
     __tablename__ = "checkout_sessions"
     __table_args__ = (
-        CheckConstraint("status IN ('PENDING', 'COMPLETED', 'EXPIRED', 'FAILED')", name="status"),
+        CheckConstraint(one_of("status", CheckoutStatus), name="status"),
         CheckConstraint("amount_pence > 0", name="amount_positive"),
         CheckConstraint("credits > 0", name="credits_positive"),
         CheckConstraint(

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medgrader.models.base import Base, uuid_pk
+from medgrader.models.base import Base, one_of, uuid_pk
 from medgrader.models.ledger import CreditTransaction
 
 
@@ -66,7 +66,7 @@ CAPTURE_SOURCE_PREFIX = "hold:"
 class CreditHold(Base):
     __tablename__ = "credit_holds"
     __table_args__ = (
-        CheckConstraint("status IN ('ACTIVE', 'CAPTURED', 'RELEASED', 'EXPIRED')", name="status"),
+        CheckConstraint(one_of("status", HoldStatus), name="status"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("ttl_seconds BETWEEN 60 AND 86400", name="ttl_range"),
         # captured_amount is set exactly when the hold was captured, and never above the hold.

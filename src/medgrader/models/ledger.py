@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medgrader.models.base import Base, uuid_pk
+from medgrader.models.base import Base, one_of, uuid_pk
 
 
 class EntryType(StrEnum):
@@ -45,17 +45,15 @@ CLAWBACK_SOURCES = (SourceType.REFUND, SourceType.DISPUTE)
 class CreditTransaction(Base):
     __tablename__ = "credit_transactions"
     __table_args__ = (
-        CheckConstraint("entry_type IN ('CREDIT', 'DEBIT')", name="entry_type"),
+        # The CHECKs are generated from the enums (the same text as migration 0001 wrote).
+        CheckConstraint(one_of("entry_type", EntryType), name="entry_type"),
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(
-            "source_type IN ('PURCHASE', 'WELCOME_BONUS', 'USAGE', 'REFUND', 'DISPUTE',"
-            " 'ADMIN_ADJUSTMENT')",
-            name="source_type",
-        ),
+        CheckConstraint(one_of("source_type", SourceType), name="source_type"),
         # The database's own guard for invariant 5: a debit may leave a negative balance only
         # when it is a clawback. balance_after is what the atomic UPDATE returned.
         CheckConstraint(
-            "balance_after >= 0 OR entry_type = 'CREDIT' OR source_type IN ('REFUND', 'DISPUTE')",
+            f"balance_after >= 0 OR entry_type = '{EntryType.CREDIT}'"
+            f" OR {one_of('source_type', CLAWBACK_SOURCES)}",
             name="no_negative_unless_clawback",
         ),
         Index("ix_credit_transactions_student_seq", "student_id", text("seq DESC")),
@@ -72,7 +70,7 @@ class CreditTransaction(Base):
         Index(
             "ix_credit_transactions_returns",
             "source_id",
-            postgresql_where=text("source_type IN ('REFUND', 'DISPUTE')"),
+            postgresql_where=text(one_of("source_type", CLAWBACK_SOURCES)),
         ),
     )
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medgrader.models.base import Base, created_at, updated_at, uuid_pk
+from medgrader.models.base import Base, created_at, one_of, updated_at, uuid_pk
 
 
 class PaymentStatus(StrEnum):
@@ -30,10 +30,7 @@ class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("type IN ('CREDITS')", name="type"),
-        CheckConstraint(
-            "status IN ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED', 'DISPUTED', 'DISPUTE_LOST')",
-            name="status",
-        ),
+        CheckConstraint(one_of("status", PaymentStatus), name="status"),
         CheckConstraint("amount_pence > 0", name="amount_positive"),
         CheckConstraint(
             "amount_refunded_pence BETWEEN 0 AND amount_pence", name="refund_within_amount"
@@ -92,10 +89,7 @@ class Refund(Base):
     __tablename__ = "refunds"
     __table_args__ = (
         CheckConstraint("amount_pence > 0", name="amount_positive"),
-        CheckConstraint(
-            "status IN ('requires_action', 'pending', 'succeeded', 'failed', 'canceled')",
-            name="status",
-        ),
+        CheckConstraint(one_of("status", REFUND_STATUSES), name="status"),
         CheckConstraint("credits_clawed_back >= 0", name="share_non_negative"),
         Index("ix_refunds_payment", "payment_id", "created_at"),
         Index("ix_refunds_created", "created_at"),

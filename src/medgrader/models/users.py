@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medgrader.models.base import Base, created_at, updated_at, uuid_pk
+from medgrader.models.base import Base, created_at, one_of, updated_at, uuid_pk
 
 ROLES = ("student", "instructor")
 
@@ -29,7 +29,7 @@ class User(Base):
         # Emails are stored lower-cased; the index makes case-insensitive uniqueness a database
         # rule even for rows written by hand.
         Index("uq_users_email_lower", text("lower(email)"), unique=True),
-        CheckConstraint("role IN ('student', 'instructor')", name="role"),
+        CheckConstraint(one_of("role", ROLES), name="role"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -53,7 +53,7 @@ class PendingRegistration(Base):
     __tablename__ = "pending_registrations"
     __table_args__ = (
         Index("uq_pending_registrations_email_lower", text("lower(email)"), unique=True),
-        CheckConstraint("role IN ('student', 'instructor')", name="role"),
+        CheckConstraint(one_of("role", ROLES), name="role"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

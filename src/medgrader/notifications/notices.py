@@ -7,10 +7,9 @@ import uuid
 
 from sqlalchemy import text
 
-from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession
-from medgrader.jobs.queues import RETURNS_NOTICE_TASK
-from medgrader.notifications.enqueue import enqueue_email
+from medgrader.db.session import Db
+from medgrader.jobs.queue import defer_in_transaction
+from medgrader.jobs.queues import RECEIPTS_QUEUE, RETURNS_NOTICE_TASK
 
 # The entry, its payment's figures (from the entry's metadata) and the addressee, locked on the
 # notice's row so that two runs of one job cannot both send.
@@ -34,7 +33,7 @@ CLAIM_NOTICE = text(
 NOTICE_KEY = "returns:{}"
 
 
-async def enqueue_returns_notice(
-    session: SqlSession, ctx: AppContext, transaction_id: uuid.UUID
-) -> None:
-    await enqueue_email(session, ctx, RETURNS_NOTICE_TASK, transaction_id=str(transaction_id))
+async def enqueue_returns_notice(db: Db, transaction_id: uuid.UUID) -> None:
+    await defer_in_transaction(
+        db, RETURNS_NOTICE_TASK, queue=RECEIPTS_QUEUE, transaction_id=str(transaction_id)
+    )

@@ -22,24 +22,26 @@ from datetime import UTC
 from typing import Any
 
 import procrastinate
+import psycopg
 import structlog
 from procrastinate.exceptions import ConnectorException
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
-from sqlalchemy import exc as sa_exc
+from psycopg_pool import PoolTimeout
 
 from medgrader.config import Settings
-from medgrader.core.context import AppContext, short_transaction
+from medgrader.core.adapters.mailer import MailDeliveryError
+from medgrader.core.context import AppContext
+from medgrader.db.transactions import unit_of_work
 from medgrader.jobs.queues import EMAIL_TASKS, RECEIPTS_QUEUE
 from medgrader.jobs.worker import app_context
+from medgrader.notifications import receipts
 from medgrader.notifications.emails import purchase_receipt_email, returns_notice_email
-from medgrader.notifications.mailer import MailDeliveryError
 from medgrader.notifications.notices import CLAIM_NOTICE, NOTICE, NOTICE_KEY
-from medgrader.payments import repository as payments
 
 # Database errors worth another attempt: OperationalError covers a lost connection, a
 # statement or lock timeout, a deadlock, a serialization failure and a server shutting down;
-# InterfaceError a connection the driver gave up on; TimeoutError an exhausted pool.
-TRANSIENT_DB_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+# InterfaceError a connection the driver gave up on; PoolTimeout an exhausted pool.
+TRANSIENT_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 # A job is stalled when its worker has sent no heartbeat for this long. procrastinate's worker
 # beats every 10 s (update_heartbeat_interval) whatever its jobs are doing, so a minute of
@@ -118,16 +120,14 @@ async def send_returns_notice(context: procrastinate.JobContext, transaction_id:
 
 async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
     settings = ctx.settings
-    async with short_transaction(ctx) as session:
-        entry = (await session.execute(NOTICE, {"id": uuid.UUID(transaction_id)})).one_or_none()
+    async with unit_of_work(ctx.db_pool) as db:
+        entry = (await db.execute(NOTICE, {"id": uuid.UUID(transaction_id)})).one_or_none()
         if entry is None:
             log.error("returns notice for an unknown entry", transaction_id=transaction_id)
             return
         # The claim row is the "sent" record: it commits with the send, or rolls back with a
         # failed one (then a concurrent run of the same job waits here and finds it sent).
-        if (
-            await session.execute(CLAIM_NOTICE, {"key": NOTICE_KEY.format(entry.id)})
-        ).first() is None:
+        if (await db.execute(CLAIM_NOTICE, {"key": NOTICE_KEY.format(entry.id)})).first() is None:
             return
         taken_back = entry.entry_type == "DEBIT"
         money = abs(int(entry.returned_after or 0) - int(entry.returned_before or 0))
@@ -160,8 +160,8 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
 
 async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
     settings = ctx.settings
-    async with short_transaction(ctx) as session:
-        payment = await payments.lock_for_receipt(session, uuid.UUID(payment_id))
+    async with unit_of_work(ctx.db_pool) as db:
+        payment = await receipts.lock_for_receipt(db, uuid.UUID(payment_id))
         if payment is None:
             log.error("receipt for an unknown payment", payment_id=payment_id)
             return
@@ -186,7 +186,7 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
         except MailDeliveryError as exc:
             log.warning("receipt not sent; will retry", payment_id=payment_id, error=str(exc))
             raise RetryLater.configured(settings, str(exc)) from exc
-        await payments.mark_receipt_sent(session, payment.id)
+        await receipts.mark_receipt_sent(db, payment.id)
     log.info("receipt sent", payment_id=payment_id)
 
 

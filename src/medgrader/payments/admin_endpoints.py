@@ -8,14 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
-from medgrader.auth.deps import BriefAdmin, CurrentAdmin
-from medgrader.core.deps import Ctx, DbSession
-from medgrader.core.errors import NotFound
+from medgrader.auth.deps import CurrentAdmin
+from medgrader.core.deps import Ctx, RequestDb
+from medgrader.core.errors import replayed_header
 from medgrader.core.openapi import errors
 from medgrader.core.schemas import Rfc3339DateTime, names_pattern
+from medgrader.ledger.service import StudentNotFound
 from medgrader.models.payments import PaymentStatus
 from medgrader.payments import service
-from medgrader.payments.refunds import preview_refund, refund_payment
+from medgrader.payments.flows import refund_payment
+from medgrader.payments.refunds import preview_refund
 from medgrader.payments.schemas import PaymentPage, RefundOut, RefundPreviewOut, RefundRequest
 
 router = APIRouter(prefix="/api/admin/payments", tags=["admin"])
@@ -30,7 +32,7 @@ router = APIRouter(prefix="/api/admin/payments", tags=["admin"])
 )
 async def list_payments(
     admin: CurrentAdmin,
-    session: DbSession,
+    db: RequestDb,
     student_id: Annotated[str | None, Query(alias="studentId")] = None,
     status_filter: Annotated[
         str | None,
@@ -53,9 +55,9 @@ async def list_payments(
         try:
             student = uuid.UUID(student_id)
         except ValueError:
-            raise NotFound("No such student.", code="student_not_found") from None
+            raise StudentNotFound() from None
     return await service.list_payments(
-        session, limit=limit, cursor=cursor, student_id=student, status=status_filter,
+        db, limit=limit, cursor=cursor, student_id=student, status=status_filter,
         from_ts=from_, to_ts=to,
     )  # fmt: skip
 
@@ -64,11 +66,11 @@ async def list_payments(
 async def refund_preview(
     payment_id: str,
     admin: CurrentAdmin,
-    session: DbSession,
+    db: RequestDb,
     amount: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
 ) -> RefundPreviewOut:
     """What refunding `amount` pence (default: all that is left) would take back now."""
-    return (await preview_refund(session, payment_id, amount)).out()
+    return (await preview_refund(db, payment_id, amount)).out()
 
 
 @router.post(
@@ -78,15 +80,18 @@ async def refund_preview(
     responses={
         404: {"description": "payment_not_found"},
         409: {"description": "payment_disputed, credits_already_spent (with "
-              "refundableWithoutNegativeBalance), idempotency_key_reused"},
+              "refundableWithoutNegativeBalance), payment_not_refundable, "
+              "idempotency_key_reused"},
         422: {"description": "amount_not_refundable (with refundableAmount), validation_error"},
-        502: {"description": "Stripe unreachable or refused; nothing was refunded or written"},
+        502: {"description": "Stripe unreachable or refused; nothing was refunded (a retry "
+              "under the same Idempotency-Key sends the same request again)"},
     },
 )  # fmt: skip
 async def create_refund(
     payment_id: str,
     body: RefundRequest,
-    admin: BriefAdmin,
+    admin: CurrentAdmin,
+    db: RequestDb,
     ctx: Ctx,
     idempotency_key: Annotated[
         str | None,
@@ -99,10 +104,10 @@ async def create_refund(
 ) -> JSONResponse:
     """Refund a payment (all that is left by default) and take back its credits by the rule
     min(C, ceil(C*R/A)); you are recorded as the actor on the ledger entry."""
-    outcome = await refund_payment(
-        ctx, payment_id=payment_id, admin_id=admin.id, amount=body.amount, reason=body.reason,
-        note=body.note or None, allow_negative_balance=body.allow_negative_balance,
-        idempotency_key=idempotency_key,
+    refunded = await refund_payment(
+        db, ctx, payment_id=payment_id, admin_id=admin.id, amount=body.amount,
+        reason=body.reason, note=body.note or None,
+        allow_negative_balance=body.allow_negative_balance, idempotency_key=idempotency_key,
     )  # fmt: skip
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+    body_out = refunded.refund.model_dump(mode="json", by_alias=True)
+    return JSONResponse(body_out, status_code=201, headers=replayed_header(refunded.replayed))

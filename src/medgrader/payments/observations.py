@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 # A refund only moves forward: requires_action -> pending -> succeeded -> failed, and pending
-# or requires_action -> canceled. Stripe counts pending and succeeded refunds as returned.
+# or requires_action -> canceled. (Which count as returned: payments.rules.)
 REFUND_STATUS_RANK = {
     "requires_action": 0,
     "pending": 1,
@@ -23,7 +23,6 @@ REFUND_STATUS_RANK = {
     "failed": 3,
     "canceled": 3,
 }
-RETURNED_REFUND_STATUSES = ("pending", "succeeded")
 
 # A dispute: inquiries (warning_*) may escalate to a chargeback; won and lost are final.
 DISPUTE_STATUS_RANK = {
@@ -35,12 +34,6 @@ DISPUTE_STATUS_RANK = {
     "won": 5,
     "lost": 5,
 }
-OPEN_DISPUTE_STATUSES = (
-    "warning_needs_response",
-    "warning_under_review",
-    "needs_response",
-    "under_review",
-)
 
 # Where an admin refund records who asked for it (read back whichever path records it first).
 ADMIN_METADATA_KEY = "medgrader_admin_id"

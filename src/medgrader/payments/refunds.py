@@ -1,13 +1,16 @@
-"""Admin-initiated refunds: check, ask Stripe, record with the credits taken back.
+"""Admin-initiated refunds: the rules of each step. The edge (payments.flows) runs them in
+order around the Stripe call, through the idempotent runner:
 
-Three steps, each its own transaction edge, so that no pooled connection is held while Stripe
-answers: (1) a short read transaction checks the request against the payment (and replays an
-earlier answer under the same Idempotency-Key); (2) Stripe is asked, with an idempotency key
-derived from ours, so a retried request never refunds twice; (3) a short write transaction
-records Stripe's refund through the one returns function (`payments.returns.apply_returns`),
-which takes the credits back in the same transaction. A webhook for the same refund may get
-there first: then (3) finds the refund recorded and its share of the clawback fixed, and
-answers with it.
+1. `plan_refund` (first transaction): the request checked against the payment, resolved into
+   exactly what Stripe is asked (the amount, reason, metadata and the idempotency key at
+   Stripe); the runner stores this plan with the claimed key, before Stripe is called.
+2. Stripe is asked with no connection held, under a key derived from ours alone, so a retried
+   request never refunds twice: a retry whose first attempt died after Stripe refunded sends
+   the stored plan again and Stripe answers with the refund it made then.
+3. `record_refund` (second transaction): Stripe's refund through the one returns function
+   (`payments.returns.apply_returns`), which takes the credits back in the same transaction.
+   A webhook for the same refund may get there first: then the refund is found recorded, its
+   share of the clawback fixed, and the answer is that refund.
 
 The balance check of (1) is a courtesy to the admin, not a guard: between (1) and (3) the
 student may spend, and the clawback is then allowed to take the balance below zero (the one
@@ -16,19 +19,26 @@ thing a clawback may do), which is logged as an alert.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 
-from medgrader.core.context import AppContext, short_transaction
-from medgrader.db.lean import SqlSession
-from medgrader.idempotency import store
-from medgrader.idempotency.keys import request_hash, validate_key
-from medgrader.idempotency.store import KEY_MESSAGES, PriorVerdict
-from medgrader.models.holds import held_sql
+from medgrader.core.adapters.stripe_gateway import StripeRefundRefused
+from medgrader.core.context import AppContext
+from medgrader.core.errors import Refusal
+from medgrader.db.session import Db
+from medgrader.ledger.rules import available
 from medgrader.payments import repository
+from medgrader.payments.errors import (
+    AmountNotRefundable,
+    CreditsAlreadySpent,
+    PaymentDisputed,
+    PaymentNotFound,
+    PaymentNotRefundable,
+)
 from medgrader.payments.observations import (
     ADMIN_METADATA_KEY,
     NOTE_METADATA_KEY,
@@ -40,11 +50,9 @@ from medgrader.payments.returns import (
     credits_to_take_back,
     lock_payment_by_id,
 )
-from medgrader.payments.schemas import RefundPreviewOut
-from medgrader.payments.service import PaymentNotFound, parse_payment_id, refund_out
-from medgrader.payments.stripe_gateway import StripeRefundRefused
-
-REFUND_OPERATION = "admin.payment_refund"
+from medgrader.payments.rules import LOST, open_dispute
+from medgrader.payments.schemas import RefundOut, RefundPreviewOut
+from medgrader.payments.service import parse_payment_id, refund_out
 
 # The balance the student can still use: credits held for a live call are spoken for.
 _PAYMENT = text(
@@ -52,12 +60,12 @@ _PAYMENT = text(
     SELECT p.id, p.student_id, p.amount_pence, p.currency, p.credits, p.status,
            p.amount_refunded_pence, p.amount_disputed_pence, p.credits_clawed_back,
            p.returns_version, p.stripe_payment_intent_id, p.stripe_charge_id,
-           s.credit_balance - {held_sql("p.student_id")} AS available,
+           {available("s.credit_balance", "p.student_id")} AS available,
            EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = p.id
-                     AND d.status NOT IN ('won', 'warning_closed')) AS disputed
+                     AND ({open_dispute("d.status")} OR d.status = '{LOST}')) AS disputed
       FROM payments p JOIN student_profiles s ON s.user_id = p.student_id
      WHERE p.id = :id
-    """  # noqa: S608 - only the constant held-credits expression is interpolated
+    """  # noqa: S608 - only the constant rules are interpolated
 )
 
 
@@ -104,11 +112,11 @@ class RefundPreview:
 
 
 async def preview_refund(
-    session: SqlSession, payment_id: uuid.UUID | str, amount: int | None = None
+    db: Db, payment_id: uuid.UUID | str, amount: int | None = None
 ) -> RefundPreview:
     """What refunding `amount` pence (default: all that is left) would do now; raises
     PaymentNotFound. Read-only: the pages show it before the admin confirms."""
-    row = (await session.execute(_PAYMENT, {"id": parse_payment_id(payment_id)})).one_or_none()
+    row = (await db.execute(_PAYMENT, {"id": parse_payment_id(payment_id)})).one_or_none()
     if row is None:
         raise PaymentNotFound()
     payment = LockedPayment.of(row)
@@ -129,136 +137,136 @@ async def preview_refund(
     )
 
 
-@dataclass(frozen=True)
-class RefundOutcome:
-    """The HTTP answer: 201 with the refund, or a refusal (nothing refunded)."""
-
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
-
-
-def _refusal(status: int, message: str, code: str, **extra: Any) -> RefundOutcome:
-    return RefundOutcome(status, {"error": message, "code": code, **extra})
-
-
-def _check(preview: RefundPreview, allow_negative_balance: bool) -> RefundOutcome | None:
-    """A refusal for a refund that must not go to Stripe, or None."""
+def check_refund(preview: RefundPreview, allow_negative_balance: bool) -> None:
+    """Raise the refusal for a refund that must not go to Stripe."""
     if preview.disputed or preview.payment.status == "DISPUTE_LOST":
-        return _refusal(409, "This payment is disputed; it cannot be refunded.", "payment_disputed")
+        raise PaymentDisputed()
     if preview.refundable == 0 or not 1 <= preview.amount <= preview.refundable:
-        return _refusal(
-            422,
+        raise AmountNotRefundable(
             f"At most {preview.refundable} pence of this payment can be refunded.",
-            "amount_not_refundable",
             refundableAmount=preview.refundable,
         )
     if preview.balance_after < 0 and not allow_negative_balance:
-        return _refusal(
-            409,
+        raise CreditsAlreadySpent(
             f"The student has spent some of these credits: refunding {preview.amount} pence "
             f"takes back {preview.credits_to_claw_back} credits from a balance of "
             f"{preview.balance}. Refund at most {preview.without_negative_balance} pence, or "
             "confirm with allowNegativeBalance.",
-            "credits_already_spent",
             refundableWithoutNegativeBalance=preview.without_negative_balance,
             creditsToClawBack=preview.credits_to_claw_back,
             balance=preview.balance,
         )
-    return None
 
 
-async def refund_payment(
-    ctx: AppContext,
+@dataclass(frozen=True)
+class RefundPlan:
+    """Exactly what Stripe is asked: resolved once, stored with the Idempotency-Key, and sent
+    again as it is by a retry (whatever happened to the payment in between)."""
+
+    payment_id: uuid.UUID
+    payment_intent: str
+    amount: int
+    reason: str | None
+    metadata: dict[str, str]
+    stripe_key: str  # the idempotency key at Stripe
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "paymentId": str(self.payment_id),
+            "paymentIntent": self.payment_intent,
+            "amount": self.amount,
+            "reason": self.reason,
+            "metadata": self.metadata,
+            "stripeKey": self.stripe_key,
+        }
+
+    @classmethod
+    def load(cls, plan: dict[str, Any]) -> RefundPlan:
+        return cls(
+            payment_id=uuid.UUID(plan["paymentId"]),
+            payment_intent=plan["paymentIntent"],
+            amount=int(plan["amount"]),
+            reason=plan["reason"],
+            metadata=dict(plan["metadata"]),
+            stripe_key=plan["stripeKey"],
+        )
+
+    async def send(self, ctx: AppContext) -> dict[str, Any]:
+        """Ask Stripe (no connection held: the edge calls this in external_call)."""
+        return await ctx.stripe.create_refund(
+            payment_intent=self.payment_intent,
+            amount=self.amount,
+            reason=self.reason,
+            metadata=self.metadata,
+            idempotency_key=self.stripe_key,
+        )
+
+
+async def plan_refund(
+    db: Db,
+    payment_id: uuid.UUID,
     *,
-    payment_id: uuid.UUID | str,
     admin_id: uuid.UUID,
-    amount: int | None = None,
-    reason: str | None = None,
-    note: str | None = None,
-    allow_negative_balance: bool = False,
-    idempotency_key: str | None = None,
-) -> RefundOutcome:
-    """Refund a payment (all that is left by default) and take its credits back.
-
-    Raises PaymentNotFound, BadRequest for a malformed key, and the gateway's BadGateway when
-    Stripe cannot answer (then nothing is written). Opens its own short transactions: call
-    it with no transaction open.
-    """
-    target = parse_payment_id(payment_id)
-    key = validate_key(idempotency_key) if idempotency_key is not None else None
-    fingerprint = request_hash(
-        {"payment": str(target), "amount": amount, "reason": reason, "note": note,
-         "allowNegativeBalance": allow_negative_balance}
-    )  # fmt: skip
-    async with short_transaction(ctx) as session:
-        if key is not None:
-            prior = await store.stored_response(
-                session, owner_id=admin_id, operation=REFUND_OPERATION, key=key
-            )
-            if prior is not None:
-                if prior.request_hash != fingerprint:
-                    verdict = PriorVerdict.KEY_REUSED
-                    return _refusal(409, KEY_MESSAGES[verdict], verdict.value)
-                return RefundOutcome(prior.status, prior.body, replayed=True)
-        preview = await preview_refund(session, target, amount)
-    refusal = _check(preview, allow_negative_balance)
-    if refusal is not None:
-        return refusal
+    amount: int | None,
+    reason: str | None,
+    note: str | None,
+    allow_negative_balance: bool,
+    idempotency_key: str | None,
+) -> RefundPlan:
+    """Step 1: check the request against the payment (raises PaymentNotFound or a refusal)
+    and resolve it (all that is left when no amount is given)."""
+    preview = await preview_refund(db, payment_id, amount)
+    check_refund(preview, allow_negative_balance)
     if preview.payment.payment_intent is None:  # e.g. a session Stripe said needed no payment
-        return _refusal(409, "Stripe holds no payment to refund.", "payment_not_refundable")
-
-    metadata = {"payment_id": str(target), ADMIN_METADATA_KEY: str(admin_id)}
+        raise PaymentNotRefundable()
+    metadata = {"payment_id": str(payment_id), ADMIN_METADATA_KEY: str(admin_id)}
     if note:
         metadata[NOTE_METADATA_KEY] = note[:500]
-    try:
-        created = await ctx.stripe.create_refund(
-            payment_intent=preview.payment.payment_intent,
-            amount=preview.amount,
-            reason=reason,
-            metadata=metadata,
-            idempotency_key=_stripe_key(preview, key),
-        )
-    except StripeRefundRefused as exc:
-        return _stripe_refusal(exc, preview)
-
-    observation = RefundSeen.of(created)
-    async with short_transaction(ctx) as session:
-        payment = await lock_payment_by_id(session, target)
-        assert payment is not None  # payments are never deleted
-        await apply_returns(session, ctx, payment, [observation], actor_id=admin_id)
-        row = await repository.refund_by_stripe_id(session, observation.stripe_id)
-        assert row is not None  # recorded just now, or by the webhook before us
-        body = refund_out(row).model_dump(mode="json", by_alias=True)
-        if key is not None:
-            stored = await store.save_response(
-                session, owner_id=admin_id, operation=REFUND_OPERATION, key=key,
-                request_hash=fingerprint, status=201, body=body,
-            )  # fmt: skip
-            body = stored.body
-    return RefundOutcome(201, body)
+    return RefundPlan(
+        payment_id=payment_id,
+        payment_intent=preview.payment.payment_intent,
+        amount=preview.amount,
+        reason=reason,
+        metadata=metadata,
+        stripe_key=_stripe_key(preview, admin_id, idempotency_key),
+    )
 
 
-def _stripe_key(preview: RefundPreview, key: str | None) -> str:
-    """Stripe's idempotency key: derived from ours, so a retry never refunds twice; without
-    ours, from the payment's state and the amount, so a double click or a retry before
-    anything changed is the same request to Stripe (Stripe keeps keys 24 hours)."""
+def _stripe_key(preview: RefundPreview, admin_id: uuid.UUID, key: str | None) -> str:
+    """Stripe's idempotency key: derived from ours alone (the admin's key, hashed to fit
+    Stripe's 255 characters), so a retry never refunds twice; without ours, from the
+    payment's state and the amount, so a double click or a retry before anything changed is
+    the same request to Stripe (Stripe keeps keys 24 hours)."""
     payment = preview.payment
     if key is not None:
-        return f"medgrader-refund:{payment.id}:{key}"
+        digest = hashlib.sha256(f"{admin_id}:{key}".encode()).hexdigest()
+        return f"medgrader-refund:{digest}"
     return f"medgrader-refund:{payment.id}:v{payment.version}:{preview.amount}"
 
 
-def _stripe_refusal(exc: StripeRefundRefused, preview: RefundPreview) -> RefundOutcome:
-    """Stripe knew better than our record (a Dashboard refund or a dispute just landed)."""
+def stripe_refusal(exc: StripeRefundRefused) -> Refusal:
+    """Stripe knew better than our record (a Dashboard refund or a dispute just landed): the
+    refusal to answer; an unknown Stripe code stays a 502."""
     if exc.stripe_code == "charge_disputed":
-        return _refusal(409, "This payment is disputed; it cannot be refunded.", "payment_disputed")
+        return PaymentDisputed()
     if exc.stripe_code in ("charge_already_refunded", "amount_too_large"):
-        return _refusal(
-            422,
+        return AmountNotRefundable(
             "Stripe says less of this payment is left to refund than we knew; it will be "
             "brought up to date by Stripe's events.",
-            "amount_not_refundable",
             **({"refundableAmount": 0} if exc.stripe_code == "charge_already_refunded" else {}),
         )
     raise exc
+
+
+async def record_refund(
+    db: Db, plan: RefundPlan, created: dict[str, Any], *, admin_id: uuid.UUID
+) -> RefundOut:
+    """Step 3: Stripe's refund, recorded with the credits it takes back (or found recorded by
+    the refund's webhook)."""
+    observation = RefundSeen.of(created)
+    payment = await lock_payment_by_id(db, plan.payment_id)
+    assert payment is not None  # payments are never deleted
+    await apply_returns(db, payment, [observation], actor_id=admin_id)
+    row = await repository.refund_by_stripe_id(db, observation.stripe_id)
+    assert row is not None  # recorded just now, or by the webhook before us
+    return refund_out(row)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, text
 
-from medgrader.db.lean import SqlSession, no_rows
+from medgrader.db.session import Db, no_rows
 
 _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
               stripe_payment_intent_id, stripe_charge_id, type, status, amount_pence,
@@ -19,7 +19,7 @@ _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
 # caller holds the row's lock and has checked it is not COMPLETED; should anything ever
 # fulfil twice regardless, UNIQUE (checkout_session_id) and UNIQUE (stripe_checkout_session_id)
 # refuse the second Payment and its whole transaction rolls back. The id is chosen here, so
-# nothing has to wait for a RETURNING (see medgrader.db.lean).
+# nothing has to wait for a RETURNING (see medgrader.db.session).
 RECORD = no_rows(
     text(
         """
@@ -41,55 +41,32 @@ RECORD = no_rows(
     )
 )
 _BY_ID = text(f"SELECT {_COLUMNS} FROM payments WHERE id = :id")  # noqa: S608
-_RECEIPT = text(
-    """
-    SELECT p.id, p.credits, p.amount_pence, p.currency, p.package_name, p.paid_at,
-           p.receipt_sent_at, u.email, s.first_name
-      FROM payments p
-      JOIN users u ON u.id = p.student_id
-      JOIN student_profiles s ON s.user_id = p.student_id
-     WHERE p.id = :id
-       FOR UPDATE OF p
-    """
-)
-_RECEIPT_SENT = no_rows(
-    text("UPDATE payments SET receipt_sent_at = now(), updated_at = now() WHERE id = :id")
-)
 
 
 async def record_payment(
-    session: SqlSession, *, checkout_session_id: uuid.UUID, payment_intent_id: str | None
+    db: Db, *, checkout_session_id: uuid.UUID, payment_intent_id: str | None
 ) -> uuid.UUID:
     """Mark our checkout session COMPLETED and insert its Payment; returns the payment id.
 
     Precondition: in this transaction the caller has locked the session row (`FOR UPDATE`,
     checkout.repository.lock_by_stripe_id) and seen it exist and not be COMPLETED, as
     `fulfill_checkout` does. The result is deliberately not read (the statement is `no_rows`,
-    so on the lean path it rides with the ledger posting in one round trip) and nothing
+    so in pipeline mode it rides with the ledger posting in one round trip) and nothing
     checks that a row was written: under the lock the UPDATE always finds the row and the
     INSERT always adds one Payment. Called without the lock, a second fulfilment would fail
     on UNIQUE (checkout_session_id) and roll back whole (safe); an id that matches no row
     would insert no Payment while the caller still credits (unsafe): never do that.
     """
     payment_id = uuid.uuid4()
-    await session.execute(
+    await db.execute(
         RECORD,
         {"id": payment_id, "checkout_session_id": checkout_session_id, "intent": payment_intent_id},
     )
     return payment_id
 
 
-async def by_id(session: SqlSession, payment_id: uuid.UUID) -> Row[Any] | None:
-    return (await session.execute(_BY_ID, {"id": payment_id})).one_or_none()
-
-
-async def lock_for_receipt(session: SqlSession, payment_id: uuid.UUID) -> Row[Any] | None:
-    """The payment and its addressee, locked so that two senders cannot both send."""
-    return (await session.execute(_RECEIPT, {"id": payment_id})).one_or_none()
-
-
-async def mark_receipt_sent(session: SqlSession, payment_id: uuid.UUID) -> None:
-    await session.execute(_RECEIPT_SENT, {"id": payment_id})
+async def by_id(db: Db, payment_id: uuid.UUID) -> Row[Any] | None:
+    return (await db.execute(_BY_ID, {"id": payment_id})).one_or_none()
 
 
 _REFUNDS_OF = text(
@@ -133,20 +110,20 @@ _PAGE = text(
 )
 
 
-async def refunds_of(session: SqlSession, payment_ids: list[uuid.UUID]) -> list[Row[Any]]:
-    return list(await session.execute(_REFUNDS_OF, {"ids": payment_ids}))
+async def refunds_of(db: Db, payment_ids: list[uuid.UUID]) -> list[Row[Any]]:
+    return list(await db.execute(_REFUNDS_OF, {"ids": payment_ids}))
 
 
-async def refund_by_stripe_id(session: SqlSession, stripe_refund_id: str) -> Row[Any] | None:
-    return (await session.execute(_REFUND_BY_STRIPE_ID, {"sid": stripe_refund_id})).one_or_none()
+async def refund_by_stripe_id(db: Db, stripe_refund_id: str) -> Row[Any] | None:
+    return (await db.execute(_REFUND_BY_STRIPE_ID, {"sid": stripe_refund_id})).one_or_none()
 
 
-async def disputes_of(session: SqlSession, payment_ids: list[uuid.UUID]) -> list[Row[Any]]:
-    return list(await session.execute(_DISPUTES_OF, {"ids": payment_ids}))
+async def disputes_of(db: Db, payment_ids: list[uuid.UUID]) -> list[Row[Any]]:
+    return list(await db.execute(_DISPUTES_OF, {"ids": payment_ids}))
 
 
 async def page(
-    session: SqlSession,
+    db: Db,
     *,
     limit: int,
     after: tuple[Any, uuid.UUID] | None,
@@ -157,7 +134,7 @@ async def page(
     to_ts: Any = None,
 ) -> list[Row[Any]]:
     after_created, after_id = after if after is not None else (None, None)
-    result = await session.execute(
+    result = await db.execute(
         _PAGE,
         {
             "student_id": student_id,

@@ -33,8 +33,7 @@ import structlog
 from sqlalchemy import Row
 
 from medgrader.core import metrics
-from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession
+from medgrader.db.session import Db
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
@@ -43,7 +42,6 @@ from medgrader.notifications.money import format_money
 from medgrader.notifications.notices import enqueue_returns_notice
 from medgrader.payments import returns_sql as sql
 from medgrader.payments.observations import (
-    OPEN_DISPUTE_STATUSES,
     DisputeSeen,
     Observation,
     RefundSeen,
@@ -60,12 +58,15 @@ def credits_to_take_back(*, credits: int, amount: int, returned: int) -> int:
     return min(credits, -(-credits * returned // amount))
 
 
-def payment_status(*, amount: int, refunded: int, dispute_status: str | None) -> PaymentStatus:
-    """An open dispute or a lost one says it all; otherwise (no dispute, or one won or closed
-    as an inquiry) the refunds do."""
-    if dispute_status in OPEN_DISPUTE_STATUSES:
+def payment_status(
+    *, amount: int, refunded: int, dispute_open: bool, dispute_lost: bool
+) -> PaymentStatus:
+    """An open dispute or a lost one (the newest dispute, as the database judges it by
+    payments.rules) says it all; otherwise (no dispute, or one won or closed as an inquiry)
+    the refunds do."""
+    if dispute_open:
         return PaymentStatus.DISPUTED
-    if dispute_status == "lost":
+    if dispute_lost:
         return PaymentStatus.DISPUTE_LOST
     if refunded >= amount:
         return PaymentStatus.REFUNDED
@@ -109,13 +110,13 @@ class LockedPayment:
         )
 
 
-async def lock_payment_by_id(session: SqlSession, payment_id: uuid.UUID) -> LockedPayment | None:
-    row = (await session.execute(sql.LOCK_BY_ID, {"id": payment_id})).one_or_none()
+async def lock_payment_by_id(db: Db, payment_id: uuid.UUID) -> LockedPayment | None:
+    row = (await db.execute(sql.LOCK_BY_ID, {"id": payment_id})).one_or_none()
     return None if row is None else LockedPayment.of(row)
 
 
-async def lock_payment_by_intent(session: SqlSession, payment_intent: str) -> LockedPayment | None:
-    row = (await session.execute(sql.LOCK_BY_INTENT, {"pi": payment_intent})).one_or_none()
+async def lock_payment_by_intent(db: Db, payment_intent: str) -> LockedPayment | None:
+    row = (await db.execute(sql.LOCK_BY_INTENT, {"pi": payment_intent})).one_or_none()
     return None if row is None else LockedPayment.of(row)
 
 
@@ -135,13 +136,12 @@ class ReturnsOutcome:
     def code(self) -> str:
         if not self.entries:
             return "returns_unchanged"
-        moved = sum(-e.amount if e.entry_type.value == "DEBIT" else e.amount for e in self.entries)
+        moved = sum(entry.delta for entry in self.entries)
         return f"returns_applied: {moved:+d} credits"
 
 
 async def apply_returns(
-    session: SqlSession,
-    ctx: AppContext,
+    db: Db,
     payment: LockedPayment,
     observations: list[Observation],
     *,
@@ -161,22 +161,22 @@ async def apply_returns(
             log.error("ALERT observation of another payment ignored", alert="returns_mismatch",
                       payment_id=str(payment.id), stripe_id=observation.stripe_id)  # fmt: skip
             continue
-        refund_row = await _record(session, payment, observation, actor_id)
-        payment, entry = await _settle(session, ctx, payment, observation, refund_row)
+        refund_row = await _record(db, payment, observation, actor_id)
+        payment, entry = await _settle(db, payment, observation, refund_row)
         if entry is not None:
             outcome.entries.append(entry)
         if refund_row is not None:
             share = refund_row.credits_clawed_back
             if refund_row.inserted and entry is not None and entry.entry_type.value == "DEBIT":
                 share = entry.amount
-                await session.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
+                await db.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
             outcome.refund_shares[observation.stripe_id] = share
     outcome.payment = payment
     return outcome
 
 
 async def _record(
-    session: SqlSession,
+    db: Db,
     payment: LockedPayment,
     observation: Observation,
     actor_id: uuid.UUID | None,
@@ -193,7 +193,7 @@ async def _record(
     }
     if isinstance(observation, RefundSeen):
         actor = actor_id or observation.admin_id
-        result = await session.execute(
+        result = await db.execute(
             sql.UPSERT_REFUND,
             common
             | {
@@ -203,7 +203,7 @@ async def _record(
             },
         )
         return result.one()
-    await session.execute(
+    await db.execute(
         sql.UPSERT_DISPUTE,
         common
         | {
@@ -215,20 +215,22 @@ async def _record(
 
 
 async def _settle(
-    session: SqlSession,
-    ctx: AppContext,
+    db: Db,
     payment: LockedPayment,
     observation: Observation,
     refund_row: Row[Any] | None,
 ) -> tuple[LockedPayment, LedgerEntry | None]:
-    totals = (await session.execute(sql.TOTALS, {"id": payment.id})).one()
+    totals = (await db.execute(sql.TOTALS, {"id": payment.id})).one()
     refunded = min(int(totals.refunded), payment.amount)
     disputed = min(int(totals.disputed), payment.amount)
     target = credits_to_take_back(
         credits=payment.credits, amount=payment.amount, returned=refunded + disputed
     )
     status = payment_status(
-        amount=payment.amount, refunded=refunded, dispute_status=totals.dispute_status
+        amount=payment.amount,
+        refunded=refunded,
+        dispute_open=totals.dispute_open,
+        dispute_lost=totals.dispute_lost,
     )
     charge = payment.charge or observation.charge
     if (refunded, disputed, target, status.value, charge) == (
@@ -236,7 +238,7 @@ async def _settle(
     ):  # fmt: skip
         return payment, None
     updated = (
-        await session.execute(
+        await db.execute(
             sql.UPDATE_TOTALS,
             {
                 "id": payment.id,
@@ -265,13 +267,13 @@ async def _settle(
     if delta == 0:
         return payment, None
     actor = refund_row.actor_id if refund_row is not None else None
-    entry = await _post(session, before, payment, observation, delta, actor)
-    await enqueue_returns_notice(session, ctx, entry.id)
+    entry = await _post(db, before, payment, observation, delta, actor)
+    await enqueue_returns_notice(db, entry.id)
     return payment, entry
 
 
 async def _post(
-    session: SqlSession,
+    db: Db,
     before: LockedPayment,
     after: LockedPayment,
     observation: Observation,
@@ -302,7 +304,7 @@ async def _post(
     if delta > 0:
         what = "Dispute" if source is SourceType.DISPUTE else "Refund"
         posting["description"] = f"{what} of {money}: {delta} credits taken back"
-        entry = await ledger.clawback(session, **posting)
+        entry = await ledger.clawback(db, **posting)
         if entry.balance_after < 0:
             log.error("ALERT a clawback took a balance below zero", alert="negative_balance",
                       student_id=str(after.student_id), payment_id=str(after.id),
@@ -310,7 +312,7 @@ async def _post(
     else:
         why = "dispute won" if source is SourceType.DISPUTE else f"refund {observation.status}"
         posting["description"] = f"{money} back to us ({why}): {-delta} credits returned"
-        entry = await ledger.credit(session, **posting)
+        entry = await ledger.credit(db, **posting)
     cause = "dispute" if source is SourceType.DISPUTE else "refund"
     direction = "taken_back" if delta > 0 else "given_back"
     metrics.CLAWBACKS.labels(cause=cause, outcome=direction).inc()

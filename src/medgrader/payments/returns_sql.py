@@ -1,17 +1,14 @@
 """The statements of the returns function (payments.returns): the payment's lock, the mirror
 of Stripe's refunds and disputes (observations only move them forward), the totals and their
-compare-and-set update. Plain SQL: the webhook runs them on the lean path too."""
+compare-and-set update."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
-from medgrader.db.lean import no_rows
-from medgrader.payments.observations import (
-    DISPUTE_STATUS_RANK,
-    REFUND_STATUS_RANK,
-    RETURNED_REFUND_STATUSES,
-)
+from medgrader.db.session import no_rows
+from medgrader.payments.observations import DISPUTE_STATUS_RANK, REFUND_STATUS_RANK
+from medgrader.payments.rules import LOST, counted_refund, open_dispute
 
 
 def _rank_sql(column: str, ranks: dict[str, int], unknown: int) -> str:
@@ -72,16 +69,20 @@ UPSERT_DISPUTE = no_rows(
     """  # noqa: S608 - only constant CASE expressions are interpolated
     )
 )
-RETURNED = ", ".join(f"'{status}'" for status in RETURNED_REFUND_STATUSES)
+# The totals by the rules (payments.rules), and what the newest dispute says of the status.
 TOTALS = text(
     f"""
+    WITH latest AS (
+        SELECT status FROM disputes WHERE payment_id = :id
+         ORDER BY stripe_created_at DESC, id DESC LIMIT 1
+    )
     SELECT COALESCE((SELECT SUM(amount_pence) FROM refunds
-                      WHERE payment_id = :id AND status IN ({RETURNED})), 0) AS refunded,
+                      WHERE payment_id = :id AND {counted_refund()}), 0) AS refunded,
            COALESCE((SELECT SUM(funds_withdrawn_pence) FROM disputes
                       WHERE payment_id = :id AND status <> 'won'), 0) AS disputed,
-           (SELECT status FROM disputes WHERE payment_id = :id
-             ORDER BY stripe_created_at DESC, id DESC LIMIT 1) AS dispute_status
-    """  # noqa: S608 - only the constant status list is interpolated
+           COALESCE((SELECT {open_dispute()} FROM latest), false) AS dispute_open,
+           COALESCE((SELECT status = '{LOST}' FROM latest), false) AS dispute_lost
+    """  # noqa: S608 - only the constant rules are interpolated
 )
 UPDATE_TOTALS = text(
     """

@@ -9,17 +9,14 @@ from typing import Any
 from sqlalchemy import Row
 
 from medgrader.auth.access import may_see
-from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
-from medgrader.core.errors import NotFound, Unprocessable
-from medgrader.db.lean import SqlSession
+from medgrader.auth.users import User
+from medgrader.core.cursor import decode_uuid_position, encode_position
+from medgrader.core.errors import Unprocessable
+from medgrader.db.session import Db
 from medgrader.models.payments import PaymentStatus
-from medgrader.models.users import User
 from medgrader.payments import repository
+from medgrader.payments.errors import PaymentNotFound
 from medgrader.payments.schemas import DisputeOut, PaymentOut, PaymentPage, RefundOut
-
-
-class PaymentNotFound(NotFound):
-    code, message = "payment_not_found", "No such payment."
 
 
 def parse_payment_id(payment_id: uuid.UUID | str) -> uuid.UUID:
@@ -70,13 +67,13 @@ def _payment(row: Row[Any], refunds: list[RefundOut], dispute: DisputeOut | None
     )
 
 
-async def _with_returns(session: SqlSession, rows: list[Row[Any]]) -> list[PaymentOut]:
+async def _with_returns(db: Db, rows: list[Row[Any]]) -> list[PaymentOut]:
     """The payments with their refunds and dispute: two queries for the whole page."""
     ids = [row.id for row in rows]
     if not ids:
         return []
     refunds: dict[uuid.UUID, list[RefundOut]] = {i: [] for i in ids}
-    for refund in await repository.refunds_of(session, ids):
+    for refund in await repository.refunds_of(db, ids):
         refunds[refund.payment_id].append(refund_out(refund))
     disputes = {
         d.payment_id: DisputeOut(
@@ -86,25 +83,17 @@ async def _with_returns(session: SqlSession, rows: list[Row[Any]]) -> list[Payme
             reason=d.reason,
             funds_withdrawn=d.funds_withdrawn_pence,
         )
-        for d in await repository.disputes_of(session, ids)
+        for d in await repository.disputes_of(db, ids)
     }
     return [_payment(row, refunds[row.id], disputes.get(row.id)) for row in rows]
 
 
-async def get_payment(session: SqlSession, user: User, payment_id: str) -> PaymentOut:
-    row = await repository.by_id(session, parse_payment_id(payment_id))
+async def get_payment(db: Db, user: User, payment_id: str) -> PaymentOut:
+    row = await repository.by_id(db, parse_payment_id(payment_id))
     if row is None or not may_see(user, row.student_id):
         raise PaymentNotFound()
-    (payment,) = await _with_returns(session, [row])
+    (payment,) = await _with_returns(db, [row])
     return payment
-
-
-def _decode_position(cursor: str) -> tuple[datetime, uuid.UUID]:
-    created, row_id = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(created), uuid.UUID(row_id)
-    except ValueError as exc:
-        raise InvalidCursor() from exc
 
 
 def parse_status_filter(raw: str | None) -> str | None:
@@ -117,7 +106,7 @@ def parse_status_filter(raw: str | None) -> str | None:
 
 
 async def list_payments(
-    session: SqlSession,
+    db: Db,
     *,
     limit: int,
     cursor: str | None,
@@ -129,9 +118,9 @@ async def list_payments(
 ) -> PaymentPage:
     """Newest first; one student's (`student_id`) or everyone's, optionally filtered."""
     rows = await repository.page(
-        session,
+        db,
         limit=limit + 1,  # one more tells whether another page exists
-        after=_decode_position(cursor) if cursor else None,
+        after=decode_uuid_position(cursor) if cursor else None,
         student_id=student_id,
         status=parse_status_filter(status),
         package_name=package_name,
@@ -141,8 +130,6 @@ async def list_payments(
     page = rows[:limit]
     more = len(rows) > limit
     return PaymentPage(
-        items=await _with_returns(session, page),
-        next_cursor=encode_cursor(page[-1].created_at.isoformat(), page[-1].id)
-        if more and page
-        else None,
+        items=await _with_returns(db, page),
+        next_cursor=encode_position(page[-1].created_at, page[-1].id) if more and page else None,
     )

@@ -3,8 +3,9 @@
 A request names the buckets it counts against (e.g. logins for this account and for this
 client address). One statement counts the hit in all of them and returns their totals; if any
 is over its limit the request is refused with 429 `rate_limited` and a Retry-After saying when
-that window ends. The hit is committed in its own short transaction, so a request that then
-fails (a wrong password) still counts.
+that window ends. The edge runs the hit as the first statement of the request's unit of work
+and commits it before the work it limits (medgrader.db.transactions.external_call, or a refusal
+that keeps its transaction), so a request that then fails (a wrong password) still counts.
 
 Subjects (emails, addresses) are stored only as a keyed hash.
 """
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from medgrader.core.context import AppContext, short_transaction
-from medgrader.core.errors import TooManyRequests
+from medgrader.core.context import AppContext
+from medgrader.core.errors import RateLimited
+from medgrader.db.session import Db
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,6 @@ class Bucket:
     name: str  # what is limited, e.g. "login:account"
     subject: str  # whose, e.g. the email
     limit: Limit
-
-
-class RateLimited(TooManyRequests):
-    code, message = "rate_limited", "Too many requests; try again later."
-
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(retry_after, 1))})
 
 
 _HIT = text(
@@ -70,29 +65,22 @@ def bucket_key(secret: str, bucket: Bucket) -> str:
     return f"{bucket.name}:{bucket.limit.seconds}:{digest.hexdigest()[:40]}"
 
 
-async def hit(ctx: AppContext, *buckets: Bucket, message: str | None = None) -> None:
+async def hit(db: Db, ctx: AppContext, *buckets: Bucket, message: str | None = None) -> None:
     """Count one request against every bucket; RateLimited if any is now over its limit.
 
-    Call it before the request's own session has run a statement: the count takes a
-    connection of its own for a moment (the request's session has none yet, see
-    core.deps.db_session), and commits whatever the request does next.
+    The bucket rows stay locked until the transaction ends: the edge commits the hit before
+    any slow work (see the module docstring).
     """
     if not buckets:
         return
     by_key = {bucket_key(ctx.tokens.secret, b): b for b in buckets}
     keys = sorted(by_key)  # one lock order for every caller: no deadlocks between buckets
-    async with short_transaction(ctx) as session:
-        rows = (
-            await session.execute(
-                _HIT, {"keys": keys, "windows": [by_key[k].limit.seconds for k in keys]}
-            )
-        ).all()
+    params = {"keys": keys, "windows": [by_key[k].limit.seconds for k in keys]}
+    rows = (await db.execute(_HIT, params)).all()
     over = [row for row in rows if row.hits > by_key[row.key].limit.hits]
     if over:
         raise RateLimited(max(row.retry_after for row in over), message)
 
 
-async def purge_expired(ctx: AppContext) -> int:
-    async with short_transaction(ctx) as session:
-        result = await session.execute(_PURGE)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+async def purge_expired(db: Db) -> int:
+    return (await db.execute(_PURGE)).rowcount

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from medgrader.auth import revocation, service
+from medgrader.auth import flows, revocation
 from medgrader.auth.google_signin import sign_in_with_id_token
 from medgrader.auth.schemas import (
     GoogleSignInRequest,
@@ -14,10 +14,10 @@ from medgrader.auth.schemas import (
     RegisterRequest,
     VerifyOtpRequest,
 )
-from medgrader.auth.service import INVALID_CODE_MESSAGE, LOCKED_CODE_MESSAGE, OtpOutcome
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.auth.users import User
+from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.errors import AppError
-from medgrader.models.users import User
+from medgrader.core.statuses import status_of
 from medgrader.security.client import ClientAddress
 from medgrader.web.deps import Csrf, Form, PageSession, Viewer
 from medgrader.web.forms import FormInvalid, safe_next, validated
@@ -51,32 +51,32 @@ async def login_page(request: Request, ctx: Ctx, _: PageSession, next: str = "")
 
 @router.post("/login", dependencies=[Csrf])
 async def login(
-    request: Request, ctx: Ctx, session: DbSession, form: Form, address: ClientAddress
+    request: Request, ctx: Ctx, db: RequestDb, form: Form, address: ClientAddress
 ) -> Response:
     email, target = form.get("email", "").strip(), form.get("next", "")
     try:
         body = validated(LoginRequest, {"email": email, "password": form.get("password", "")})
-        user = await service.login(session, ctx, body.email, body.password, address)
+        user = await flows.login(db, ctx, body.email, body.password, address)
     except (FormInvalid, AppError) as exc:
-        status = exc.status_code if isinstance(exc, AppError) else 422
+        status = status_of(exc) if isinstance(exc, AppError) else 422
         return render(request, "login.html", status, error=exc.message, email=email, next=target,
                       **page_options(ctx.settings))  # fmt: skip
     return _sign_in(request, user, safe_next(target, home_of(user)))
 
 
 @router.post("/login/google", dependencies=[Csrf])
-async def google_login(request: Request, ctx: Ctx, session: DbSession, form: Form) -> Response:
+async def google_login(request: Request, ctx: Ctx, db: RequestDb, form: Form) -> Response:
     """The ID token the Google button returned, posted with the page's CSRF token: signed in
     by the service of POST /api/auth/google (a new account is a student's, with the welcome
     bonus once), then on to the wallet (or `next`)."""
     target = form.get("next", "")
     try:
         body = validated(GoogleSignInRequest, {"idToken": form.get("credential", "")})
-        result = await sign_in_with_id_token(session, ctx, body.id_token, body.role)
+        result = await sign_in_with_id_token(db, ctx, body.id_token, body.role)
     except (FormInvalid, AppError) as exc:
-        if isinstance(exc, AppError) and exc.status_code == 404:
+        if isinstance(exc, AppError) and status_of(exc) == 404:
             raise  # GOOGLE_CLIENT_IDS unset: there is no such sign-in
-        status = exc.status_code if isinstance(exc, AppError) else 422
+        status = status_of(exc) if isinstance(exc, AppError) else 422
         return render(request, "login.html", status, error=exc.message, next=target,
                       **page_options(ctx.settings))  # fmt: skip
     return _sign_in(request, result.user, safe_next(target, home_of(result.user)))
@@ -89,16 +89,16 @@ async def signup_page(request: Request, ctx: Ctx, _: PageSession) -> Response:
 
 @router.post("/signup", dependencies=[Csrf])
 async def signup(
-    request: Request, ctx: Ctx, session: DbSession, form: Form, address: ClientAddress
+    request: Request, ctx: Ctx, db: RequestDb, form: Form, address: ClientAddress
 ) -> Response:
     values = {k: form.get(k, "").strip() for k in ("email", "firstName", "lastName")}
     try:
         body = validated(
             RegisterRequest, {**values, "password": form.get("password", ""), "role": "student"}
         )
-        await service.register(session, ctx, body, address)
+        await flows.register(db, ctx, body, address)
     except (FormInvalid, AppError) as exc:
-        status = exc.status_code if isinstance(exc, AppError) else 422
+        status = status_of(exc) if isinstance(exc, AppError) else 422
         return render(request, "signup.html", status, error=exc.message, values=values,
                       **page_options(ctx.settings))  # fmt: skip
     minutes = ctx.settings.otp_ttl_seconds // 60
@@ -107,7 +107,7 @@ async def signup(
 
 @router.post("/signup/verify", dependencies=[Csrf])
 async def verify(
-    request: Request, ctx: Ctx, session: DbSession, form: Form, address: ClientAddress
+    request: Request, ctx: Ctx, db: RequestDb, form: Form, address: ClientAddress
 ) -> Response:
     email = form.get("email", "").strip()
     try:
@@ -115,19 +115,15 @@ async def verify(
     except FormInvalid:
         return render(request, "verify.html", 422, email=email, error="Enter the 6-digit code.")
     try:
-        result = await service.verify_otp(session, ctx, body.email, body.otp, address)
+        user = await flows.verify_otp(db, ctx, body.email, body.otp, address)
     except AppError as exc:
-        return render(request, "verify.html", exc.status_code, email=email, error=exc.message)
-    if result.outcome is not OtpOutcome.OK or result.user is None:
         # Rendered, not raised: the wrong-attempt count commits with this answer.
-        locked = result.outcome is OtpOutcome.LOCKED
-        message = LOCKED_CODE_MESSAGE if locked else INVALID_CODE_MESSAGE
-        return render(request, "verify.html", 429 if locked else 400, email=email, error=message)
-    return _sign_in(request, result.user, home_of(result.user))
+        return render(request, "verify.html", status_of(exc), email=email, error=exc.message)
+    return _sign_in(request, user, home_of(user))
 
 
 @router.post("/logout", dependencies=[Csrf])
-async def logout(request: Request, session: PageSession, db: DbSession) -> Response:
+async def logout(request: Request, session: PageSession, db: RequestDb) -> Response:
     """Revoke this session on the server (a kept copy of the cookie is dead too), then replace
     the cookie with a fresh anonymous one."""
     claims = session.claims()

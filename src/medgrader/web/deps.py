@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from medgrader.auth import repository as users
 from medgrader.auth import revocation
-from medgrader.core.context import short_transaction
-from medgrader.core.deps import Ctx
+from medgrader.auth.errors import AdminOnly, StudentOnly
+from medgrader.auth.users import User
+from medgrader.core.deps import RequestDb
 from medgrader.core.errors import Forbidden
-from medgrader.models.users import User
 from medgrader.web.rendering import STATE_NEW_SESSION, STATE_SESSION
 from medgrader.web.session import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, BrowserSession
 
@@ -22,14 +21,6 @@ class LoginRequired(Exception):
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
         self.next_path = next_path
-
-
-class AdminsOnly(Forbidden):
-    code, message = "admin_only", "This page is for administrators only."
-
-
-class StudentsOnly(Forbidden):
-    code, message = "student_only", "The wallet is for student accounts."
 
 
 class CsrfRefused(Forbidden):
@@ -56,17 +47,17 @@ async def page_session(request: Request) -> BrowserSession:
 PageSession = Annotated[BrowserSession, Depends(page_session)]
 
 
-async def page_viewer(request: Request, ctx: Ctx, session: PageSession) -> User | None:
-    """The signed-in user (read in a transaction of its own), or None."""
+async def page_viewer(request: Request, db: RequestDb, session: PageSession) -> User | None:
+    """The signed-in user, or None: the cookie session's claims checked by the one token
+    statement (auth.revocation) on the request's unit of work, as for a bearer token. A page
+    that calls Stripe wraps the call in `external_call`, like an endpoint."""
     if session.user_id is None:
         return None
     claims = session.claims()
     if claims is None:
         return None
-    async with short_transaction(ctx) as db:
-        # Signed out (this session revoked) or every session ended (a password reset).
-        live = await revocation.is_live(db, claims)
-        user = await users.user_by_id(db, session.user_id) if live else None
+    # None when signed out (this session revoked) or every session ended (a password reset).
+    user = await revocation.live_user(db, claims)
     request.state.viewer = user
     return user
 
@@ -82,14 +73,14 @@ async def signed_in(request: Request, viewer: Viewer) -> User:
 
 
 async def signed_in_student(user: Annotated[User, Depends(signed_in)]) -> User:
-    if user.role != "student":
-        raise StudentsOnly()
+    if not user.is_student:
+        raise StudentOnly("The wallet is for student accounts.")
     return user
 
 
 async def signed_in_admin(user: Annotated[User, Depends(signed_in)]) -> User:
     if not user.is_admin:
-        raise AdminsOnly()
+        raise AdminOnly("This page is for administrators only.")
     return user
 
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from medgrader.core.errors import AppError
+from medgrader.core.statuses import status_of
 from medgrader.web.deps import LoginRequired
 from medgrader.web.rendering import redirect, render
 
@@ -46,7 +47,7 @@ def install_page_errors(app: FastAPI) -> None:
         assert isinstance(exc, AppError)
         if not is_page(request):
             return await api_app_error(request, exc)
-        return _error_page(request, exc.status_code, exc.message, exc.code)
+        return _error_page(request, status_of(exc), exc.message, exc.code)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

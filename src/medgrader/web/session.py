@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from starlette.responses import Response
 
-from medgrader.auth.tokens import AccessClaims
 from medgrader.config import Environment, Settings
+from medgrader.core.tokens import AccessClaims
 
 COOKIE_NAME = "medgrader_session"
 CSRF_FIELD = "csrf_token"

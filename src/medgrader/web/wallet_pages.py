@@ -7,17 +7,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from medgrader.auth.users import User
 from medgrader.catalog import service as catalog
+from medgrader.catalog.errors import PackageNotFound
 from medgrader.checkout import service as checkout
-from medgrader.checkout.stripe_sync import refresh_pending, start_checkout
-from medgrader.core.context import short_transaction
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.checkout.errors import CheckoutNotFound
+from medgrader.checkout.flows import refresh_pending, start_checkout
+from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.errors import AppError
+from medgrader.core.statuses import status_of
 from medgrader.credits import service as credits
-from medgrader.models.users import User
+from medgrader.db.session import Db
 from medgrader.payments import service as payments
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
 from medgrader.web.rendering import redirect, render
@@ -37,14 +39,14 @@ OUTCOMES = {
 
 async def _wallet(
     request: Request,
-    session: AsyncSession,
+    db: Db,
     user: User,
     *,
     cursor: str | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    balances = await credits.get_balances(session, user.id)
+    balances = await credits.get_balances(db, user.id)
     return render(
         request,
         "wallet.html",
@@ -52,14 +54,10 @@ async def _wallet(
         balance=balances.balance,
         held=balances.held,
         available=balances.available,
-        history=await credits.list_transactions(
-            session, user.id, limit=HISTORY_PAGE, cursor=cursor
-        ),
-        packages=await catalog.list_packages(session),
+        history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
+        packages=await catalog.list_packages(db),
         payments=(
-            await payments.list_payments(
-                session, limit=PAYMENTS_SHOWN, cursor=None, student_id=user.id
-            )
+            await payments.list_payments(db, limit=PAYMENTS_SHOWN, cursor=None, student_id=user.id)
         ).items,
         error=error,
     )
@@ -67,49 +65,48 @@ async def _wallet(
 
 @router.get("/wallet")
 async def wallet(
-    request: Request, user: PageStudent, session: DbSession, cursor: Cursor = None
+    request: Request, user: PageStudent, db: RequestDb, cursor: Cursor = None
 ) -> Response:
-    return await _wallet(request, session, user, cursor=cursor)
+    return await _wallet(request, db, user, cursor=cursor)
 
 
 @router.get("/wallet/history")
 async def history_page(
-    request: Request, user: PageStudent, session: DbSession, cursor: Cursor = None
+    request: Request, user: PageStudent, db: RequestDb, cursor: Cursor = None
 ) -> Response:
     """The next page of history rows, for the wallet's "Older entries" button (HTMX)."""
-    history = await credits.list_transactions(session, user.id, limit=HISTORY_PAGE, cursor=cursor)
+    history = await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor)
     return render(request, "partials/history_rows.html", history=history)
 
 
 @router.post("/wallet/buy", dependencies=[Csrf])
-async def buy(request: Request, user: PageStudent, ctx: Ctx, form: Form) -> Response:
-    """Create the Checkout Session (the same service as POST /api/payments/credit-checkout)
+async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form: Form) -> Response:
+    """Create the Checkout Session (the same flow as POST /api/payments/credit-checkout)
     and send the browser to Stripe's page."""
     try:
         package_id = uuid.UUID(form.get("package_id", ""))
     except ValueError:
-        raise catalog.PackageNotFound() from None
+        raise PackageNotFound() from None
     try:
-        created = await start_checkout(ctx, user, package_id)
+        created = await start_checkout(db, ctx, user, package_id)
     except AppError as exc:
-        async with short_transaction(ctx) as session:
-            return await _wallet(request, session, user, error=exc.message, status=exc.status_code)
+        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
 
 
 @router.get("/credits/success")
-async def success(request: Request, user: PageUser, ctx: Ctx, session_id: str = "") -> Response:
+async def success(
+    request: Request, user: PageUser, db: RequestDb, ctx: Ctx, session_id: str = ""
+) -> Response:
     """Where Stripe returns the buyer. Like the status endpoint: a PENDING session is asked
-    about at Stripe (no transaction open meanwhile) and fulfilled if paid. The owner sees the
+    about at Stripe (no connection held meanwhile) and fulfilled if paid. The owner sees the
     outcome; anyone else is told there is no such session."""
-    async with short_transaction(ctx) as session:
-        row = await checkout.find_session(session, user, session_id) if session_id else None
+    row = await checkout.find_session(db, user, session_id) if session_id else None
     if row is None or row.student_id != user.id:
         # Even an admin: the outcome page is the buyer's (admins have the back office).
-        raise checkout.CheckoutNotFound()
-    row = await refresh_pending(ctx, row)
-    async with short_transaction(ctx) as session:
-        balance = await credits.get_balance(session, row.student_id)
+        raise CheckoutNotFound()
+    row = await refresh_pending(db, ctx, row)
+    balance = await credits.get_balance(db, row.student_id)
     return render(
         request,
         "success.html",
@@ -133,9 +130,7 @@ async def dashboard(request: Request) -> Response:
 
 
 @router.get("/wallet/payments/{payment_id}")
-async def payment(
-    request: Request, payment_id: str, user: PageStudent, session: DbSession
-) -> Response:
+async def payment(request: Request, payment_id: str, user: PageStudent, db: RequestDb) -> Response:
     """The student's own payment with its refunds (the service answers 404 for others')."""
-    found = await payments.get_payment(session, user, payment_id)
+    found = await payments.get_payment(db, user, payment_id)
     return render(request, "wallet_payment.html", payment=found)

@@ -8,13 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from medgrader.auth.deps import BriefAdmin, CurrentAdmin
-from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.auth.deps import CurrentAdmin
+from medgrader.core.cursor import decode_position, encode_position
+from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.openapi import errors
 from medgrader.core.schemas import ApiModel
+from medgrader.db.transactions import external_call
 from medgrader.webhooks import repository as inbox
-from medgrader.webhooks.replay import WebhookEventNotFound, replay_event
+from medgrader.webhooks.errors import WebhookEventNotFound
+from medgrader.webhooks.flows import replay_event
 from medgrader.webhooks.service import handled_types
 
 router = APIRouter(prefix="/api/admin/webhook-events", tags=["admin"])
@@ -51,7 +53,7 @@ class ReplayOut(ApiModel):
 @router.get("", response_model=WebhookEventPage, responses=errors(400, s400="invalid_cursor"))
 async def list_events(
     admin: CurrentAdmin,
-    session: DbSession,
+    db: RequestDb,
     status: Annotated[
         inbox.InboxStatus | None,
         Query(
@@ -66,15 +68,9 @@ async def list_events(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> WebhookEventPage:
     """Stored Stripe events, newest first."""
-    after = None
-    if cursor:
-        received, event_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(received), event_id)
-        except ValueError as exc:
-            raise InvalidCursor() from exc
+    after = decode_position(cursor) if cursor else None
     rows = await inbox.page(
-        session, limit=limit + 1, after=after, handled=handled_types(),
+        db, limit=limit + 1, after=after, handled=handled_types(),
         event_type=type_filter or None, status=status.value if status else None,
     )  # fmt: skip
     page = rows[:limit]
@@ -88,13 +84,13 @@ async def list_events(
     more = len(rows) > limit
     return WebhookEventPage(
         items=items,
-        next_cursor=encode_cursor(page[-1].received_at.isoformat(), page[-1].id) if more else None,
+        next_cursor=encode_position(page[-1].received_at, page[-1].id) if more else None,
     )
 
 
 @router.get("/{event_id}", response_model=WebhookEventDetail)
-async def get_event(event_id: str, admin: CurrentAdmin, session: DbSession) -> WebhookEventDetail:
-    row = await inbox.stored(session, event_id, handled_types())
+async def get_event(event_id: str, admin: CurrentAdmin, db: RequestDb) -> WebhookEventDetail:
+    row = await inbox.stored(db, event_id, handled_types())
     if row is None:
         raise WebhookEventNotFound()
     return WebhookEventDetail(
@@ -113,10 +109,11 @@ async def get_event(event_id: str, admin: CurrentAdmin, session: DbSession) -> W
         502: {"description": "Stripe could not be asked; the event stays unprocessed"},
     },
 )
-async def replay(event_id: str, admin: BriefAdmin, ctx: Ctx) -> ReplayOut:
+async def replay(event_id: str, admin: CurrentAdmin, db: RequestDb, ctx: Ctx) -> ReplayOut:
     """Process one stored event not processed yet through today's handlers (one of a type
     still without a handler stays unhandled)."""
-    result = await replay_event(ctx, event_id)
+    async with external_call(db):  # the replay asks Stripe first: this request holds nothing
+        result = await replay_event(ctx, event_id)
     return ReplayOut(
         id=result.event_id,
         type=result.event_type,

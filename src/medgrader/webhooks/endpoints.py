@@ -11,14 +11,8 @@ from fastapi.responses import Response
 from medgrader.core import metrics
 from medgrader.core.context import AppContext
 from medgrader.core.errors import error_response
-from medgrader.db.lean import lean_transaction
-from medgrader.webhooks.service import (
-    MalformedEvent,
-    handle_event,
-    parse_event,
-    prepare_event,
-    record_failure,
-)
+from medgrader.webhooks.flows import deliver
+from medgrader.webhooks.service import MalformedEvent, parse_event
 from medgrader.webhooks.signature import InvalidSignature, verify_signature
 
 log = structlog.get_logger(__name__)
@@ -57,18 +51,15 @@ async def stripe_webhook(request: Request) -> Response:
 
     raw = body.decode("utf-8")
     try:
-        # Refunds and disputes ask Stripe what is true now, before any transaction opens.
-        prepared = await prepare_event(ctx, event)
-        # One transaction: inbox row, credit, payment, session status, receipt job,
-        # processed_at. It commits when the block ends; an exception rolls all of it back and
-        # the error handler answers 500 (502 if Stripe failed), so Stripe's retry processes
-        # the event afresh. Pipeline mode batches the statements into a few round trips (see
-        # medgrader.db.lean).
-        async with lean_transaction(ctx.lean_pool) as session:
-            outcome = await handle_event(session, ctx, event, raw, prepared)
-    except Exception as exc:
+        # One unit of work (webhooks.flows): refunds and disputes first ask Stripe what is true
+        # now, with no connection held; then one transaction: inbox row, credit, payment,
+        # session status, receipt job, processed_at. An exception rolls all of it back, is
+        # recorded on the event, and the error handler answers 500 (502 if Stripe failed), so
+        # Stripe's retry processes the event afresh. Pipeline mode batches the statements into
+        # a few round trips (see medgrader.db.session).
+        outcome = await deliver(ctx, event, raw)
+    except Exception:
         metrics.WEBHOOK_EVENTS.labels(type=event.type, outcome="error").inc()
-        await record_failure(ctx, event, raw, exc)
         raise
     # Counted once committed: the outcome is what the inbox row now records.
     metrics.WEBHOOK_EVENTS.labels(type=event.type, outcome=metrics.outcome_label(outcome)).inc()

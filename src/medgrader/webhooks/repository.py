@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, text
 
-from medgrader.db.lean import SqlSession, no_rows
+from medgrader.db.session import Db, no_rows
 
 # The raw body goes in as text and PostgreSQL checks it: no second JSON encoding in Python.
 # Stored as json, not jsonb: the exact bytes Stripe signed, and jsonb would refuse a \u0000
@@ -100,47 +100,43 @@ _PAGE = text(
 )
 
 
-async def claim_event(session: SqlSession, event_id: str, event_type: str, payload: str) -> bool:
+async def claim_event(db: Db, event_id: str, event_type: str, payload: str) -> bool:
     """True if the event is to be handled now (new, or stored and not processed)."""
-    result = await session.execute(CLAIM, {"id": event_id, "type": event_type, "payload": payload})
+    result = await db.execute(CLAIM, {"id": event_id, "type": event_type, "payload": payload})
     return result.first() is not None
 
 
-async def mark_processed(session: SqlSession, event_id: str, outcome: str) -> None:
-    await session.execute(PROCESSED, {"id": event_id, "outcome": outcome})
+async def mark_processed(db: Db, event_id: str, outcome: str) -> None:
+    await db.execute(PROCESSED, {"id": event_id, "outcome": outcome})
 
 
-async def note_unprocessed(session: SqlSession, event_id: str, outcome: str) -> None:
+async def note_unprocessed(db: Db, event_id: str, outcome: str) -> None:
     """Say why the event is kept unprocessed, leaving processed_at NULL so it can be replayed."""
-    await session.execute(_NOTED, {"id": event_id, "outcome": outcome})
+    await db.execute(_NOTED, {"id": event_id, "outcome": outcome})
 
 
-async def note_failure(
-    session: SqlSession, event_id: str, event_type: str, payload: str, error: str
-) -> None:
-    await session.execute(
+async def note_failure(db: Db, event_id: str, event_type: str, payload: str, error: str) -> None:
+    await db.execute(
         _FAILED,
         {"id": event_id, "type": event_type, "payload": payload,
          "outcome": (FAILED_PREFIX + error)[:2000]},
     )  # fmt: skip
 
 
-async def is_processed(session: SqlSession, event_id: str) -> bool:
-    return bool(await session.scalar(_IS_PROCESSED, {"id": event_id}))
+async def is_processed(db: Db, event_id: str) -> bool:
+    return bool(await db.scalar(_IS_PROCESSED, {"id": event_id}))
 
 
-async def stored(session: SqlSession, event_id: str, handled: Sequence[str]) -> Row[Any] | None:
-    return (
-        await session.execute(_STORED, {"id": event_id, "handled": list(handled)})
-    ).one_or_none()
+async def stored(db: Db, event_id: str, handled: Sequence[str]) -> Row[Any] | None:
+    return (await db.execute(_STORED, {"id": event_id, "handled": list(handled)})).one_or_none()
 
 
-async def claim_stored(session: SqlSession, event_id: str) -> bool:
-    return (await session.execute(_CLAIM_STORED, {"id": event_id})).first() is not None
+async def claim_stored(db: Db, event_id: str) -> bool:
+    return (await db.execute(_CLAIM_STORED, {"id": event_id})).first() is not None
 
 
 async def page(
-    session: SqlSession,
+    db: Db,
     *,
     limit: int,
     after: tuple[datetime, str] | None,
@@ -150,7 +146,7 @@ async def page(
     since: datetime | None = None,
 ) -> list[Row[Any]]:
     after_received, after_id = after if after is not None else (None, None)
-    result = await session.execute(
+    result = await db.execute(
         _PAGE,
         {"type": event_type, "status": status, "since": since, "handled": list(handled),
          "after_received": after_received, "after_id": after_id, "limit": limit},
@@ -181,7 +177,7 @@ _PURGE = text(
 )
 
 
-async def purge_batch(session: SqlSession, *, days: int, batch: int, handled: Sequence[str]) -> int:
+async def purge_batch(db: Db, *, days: int, batch: int, handled: Sequence[str]) -> int:
     """Delete up to `batch` events past retention (see _PURGE); how many went."""
     params = {"days": days, "batch": batch, "handled": list(handled)}
-    return int((await session.execute(_PURGE, params)).scalar_one())
+    return int((await db.execute(_PURGE, params)).scalar_one())

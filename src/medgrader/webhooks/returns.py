@@ -3,7 +3,7 @@
 An event says what was true when it was sent; deliveries come in any order, more than once,
 and late (a `charge.refunded` from before a `refund.failed`). So every one of these events is
 handled the same way: the payment's refunds and disputes as Stripe has them NOW are fetched
-(outside any transaction: no pooled connection held while Stripe answers), and handed, with
+(between transactions: no pooled connection held while Stripe answers), and handed, with
 the event's own object, to the one returns function, which records them and posts whatever the
 rule asks for. Observations only move a refund or dispute forward, so it does not matter which
 of two concurrent handlers commits first: the payment ends equal to the rule applied to what
@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from medgrader.checkout.fulfilment import Outcome, apply_stripe_session
 from medgrader.core.context import AppContext
-from medgrader.db.lean import SqlSession, lean_transaction
+from medgrader.db.session import Db
 from medgrader.payments.observations import (
     DisputeSeen,
     MalformedStripeObject,
@@ -78,13 +78,18 @@ def payment_intent_of(obj: dict[str, Any]) -> str:
 _PAYMENT_KNOWN = text("SELECT 1 FROM payments WHERE stripe_payment_intent_id = :pi")
 
 
-async def ask_stripe(ctx: AppContext, obj: dict[str, Any]) -> StripeNow:
-    """Call with no transaction open. Raises the gateway's BadGateway if Stripe cannot
-    answer (the delivery then fails and Stripe sends it again)."""
+async def payment_known(db: Db, obj: dict[str, Any]) -> tuple[str, bool]:
+    """The event's payment intent, and whether we have its payment (read before Stripe is
+    asked). Raises NoPaymentIntent."""
     intent = payment_intent_of(obj)
-    async with lean_transaction(ctx.lean_pool) as session:
-        known = await session.scalar(_PAYMENT_KNOWN, {"pi": intent}) is not None
-    sessions = () if known else tuple(await ctx.stripe.sessions_for_intent(intent))
+    return intent, await db.scalar(_PAYMENT_KNOWN, {"pi": intent}) is not None
+
+
+async def ask_stripe(ctx: AppContext, obj: dict[str, Any], *, known: tuple[str, bool]) -> StripeNow:
+    """Call with no connection held (webhooks.flows). Raises the gateway's BadGateway if
+    Stripe cannot answer (the delivery then fails and Stripe sends it again)."""
+    intent, payment_exists = known
+    sessions = () if payment_exists else tuple(await ctx.stripe.sessions_for_intent(intent))
     refunds, disputes = await ctx.stripe.payment_returns(intent)
     return StripeNow(intent, refunds, disputes, sessions)
 
@@ -118,19 +123,17 @@ def _observations(event_type: str, obj: dict[str, Any], now: StripeNow) -> list[
     return seen
 
 
-async def apply_stripe_now(
-    session: SqlSession, ctx: AppContext, event_type: str, obj: dict[str, Any], now: StripeNow
-) -> Outcome:
+async def apply_stripe_now(db: Db, event_type: str, obj: dict[str, Any], now: StripeNow) -> Outcome:
     observations = _observations(event_type, obj, now)
-    payment = await lock_payment_by_intent(session, now.payment_intent)
+    payment = await lock_payment_by_intent(db, now.payment_intent)
     for stripe_session in now.sessions if payment is None else ():
         # Ours and paid: fulfilled now (or found fulfilled meanwhile); anyone else's: ignored.
-        await apply_stripe_session(session, ctx, stripe_session)
-        payment = await lock_payment_by_intent(session, now.payment_intent)
+        await apply_stripe_session(db, stripe_session)
+        payment = await lock_payment_by_intent(db, now.payment_intent)
     if payment is None:
         log.error("ALERT refund or dispute for a payment we do not know", alert="unknown_payment",
                   event_type=event_type, payment_intent=now.payment_intent,
                   stripe_id=obj.get("id"))  # fmt: skip
         return Outcome(UNKNOWN_PAYMENT, processed=False)
-    outcome = await apply_returns(session, ctx, payment, observations)
+    outcome = await apply_returns(db, payment, observations)
     return Outcome(outcome.code, payment_id=payment.id)

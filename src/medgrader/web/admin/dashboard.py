@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from medgrader.analytics import service as analytics
-from medgrader.core.deps import DbSession
+from medgrader.audit.runs import audit_and_record
+from medgrader.core.deps import RequestDb
 from medgrader.core.errors import AppError
-from medgrader.ledger.audit_runs import audit_and_record
 from medgrader.web.charts import daily_revenue
 from medgrader.web.deps import Csrf, PageAdmin
 from medgrader.web.rendering import redirect, render
@@ -23,7 +23,7 @@ PRESETS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
 async def dashboard(
     request: Request,
     _: PageAdmin,
-    session: DbSession,
+    db: RequestDb,
     from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     to: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
@@ -34,11 +34,9 @@ async def dashboard(
         )
     except AppError as exc:
         error, chosen = exc.message, analytics.day_range(None, None)
-    cards = [
-        (label, await analytics.money(session, analytics.last_days(n))) for label, n in PRESETS
-    ]
-    summary = await analytics.summary(session, chosen)
-    daily = await analytics.daily(session, chosen)
+    cards = [(label, await analytics.money(db, analytics.last_days(n))) for label, n in PRESETS]
+    summary = await analytics.summary(db, chosen)
+    daily = await analytics.daily(db, chosen)
     return render(
         request,
         "admin/dashboard.html",
@@ -51,7 +49,7 @@ async def dashboard(
 
 
 @router.post("/admin/audit", dependencies=[Csrf])
-async def run_audit_now(request: Request, _: PageAdmin, session: DbSession) -> Response:
+async def run_audit_now(request: Request, _: PageAdmin, db: RequestDb) -> Response:
     """Run the ledger audit now (the periodic job does it hourly) and store the result."""
-    await audit_and_record(session)
+    await audit_and_record(db)
     return redirect(request, "/admin#audit")

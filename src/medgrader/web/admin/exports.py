@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,8 +11,10 @@ from starlette.responses import Response, StreamingResponse
 
 from medgrader.analytics import service as analytics
 from medgrader.backoffice import exports
+from medgrader.core.context import AppContext
 from medgrader.core.deps import Ctx
 from medgrader.core.errors import NotFound
+from medgrader.db.transactions import unit_of_work
 from medgrader.web.deps import PageAdmin
 from medgrader.web.rendering import render
 
@@ -44,7 +48,17 @@ async def export_csv(
     )
     filename = f"{name}-{days.first.isoformat()}-to-{days.last.isoformat()}.csv"
     return StreamingResponse(
-        EXPORTS[name](ctx, days.start, days.end),
+        _streamed(ctx, name, days.start, days.end),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+async def _streamed(
+    ctx: AppContext, name: str, start: datetime, end: datetime
+) -> AsyncIterator[str]:
+    """The export's own unit of work, streaming (no pipeline: a server-side cursor), opened
+    when the response starts and ended with it: the request's own has committed by then."""
+    async with unit_of_work(ctx.db_pool, pipeline=False) as db:
+        async for chunk in EXPORTS[name](db, start, end):
+            yield chunk

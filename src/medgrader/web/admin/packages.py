@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from medgrader.catalog import service as catalog
 from medgrader.catalog.schemas import PackageCreate, PackageUpdate
-from medgrader.core.deps import DbSession
+from medgrader.core.deps import RequestDb
 from medgrader.core.errors import AppError
+from medgrader.core.statuses import status_of
+from medgrader.db.session import Db
 from medgrader.web.deps import Csrf, Form, PageAdmin
 from medgrader.web.forms import FormInvalid, validated
 from medgrader.web.money import parse_int, parse_pounds
@@ -40,7 +41,7 @@ def _body(form: dict[str, str]) -> dict[str, object]:
 
 async def _list_page(
     request: Request,
-    session: AsyncSession,
+    db: Db,
     *,
     values: dict[str, str] | None = None,
     error: str | None = None,
@@ -50,7 +51,7 @@ async def _list_page(
         request,
         "admin/packages.html",
         status,
-        packages=await catalog.list_packages(session, include_inactive=True),
+        packages=await catalog.list_packages(db, include_inactive=True),
         values=values or {},
         error=error,
         section="packages",
@@ -58,41 +59,39 @@ async def _list_page(
 
 
 @router.get("/admin/packages")
-async def packages(request: Request, _: PageAdmin, session: DbSession) -> Response:
-    return await _list_page(request, session)
+async def packages(request: Request, _: PageAdmin, db: RequestDb) -> Response:
+    return await _list_page(request, db)
 
 
 @router.post("/admin/packages", dependencies=[Csrf])
-async def create(request: Request, _: PageAdmin, session: DbSession, form: Form) -> Response:
+async def create(request: Request, _: PageAdmin, db: RequestDb, form: Form) -> Response:
     values = {k: form.get(k, "") for k in FIELDS}
     try:
         body = validated(PackageCreate, {**_body(form), "isActive": "active" in form})
-        await catalog.create_package(session, body)
+        await catalog.create_package(db, body)
     except (FormInvalid, AppError) as exc:
-        status = exc.status_code if isinstance(exc, AppError) else 422
-        return await _list_page(request, session, values=values, error=exc.message, status=status)
+        status = status_of(exc) if isinstance(exc, AppError) else 422
+        return await _list_page(request, db, values=values, error=exc.message, status=status)
     return redirect(request, "/admin/packages")
 
 
 @router.get("/admin/packages/{package_id}")
-async def edit_page(
-    request: Request, package_id: str, _: PageAdmin, session: DbSession
-) -> Response:
-    package = await catalog.get_package(session, _package_id(package_id), include_inactive=True)
+async def edit_page(request: Request, package_id: str, _: PageAdmin, db: RequestDb) -> Response:
+    package = await catalog.get_package(db, _package_id(package_id), include_inactive=True)
     return render(request, "admin/package.html", package=package, error=None, section="packages")
 
 
 @router.post("/admin/packages/{package_id}", dependencies=[Csrf])
 async def update(
-    request: Request, package_id: str, _: PageAdmin, session: DbSession, form: Form
+    request: Request, package_id: str, _: PageAdmin, db: RequestDb, form: Form
 ) -> Response:
     target = _package_id(package_id)
     try:
         body = validated(PackageUpdate, _body(form))
-        await catalog.update_package(session, target, body)
+        await catalog.update_package(db, target, body)
     except (FormInvalid, AppError) as exc:
-        status = exc.status_code if isinstance(exc, AppError) else 422
-        package = await catalog.get_package(session, target, include_inactive=True)
+        status = status_of(exc) if isinstance(exc, AppError) else 422
+        package = await catalog.get_package(db, target, include_inactive=True)
         return render(
             request, "admin/package.html", status, package=package, error=exc.message,
             section="packages",
@@ -102,12 +101,12 @@ async def update(
 
 @router.post("/admin/packages/{package_id}/active", dependencies=[Csrf])
 async def set_active(
-    request: Request, package_id: str, _: PageAdmin, session: DbSession, form: Form
+    request: Request, package_id: str, _: PageAdmin, db: RequestDb, form: Form
 ) -> Response:
     """Deactivate (the API's soft DELETE) or reactivate (PATCH isActive=true)."""
     target = _package_id(package_id)
     if form.get("active") == "true":
-        await catalog.update_package(session, target, PackageUpdate(is_active=True))
+        await catalog.update_package(db, target, PackageUpdate(is_active=True))
     else:
-        await catalog.deactivate_package(session, target)
+        await catalog.deactivate_package(db, target)
     return redirect(request, "/admin/packages")

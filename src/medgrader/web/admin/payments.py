@@ -7,16 +7,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from medgrader.analytics import service as analytics
 from medgrader.auth import repository as users
+from medgrader.auth.users import User
 from medgrader.backoffice import repository as records
 from medgrader.catalog import service as catalog
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.deps import Ctx, RequestDb
+from medgrader.db.session import Db
+from medgrader.db.transactions import external_call
 from medgrader.models.payments import PaymentStatus
-from medgrader.models.users import User
 from medgrader.notifications.money import format_money
 from medgrader.payments import charges, refunds
 from medgrader.payments import service as payments_service
@@ -29,7 +30,7 @@ PAGE = 50
 Text = Annotated[str | None, Query(max_length=200)]
 
 
-async def _student_filter(session: AsyncSession, raw: str | None) -> uuid.UUID | bool | None:
+async def _student_filter(db: Db, raw: str | None) -> uuid.UUID | bool | None:
     """A student id, or an email (exact, any case): the id; False when it names nobody."""
     text = (raw or "").strip()
     if not text:
@@ -37,12 +38,12 @@ async def _student_filter(session: AsyncSession, raw: str | None) -> uuid.UUID |
     try:
         return uuid.UUID(text)
     except ValueError:
-        user = await users.user_by_email(session, text)
+        user = await users.user_by_email(db, text)
         return user.id if user is not None else False
 
 
-async def payments_with_emails(session: AsyncSession, page: PaymentPage) -> list[dict[str, object]]:
-    emails = await records.emails_of(session, [p.student_id for p in page.items])
+async def payments_with_emails(db: Db, page: PaymentPage) -> list[dict[str, object]]:
+    emails = await records.emails_of(db, [p.student_id for p in page.items])
     return [{"p": p, "email": emails.get(p.student_id, "")} for p in page.items]
 
 
@@ -50,7 +51,7 @@ async def payments_with_emails(session: AsyncSession, page: PaymentPage) -> list
 async def payments(
     request: Request,
     _: PageAdmin,
-    session: DbSession,
+    db: RequestDb,
     status: Text = None,
     package: Text = None,
     student: Text = None,
@@ -60,11 +61,11 @@ async def payments(
 ) -> Response:
     first, last = analytics.parse_day(from_), analytics.parse_day(to)
     days = analytics.day_range(first or last, last or first) if first or last else None
-    student_id = await _student_filter(session, student)
+    student_id = await _student_filter(db, student)
     page = PaymentPage(items=[], next_cursor=None)
     if student_id is not False:
         page = await payments_service.list_payments(
-            session,
+            db,
             limit=PAGE,
             cursor=cursor,
             student_id=student_id or None,
@@ -76,10 +77,10 @@ async def payments(
     return render(
         request,
         "admin/payments.html",
-        rows=await payments_with_emails(session, page),
+        rows=await payments_with_emails(db, page),
         next_cursor=page.next_cursor,
         statuses=list(PaymentStatus),
-        packages=[p.name for p in await catalog.list_packages(session, include_inactive=True)],
+        packages=[p.name for p in await catalog.list_packages(db, include_inactive=True)],
         filters={
             "status": status or "",
             "package": package or "",
@@ -93,18 +94,18 @@ async def payments(
 
 async def payment_page(
     request: Request,
-    session: AsyncSession,
+    db: Db,
     admin: User,
     target: str,
     *,
     status: int = 200,
     **extra: object,
 ) -> Response:
-    payment = await payments_service.get_payment(session, admin, target)
-    emails = await records.emails_of(session, [payment.student_id])
+    payment = await payments_service.get_payment(db, admin, target)
+    emails = await records.emails_of(db, [payment.student_id])
     extra.setdefault("preview", None)
     # What is left to refund, and the balance it would come out of, for the Refund form.
-    extra.setdefault("standing", await refunds.preview_refund(session, payment.id))
+    extra.setdefault("standing", await refunds.preview_refund(db, payment.id))
     refunded = request.query_params.get("refunded", "")
     if refunded.isdigit() and "notice" not in extra:
         extra["notice"] = f"Refund of {format_money(int(refunded))} sent to Stripe."
@@ -121,8 +122,13 @@ async def payment_page(
 
 @router.get("/admin/payments/{payment}")
 async def payment(
-    request: Request, payment: str, admin: PageAdmin, ctx: Ctx, session: DbSession
+    request: Request, payment: str, admin: PageAdmin, ctx: Ctx, db: RequestDb
 ) -> Response:
-    # Before the page's transaction uses a connection: none is held while Stripe answers.
-    await charges.learn_charge_id(ctx, payments_service.parse_payment_id(payment))
-    return await payment_page(request, session, admin, payment)
+    target = payments_service.parse_payment_id(payment)
+    intent = await charges.intent_to_ask(db, target)
+    if intent is not None:  # the charge, learnt from Stripe with no connection held
+        async with external_call(db):
+            charge = await charges.ask_stripe(ctx, target, intent)
+        if charge is not None:
+            await charges.record_charge(db, target, charge)
+    return await payment_page(request, db, admin, payment)

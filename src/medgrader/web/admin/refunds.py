@@ -9,10 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from medgrader.core.context import short_transaction
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.errors import AppError
+from medgrader.core.statuses import status_of
 from medgrader.payments import refunds
+from medgrader.payments.errors import CreditsAlreadySpent
+from medgrader.payments.flows import refund_payment
 from medgrader.payments.service import parse_payment_id
 from medgrader.web.admin.payments import payment_page
 from medgrader.web.deps import Csrf, Form, PageAdmin
@@ -40,7 +42,7 @@ async def preview(
     request: Request,
     payment: str,
     admin: PageAdmin,
-    session: DbSession,
+    db: RequestDb,
     amount: Text = None,
     reason: Text = None,
     note: Text = None,
@@ -48,15 +50,15 @@ async def preview(
     """Step one: what this refund would do, shown before anything is sent to Stripe."""
     target = parse_payment_id(payment)
     try:
-        shown = await refunds.preview_refund(session, target, _amount(amount))
+        shown = await refunds.preview_refund(db, target, _amount(amount))
     except AppError as exc:
-        if exc.status_code == 404:
+        if status_of(exc) == 404:
             raise
-        return await payment_page(request, session, admin, str(target), status=exc.status_code,
+        return await payment_page(request, db, admin, str(target), status=status_of(exc),
                                   error=exc.message)  # fmt: skip
     return await payment_page(
         request,
-        session,
+        db,
         admin,
         str(target),
         preview=shown,
@@ -67,15 +69,16 @@ async def preview(
 
 @router.post("/admin/payments/{payment}/refund", dependencies=[Csrf])
 async def refund(
-    request: Request, payment: str, admin: PageAdmin, ctx: Ctx, form: Form
+    request: Request, payment: str, admin: PageAdmin, db: RequestDb, ctx: Ctx, form: Form
 ) -> Response:
-    """Step two: the refund service (as POST /api/admin/payments/{id}/refunds), with the
-    preview's idempotency key so a resent form refunds once. It opens its own short
-    transactions around the Stripe call, so none is open here."""
+    """Step two: the refund flow of POST /api/admin/payments/{id}/refunds, with the preview's
+    idempotency key so a resent form refunds once. It holds no connection while Stripe
+    answers (payments.flows)."""
     target = parse_payment_id(payment)
     amount = _pence(form)
     try:
-        outcome = await refunds.refund_payment(
+        refunded = await refund_payment(
+            db,
             ctx,
             payment_id=target,
             admin_id=admin.id,
@@ -86,26 +89,21 @@ async def refund(
             idempotency_key=form.get("idempotency_key") or None,
         )
     except AppError as exc:
-        if exc.status_code == 404:
+        if status_of(exc) == 404:
             raise
-        async with short_transaction(ctx) as session:
-            return await payment_page(request, session, admin, str(target),
-                                      status=exc.status_code, error=exc.message)  # fmt: skip
-    if outcome.status == 201:
-        return redirect(request, f"/admin/payments/{target}?refunded={outcome.body['amount']}")
-    async with short_transaction(ctx) as session:
+        # A refusal recorded under the key commits with this page (its transaction is kept).
         shown = None
-        if outcome.body.get("code") == "credits_already_spent":
-            shown = await refunds.preview_refund(session, target, amount)
+        if isinstance(exc, CreditsAlreadySpent):
+            shown = await refunds.preview_refund(db, target, amount)
         return await payment_page(
             request,
-            session,
+            db,
             admin,
             str(target),
-            status=outcome.status,
-            error=outcome.body.get("error"),
-            refusal=outcome.body,
+            status=status_of(exc),
+            error=exc.message,
             preview=shown,
             refund_values={"reason": form.get("reason", ""), "note": form.get("note", "")},
             refund_key=str(uuid.uuid4()),
         )
+    return redirect(request, f"/admin/payments/{target}?refunded={refunded.refund.amount}")

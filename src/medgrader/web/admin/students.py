@@ -6,14 +6,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from medgrader.admin import service as adjustments
 from medgrader.backoffice import repository as records
-from medgrader.core.deps import DbSession
+from medgrader.core.deps import RequestDb
 from medgrader.core.errors import AppError
+from medgrader.core.statuses import status_of
 from medgrader.credits import service as credits
+from medgrader.db.session import Db
 from medgrader.holds import service as holds
 from medgrader.ledger.service import StudentNotFound
 from medgrader.payments import service as payments
@@ -38,12 +39,12 @@ def _student_id(raw: str) -> uuid.UUID:
 async def students(
     request: Request,
     _: PageAdmin,
-    session: DbSession,
+    db: RequestDb,
     q: Annotated[str | None, Query(max_length=200)] = None,
     page: Page = 0,
 ) -> Response:
     query = (q or "").strip() or None
-    rows = await records.students(session, query, limit=PAGE + 1, offset=page * PAGE)
+    rows = await records.students(db, query, limit=PAGE + 1, offset=page * PAGE)
     return render(
         request,
         "admin/students.html",
@@ -57,7 +58,7 @@ async def students(
 
 async def _student_page(
     request: Request,
-    session: AsyncSession,
+    db: Db,
     student_id: uuid.UUID,
     *,
     cursor: str | None = None,
@@ -65,22 +66,22 @@ async def _student_page(
     notice: str | None = None,
     status: int = 200,
 ) -> Response:
-    student = await records.student(session, student_id)
+    student = await records.student(db, student_id)
     if student is None:
         raise StudentNotFound()
-    page = await payments.list_payments(session, limit=20, cursor=None, student_id=student_id)
+    page = await payments.list_payments(db, limit=20, cursor=None, student_id=student_id)
     return render(
         request,
         "admin/student.html",
         status,
         student=student,
-        balances=await credits.get_balances(session, student_id),
+        balances=await credits.get_balances(db, student_id),
         # What GET /api/credits/holds?status=ACTIVE shows the student (live sessions now).
-        active_holds=await holds.list_holds(session, student_id, status="ACTIVE", limit=50),
-        history=await credits.list_transactions(session, student_id, limit=25, cursor=cursor),
-        rows=await payments_with_emails(session, page),
+        active_holds=await holds.list_holds(db, student_id, status="ACTIVE", limit=50),
+        history=await credits.list_transactions(db, student_id, limit=25, cursor=cursor),
+        rows=await payments_with_emails(db, page),
         payments_more=page.next_cursor is not None,
-        sessions=await records.checkout_sessions(session, student_id, limit=20),
+        sessions=await records.checkout_sessions(db, student_id, limit=20),
         adjustment_key=str(uuid.uuid4()),
         error=error,
         notice=notice,
@@ -93,27 +94,25 @@ async def student(
     request: Request,
     student_id: str,
     _: PageAdmin,
-    session: DbSession,
+    db: RequestDb,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     adjusted: Annotated[int | None, Query()] = None,
 ) -> Response:
     notice = f"Adjustment posted: {adjusted:+,} credits." if adjusted is not None else None
-    return await _student_page(
-        request, session, _student_id(student_id), cursor=cursor, notice=notice
-    )
+    return await _student_page(request, db, _student_id(student_id), cursor=cursor, notice=notice)
 
 
 @router.post("/admin/students/{student_id}/adjustments", dependencies=[Csrf])
 async def adjust(
-    request: Request, student_id: str, admin: PageAdmin, session: DbSession, form: Form
+    request: Request, student_id: str, admin: PageAdmin, db: RequestDb, form: Form
 ) -> Response:
     """POST /api/admin/students/{id}/credit-adjustments's service. The form carries a fresh
     idempotency key, so a double-clicked or resent form posts one adjustment."""
     target = _student_id(student_id)
     try:
         amount = parse_int(form.get("amount"), field="amount")
-        outcome = await adjustments.adjust_credits(
-            session,
+        await adjustments.adjust_credits(
+            db,
             student_id=target,
             amount=amount,
             reason=form.get("reason", ""),
@@ -123,13 +122,9 @@ async def adjust(
     except StudentNotFound:
         raise
     except AppError as exc:
-        return await _student_page(
-            request, session, target, error=exc.message, status=exc.status_code
-        )
-    if outcome.status != 201:
-        # Returned, not raised: a refusal under a key is recorded and commits.
-        error = str(outcome.body.get("error", "The adjustment was refused."))
-        return await _student_page(request, session, target, error=error, status=outcome.status)
+        # A refusal recorded under the form's key commits with this page (its transaction
+        # is kept), so the resent form answers the same.
+        return await _student_page(request, db, target, error=exc.message, status=status_of(exc))
     return redirect(request, f"/admin/students/{target}?adjusted={amount}")
 
 
@@ -138,12 +133,12 @@ async def history_rows(
     request: Request,
     student_id: str,
     _: PageAdmin,
-    session: DbSession,
+    db: RequestDb,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The next page of a student's ledger rows, for the "Older entries" button (HTMX)."""
     target = _student_id(student_id)
-    history = await credits.list_transactions(session, target, limit=25, cursor=cursor)
+    history = await credits.list_transactions(db, target, limit=25, cursor=cursor)
     return render(
         request,
         "partials/history_rows.html",

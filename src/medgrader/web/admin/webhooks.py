@@ -8,18 +8,20 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from medgrader.backoffice import repository as records
-from medgrader.core.context import short_transaction
-from medgrader.core.cursor import InvalidCursor, decode_cursor, encode_cursor
-from medgrader.core.deps import Ctx, DbSession
+from medgrader.core.cursor import decode_position, encode_position
+from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.errors import AppError
+from medgrader.core.statuses import status_of
+from medgrader.db.session import Db
+from medgrader.db.transactions import external_call
 from medgrader.web.deps import Csrf, PageAdmin
 from medgrader.web.rendering import redirect, render
 from medgrader.webhooks import repository as inbox
-from medgrader.webhooks.replay import WebhookEventNotFound, replay_event
+from medgrader.webhooks.errors import WebhookEventNotFound
+from medgrader.webhooks.flows import replay_event
 from medgrader.webhooks.service import handled_types
 
 router = APIRouter(include_in_schema=False)
@@ -28,27 +30,21 @@ Text = Annotated[str | None, Query(max_length=300)]
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    received, event_id = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(received), event_id
-    except ValueError as exc:
-        raise InvalidCursor() from exc
+    return decode_position(cursor) if cursor else None
 
 
 @router.get("/admin/webhook-events")
 async def events(
     request: Request,
     _: PageAdmin,
-    session: DbSession,
+    db: RequestDb,
     type: Text = None,
     status: Text = None,
     cursor: Text = None,
 ) -> Response:
     chosen = status if status in inbox.STATUSES else None
     rows = await inbox.page(
-        session, limit=PAGE + 1, after=_after(cursor), handled=handled_types(),
+        db, limit=PAGE + 1, after=_after(cursor), handled=handled_types(),
         event_type=type or None, status=chosen,
     )  # fmt: skip
     page = rows[:PAGE]
@@ -57,8 +53,8 @@ async def events(
         request,
         "admin/webhook_events.html",
         events=page,
-        next_cursor=encode_cursor(page[-1].received_at.isoformat(), page[-1].id) if more else None,
-        types=await records.event_types(session),
+        next_cursor=encode_position(page[-1].received_at, page[-1].id) if more else None,
+        types=await records.event_types(db),
         statuses=inbox.STATUSES,
         filters={"type": type or "", "status": chosen or ""},
         section="webhooks",
@@ -66,10 +62,10 @@ async def events(
 
 
 async def _event_page(
-    request: Request, session: AsyncSession, event_id: str, *, status: int = 200,
+    request: Request, db: Db, event_id: str, *, status: int = 200,
     **extra: object,
 ) -> Response:  # fmt: skip
-    row = await inbox.stored(session, event_id, handled_types())
+    row = await inbox.stored(db, event_id, handled_types())
     if row is None:
         raise WebhookEventNotFound()
     try:
@@ -84,22 +80,23 @@ async def _event_page(
 
 
 @router.get("/admin/webhook-events/{event_id}")
-async def event(request: Request, event_id: str, _: PageAdmin, session: DbSession) -> Response:
+async def event(request: Request, event_id: str, _: PageAdmin, db: RequestDb) -> Response:
     replayed = request.query_params.get("replayed")
     notice = f"Replayed: {replayed}." if replayed else None
-    return await _event_page(request, session, event_id, notice=notice)
+    return await _event_page(request, db, event_id, notice=notice)
 
 
 @router.post("/admin/webhook-events/{event_id}/replay", dependencies=[Csrf])
-async def replay(request: Request, event_id: str, _: PageAdmin, ctx: Ctx) -> Response:
-    """Process the stored event now through today's handlers (no transaction is open here:
-    the replay service asks Stripe first, then claims the row in its own)."""
+async def replay(
+    request: Request, event_id: str, _: PageAdmin, db: RequestDb, ctx: Ctx
+) -> Response:
+    """Process the stored event now through today's handlers (the replay asks Stripe first,
+    in units of work of its own: this page holds no connection meanwhile)."""
     try:
-        result = await replay_event(ctx, event_id)
+        async with external_call(db):
+            result = await replay_event(ctx, event_id)
     except WebhookEventNotFound:
         raise
     except AppError as exc:
-        async with short_transaction(ctx) as session:
-            return await _event_page(request, session, event_id, status=exc.status_code,
-                                     error=exc.message)  # fmt: skip
+        return await _event_page(request, db, event_id, status=status_of(exc), error=exc.message)
     return redirect(request, f"/admin/webhook-events/{event_id}?replayed={result.outcome}")

@@ -1,3 +1,5 @@
+# ruff: noqa: S608 - the f-strings splice in only the constant rule expressions (ledger.rules,
+# payments.rules), never a value
 """Read-only consistency checks over the ledger: what `medgrader audit` prints.
 
 Invariant 1: a balance equals the sum of its entries, and each entry's balanceAfter follows
@@ -13,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from medgrader.db.session import Db
 from medgrader.holds.audit import HOLD_CHECKS
+from medgrader.ledger.rules import signed_amount
+from medgrader.payments.rules import counted_refund
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,10 @@ class Finding:
 
 
 CHECKS: dict[str, str] = {
-    "balance_equals_ledger_sum": """
+    "balance_equals_ledger_sum": f"""
         WITH sums AS (
             SELECT student_id,
-                   SUM(CASE WHEN entry_type = 'CREDIT' THEN amount ELSE -amount END) AS total
+                   SUM({signed_amount()}) AS total
               FROM credit_transactions
              GROUP BY student_id
         )
@@ -40,10 +44,10 @@ CHECKS: dict[str, str] = {
           LEFT JOIN sums s ON s.student_id = p.user_id
          WHERE p.credit_balance <> COALESCE(s.total, 0)
     """,
-    "balance_after_chain": """
+    "balance_after_chain": f"""
         WITH signed AS (
             SELECT id, student_id, seq, balance_after,
-                   CASE WHEN entry_type = 'CREDIT' THEN amount ELSE -amount END AS delta
+                   {signed_amount()} AS delta
               FROM credit_transactions
         ), chained AS (
             SELECT *, SUM(delta) OVER (PARTITION BY student_id ORDER BY seq) AS running
@@ -95,10 +99,10 @@ CHECKS: dict[str, str] = {
          WHERE c.id IS NULL OR c.status <> 'COMPLETED' OR c.amount_pence <> p.amount_pence
             OR c.currency <> p.currency OR c.credits <> p.credits
     """,
-    "payment_clawback_follows_the_rule": """
+    "payment_clawback_follows_the_rule": f"""
         WITH taken AS (
             SELECT source_id,
-                   SUM(CASE WHEN entry_type = 'DEBIT' THEN amount ELSE -amount END) AS credits
+                   -SUM({signed_amount()}) AS credits
               FROM credit_transactions
              WHERE source_type IN ('REFUND', 'DISPUTE') AND source_id IS NOT NULL
              GROUP BY source_id
@@ -120,10 +124,10 @@ CHECKS: dict[str, str] = {
           LEFT JOIN taken t ON t.source_id = r.id::text
          WHERE r.rule <> r.credits_clawed_back OR COALESCE(t.credits, 0) <> r.credits_clawed_back
     """,
-    "payment_returns_match_records": """
+    "payment_returns_match_records": f"""
         WITH refunded AS (
             SELECT payment_id, SUM(amount_pence) AS pence FROM refunds
-             WHERE status IN ('pending', 'succeeded') GROUP BY payment_id
+             WHERE {counted_refund()} GROUP BY payment_id
         ), disputed AS (
             SELECT payment_id, SUM(funds_withdrawn_pence) AS pence FROM disputes
              WHERE status <> 'won' GROUP BY payment_id
@@ -145,9 +149,12 @@ CHECKS: dict[str, str] = {
 CHECKS.update(HOLD_CHECKS)
 
 
-async def run_audit(session: AsyncSession) -> list[Finding]:
+_STATEMENTS = {check: text(query) for check, query in CHECKS.items()}
+
+
+async def run_audit(db: Db) -> list[Finding]:
     findings: list[Finding] = []
-    for check, query in CHECKS.items():
-        result = await session.execute(text(query))
+    for check, statement in _STATEMENTS.items():
+        result = await db.execute(statement)
         findings.extend(Finding(check, row.subject, row.detail) for row in result)
     return findings

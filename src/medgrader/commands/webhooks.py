@@ -15,8 +15,14 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from medgrader.commands.support import load_settings
 from medgrader.config import Settings
 from medgrader.core.errors import AppError
+from medgrader.db.transactions import unit_of_work
+from medgrader.runtime import open_context
+from medgrader.webhooks.errors import AlreadyProcessed
+from medgrader.webhooks.flows import replay_event, replayable_ids
+from medgrader.webhooks.tasks import purge_old_events
 
 app = typer.Typer(help="The Stripe webhook inbox.", no_args_is_help=True)
 console = Console()
@@ -33,8 +39,6 @@ def replay(
     event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event.")] = None,
 ) -> None:
     """Process every stored event not processed yet (unprocessed or failed), exactly once."""
-    from medgrader.cli import load_settings
-
     settings = load_settings()
     tally = asyncio.run(_replay_all(settings, event_type, since, event_id))
     for outcome, count in sorted(tally.items()):
@@ -46,12 +50,10 @@ def replay(
 async def _replay_all(
     settings: Settings, event_type: str | None, since: datetime | None, event_id: str | None
 ) -> Counter[str]:
-    from medgrader.runtime import open_context
-    from medgrader.webhooks.replay import AlreadyProcessed, replay_event, replayable_ids
-
     tally: Counter[str] = Counter()
     async with open_context(settings) as ctx:
-        ids = await replayable_ids(ctx, event_type=event_type, since=since, event_id=event_id)
+        async with unit_of_work(ctx.db_pool) as db:
+            ids = await replayable_ids(db, event_type=event_type, since=since, event_id=event_id)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("replaying", total=len(ids))
             for one in ids:
@@ -83,8 +85,6 @@ def purge(
 ) -> None:
     """Delete stored events past retention now, as the daily job does: processed ones and
     those of types no handler acts on; failed and waiting ones are kept."""
-    from medgrader.cli import load_settings
-
     settings = load_settings()
     days = older_than_days or settings.webhook_event_retention_days
     if days <= 0:
@@ -95,8 +95,5 @@ def purge(
 
 
 async def _purge(settings: Settings, days: int) -> int:
-    from medgrader.runtime import open_context
-    from medgrader.webhooks.retention import purge_old_events
-
     async with open_context(settings) as ctx:
         return await purge_old_events(ctx, older_than_days=days)

@@ -1,4 +1,8 @@
-"""Retention: expired limit windows, revoked tokens past their expiry, dead reset codes."""
+"""Retention: expired limit windows, revoked tokens past their expiry, dead reset codes.
+
+Beside the accounts it mostly cleans up (auth depends on security's limits, never the other
+way round); registered under the namespace it has always had ("security:purge_security_rows",
+see medgrader.runtime), so queued jobs keep their name."""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import structlog
 from sqlalchemy import text
 
 from medgrader.auth import revocation
-from medgrader.core.context import AppContext, short_transaction
+from medgrader.core.context import AppContext
+from medgrader.db.transactions import unit_of_work
 from medgrader.jobs.worker import app_context
 from medgrader.security import limits
 
@@ -19,11 +24,11 @@ _PURGE_RESET_CODES = text("DELETE FROM password_reset_codes WHERE expires_at < n
 
 
 async def purge_security_rows(ctx: AppContext) -> dict[str, int]:
-    windows = await limits.purge_expired(ctx)
-    async with short_transaction(ctx) as session:
-        tokens = await revocation.purge_expired(session)
-        codes = (await session.execute(_PURGE_RESET_CODES)).rowcount  # type: ignore[attr-defined]
-    purged = {"rate_limits": windows, "revoked_tokens": tokens, "reset_codes": int(codes or 0)}
+    async with unit_of_work(ctx.db_pool) as db:
+        windows = await limits.purge_expired(db)
+        tokens = await revocation.purge_expired(db)
+        codes = (await db.execute(_PURGE_RESET_CODES)).rowcount
+    purged = {"rate_limits": windows, "revoked_tokens": tokens, "reset_codes": codes}
     log.info("security rows purged", **purged)
     return purged
 

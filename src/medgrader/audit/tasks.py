@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import procrastinate
 
-from medgrader.core.context import short_transaction
+from medgrader.audit.runs import audit_and_record
+from medgrader.db.transactions import unit_of_work
 from medgrader.jobs.worker import app_context
-from medgrader.ledger.audit_runs import audit_and_record
 
 blueprint = procrastinate.Blueprint()
 
@@ -17,5 +17,5 @@ blueprint = procrastinate.Blueprint()
     name="audit_ledger", pass_context=True, lock="ledger-audit", queueing_lock="ledger-audit"
 )
 async def audit_ledger_task(context: procrastinate.JobContext, timestamp: int) -> None:
-    async with short_transaction(app_context(context)) as session:
-        await audit_and_record(session)
+    async with unit_of_work(app_context(context).db_pool) as db:
+        await audit_and_record(db)

@@ -1,0 +1,70 @@
+"""The edge's side of a checkout around its Stripe calls, shared by the JSON endpoints, the
+wallet pages and reconciliation: read in the unit of work's first transaction, call Stripe in
+`external_call` (no connection held: a Stripe call may take up to the configured timeout and
+is retried, and a transaction held across it would let a handful of slow calls starve every
+other request), then write in the next transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+
+from medgrader.auth.users import User
+from medgrader.checkout import repository as sessions
+from medgrader.checkout import service
+from medgrader.checkout.fulfilment import Outcome, apply_stripe_session
+from medgrader.checkout.schemas import CheckoutCreated
+from medgrader.core.context import AppContext
+from medgrader.core.errors import AppError
+from medgrader.db.session import Db
+from medgrader.db.transactions import external_call
+from medgrader.models.checkout import CheckoutStatus
+from medgrader.security import limits, rules
+
+log = structlog.get_logger(__name__)
+
+
+async def start_checkout(
+    db: Db, ctx: AppContext, user: User, package_id: uuid.UUID
+) -> CheckoutCreated:
+    """The three steps of a new Checkout Session (checkout.service): the per-student limit
+    (429) and the reads, Stripe with no connection held, then the writes (committed by the
+    edge before it answers)."""
+    await limits.hit(db, ctx, *rules.checkout(ctx.settings, user.id))
+    plan = await service.prepare_checkout(db, user, package_id)
+    async with external_call(db):
+        opened = await service.open_at_stripe(ctx, user, plan)
+    return await service.record_checkout(db, user, plan, opened)
+
+
+async def sync_with_stripe(db: Db, ctx: AppContext, stripe_session_id: str) -> tuple[Outcome, Any]:
+    """Retrieve the session from Stripe (no connection held), then apply it with the one
+    shared `apply_stripe_session` (fulfils a paid session exactly once, marks an expired one
+    EXPIRED). Returns the outcome and our row as it then stands.
+
+    Raises the gateway's BadGateway if Stripe cannot answer (nothing is written then).
+    """
+    async with external_call(db):
+        remote = await ctx.stripe.retrieve_checkout_session(stripe_session_id)
+    outcome = await apply_stripe_session(db, remote)
+    row = await sessions.by_stripe_id(db, stripe_session_id)
+    assert row is not None  # rows are never deleted
+    return outcome, row
+
+
+async def refresh_pending(db: Db, ctx: AppContext, row: Any) -> Any:
+    """Our row; a PENDING one is first checked with Stripe and fulfilled if paid (the
+    success-page return may well beat the webhook)."""
+    if row.status != CheckoutStatus.PENDING:
+        return row
+    try:
+        outcome, fresh = await sync_with_stripe(db, ctx, row.stripe_session_id)
+    except AppError:
+        # Stripe is unreachable: answer what we know; the webhook will still fulfil it.
+        return row
+    log.info("checkout status synced with stripe", stripe_session_id=row.stripe_session_id,
+             outcome=str(outcome))  # fmt: skip
+    return fresh

@@ -1,0 +1,1 @@
+"""The `medgrader` command's sub-commands (edges, like medgrader.cli that mounts them)."""
