@@ -107,7 +107,7 @@ async def ensure_demo_users(settings: Settings, database: Database) -> None:
                     session,
                     ctx,
                     email=DEMO_STUDENT[0],
-                    password_hash=service.hash_password(DEMO_STUDENT[1]),
+                    password_hash=service.hash_password(DEMO_STUDENT[1], settings),
                     role="student",
                     first_name="Demo",
                     last_name="Student",

@@ -38,6 +38,9 @@ from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
 from tests.support.services import ServiceRunner
 
+# End-to-end: schemathesis drives the app over HTTP, as a client would.
+pytestmark = pytest.mark.e2e
+
 DEFAULT_EXPECTED = ["2xx", "401", "403", "404", "409", "429"]
 # path regex -> extra statuses a schema-valid request may get, and why.
 EXPECTED = {
@@ -74,12 +77,12 @@ def _database_named(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def contract_database(database: Database) -> Iterator[Database]:
+def contract_database(live_database: Database) -> Iterator[Database]:
     name = f"{TEST_DATABASE}_contract"
-    admin_url = to_libpq_url(_database_named(database.url, "postgres"))
+    admin_url = to_libpq_url(_database_named(live_database.url, "postgres"))
     drop_database(admin_url, name)
     ensure_database(admin_url, name)
-    url = _database_named(database.url, name)
+    url = _database_named(live_database.url, name)
     upgrade_to_head(url)
     yield Database(url=url, embedded=None)
     drop_database(admin_url, name)
@@ -87,11 +90,11 @@ def contract_database(database: Database) -> Iterator[Database]:
 
 @pytest.fixture(scope="module")
 def contract_app(
-    settings: Settings, contract_database: Database
+    live_settings: Settings, contract_database: Database
 ) -> Iterator[tuple[LiveServer, Settings]]:
     # With its job worker: /health (in the document) answers 503 job_worker_dead, truthfully,
     # on a database where no worker runs.
-    changed = settings.model_copy(
+    changed = live_settings.model_copy(
         update={"database_url": contract_database.url, "run_worker_in_process": True}
     )
     server = LiveServer(create_app(changed, database=contract_database)).start()

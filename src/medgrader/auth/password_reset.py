@@ -82,7 +82,7 @@ async def confirm_reset(
             row.code_hash = None
         await session.flush()
         return OtpOutcome.INVALID
-    user.password_hash = hash_password(new_password)
+    user.password_hash = hash_password(new_password, s)
     await session.execute(delete(PasswordResetCode).where(PasswordResetCode.user_id == user.id))
     await session.flush()
     await revocation.end_all_tokens(session, user.id)  # signed out everywhere

@@ -74,7 +74,7 @@ async def register(
     """
     email = request.email.lower()
     await limits.hit(ctx, *rules.code_sent(ctx.settings, "signup", email, address))
-    password_hash = hash_password(request.password)
+    password_hash = hash_password(request.password, ctx.settings)
     existing = await repository.user_by_email(session, email)
     if existing is not None:
         first_name = await repository.first_name(session, existing) or request.first_name
@@ -210,9 +210,9 @@ async def login(
     await limits.hit(ctx, *rules.login(ctx.settings, email.lower(), address))
     user = await repository.user_by_email(session, email)
     if user is None or user.password_hash is None:  # no such user, or a Google-only account
-        burn_verification_time(password)
+        burn_verification_time(password, ctx.settings)
         raise InvalidCredentials()
-    if not verify_password(password, user.password_hash):
+    if not verify_password(password, user.password_hash, ctx.settings):
         raise InvalidCredentials()
     return user
 
@@ -230,14 +230,14 @@ async def create_admin(
     existing = await repository.user_by_email(session, email)
     if existing is not None:
         existing.is_admin = True
-        existing.password_hash = hash_password(password)
+        existing.password_hash = hash_password(password, ctx.settings)
         await session.flush()
         return existing
     return await create_user(
         session,
         ctx,
         email=email,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, ctx.settings),
         role="instructor",
         first_name=first_name,
         last_name=last_name,
