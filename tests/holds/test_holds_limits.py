@@ -10,20 +10,18 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from medgrader.app import create_app
 from medgrader.config import Settings
-from medgrader.db.resolve import Database
 from medgrader.holds import service as holds
 from medgrader.holds.limits import HoldLimits
 from tests.credits.factory import new_key, spend_headers
 from tests.holds.support import HOLDS, act, create, new_hold
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 from tests.support.services import ServiceRunner
 
 pytestmark = pytest.mark.usefixtures("invariants")
@@ -34,17 +32,12 @@ DEFAULTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def limited(settings: Settings, database: Database) -> Iterator[httpx.Client]:
+@pytest.fixture
+def limited(build_app: Callable[..., Any], serve: Callable[[Any], Any]) -> Iterator[httpx.Client]:
     """A client of an app with the default hold limits, on the suite's database."""
     assert DEFAULTS == {"holds_max_active_per_student": 5, "hold_max_lifetime_seconds": 14_400}
-    own = settings.model_copy(update={**DEFAULTS, "run_worker_in_process": False})
-    server = LiveServer(create_app(own, database=database)).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            yield http
-    finally:
-        server.stop()
+    with serve(build_app(**DEFAULTS)).client() as http:
+        yield http
 
 
 def active(db: psycopg.Connection, student: Account) -> int:
