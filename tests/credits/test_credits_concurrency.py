@@ -18,7 +18,7 @@ from tests.credits.factory import entry_count, key_count, new_key, spend_headers
 from tests.support.accounts import Account
 from tests.support.invariants import ledger_balance
 from tests.support.services import ServiceRunner
-from tests.support.tiers import OpenHttp
+from tests.support.tiers import BOTH_TIERS, OpenHttp
 
 pytestmark = pytest.mark.usefixtures("invariants")
 NewStudent = Callable[..., Account]
@@ -38,8 +38,9 @@ async def _spend_all(
         )
 
 
+@BOTH_TIERS
 async def test_fifty_concurrent_spends_of_one_against_ten(
-    new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
+    tier: str, new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=10)
     body = {"amount": 1, "reason": "voice minute"}

@@ -28,9 +28,12 @@ from tests.payments.returns_support import (
 from tests.support.accounts import Account
 from tests.support.live_server import free_port
 from tests.support.mailbox import Mailbox
+from tests.support.tiers import BOTH_TIERS
 
 
+@BOTH_TIERS
 def test_full_refund_takes_back_every_credit(
+    tier: str,
     client: httpx.Client, student: Account, admin: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox, invariants: None,
 ) -> None:  # fmt: skip

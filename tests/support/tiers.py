@@ -34,3 +34,9 @@ def wait_for_live_jobs(db: psycopg.Connection, timeout: float = 30.0) -> None:
 # The `new_client` and `new_async_client` fixtures' types.
 NewClient = Callable[..., httpx.Client]
 OpenHttp = Callable[..., httpx.AsyncClient]
+
+
+# A money scenario that must also pass end to end: it runs twice, in-process and with real
+# processes (the app under uvicorn, webhooks over HTTP, SMTP). Give the test a `tier: str`
+# argument ("fast" or "e2e").
+BOTH_TIERS = pytest.mark.parametrize("tier", ["fast", pytest.param("e2e", marks=pytest.mark.e2e)])

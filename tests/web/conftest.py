@@ -101,13 +101,21 @@ def _own_app(settings: Settings, database: Database, **changes: Any) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
+def screenshots() -> None:
+    """This run's screenshots only."""
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
     SCREENSHOTS.mkdir(parents=True)
+
+
+# Per module, not per session: Playwright's sync API keeps an event loop running on this
+# thread while it is open, and the async tests that the same xdist worker runs afterwards
+# could not start theirs ("Runner.run() cannot be called from a running event loop").
+@pytest.fixture(scope="module")
+def browser(screenshots: None) -> Iterator[Any]:
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
