@@ -1,6 +1,6 @@
 """The OpenAPI document tells the truth: schemathesis (v4, every check) against the real app.
 
-A bounded run (`SCHEMATHESIS_MAX_TIME` seconds, default 150, over every operation) that fails
+A bounded run (`SCHEMATHESIS_MAX_TIME` seconds, default 60, over every operation) that fails
 on any 5xx, any response that does not match its documented schema, content type or headers,
 any undocumented status, any schema-valid request refused or schema-invalid one accepted, and
 auth that is documented but not enforced. It runs on a database of its own (what it creates
@@ -27,12 +27,12 @@ from sqlalchemy.engine import make_url
 
 from medgrader.app import create_app
 from medgrader.config import Settings
-from medgrader.db.embedded import drop_database, ensure_database
+from medgrader.db.embedded import drop_database
 from medgrader.db.engine import to_libpq_url
-from medgrader.db.migrate import upgrade_to_head
 from medgrader.db.resolve import Database
 from tests.conftest import TEST_DATABASE
 from tests.support.accounts import sign_up
+from tests.support.databases import open_test_server
 from tests.support.invariants import assert_ledger_invariants
 from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
@@ -77,15 +77,12 @@ def _database_named(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def contract_database(live_database: Database) -> Iterator[Database]:
+def contract_database() -> Iterator[Database]:
+    """A copy of the migrated template, this pytest process's own."""
     name = f"{TEST_DATABASE}_contract"
-    admin_url = to_libpq_url(_database_named(live_database.url, "postgres"))
-    drop_database(admin_url, name)
-    ensure_database(admin_url, name)
-    url = _database_named(live_database.url, name)
-    upgrade_to_head(url)
-    yield Database(url=url, embedded=None)
-    drop_database(admin_url, name)
+    server = open_test_server([name])
+    yield Database(url=server.url(name), embedded=None)
+    drop_database(server.admin_url, name)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +165,7 @@ def test_the_openapi_document_is_exact(
 
     config = tmp_path / "schemathesis.toml"
     config.write_text(_config(server.url, student, admin, throwaway))
-    max_time = os.environ.get("SCHEMATHESIS_MAX_TIME", "150")
+    max_time = os.environ.get("SCHEMATHESIS_MAX_TIME", "60")
     command = [
         str(Path(sys.executable).with_name("st")),
         "--config-file", str(config),
