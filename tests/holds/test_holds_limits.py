@@ -33,10 +33,15 @@ DEFAULTS = {
 
 
 @pytest.fixture
-def limited(build_app: Callable[..., Any], serve: Callable[[Any], Any]) -> Iterator[httpx.Client]:
-    """A client of an app with the default hold limits, on the suite's database."""
+def limited_app(build_app: Callable[..., Any], serve: Callable[[Any], Any]) -> Any:
+    """An app with the default hold limits, on the suite's database."""
     assert DEFAULTS == {"holds_max_active_per_student": 5, "hold_max_lifetime_seconds": 14_400}
-    with serve(build_app(**DEFAULTS)).client() as http:
+    return serve(build_app(**DEFAULTS))
+
+
+@pytest.fixture
+def limited(limited_app: Any) -> Iterator[httpx.Client]:
+    with limited_app.client() as http:
         yield http
 
 
@@ -96,8 +101,8 @@ def test_an_expired_hold_no_longer_counts(
     assert create(limited, student, 1).status_code == 201
 
 
-async def _create_all(url: str, student: Account, count: int) -> list[httpx.Response]:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+async def _create_all(app: Any, student: Account, count: int) -> list[httpx.Response]:
+    async with app.async_client() as http:
         return list(
             await asyncio.gather(
                 *(
@@ -114,12 +119,16 @@ async def _create_all(url: str, student: Account, count: int) -> list[httpx.Resp
 
 @pytest.mark.parametrize("already", [0, 4])
 def test_creations_racing_at_the_limit_never_pass_it(
-    limited: httpx.Client, db: psycopg.Connection, new_student: NewStudent, already: int
+    limited_app: Any,
+    limited: httpx.Client,
+    db: psycopg.Connection,
+    new_student: NewStudent,
+    already: int,
 ) -> None:
     student = new_student(balance=1000)
     for _ in range(already):
         new_hold(limited, student, 1)
-    responses = asyncio.run(_create_all(str(limited.base_url), student, 20))
+    responses = asyncio.run(_create_all(limited_app, student, 20))
     assert Counter(r.status_code for r in responses) == {201: 5 - already, 409: 15 + already}
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"too_many_holds"}
     assert active(db, student) == 5

@@ -113,9 +113,7 @@ class MemoryMailer(Mailer):
         super().__init__(settings)
         self._mailbox = mailbox
 
-    async def send(self, message: EmailMessage) -> None:
-        if message["From"] is None:
-            message["From"] = self.sender
+    async def deliver(self, message: EmailMessage) -> None:
         self._mailbox.receive(message.as_bytes(policy=email.policy.SMTP))
 
 

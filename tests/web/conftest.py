@@ -92,7 +92,11 @@ def _own_app(settings: Settings, database: Database, **changes: Any) -> Iterator
     """A second app process on loopback whose FRONTEND_URL is itself."""
     sock = bind_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    own = settings.model_copy(update={"frontend_url": url, **changes})
+    # Jobs run on the first app's worker: a receipt's links point at FRONTEND_URL, and the
+    # purchase tests expect the suite's (http://frontend.test), whichever app fulfilled.
+    own = settings.model_copy(
+        update={"frontend_url": url, "run_worker_in_process": False, **changes}
+    )
     server = LiveServer(create_app(own, database=database), sock=sock).start()
     try:
         yield server
