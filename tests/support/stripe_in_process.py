@@ -109,6 +109,10 @@ class InProcessStripe:
 
         return blocking
 
+    def finish_deliveries(self, within: float = 10.0) -> bool:
+        """Let the deliveries in flight finish (True), or give up after `within` seconds."""
+        return self._loop.run(self._inner.emulator.webhooks.wait_idle(within), within + 10)
+
     def reset(self) -> None:
         """Forget every object, event, delivery and fault; the attached apps' endpoints stay."""
 
