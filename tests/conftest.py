@@ -130,7 +130,17 @@ LONGEST_FIRST = (
 )
 
 
+# The Stripe emulator's own tests (its distribution's, emulator/tests) serve it on loopback
+# and talk to it over HTTP: end-to-end here, but for those that run it in-process.
+EMULATOR_TESTS = ROOT / "emulator" / "tests"
+EMULATOR_IN_PROCESS = {"test_emulator_in_process.py"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path
+        if path.is_relative_to(EMULATOR_TESTS) and path.name not in EMULATOR_IN_PROCESS:
+            item.add_marker(pytest.mark.e2e)
     items.sort(key=lambda item: 0 if item.nodeid.startswith(LONGEST_FIRST) else 1)
 
 
