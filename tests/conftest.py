@@ -112,6 +112,8 @@ def make_test_settings(
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The basetemp (pyproject: .data/pytest-tmp) is made before any fixture: its parent must be.
+    (ROOT / ".data").mkdir(exist_ok=True)
     # Logs as in development (plain lines, tracebacks as text). Unconfigured, structlog renders
     # each logged exception with rich and its locals: seconds per 500 with a big request.
     from medgrader.core.logging import configure_logging
