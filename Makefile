@@ -1,4 +1,5 @@
-# Two commands: `make demo` starts the product, `make test` runs every test.
+# Two commands: `make demo` starts the product, `make test` runs every test (`make test-fast`:
+# the fast tier alone).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,12 @@ DATA_DIR ?= .data
 # here); a fresh machine gets it from apt. Root in CI; sudo elsewhere.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint bench clean
+# pytest-xdist workers: one per core (each has its own databases, see tests/conftest.py).
+PYTEST_WORKERS ?= auto
+# The OpenAPI contract test's time budget in seconds (tests/contract).
+SCHEMATHESIS_MAX_TIME ?= 60
+
+.PHONY: demo test test-fast lint bench clean
 
 # The product with its dev tools, then the Stripe emulator (its own distribution, emulator/:
 # development, the demo and the tests need it; the product's wheel does not carry it). The
@@ -34,11 +40,18 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
 
+# Both tiers in parallel: the fast tier in-process and the end-to-end tier (tests marked e2e:
+# live HTTP, SMTP, the browser, several processes, faults). `loadgroup` keeps each xdist_group
+# (the browser's tests, the fault server's) in one worker. CI runs exactly this.
 test: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	SCHEMATHESIS_MAX_TIME=$(SCHEMATHESIS_MAX_TIME) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The fast tier alone: every test not marked e2e, in-process, about a minute.
+test-fast: $(BIN)/.installed
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not e2e"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports

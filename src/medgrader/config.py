@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = "medgrader"
     jwt_audience: str = "medgrader-api"
     access_token_ttl_seconds: int = 3600
+    # argon2id's cost (auth.passwords). The defaults are production's and its floor (refused
+    # below them there); tests set a cheap profile.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
 
     stripe_secret_key: SecretStr | None = None
     # Comma-separated: during a webhook secret roll both the old and the new secret are valid.
@@ -143,6 +148,15 @@ class Settings(BaseSettings):
             and len(self.jwt_secret.get_secret_value()) < 32
         ):
             raise ConfigurationError("JWT_SECRET must be at least 32 characters")
+        if self.is_production and (
+            self.password_hash_time_cost < 3
+            or self.password_hash_memory_kib < 65536
+            or self.password_hash_parallelism < 4
+        ):
+            raise ConfigurationError(
+                "PASSWORD_HASH_* may not go below argon2's defaults (3 passes, 65536 KiB, "
+                "4 lanes) in production"
+            )
         if self.jwt_secret is None:
             # Development and tests only (production refused above): tokens die with the process.
             self.jwt_secret = SecretStr(secrets.token_urlsafe(48))

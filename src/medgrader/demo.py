@@ -109,7 +109,7 @@ async def ensure_demo_users(settings: Settings, database: Database) -> None:
                     db,
                     ctx,
                     email=DEMO_STUDENT[0],
-                    password_hash=hash_password(DEMO_STUDENT[1]),
+                    password_hash=hash_password(DEMO_STUDENT[1], settings),
                     role="student",
                     first_name="Demo",
                     last_name="Student",

@@ -15,8 +15,8 @@ from medgrader.models.ledger import SourceType
 from tests.credits.factory import entry_count, key_count, make_student, new_key, spend_headers
 from tests.support.accounts import Account
 from tests.support.invariants import ledger_balance
-from tests.support.live_server import LiveServer
 from tests.support.services import ServiceRunner
+from tests.support.tiers import OpenHttp
 
 pytestmark = pytest.mark.usefixtures("invariants")
 FIELDS = {
@@ -268,10 +268,10 @@ def test_the_retry_caveat_is_in_the_openapi_description(client: httpx.Client) ->
 
 
 async def test_spends_racing_admin_adjustments_end_on_the_exact_balance(
-    live_app: LiveServer, db: psycopg.Connection, admin: Account, student: Account
+    new_async_client: OpenHttp, db: psycopg.Connection, admin: Account, student: Account
 ) -> None:
     adjustments = [5, -3, 7, -2, 4, -6, 9, 1, -1, 3]
-    async with httpx.AsyncClient(base_url=live_app.url, timeout=60) as http:
+    async with new_async_client() as http:
         spend_calls = [
             http.post(
                 "/api/credits/spend",

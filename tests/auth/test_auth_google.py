@@ -7,21 +7,19 @@ import base64
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from medgrader.app import create_app
-from medgrader.config import Settings
-from medgrader.db.resolve import Database
 from tests.support.accounts import PASSWORD, sign_up, unique_email
 from tests.support.google import GoogleIssuer, new_key
 from tests.support.invariants import ledger_balance
-from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
+from tests.support.tiers import NewClient
 
 GOOGLE = "/api/auth/google"
 
@@ -207,7 +205,7 @@ def test_an_email_linked_to_another_google_account_is_409(
 
 
 def test_two_racing_first_sign_ins_make_one_user_and_one_bonus(
-    live_app: LiveServer, google_issuer: GoogleIssuer, db: psycopg.Connection, invariants: None
+    new_client: NewClient, google_issuer: GoogleIssuer, db: psycopg.Connection, invariants: None
 ) -> None:
     email = unique_email("google-race")
     sub = _new_sub()
@@ -216,7 +214,7 @@ def test_two_racing_first_sign_ins_make_one_user_and_one_bonus(
     answers: list[httpx.Response] = []
 
     def sign_in(token: str) -> None:
-        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        with new_client() as http:
             barrier.wait()
             answers.append(http.post(GOOGLE, json={"idToken": token}))
 
@@ -247,24 +245,17 @@ def test_the_certificates_are_fetched_once_for_many_sign_ins(
     assert after_first >= 1
 
 
-def _extra_app(settings: Settings, database: Database, **changes: object) -> LiveServer:
-    changed = settings.model_copy(update={"run_worker_in_process": False, **changes})
-    return LiveServer(create_app(changed, database=database)).start()
-
-
-@pytest.fixture(scope="module")
-def workspace_app(settings: Settings, database: Database) -> Iterator[LiveServer]:
+@pytest.fixture
+def workspace_app(build_app: Callable[..., Any], serve: Callable[[Any], Any]) -> Any:
     """The app restricted to one Google Workspace domain."""
-    server = _extra_app(settings, database, google_hosted_domain="medgrader.example")
-    yield server
-    server.stop()
+    return serve(build_app(google_hosted_domain="medgrader.example"))
 
 
 def test_the_hosted_domain_is_enforced(
-    workspace_app: LiveServer, google_issuer: GoogleIssuer, db: psycopg.Connection
+    workspace_app: Any, google_issuer: GoogleIssuer, db: psycopg.Connection
 ) -> None:
     outsider, insider = unique_email("gmail"), unique_email("staff")
-    with httpx.Client(base_url=workspace_app.url, timeout=30) as http:
+    with workspace_app.client() as http:
         wrong = http.post(GOOGLE, json={"idToken": google_issuer.token(email=outsider, sub="61")})
         missing = http.post(
             GOOGLE, json={"idToken": google_issuer.token(email=outsider, sub="62", hd="other.org")}
@@ -280,15 +271,9 @@ def test_the_hosted_domain_is_enforced(
 
 
 def test_without_client_ids_google_sign_in_is_404(
-    settings: Settings, database: Database, google_issuer: GoogleIssuer
+    build_app: Callable[..., Any], serve: Callable[[Any], Any], google_issuer: GoogleIssuer
 ) -> None:
-    server = _extra_app(settings, database, google_client_ids="")
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            response = http.post(
-                GOOGLE, json={"idToken": google_issuer.token(email=unique_email())}
-            )
-    finally:
-        server.stop()
+    with serve(build_app(google_client_ids="")).client() as http:
+        response = http.post(GOOGLE, json={"idToken": google_issuer.token(email=unique_email())})
     assert response.status_code == 404
     assert response.json()["code"] == "google_sign_in_disabled"

@@ -7,9 +7,13 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 
 from medgrader.config import Settings
 from medgrader.db.engine import to_libpq_url
+
+# End-to-end: `medgrader seed` as an operator runs it, in a process of its own.
+pytestmark = pytest.mark.e2e
 
 STANDARD = {("starter pack", 100, 1000), ("value pack", 500, 4500), ("premium pack", 1000, 8000)}
 

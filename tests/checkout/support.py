@@ -21,6 +21,8 @@ from stripe_emulator.testing import EmulatorServer
 from tests.conftest import STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, WEBHOOK_PATH
 from tests.support.accounts import Account
 from tests.support.mailbox import Mailbox
+from tests.support.stripe_in_process import InProcessStripe
+from tests.support.tiers import is_e2e
 
 DECLINED_CARD = "4000000000000002"
 PACKAGE_SPECS = {"starter": (100, 1000), "value": (500, 4500), "premium": (1000, 8000)}
@@ -169,7 +171,11 @@ def receipts(mailbox: Mailbox, email: str) -> list[Any]:
 
 
 # -- speaking as Stripe -----------------------------------------------------------------------
-def stripe_client(emulator: EmulatorServer) -> stripe.StripeClient:
+def stripe_client(emulator: Any) -> stripe.StripeClient:
+    """The official SDK on the emulator: over HTTP (EmulatorServer), or in-process
+    (InProcessStripe has its own)."""
+    if isinstance(emulator, InProcessStripe):
+        return emulator.stripe_client(STRIPE_SECRET_KEY)
     return stripe.StripeClient(STRIPE_SECRET_KEY, base_addresses={"api": emulator.url})
 
 
@@ -242,8 +248,10 @@ def stripe_events(emulator: EmulatorServer, stripe_session_id: str, event_type: 
     return [e.id for e in reversed(listed.data) if e.data.object["id"] == stripe_session_id]
 
 
-@pytest.fixture(scope="session")
-def packages(live_app: Any, admin: Account) -> dict[str, dict[str, Any]]:
-    """Starter/Value/Premium-shaped packages for the session (import into a conftest)."""
-    with httpx.Client(base_url=live_app.url, timeout=30) as http:
-        return create_packages(http, admin)
+@pytest.fixture
+def packages(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+    """Starter/Value/Premium-shaped packages (import into a conftest): made for each fast test
+    (its database starts empty), once for the end-to-end tier."""
+    if is_e2e(request.node):
+        return request.getfixturevalue("live_packages")  # type: ignore[no-any-return]
+    return create_packages(request.getfixturevalue("client"), request.getfixturevalue("admin"))

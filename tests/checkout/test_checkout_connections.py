@@ -32,6 +32,9 @@ from tests.checkout.support import (
 from tests.support.accounts import Account
 from tests.support.live_server import LiveServer
 
+# End-to-end: connection handling while Stripe is slow, over real HTTP.
+pytestmark = pytest.mark.e2e
+
 APP_NAME = "medgrader-slow-stripe-test"
 
 

@@ -16,6 +16,7 @@ import psycopg
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import retrieve_session, start_checkout
 from tests.support.accounts import Account
+from tests.support.tiers import NewClient
 
 
 def _stored_customer(db: psycopg.Connection, student: Account) -> str | None:
@@ -61,17 +62,17 @@ def test_a_missing_customer_is_replaced_and_the_checkout_succeeds(
 
 
 def test_racing_checkouts_replace_a_missing_customer_with_one_new_customer(
-    live_app: Any, student: Account, packages: dict[str, Any],
+    new_client: NewClient, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection,
 ) -> None:  # fmt: skip
-    with httpx.Client(base_url=live_app.url, timeout=30) as http:
+    with new_client() as http:
         start_checkout(http, student, packages["starter"]["id"])
     gone = _stored_customer(db, student)
     assert gone is not None
     _forget(stripe_emulator, gone)
 
     def checkout(_: int) -> httpx.Response:
-        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        with new_client() as http:
             return http.post(
                 "/api/payments/credit-checkout",
                 json={"packageId": packages["starter"]["id"]},

@@ -70,7 +70,7 @@ async def test_a_purchase_is_credited_through_in_process_stripe(
     )
     services.in_transaction(
         lambda session, ctx: create_user(
-            session, ctx, email=student_email, password_hash=hash_password(PASSWORD),
+            session, ctx, email=student_email, password_hash=hash_password(PASSWORD, ctx.settings),
             role="student", first_name="In", last_name="Process",
         )
     )  # fmt: skip

@@ -24,6 +24,7 @@ from tests.checkout.support import (
 )
 from tests.support.accounts import Account
 from tests.support.mailbox import Mailbox, html_body, text_body
+from tests.support.tiers import BOTH_TIERS
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,9 @@ from tests.support.mailbox import Mailbox, html_body, text_body
     [("starter", 100, 1000, "£10.00"), ("value", 500, 4500, "£45.00"),
      ("premium", 1000, 8000, "£80.00")],
 )  # fmt: skip
+@BOTH_TIERS
 def test_buy_each_package(
+    tier: str,
     client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox, invariants: None,
     key: str, credits: int, pence: int, shown: str,

@@ -33,7 +33,6 @@ from tests.checkout.support import (
     webhooks_paused,
 )
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
 from tests.support.services import ServiceRunner
 
@@ -51,13 +50,13 @@ def reconcile(services: ServiceRunner) -> ReconciliationReport:
 
 
 def test_paid_session_whose_webhook_never_came_is_credited_once(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, services: ServiceRunner,
     mailbox: Mailbox, capfd: pytest.CaptureFixture[str], invariants: None,
 ) -> None:  # fmt: skip
     before = balance(db, student.id)
     session_id = start_checkout(client, student, packages["value"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.pay(session_id)
         age(db, session_id)
         assert session_row(db, session_id)["status"] == "PENDING"
@@ -88,14 +87,14 @@ def test_paid_session_whose_webhook_never_came_is_credited_once(
 
 
 def test_expired_at_stripe_becomes_expired_and_open_stays_pending(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, services: ServiceRunner,
     invariants: None,
 ) -> None:  # fmt: skip
     before = balance(db, student.id)
     expired = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
     still_open = start_checkout(client, student, packages["premium"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.expire(expired)
         for session_id in (expired, still_open):
             age(db, session_id)
@@ -110,12 +109,12 @@ def test_expired_at_stripe_becomes_expired_and_open_stays_pending(
 
 
 def test_young_sessions_are_left_to_their_webhook(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, services: ServiceRunner,
     invariants: None,
 ) -> None:  # fmt: skip
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.pay(session_id)
         report = reconcile(services)
         assert session_id not in report.credited
@@ -127,7 +126,7 @@ def test_young_sessions_are_left_to_their_webhook(
 
 
 def test_stripe_error_for_one_session_does_not_stop_the_batch(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, services: ServiceRunner,
     invariants: None,
 ) -> None:  # fmt: skip
@@ -144,7 +143,7 @@ def test_stripe_error_for_one_session_does_not_stop_the_batch(
              FROM checkout_sessions WHERE stripe_session_id = %s""",
         (unknown, paid),
     )
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.pay(paid)
         age(db, paid)
         report = reconcile(services)
@@ -156,7 +155,7 @@ def test_stripe_error_for_one_session_does_not_stop_the_batch(
 
 
 def test_the_job_is_scheduled_and_its_body_runs_through_the_worker_context(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, services: ServiceRunner,
     invariants: None,
 ) -> None:  # fmt: skip
@@ -165,7 +164,7 @@ def test_the_job_is_scheduled_and_its_body_runs_through_the_worker_context(
     }
     assert ("checkout:reconcile_checkout_sessions", "*/5 * * * *") in periodic
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.pay(session_id)
         age(db, session_id)
         job_context = SimpleNamespace(additional_context={"app_context": services.ctx})

@@ -4,6 +4,7 @@ trouble, the success-page status check and the session list."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,9 +13,6 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from medgrader.app import create_app
-from medgrader.config import Settings
-from medgrader.db.resolve import Database
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
     assert_not_paid,
@@ -29,7 +27,8 @@ from tests.checkout.support import (
     webhooks_paused,
 )
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer, free_port
+from tests.support.live_server import free_port
+from tests.support.tiers import NewClient
 
 
 def stripe_counts(emulator: EmulatorServer) -> tuple[int, int]:
@@ -117,11 +116,11 @@ def test_customer_created_once_and_reused(
 
 
 def test_racing_first_checkouts_share_one_customer(
-    live_app: LiveServer, student: Account, packages: dict[str, Any],
+    new_client: NewClient, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection,
 ) -> None:  # fmt: skip
     def checkout(key: str) -> httpx.Response:
-        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        with new_client() as http:
             return http.post(
                 "/api/payments/credit-checkout",
                 json={"packageId": packages[key]["id"]},
@@ -144,33 +143,22 @@ def test_racing_first_checkouts_share_one_customer(
     assert checkout_rows(db, student.id) == len(keys)
 
 
-def _app_with(settings: Settings, database: Database, **changes: Any) -> LiveServer:
-    return LiveServer(
-        create_app(settings.model_copy(update={"run_worker_in_process": False, **changes}),
-                   database=database)
-    ).start()  # fmt: skip
-
-
 @pytest.mark.parametrize("trouble", ["unreachable", "refusing"])
 def test_stripe_trouble_is_502_and_nothing_is_kept(
-    settings: Settings, database: Database, student: Account, packages: dict[str, Any],
-    db: psycopg.Connection, trouble: str,
+    build_app: Callable[..., Any], serve: Callable[[Any], Any], student: Account,
+    packages: dict[str, Any], db: psycopg.Connection, trouble: str,
 ) -> None:  # fmt: skip
     changes: dict[str, Any] = (
         {"stripe_api_base": f"http://127.0.0.1:{free_port()}"}
         if trouble == "unreachable"
         else {"stripe_secret_key": SecretStr("sk_wrong_key")}  # the API answers 401
     )
-    server = _app_with(settings, database, **changes)
-    try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            response = http.post(
-                "/api/payments/credit-checkout",
-                json={"packageId": packages["starter"]["id"]},
-                headers=student.headers,
-            )
-    finally:
-        server.stop()
+    with serve(build_app(**changes)).client() as http:
+        response = http.post(
+            "/api/payments/credit-checkout",
+            json={"packageId": packages["starter"]["id"]},
+            headers=student.headers,
+        )
     assert response.status_code == 502, response.text
     body = response.json()
     expected = "stripe_unavailable" if trouble == "unreachable" else "stripe_error"
@@ -181,12 +169,12 @@ def test_stripe_trouble_is_502_and_nothing_is_kept(
 
 
 def test_status_endpoint_fulfils_before_the_webhook(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     before = balance(db, student.id)
     session_id = start_checkout(client, student, packages["value"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.pay(session_id)
         assert session_row(db, session_id)["status"] == "PENDING"
         # The student lands on the success page before Stripe's webhook reaches us.
@@ -207,11 +195,11 @@ def test_status_endpoint_fulfils_before_the_webhook(
 
 
 def test_status_endpoint_notices_expiry(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.expire(session_id)
         status = client.get(f"/api/payments/checkout-status/{session_id}", headers=student.headers)
     assert status.json()["status"] == "EXPIRED"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import psycopg
 from fastapi import FastAPI
 
 from medgrader.core.errors import install_error_handlers
 from tests.support.accounts import PASSWORD, unique_email
-from tests.support.live_server import LiveServer
 
 
 def _assert_error_shape(response: httpx.Response, status: int, code: str) -> None:
@@ -78,7 +80,7 @@ def test_validation_error_is_422_and_names_the_field(client: httpx.Client) -> No
     assert "password" in response.json()["error"]
 
 
-def test_unexpected_exception_is_500_without_internals() -> None:
+def test_unexpected_exception_is_500_without_internals(serve: Callable[[Any], Any]) -> None:
     app = FastAPI()
     install_error_handlers(app)
 
@@ -86,11 +88,8 @@ def test_unexpected_exception_is_500_without_internals() -> None:
     async def boom() -> None:
         raise RuntimeError("SELECT secret FROM internals")
 
-    server = LiveServer(app).start()
-    try:
-        response = httpx.get(f"{server.url}/boom", timeout=10)
-    finally:
-        server.stop()
+    with serve(app).client() as http:
+        response = http.get("/boom")
     assert response.status_code == 500
     assert response.json() == {"error": "Internal server error.", "code": "internal_error"}
     assert "SELECT" not in response.text

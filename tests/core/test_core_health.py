@@ -17,6 +17,9 @@ from medgrader.db.resolve import Database
 from tests.conftest import FAULTS_DATABASE
 from tests.support.live_server import LiveServer, free_port
 
+# End-to-end: the live app's job worker and real faults on the fault server (one xdist group).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("faults")]
+
 
 def test_health_is_ok_with_every_check_when_all_is_well(client: httpx.Client) -> None:
     response = client.get("/health")

@@ -3,7 +3,7 @@ behind METRICS_TOKEN in production (404 when no token is configured)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +17,6 @@ from medgrader.db.resolve import Database
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import make_event, post_event, retrieve_session, start_checkout
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -32,6 +31,7 @@ def _value(text: str, name: str, **labels: str) -> float:
     return _samples(text).get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+@pytest.mark.e2e  # /health is 200 and job_worker_alive 1 only with a running job worker
 def test_metrics_count_requests_by_route_template_and_status(client: httpx.Client) -> None:
     before = client.get("/metrics").text
     client.get("/health")
@@ -93,38 +93,43 @@ def test_metrics_count_webhook_events_fulfilments_and_spends(
 
 @pytest.fixture
 def production_app(
-    settings: Settings, database: Database, request: pytest.FixtureRequest
-) -> Iterator[str]:
+    settings: Settings,
+    database: Database,
+    serve: Callable[[Any], Any],
+    request: pytest.FixtureRequest,
+) -> Iterator[httpx.Client]:
     token = getattr(request, "param", None)
     changes = {
         "environment": Environment.PRODUCTION,
         "run_worker_in_process": False,
         "metrics_token": token,
     }
+    # Production's own password hashing cost (the tests' cheap one is refused there).
+    kept = {k: v for k, v in settings.model_dump().items() if not k.startswith("password_hash_")}
     production = Settings(
-        **{**settings.model_dump(), **changes},  # type: ignore[arg-type]
+        **{**kept, **changes},  # type: ignore[arg-type]
         _env_file=None,  # type: ignore[call-arg]
     )
-    server = LiveServer(create_app(production, database=database)).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with serve(create_app(production, database=database)).client() as http:
+        yield http
 
 
-def test_metrics_do_not_exist_in_production_without_a_token(production_app: str) -> None:
-    response = httpx.get(f"{production_app}/metrics", timeout=10)
+def test_metrics_do_not_exist_in_production_without_a_token(
+    production_app: httpx.Client,
+) -> None:
+    response = production_app.get("/metrics")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
     assert "medgrader_" not in response.text
 
 
 @pytest.mark.parametrize("production_app", ["metrics-token-0123456789"], indirect=True)
-def test_metrics_in_production_need_the_bearer_token(production_app: str) -> None:
-    url = f"{production_app}/metrics"
-    missing = httpx.get(url, timeout=10)
-    wrong = httpx.get(url, headers={"Authorization": "Bearer nope"}, timeout=10)
-    right = httpx.get(url, headers={"Authorization": "Bearer metrics-token-0123456789"}, timeout=10)
+def test_metrics_in_production_need_the_bearer_token(production_app: httpx.Client) -> None:
+    missing = production_app.get("/metrics")
+    wrong = production_app.get("/metrics", headers={"Authorization": "Bearer nope"})
+    right = production_app.get(
+        "/metrics", headers={"Authorization": "Bearer metrics-token-0123456789"}
+    )
     assert (missing.status_code, wrong.status_code) == (401, 401)
     assert "medgrader_" not in missing.text + wrong.text
     assert right.status_code == 200

@@ -7,8 +7,11 @@ traceback again ("Exception in ASGI application") without the request id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from structlog.testing import capture_logs
 
@@ -25,6 +28,7 @@ class _Records(logging.Handler):
         self.records.append(record)
 
 
+@pytest.mark.e2e  # what uvicorn itself logs: a real server
 def test_an_unhandled_error_is_logged_once_with_its_request_id() -> None:
     app = FastAPI()
     install_error_handlers(app)
@@ -62,7 +66,7 @@ def test_an_unhandled_error_is_logged_once_with_its_request_id() -> None:
     ]
 
 
-def test_a_request_id_that_is_not_sane_is_replaced() -> None:
+def test_a_request_id_that_is_not_sane_is_replaced(serve: Callable[[Any], Any]) -> None:
     app = FastAPI()
     install_error_handlers(app)
 
@@ -70,12 +74,7 @@ def test_a_request_id_that_is_not_sane_is_replaced() -> None:
     async def ok() -> dict[str, str]:
         return {"status": "ok"}
 
-    server = LiveServer(app).start()
-    try:
-        response = httpx.get(
-            f"{server.url}/ok", headers={"X-Request-ID": "bad id with spaces"}, timeout=10
-        )
-    finally:
-        server.stop()
+    with serve(app).client() as http:
+        response = http.get("/ok", headers={"X-Request-ID": "bad id with spaces"})
     assert response.status_code == 200
     assert response.headers["x-request-id"] != "bad id with spaces"

@@ -17,17 +17,17 @@ from medgrader.models.ledger import SourceType
 from tests.credits.factory import entry_count, key_count, new_key, spend_headers
 from tests.support.accounts import Account
 from tests.support.invariants import ledger_balance
-from tests.support.live_server import LiveServer
 from tests.support.services import ServiceRunner
+from tests.support.tiers import BOTH_TIERS, OpenHttp
 
 pytestmark = pytest.mark.usefixtures("invariants")
 NewStudent = Callable[..., Account]
 
 
 async def _spend_all(
-    url: str, requests: list[tuple[Account, dict[str, Any], str]]
+    open_http: OpenHttp, requests: list[tuple[Account, dict[str, Any], str]]
 ) -> list[httpx.Response]:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    async with open_http() as http:
         return list(
             await asyncio.gather(
                 *(
@@ -38,12 +38,13 @@ async def _spend_all(
         )
 
 
+@BOTH_TIERS
 async def test_fifty_concurrent_spends_of_one_against_ten(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    tier: str, new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=10)
     body = {"amount": 1, "reason": "voice minute"}
-    responses = await _spend_all(live_app.url, [(student, body, new_key()) for _ in range(50)])
+    responses = await _spend_all(new_async_client, [(student, body, new_key()) for _ in range(50)])
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 10, 402: 40}, statuses
@@ -59,19 +60,24 @@ async def test_fifty_concurrent_spends_of_one_against_ten(
 
 
 async def test_two_concurrent_spends_of_five_against_five(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     for _ in range(5):  # several rounds: each is a fresh race
         student = new_student(balance=5)
         body = {"amount": 5, "reason": "mock exam"}
-        responses = await _spend_all(live_app.url, [(student, body, new_key()) for _ in range(2)])
+        responses = await _spend_all(
+            new_async_client, [(student, body, new_key()) for _ in range(2)]
+        )
         assert sorted(r.status_code for r in responses) == [201, 402]
         assert ledger_balance(db, student.id) == (0, 0)
         assert entry_count(db, student.id, "USAGE") == 1
 
 
 async def test_spends_racing_credits_end_on_the_exact_balance(
-    live_app: LiveServer, db: psycopg.Connection, services: ServiceRunner, new_student: NewStudent
+    new_async_client: OpenHttp,
+    db: psycopg.Connection,
+    services: ServiceRunner,
+    new_student: NewStudent,
 ) -> None:
     student = new_student(balance=3)
     sid = uuid.UUID(student.id)
@@ -88,7 +94,7 @@ async def test_spends_racing_credits_end_on_the_exact_balance(
         )
 
     body = {"amount": 2, "reason": "quiz"}
-    spends = _spend_all(live_app.url, [(student, body, new_key()) for _ in range(30)])
+    spends = _spend_all(new_async_client, [(student, body, new_key()) for _ in range(30)])
     credits = [asyncio.to_thread(credit, 5) for _ in range(8)]
     responses, *_ = await asyncio.gather(spends, *credits)
 
@@ -101,12 +107,12 @@ async def test_spends_racing_credits_end_on_the_exact_balance(
 
 
 async def test_concurrent_requests_with_one_key_execute_once(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=100)
     key = new_key()
     body = {"amount": 7, "reason": "voice"}
-    responses = await _spend_all(live_app.url, [(student, body, key) for _ in range(20)])
+    responses = await _spend_all(new_async_client, [(student, body, key) for _ in range(20)])
 
     assert entry_count(db, student.id, "USAGE") == 1
     assert ledger_balance(db, student.id) == (93, 93)
@@ -123,12 +129,12 @@ async def test_concurrent_requests_with_one_key_execute_once(
 
 
 async def test_concurrent_different_requests_with_one_key_execute_once(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=100)
     key = new_key()
     requests = [(student, {"amount": n, "reason": "voice"}, key) for n in range(1, 11)]
-    responses = await _spend_all(live_app.url, requests)
+    responses = await _spend_all(new_async_client, requests)
 
     assert entry_count(db, student.id, "USAGE") == 1
     winners = [r for r in responses if r.status_code == 201]
@@ -142,12 +148,12 @@ async def test_concurrent_different_requests_with_one_key_execute_once(
 
 
 async def test_one_key_from_many_students_at_once_executes_for_each(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     students = [new_student(balance=10) for _ in range(5)]
     key = new_key()
     responses = await _spend_all(
-        live_app.url, [(s, {"amount": 4, "reason": "voice"}, key) for s in students]
+        new_async_client, [(s, {"amount": 4, "reason": "voice"}, key) for s in students]
     )
     assert [r.status_code for r in responses] == [201] * 5
     for student in students:

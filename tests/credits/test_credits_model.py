@@ -48,8 +48,8 @@ from tests.holds.model_rules import HoldRules
 from tests.payments.returns_support import clawback_rule
 from tests.support.accounts import Account
 from tests.support.invariants import audit_findings
-from tests.support.live_server import LiveServer
 from tests.support.services import ServiceRunner
+from tests.support.tiers import NewClient
 
 WELCOME_BONUS = 100
 # Each purchase is a real checkout, Stripe payment and webhook round trip (a few hundred ms):
@@ -88,11 +88,12 @@ class SpendRecord:
 
 def test_the_ledger_follows_the_model(
     client: httpx.Client, db: psycopg.Connection, services: ServiceRunner, admin: Account,
-    live_app: LiveServer, stripe_emulator: EmulatorServer, packages: dict[str, dict[str, Any]],
+    app_url: str, new_client: NewClient, stripe_emulator: EmulatorServer,
+    packages: dict[str, dict[str, Any]],
 ) -> None:  # fmt: skip
     def checkout_status(student: Account, session_id: str) -> str:
         # Its own client: called from several threads at once.
-        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        with new_client() as http:
             response = http.get(
                 f"/api/payments/checkout-status/{session_id}", headers=student.headers
             )
@@ -112,7 +113,7 @@ def test_the_ledger_follows_the_model(
         # A genuinely signed late `async_payment_succeeded` for the paid session.
         paid = retrieve_session(stripe_emulator, session_id)
         event = make_event("checkout.session.async_payment_succeeded", paid)
-        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        with new_client() as http:
             assert post_event(http, event).status_code == 200
 
     class LedgerModel(HoldRules):
@@ -248,7 +249,7 @@ def test_the_ledger_follows_the_model(
             self.purchases += 1
 
             faults = (
-                webhook_faults(stripe_emulator, live_app.url, duplicate_probability=1.0)
+                webhook_faults(stripe_emulator, app_url, duplicate_probability=1.0)
                 if duplicate_deliveries  # every event delivered twice, concurrently
                 else contextlib.nullcontext()
             )

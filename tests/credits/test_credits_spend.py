@@ -16,6 +16,7 @@ from tests.credits.factory import entry_count, key_count, new_key, spend_headers
 from tests.support.accounts import Account
 from tests.support.invariants import ledger_balance
 from tests.support.services import ServiceRunner
+from tests.support.tiers import BOTH_TIERS
 
 pytestmark = pytest.mark.usefixtures("invariants")
 NewStudent = Callable[..., Account]
@@ -27,8 +28,9 @@ def spend(
     return client.post("/api/credits/spend", json=body, headers=spend_headers(account, key))
 
 
+@BOTH_TIERS
 def test_spend_debits_once_and_records_a_usage_entry(
-    client: httpx.Client, db: psycopg.Connection, new_student: NewStudent
+    tier: str, client: httpx.Client, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=30)
     key = new_key()

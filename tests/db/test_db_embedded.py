@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
+
+# End-to-end: processes that start and stop an embedded PostgreSQL of their own.
+pytestmark = pytest.mark.e2e
 
 SCRIPT = """
 import sys

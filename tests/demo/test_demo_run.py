@@ -17,6 +17,9 @@ from medgrader.demo import DEMO_STUDENT
 from tests.conftest import ROOT
 from tests.support.live_server import free_port
 
+# End-to-end: the demo's processes, servers and ports.
+pytestmark = pytest.mark.e2e
+
 
 def _demo_args(ports: dict[str, int], data_dir: Path) -> list[str]:
     return [

@@ -23,6 +23,7 @@ from tests.holds.support import (
 )
 from tests.support.accounts import Account
 from tests.support.invariants import ledger_balance
+from tests.support.tiers import BOTH_TIERS
 
 pytestmark = pytest.mark.usefixtures("invariants")
 NewStudent = Callable[..., Account]
@@ -83,8 +84,9 @@ def test_spends_and_new_holds_use_the_available_balance(
     assert ledger_balance(db, student.id) == (10, 10)
 
 
+@BOTH_TIERS
 def test_capture_charges_one_usage_entry_and_releases_the_rest(
-    client: httpx.Client, db: psycopg.Connection, new_student: NewStudent
+    tier: str, client: httpx.Client, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=50)
     hold = new_hold(client, student, 20, reason="Voice tutoring, cardiology")

@@ -21,16 +21,16 @@ from tests.credits.factory import entry_count, new_key, spend_headers
 from tests.holds.support import HOLDS, balances, capture_entries, hold_row, new_hold
 from tests.support.accounts import Account
 from tests.support.invariants import ledger_balance
-from tests.support.live_server import LiveServer
 from tests.support.services import ServiceRunner
+from tests.support.tiers import NewClient, OpenHttp
 
 pytestmark = pytest.mark.usefixtures("invariants")
 NewStudent = Callable[..., Account]
 Call = tuple[str, Account, dict[str, Any] | None, str]  # path, student, body, key
 
 
-async def _post_all(url: str, calls: list[Call]) -> list[httpx.Response]:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+async def _post_all(open_http: OpenHttp, calls: list[Call]) -> list[httpx.Response]:
+    async with open_http() as http:
         return list(
             await asyncio.gather(
                 *(
@@ -60,10 +60,10 @@ def _held(db: psycopg.Connection, student_id: str) -> int:
 
 
 async def test_fifty_holds_of_one_against_ten_available(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=10)
-    responses = await _post_all(live_app.url, [_hold_call(student, 1) for _ in range(50)])
+    responses = await _post_all(new_async_client, [_hold_call(student, 1) for _ in range(50)])
 
     assert Counter(r.status_code for r in responses) == {201: 10, 402: 40}
     assert sorted(r.json()["availableBalance"] for r in responses if r.status_code == 201) == list(
@@ -73,8 +73,12 @@ async def test_fifty_holds_of_one_against_ten_available(
     assert ledger_balance(db, student.id) == (10, 10)
 
 
+# End to end only: the purchase's webhook must land while the calls run, which it does when
+# they travel over HTTP; in-process the fifty calls finish before it.
+@pytest.mark.e2e
 async def test_holds_racing_spends_racing_a_purchase_never_overdraw(
-    live_app: LiveServer,
+    new_client: NewClient,
+    new_async_client: OpenHttp,
     db: psycopg.Connection,
     new_student: NewStudent,
     stripe_emulator: EmulatorServer,
@@ -82,7 +86,7 @@ async def test_holds_racing_spends_racing_a_purchase_never_overdraw(
 ) -> None:
     student = new_student(balance=10)
     credits, _ = PACKAGE_SPECS["starter"]
-    with httpx.Client(base_url=live_app.url, timeout=30) as http:
+    with new_client() as http:
         session_id = start_checkout(http, student, packages["starter"]["id"])["sessionId"]
 
     def buy() -> None:  # paid in the emulator; its signed webhook credits the student
@@ -92,7 +96,7 @@ async def test_holds_racing_spends_racing_a_purchase_never_overdraw(
     calls = [_hold_call(student, 3) for _ in range(25)]
     calls += [_spend_call(student, 3) for _ in range(25)]
     random.shuffle(calls)
-    responses, _ = await asyncio.gather(_post_all(live_app.url, calls), asyncio.to_thread(buy))
+    responses, _ = await asyncio.gather(_post_all(new_async_client, calls), asyncio.to_thread(buy))
 
     statuses = Counter((call[0], r.status_code) for call, r in zip(calls, responses, strict=True))
     assert set(statuses) <= {(HOLDS, 201), (HOLDS, 402), ("/api/credits/spend", 201),
@@ -103,7 +107,7 @@ async def test_holds_racing_spends_racing_a_purchase_never_overdraw(
     assert ledger_balance(db, student.id) == (balance, balance)
     assert _held(db, student.id) == held
     assert balance - held >= 0
-    with client_for(live_app) as http:
+    with new_client() as http:
         assert balances(http, student) == {
             "balance": balance,
             "held": held,
@@ -114,20 +118,23 @@ async def test_holds_racing_spends_racing_a_purchase_never_overdraw(
     assert held + spent > credits // 2
 
 
-def client_for(live_app: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=live_app.url, timeout=30)
+def client_for(new_client: NewClient) -> httpx.Client:
+    return new_client()
 
 
 async def test_two_captures_of_one_hold_at_once_post_one_entry(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_client: NewClient,
+    new_async_client: OpenHttp,
+    db: psycopg.Connection,
+    new_student: NewStudent,
 ) -> None:
     for _ in range(5):  # each round a fresh race
         student = new_student(balance=20)
-        with client_for(live_app) as http:
+        with new_client() as http:
             hold = new_hold(http, student, 10)
         path = f"{HOLDS}/{hold['holdId']}/capture"
         calls: list[Call] = [(path, student, {"amount": n}, new_key()) for n in (4, 6)]
-        responses = await _post_all(live_app.url, calls)
+        responses = await _post_all(new_async_client, calls)
 
         assert sorted(r.status_code for r in responses) == [201, 409]
         winner = next(r.json() for r in responses if r.status_code == 201)
@@ -138,14 +145,17 @@ async def test_two_captures_of_one_hold_at_once_post_one_entry(
 
 
 async def test_many_captures_of_one_hold_with_one_key_execute_once(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_client: NewClient,
+    new_async_client: OpenHttp,
+    db: psycopg.Connection,
+    new_student: NewStudent,
 ) -> None:
     student = new_student(balance=20)
-    with client_for(live_app) as http:
+    with new_client() as http:
         hold = new_hold(http, student, 10)
     key = new_key()
     path = f"{HOLDS}/{hold['holdId']}/capture"
-    responses = await _post_all(live_app.url, [(path, student, {"amount": 7}, key)] * 10)
+    responses = await _post_all(new_async_client, [(path, student, {"amount": 7}, key)] * 10)
 
     assert capture_entries(db, hold["holdId"]) == [(7, "DEBIT")]
     done = [r for r in responses if r.status_code == 201]
@@ -155,7 +165,11 @@ async def test_many_captures_of_one_hold_with_one_key_execute_once(
 
 
 async def test_capture_racing_expiry_ends_in_exactly_one_of_the_two(
-    live_app: LiveServer, db: psycopg.Connection, services: ServiceRunner, new_student: NewStudent
+    new_client: NewClient,
+    new_async_client: OpenHttp,
+    db: psycopg.Connection,
+    services: ServiceRunner,
+    new_student: NewStudent,
 ) -> None:
     student = new_student(balance=1000)
     outcomes: Counter[str] = Counter()
@@ -168,12 +182,12 @@ async def test_capture_racing_expiry_ends_in_exactly_one_of_the_two(
     async def capture_after(delay: float, hold_id: str) -> httpx.Response:
         await asyncio.sleep(delay)
         path = f"{HOLDS}/{hold_id}/capture"
-        return (await _post_all(live_app.url, [(path, student, {"amount": 2}, new_key())]))[0]
+        return (await _post_all(new_async_client, [(path, student, {"amount": 2}, new_key())]))[0]
 
     # A capture takes some 50-150 ms over HTTP here: expiries spread around that make some
     # rounds a capture, some an expiry, and the close ones a real race for the row.
     for round_ in range(16):
-        with client_for(live_app) as http:
+        with new_client() as http:
             hold = new_hold(http, student, 3)
         # The controllable clock: this hold now expires a few ms from the database's now.
         db.execute(
@@ -200,11 +214,14 @@ async def test_capture_racing_expiry_ends_in_exactly_one_of_the_two(
 
 
 async def test_extend_racing_a_spend_never_overdraws(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_client: NewClient,
+    new_async_client: OpenHttp,
+    db: psycopg.Connection,
+    new_student: NewStudent,
 ) -> None:
     for _ in range(5):
         student = new_student(balance=10)
-        with client_for(live_app) as http:
+        with new_client() as http:
             hold = new_hold(http, student, 5)
         extend: Call = (
             f"{HOLDS}/{hold['holdId']}/extend",
@@ -214,7 +231,7 @@ async def test_extend_racing_a_spend_never_overdraws(
         )
         calls = [extend, _spend_call(student, 5)]
         random.shuffle(calls)
-        responses = await _post_all(live_app.url, calls)
+        responses = await _post_all(new_async_client, calls)
 
         assert sorted(r.status_code for r in responses) in ([200, 402], [201, 402])
         balance, _ = ledger_balance(db, student.id)
@@ -223,11 +240,11 @@ async def test_extend_racing_a_spend_never_overdraws(
 
 
 async def test_concurrent_creates_with_one_key_make_one_hold(
-    live_app: LiveServer, db: psycopg.Connection, new_student: NewStudent
+    new_async_client: OpenHttp, db: psycopg.Connection, new_student: NewStudent
 ) -> None:
     student = new_student(balance=50)
     key = new_key()
-    responses = await _post_all(live_app.url, [_hold_call(student, 5, key)] * 15)
+    responses = await _post_all(new_async_client, [_hold_call(student, 5, key)] * 15)
     count = db.execute(
         "SELECT count(*) FROM credit_holds WHERE student_id = %s", (student.id,)
     ).fetchone()

@@ -10,21 +10,19 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from medgrader.app import create_app
 from medgrader.config import Settings
-from medgrader.db.resolve import Database
 from medgrader.holds import service as holds
 from medgrader.holds.errors import HoldLifetimeExceeded, TooManyHolds
 from medgrader.holds.limits import HoldLimits
 from tests.credits.factory import new_key, spend_headers
 from tests.holds.support import HOLDS, act, create, new_hold
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 from tests.support.services import ServiceRunner
 
 pytestmark = pytest.mark.usefixtures("invariants")
@@ -35,17 +33,17 @@ DEFAULTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def limited(settings: Settings, database: Database) -> Iterator[httpx.Client]:
-    """A client of an app with the default hold limits, on the suite's database."""
+@pytest.fixture
+def limited_app(build_app: Callable[..., Any], serve: Callable[[Any], Any]) -> Any:
+    """An app with the default hold limits, on the suite's database."""
     assert DEFAULTS == {"holds_max_active_per_student": 5, "hold_max_lifetime_seconds": 14_400}
-    own = settings.model_copy(update={**DEFAULTS, "run_worker_in_process": False})
-    server = LiveServer(create_app(own, database=database)).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            yield http
-    finally:
-        server.stop()
+    return serve(build_app(**DEFAULTS))
+
+
+@pytest.fixture
+def limited(limited_app: Any) -> Iterator[httpx.Client]:
+    with limited_app.client() as http:
+        yield http
 
 
 def active(db: psycopg.Connection, student: Account) -> int:
@@ -104,8 +102,8 @@ def test_an_expired_hold_no_longer_counts(
     assert create(limited, student, 1).status_code == 201
 
 
-async def _create_all(url: str, student: Account, count: int) -> list[httpx.Response]:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+async def _create_all(app: Any, student: Account, count: int) -> list[httpx.Response]:
+    async with app.async_client() as http:
         return list(
             await asyncio.gather(
                 *(
@@ -122,12 +120,16 @@ async def _create_all(url: str, student: Account, count: int) -> list[httpx.Resp
 
 @pytest.mark.parametrize("already", [0, 4])
 def test_creations_racing_at_the_limit_never_pass_it(
-    limited: httpx.Client, db: psycopg.Connection, new_student: NewStudent, already: int
+    limited_app: Any,
+    limited: httpx.Client,
+    db: psycopg.Connection,
+    new_student: NewStudent,
+    already: int,
 ) -> None:
     student = new_student(balance=1000)
     for _ in range(already):
         new_hold(limited, student, 1)
-    responses = asyncio.run(_create_all(str(limited.base_url), student, 20))
+    responses = asyncio.run(_create_all(limited_app, student, 20))
     assert Counter(r.status_code for r in responses) == {201: 5 - already, 409: 15 + already}
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"too_many_holds"}
     assert active(db, student) == 5

@@ -23,6 +23,9 @@ from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_work
 from medgrader.runtime import open_context
 from tests.conftest import FAULTS_DATABASE
 
+# End-to-end: real faults on the fault server (one xdist group: they stop and restart it).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("faults")]
+
 # A harmless job every worker runs: the idempotency-key retention sweep.
 PROBE_TASK = "idempotency:purge_idempotency_keys"
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import subprocess
 
 import psycopg
+import pytest
 
 from medgrader.db.resolve import Database
 from tests.support.accounts import Account
 from tests.support.invariants import run_audit_cli
+
+# End-to-end: `medgrader audit` as an operator runs it, in a process of its own.
+pytestmark = pytest.mark.e2e
 
 
 def _audit(database: Database) -> subprocess.CompletedProcess[str]:

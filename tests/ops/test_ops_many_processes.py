@@ -25,6 +25,9 @@ from tests.ops.processes import Process, medgrader, wait_for_status
 from tests.support.live_server import free_port
 from tests.support.mailbox import Mailbox
 
+# End-to-end: several API and worker processes.
+pytestmark = pytest.mark.e2e
+
 STUDENTS = 30
 PURCHASES = 160  # a few hundred: enough to interleave everything, bounded in time
 CREDITS, PENCE = 100, 1000

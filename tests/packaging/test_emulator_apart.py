@@ -19,6 +19,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# End-to-end: pip builds the wheels and the commands run as processes of their own.
+pytestmark = pytest.mark.e2e
+
 PRODUCT = ROOT / "src" / "medgrader"
 # The only modules that may import the emulator, and only inside functions: `medgrader demo`
 # and `medgrader stripe-emulator` (development commands).

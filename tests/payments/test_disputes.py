@@ -21,6 +21,7 @@ from tests.payments.returns_support import (
 )
 from tests.support.accounts import Account
 from tests.support.mailbox import Mailbox
+from tests.support.tiers import BOTH_TIERS
 
 
 def _shown(client: httpx.Client, account: Account, payment_id: str) -> dict[str, Any]:
@@ -29,7 +30,9 @@ def _shown(client: httpx.Client, account: Account, payment_id: str) -> dict[str,
     return response.json()  # type: ignore[no-any-return]
 
 
+@BOTH_TIERS
 def test_a_lost_dispute_takes_the_credits_back_for_good(
+    tier: str,
     client: httpx.Client, student: Account, admin: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
@@ -61,7 +64,9 @@ def test_a_lost_dispute_takes_the_credits_back_for_good(
     assert admin_refund(client, admin, paid.payment_id).json()["code"] == "payment_disputed"
 
 
+@BOTH_TIERS
 def test_a_won_dispute_gives_the_credits_back_once(
+    tier: str,
     client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox, invariants: None,
 ) -> None:  # fmt: skip

@@ -4,6 +4,7 @@ as sent at most once per purchase."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -28,7 +29,6 @@ from tests.checkout.support import (
     webhooks_paused,
 )
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox, text_body
 from tests.support.services import ServiceRunner
 
@@ -48,6 +48,7 @@ def receipt_sent_at(db: psycopg.Connection, payment_id: str) -> Any:
     return row[0]
 
 
+@pytest.mark.e2e  # a real SMTP server, stopped and started, and the worker's back-off
 def test_smtp_down_at_first_then_exactly_one_receipt(
     client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox, invariants: None,
@@ -84,12 +85,14 @@ def test_smtp_down_at_first_then_exactly_one_receipt(
 
 def test_receipt_not_sent_again_once_recorded(
     client: httpx.Client, student: Account, packages: dict[str, Any], services: Any,
-    stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox, invariants: None,
+    stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox,
+    run_jobs: Callable[[], None], invariants: None,
 ) -> None:  # fmt: skip
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
     stripe_emulator.pay(session_id)
     settle_webhooks(stripe_emulator)
     payment_id = str(assert_paid_once(db, student.id, session_id, 100, 1000)["id"])
+    run_jobs()
     wait_until(lambda: receipt_sent_at(db, payment_id) is not None, what="the receipt")
     first = receipt_sent_at(db, payment_id)
 
@@ -101,6 +104,7 @@ def test_receipt_not_sent_again_once_recorded(
             session, RECEIPT_TASK, queue=RECEIPTS_QUEUE, payment_id=payment_id
         )
     )
+    run_jobs()
     wait_until(
         lambda: (
             db.execute(
@@ -116,6 +120,7 @@ def test_receipt_not_sent_again_once_recorded(
     assert receipt_sent_at(db, payment_id) == first
 
 
+@pytest.mark.e2e  # a real fault (pg_terminate_backend) and the worker's back-off
 def test_database_error_on_the_first_attempt_is_retried_and_one_receipt_arrives(
     client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox,
@@ -150,7 +155,7 @@ def test_database_error_on_the_first_attempt_is_retried_and_one_receipt_arrives(
 
 
 def test_a_stalled_receipt_job_is_retried_by_the_periodic_task(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox,
     services: ServiceRunner, invariants: None,
 ) -> None:  # fmt: skip
@@ -158,7 +163,7 @@ def test_a_stalled_receipt_job_is_retried_by_the_periodic_task(
     # heartbeat stopped. Built here in the purchase's own transaction, so no live worker can
     # take the job first.
     session_id = start_checkout(client, student, packages["value"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.pay(session_id)
     remote = retrieve_session(stripe_emulator, session_id)
     row = db.execute(

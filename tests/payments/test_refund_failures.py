@@ -34,7 +34,6 @@ from tests.payments.returns_support import (
     return_entries,
 )
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
 
 REFUND_FAILS = "4000000000005126"
@@ -137,12 +136,12 @@ def test_a_card_disputed_after_payment(
 
 
 def test_a_dispute_that_beats_the_purchase_webhook_fulfils_the_purchase_first(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     before = balance(db, student.id)
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
-    with webhooks_paused(stripe_emulator, live_app.url):
+    with webhooks_paused(stripe_emulator, app_url):
         stripe_emulator.pay(session_id, card=DISPUTED_AFTER_PAYMENT)
     intent = retrieve_session(stripe_emulator, session_id)["payment_intent"]
     listed = stripe_client(stripe_emulator).v1.events.list(params={"limit": 100}).data

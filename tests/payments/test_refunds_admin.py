@@ -4,6 +4,7 @@ min(C, ceil(C*R/A)) holds for the payment and the audit is clean (`invariants`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -11,9 +12,6 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from medgrader.app import create_app
-from medgrader.config import Settings
-from medgrader.db.resolve import Database
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import balance, settle_webhooks, stripe_client
 from tests.credits.factory import new_key as spend_key
@@ -28,11 +26,14 @@ from tests.payments.returns_support import (
     return_entries,
 )
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer, free_port
+from tests.support.live_server import free_port
 from tests.support.mailbox import Mailbox
+from tests.support.tiers import BOTH_TIERS
 
 
+@BOTH_TIERS
 def test_full_refund_takes_back_every_credit(
+    tier: str,
     client: httpx.Client, student: Account, admin: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, mailbox: Mailbox, invariants: None,
 ) -> None:  # fmt: skip
@@ -238,22 +239,15 @@ def test_refunds_are_for_admins_and_known_payments(
 
 
 def test_stripe_down_during_a_refund_is_502_and_nothing_is_written(
-    settings: Settings, database: Database, student: Account, admin: Account,
+    build_app: Callable[..., Any], serve: Callable[[Any], Any], student: Account, admin: Account,
     client: httpx.Client, packages: dict[str, Any], stripe_emulator: EmulatorServer,
     db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     paid = buy_and_pay(client, stripe_emulator, db, student, packages["starter"])
     before = balance(db, student.id)
-    down = settings.model_copy(
-        update={"stripe_api_base": f"http://127.0.0.1:{free_port()}", "stripe_timeout_seconds": 2,
-                "run_worker_in_process": False}
-    )  # fmt: skip
-    server = LiveServer(create_app(down, database=database)).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            response = admin_refund(http, admin, paid.payment_id, key=new_key())
-    finally:
-        server.stop()
+    down = build_app(stripe_api_base=f"http://127.0.0.1:{free_port()}", stripe_timeout_seconds=2)
+    with serve(down).client() as http:
+        response = admin_refund(http, admin, paid.payment_id, key=new_key())
     assert response.status_code == 502, response.text
     assert response.json()["code"] == "stripe_unavailable"
     assert refund_rows(db, paid.payment_id) == []
@@ -263,20 +257,14 @@ def test_stripe_down_during_a_refund_is_502_and_nothing_is_written(
 
 
 def test_a_refund_stripe_refuses_is_explained(
-    settings: Settings, database: Database, student: Account, admin: Account,
+    build_app: Callable[..., Any], serve: Callable[[Any], Any], student: Account, admin: Account,
     client: httpx.Client, packages: dict[str, Any], stripe_emulator: EmulatorServer,
     db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     paid = buy_and_pay(client, stripe_emulator, db, student, packages["starter"])
-    wrong_key = settings.model_copy(
-        update={"stripe_secret_key": SecretStr("sk_wrong"), "run_worker_in_process": False}
-    )
-    server = LiveServer(create_app(wrong_key, database=database)).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            response = admin_refund(http, admin, paid.payment_id)
-    finally:
-        server.stop()
+    wrong_key = build_app(stripe_secret_key=SecretStr("sk_wrong"))
+    with serve(wrong_key).client() as http:
+        response = admin_refund(http, admin, paid.payment_id)
     assert response.status_code == 502
     assert response.json()["code"] == "stripe_error"
     assert refund_rows(db, paid.payment_id) == []

@@ -33,7 +33,6 @@ from tests.payments.returns_support import (
     return_entries,
 )
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 
 
 def outcomes(db: psycopg.Connection, events: list[dict[str, Any]]) -> list[str]:
@@ -66,13 +65,13 @@ def test_a_dashboard_refund_arrives_only_as_events(
 
 
 def test_every_event_twice_shuffled_and_ten_times_at_once_while_admins_refund(
-    live_app: LiveServer, client: httpx.Client, student: Account, admin: Account,
+    app_url: str, client: httpx.Client, student: Account, admin: Account,
     packages: dict[str, Any], stripe_emulator: EmulatorServer, db: psycopg.Connection,
     invariants: None,
 ) -> None:  # fmt: skip
     paid = buy_and_pay(client, stripe_emulator, db, student, packages["premium"])  # 1000 / 8000
     before = balance(db, student.id)
-    with webhook_faults(stripe_emulator, live_app.url, duplicate_probability=1.0,
+    with webhook_faults(stripe_emulator, app_url, duplicate_probability=1.0,
                         shuffle_window=4, shuffle_hold_ms=100):  # fmt: skip
         with ThreadPoolExecutor(max_workers=4) as pool:
             dashboard = pool.submit(

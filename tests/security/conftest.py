@@ -1,4 +1,5 @@
-"""An app with strict abuse limits, behind a (simulated) trusted proxy.
+"""An app with strict abuse limits, behind a (simulated) trusted proxy: in-process next to the
+fast tier's app (same database, loop and mailbox), or under uvicorn for end-to-end tests.
 
 Requests carry X-Forwarded-For from loopback, which this app trusts, so each test can act
 from client addresses of its own and the per-address counters of one test never touch
@@ -7,7 +8,6 @@ another's. The addresses are documentation ranges written in a header: no traffi
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 
 import httpx
@@ -17,8 +17,11 @@ from medgrader.app import create_app
 from medgrader.config import Settings
 from medgrader.db.resolve import Database
 from tests.support.accounts import PASSWORD, Account, register, unique_email
+from tests.support.fast_app import FastApp, InProcessApp
+from tests.support.limits import new_address
 from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
+from tests.support.tiers import is_e2e
 
 STRICT_LIMITS = {
     "rate_limit_login_per_account": "5/900",
@@ -28,12 +31,14 @@ STRICT_LIMITS = {
     "rate_limit_checkout_per_student": "3/600",
 }
 HSTS_SECONDS = 31536000
-_addresses = itertools.count(1)
-
-
-def new_address() -> str:
-    n = next(_addresses)
-    return f"198.51.{100 + n // 250}.{n % 250 + 1}"
+# What strict_settings changes (for the in-process app, which keeps the rest of its own).
+STRICT_KEYS = {
+    *STRICT_LIMITS,
+    "trusted_proxy_header",
+    "trusted_proxies",
+    "hsts_max_age_seconds",
+    "run_worker_in_process",
+}
 
 
 def strict_settings(settings: Settings, **changes: object) -> Settings:
@@ -50,26 +55,44 @@ def strict_settings(settings: Settings, **changes: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def strict_app(settings: Settings, database: Database) -> Iterator[LiveServer]:
-    server = LiveServer(create_app(strict_settings(settings), database=database)).start()
-    yield server
+def live_strict_app(live_settings: Settings, live_database: Database) -> Iterator[LiveServer]:
+    server = LiveServer(create_app(strict_settings(live_settings), database=live_database))
+    yield server.start()
     server.stop()
 
 
-def client_from(server: LiveServer, address: str) -> httpx.Client:
-    """A client whose requests the app sees as coming from `address`."""
-    return httpx.Client(
-        base_url=server.url, timeout=30, headers={"X-Forwarded-For": f"203.0.113.9, {address}"}
-    )
+@pytest.fixture(scope="session")
+def fast_strict_app(fast_app: FastApp) -> Iterator[InProcessApp]:
+    app = fast_app.sibling(**strict_settings(fast_app.settings).model_dump(include=STRICT_KEYS))
+    yield app
+    app.close()
 
 
 @pytest.fixture
-def strict_client(strict_app: LiveServer) -> Iterator[httpx.Client]:
+def strict_app(request: pytest.FixtureRequest) -> LiveServer | InProcessApp:
+    if is_e2e(request.node):
+        return request.getfixturevalue("live_strict_app")  # type: ignore[no-any-return]
+    request.getfixturevalue("fast_state")
+    return request.getfixturevalue("fast_strict_app")  # type: ignore[no-any-return]
+
+
+def client_from(server: LiveServer | InProcessApp, address: str) -> httpx.Client:
+    """A client whose requests the app sees as coming from `address`."""
+    headers = {"X-Forwarded-For": f"203.0.113.9, {address}"}
+    if isinstance(server, InProcessApp):
+        return server.client(headers=headers)
+    return httpx.Client(base_url=server.url, timeout=30, headers=headers)
+
+
+@pytest.fixture
+def strict_client(strict_app: LiveServer | InProcessApp) -> Iterator[httpx.Client]:
     with client_from(strict_app, new_address()) as http:
         yield http
 
 
-def strict_sign_up(server: LiveServer, mailbox: Mailbox, *, role: str = "student") -> Account:
+def strict_sign_up(
+    server: LiveServer | InProcessApp, mailbox: Mailbox, *, role: str = "student"
+) -> Account:
     """A new account made from an address of its own (so it spends no test's budget)."""
     with client_from(server, new_address()) as http:
         email = unique_email(role)

@@ -15,6 +15,9 @@ from tests.security.conftest import HSTS_SECONDS
 from tests.support.accounts import Account
 from tests.support.live_server import LiveServer
 
+# End-to-end: the headers a real server sends.
+pytestmark = pytest.mark.e2e
+
 
 def _assert_common(response: httpx.Response) -> None:
     where = f"{response.request.method} {response.request.url.path}"
@@ -77,10 +80,10 @@ def _production(settings: Settings, **changes: object) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def production_apps(settings: Settings, database: Database) -> Iterator[tuple[str, str]]:
-    hidden = LiveServer(create_app(_production(settings), database=database)).start()
+def production_apps(live_settings: Settings, live_database: Database) -> Iterator[tuple[str, str]]:
+    hidden = LiveServer(create_app(_production(live_settings), database=live_database)).start()
     shown = LiveServer(
-        create_app(_production(settings, api_docs_enabled=True), database=database)
+        create_app(_production(live_settings, api_docs_enabled=True), database=live_database)
     ).start()
     yield hidden.url, shown.url
     hidden.stop()

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from tests.checkout.support import create_packages
-from tests.security.conftest import client_from, new_address, strict_sign_up
+from tests.security.conftest import client_from, strict_sign_up
 from tests.support.accounts import PASSWORD, Account, register, unique_email
-from tests.support.limits import end_resend_interval
+from tests.support.limits import end_resend_interval, new_address
 from tests.support.live_server import LiveServer
 from tests.support.mailbox import Mailbox
 

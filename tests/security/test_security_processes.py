@@ -23,6 +23,9 @@ from tests.support.accounts import PASSWORD, sign_up
 from tests.support.live_server import free_port
 from tests.support.mailbox import Mailbox
 
+# End-to-end: the app as separate processes.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,8 +62,8 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_processes(settings: Settings, database: Database) -> Iterator[list[str]]:
-    env = _environment(settings, database)
+def two_processes(live_settings: Settings, live_database: Database) -> Iterator[list[str]]:
+    env = _environment(live_settings, live_database)
     processes, urls = [], []
     try:
         for _ in range(2):

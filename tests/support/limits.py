@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+
 import psycopg
 
 from medgrader.security.limits import Bucket, Limit, bucket_key
 from tests.conftest import JWT_SECRET
+
+# One counter per process, here (tests/support is a package: imported once). It lived in
+# tests/security/conftest.py, which pytest imports as `conftest` while the tests imported
+# `tests.security.conftest`: two counters, and a test run alone got its fixture's address again.
+_addresses = itertools.count(1)
+
+
+def new_address() -> str:
+    """A client address no other test of this process uses (a documentation range)."""
+    n = next(_addresses)
+    return f"198.51.{100 + n // 250}.{n % 250 + 1}"
 
 
 def end_window(db: psycopg.Connection, name: str, subject: str, seconds: int) -> None:

@@ -1,12 +1,10 @@
-"""Call the product's async services from synchronous tests, through one background loop."""
+"""Call the product's async services from synchronous tests, on a background loop."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
 from medgrader.config import Settings
 from medgrader.core.context import AppContext
@@ -14,23 +12,36 @@ from medgrader.db.resolve import Database
 from medgrader.db.session import Db
 from medgrader.db.transactions import unit_of_work
 from medgrader.runtime import open_context
+from tests.support.loop import LoopThread
 
 T = TypeVar("T")
 
 
 class ServiceRunner:
-    def __init__(self, settings: Settings, database: Database) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._context_manager = open_context(settings, database)
-        self.ctx: AppContext = self._submit(self._context_manager.__aenter__()).result()
+    """`ServiceRunner(settings, database)` opens an AppContext of its own on a loop of its own
+    (closed by `close()`); `ServiceRunner.attached(loop, ctx)` uses a running app's (the fast
+    tier's: its services then share the app's pools and loop)."""
 
-    def _submit(self, coroutine: Awaitable[Any]) -> Future[Any]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self._loop = LoopThread("services")
+        self._context_manager: AbstractAsyncContextManager[AppContext] | None = open_context(
+            settings, database
+        )
+        self.ctx: AppContext = self._loop.run(self._context_manager.__aenter__())
+
+    @classmethod
+    def attached(cls, loop: LoopThread, ctx: AppContext) -> ServiceRunner:
+        runner = cls.__new__(cls)
+        runner._loop = loop
+        runner._context_manager = None
+        runner.ctx = ctx
+        return runner
 
     def run(self, fn: Callable[[AppContext], Awaitable[T]], timeout: float = 60) -> T:
-        return self._submit(fn(self.ctx)).result(timeout)
+        async def call() -> T:
+            return await fn(self.ctx)
+
+        return self._loop.run(call(), timeout)
 
     def in_transaction(
         self, fn: Callable[[Db, AppContext], Awaitable[T]], timeout: float = 60
@@ -45,6 +56,7 @@ class ServiceRunner:
         return self.run(wrapper, timeout)
 
     def close(self) -> None:
-        self._submit(self._context_manager.__aexit__(None, None, None)).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        if self._context_manager is None:
+            return  # attached: the app's owner closes its context and loop
+        self._loop.run(self._context_manager.__aexit__(None, None, None), 30)
+        self._loop.close()

@@ -17,7 +17,9 @@ from stripe_emulator.server import bind_socket
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import packages
 from tests.conftest import ROOT
+from tests.support.fast_app import APP_URL, FastApp, InProcessApp
 from tests.support.live_server import LiveServer
+from tests.support.tiers import is_e2e
 from tests.web.support import CHROMIUM, require_browser
 
 __all__ = ["packages"]
@@ -30,32 +32,71 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
 
 
+@pytest.fixture
+def web_app(request: pytest.FixtureRequest) -> LiveServer | InProcessApp:
+    """A second app on the same database whose FRONTEND_URL is itself. Stripe's webhooks go
+    to the first (one endpoint, as in production; tests that pause it pause them all), which
+    fulfils into the same database."""
+    if is_e2e(request.node):
+        return request.getfixturevalue("live_web_app")  # type: ignore[no-any-return]
+    request.getfixturevalue("fast_state")
+    return request.getfixturevalue("fast_web_app")  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="session")
-def web_app(settings: Settings, database: Database, live_app: LiveServer) -> Iterator[LiveServer]:
-    """A second app process on the same database whose FRONTEND_URL is itself. Stripe's
-    webhooks go to `live_app` (one endpoint, as in production; tests that pause it pause
-    them all), which fulfils into the same database. Sign in with Google is off here (its
-    pages reference nothing outside the app); `google_web_app` has it on."""
-    with _own_app(settings, database, google_client_ids="") as server:
+def fast_web_app(fast_app: FastApp) -> Iterator[InProcessApp]:
+    """In-process: the pages app of the fast tier. Sign in with Google is off here (its pages
+    reference nothing outside the app); `google_web_app` has it on."""
+    app = fast_app.sibling(frontend_url=APP_URL, google_client_ids="")
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def live_web_app(
+    live_settings: Settings, live_database: Database, live_app: LiveServer
+) -> Iterator[LiveServer]:
+    with _own_app(live_settings, live_database, google_client_ids="") as server:
         yield server
 
 
-@pytest.fixture(scope="session")
-def google_web_app(
-    settings: Settings, database: Database, live_app: LiveServer
-) -> Iterator[LiveServer]:
+@pytest.fixture
+def google_web_app(request: pytest.FixtureRequest) -> LiveServer | InProcessApp:
     """As web_app, with Sign in with Google on (the suite's GOOGLE_CLIENT_IDS and the test
     issuer's certificates): /login and /signup show Google's button."""
-    assert settings.google_client_id_list
-    with _own_app(settings, database) as server:
+    if is_e2e(request.node):
+        return request.getfixturevalue("live_google_web_app")  # type: ignore[no-any-return]
+    request.getfixturevalue("fast_state")
+    return request.getfixturevalue("fast_google_web_app")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def fast_google_web_app(fast_app: FastApp) -> Iterator[InProcessApp]:
+    assert fast_app.settings.google_client_id_list
+    app = fast_app.sibling(frontend_url=APP_URL)
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def live_google_web_app(
+    live_settings: Settings, live_database: Database, live_app: LiveServer
+) -> Iterator[LiveServer]:
+    assert live_settings.google_client_id_list
+    with _own_app(live_settings, live_database) as server:
         yield server
 
 
 @contextlib.contextmanager
 def _own_app(settings: Settings, database: Database, **changes: Any) -> Iterator[LiveServer]:
+    """A second app process on loopback whose FRONTEND_URL is itself."""
     sock = bind_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    own = settings.model_copy(update={"frontend_url": url, **changes})
+    # Jobs run on the first app's worker: a receipt's links point at FRONTEND_URL, and the
+    # purchase tests expect the suite's (http://frontend.test), whichever app fulfilled.
+    own = settings.model_copy(
+        update={"frontend_url": url, "run_worker_in_process": False, **changes}
+    )
     server = LiveServer(create_app(own, database=database), sock=sock).start()
     try:
         yield server
@@ -64,13 +105,21 @@ def _own_app(settings: Settings, database: Database, **changes: Any) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
+def screenshots() -> None:
+    """This run's screenshots only."""
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
     SCREENSHOTS.mkdir(parents=True)
+
+
+# Per module, not per session: Playwright's sync API keeps an event loop running on this
+# thread while it is open, and the async tests that the same xdist worker runs afterwards
+# could not start theirs ("Runner.run() cannot be called from a running event loop").
+@pytest.fixture(scope="module")
+def browser(screenshots: None) -> Iterator[Any]:
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -120,7 +169,7 @@ class Watched:
 
 
 @pytest.fixture
-def tabs(browser: Any, web_app: LiveServer, stripe_emulator: EmulatorServer) -> Iterator[Any]:
+def tabs(browser: Any, live_web_app: LiveServer, live_emulator: EmulatorServer) -> Iterator[Any]:
     """tabs() opens a fresh browser profile (its own cookies) on the app. Stripe's hosted
     page (the emulator) is the one other origin a page may lead to: the Buy button goes there."""
     opened: list[Watched] = []
@@ -128,7 +177,7 @@ def tabs(browser: Any, web_app: LiveServer, stripe_emulator: EmulatorServer) -> 
     def open_tab() -> Watched:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
         context.set_default_timeout(20_000)
-        tab = Watched(context, web_app.url, (stripe_emulator.url,))
+        tab = Watched(context, live_web_app.url, (live_emulator.url,))
         opened.append(tab)
         return tab
 

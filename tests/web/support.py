@@ -25,8 +25,11 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def page_client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+def page_client(web_app: Any) -> httpx.Client:
+    """A client of the pages app (in-process, or on loopback), following no redirect."""
+    if hasattr(web_app, "client"):
+        return web_app.client(follow_redirects=False)  # type: ignore[no-any-return]
+    return httpx.Client(base_url=web_app.url, timeout=30, follow_redirects=False)
 
 
 def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
@@ -38,7 +41,7 @@ def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
 @contextlib.contextmanager
 def admin_client(web_app: LiveServer, admin: Account) -> Iterator[httpx.Client]:
     """A page client signed in as `admin`."""
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         assert sign_in(http, admin.email, admin.password).status_code == 303
         yield http
 

@@ -191,7 +191,7 @@ def test_the_wallet_pages_its_history(
     web_app: LiveServer, student: Account, client: httpx.Client
 ) -> None:
     spend_minutes(client, student, 24, "Minute")
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         wallet = http.get("/wallet").text
         assert "Minute 23" in wallet
@@ -214,14 +214,14 @@ def test_only_the_buyer_sees_the_success_page(
 
     session_id = start_checkout(client, student, packages["starter"]["id"])["sessionId"]
     path = f"/credits/success?session_id={session_id}"
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         assert http.get(path).status_code == 303  # anonymous: sign in first
     other = sign_up(client, mailbox)
     for account in (other, admin):
-        with page_client(web_app.url) as http:
+        with page_client(web_app) as http:
             sign_in(http, account.email, account.password)
             assert http.get(path).status_code == 404
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         page = http.get(path)
         assert page.status_code == 200
@@ -231,7 +231,7 @@ def test_only_the_buyer_sees_the_success_page(
 
 
 def test_run_now_from_the_dashboard(web_app: LiveServer, admin: Account) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, admin.email, admin.password)
         assert post_form(http, "/admin", "/admin/audit", {}).status_code == 303
         assert "Clean: every balance matches its ledger" in http.get("/admin").text
@@ -285,7 +285,7 @@ def test_a_refund_of_credits_already_spent_is_explained_before_it_is_confirmed(
         ).fetchone() == (1, 1000)
         shown = http.get(page).text
         assert "Nothing is left to refund." in shown
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         wallet = http.get("/wallet").text
         assert "-50 credits" in wallet
@@ -301,7 +301,7 @@ def test_credits_held_by_a_live_session_show_on_the_wallet_and_the_student_page(
         headers={**student.headers, "Idempotency-Key": f"hold-{student.id}"},
     )  # fmt: skip
     assert held.status_code == 201, held.text
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         wallet = http.get("/wallet").text
         assert "100 credits" in wallet
@@ -320,7 +320,7 @@ def test_credits_held_by_a_live_session_show_on_the_wallet_and_the_student_page(
         headers={**student.headers, "Idempotency-Key": f"release-{student.id}"},
     )
     assert released.status_code == 200, released.text
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         assert "held by a live session" not in http.get("/wallet").text
     with admin_client(web_app, admin) as http:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import balance, payments_for, start_checkout, webhooks_paused
@@ -17,6 +18,9 @@ from tests.conftest import STRIPE_SECRET_KEY
 from tests.support.accounts import Account, unique_email
 from tests.support.mailbox import Mailbox
 from tests.web.support import spend_minutes
+
+# End-to-end: a real browser (one xdist group: one chromium).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 
 GOOD_CARD = "4242 4242 4242 4242"
 

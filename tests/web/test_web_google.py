@@ -64,7 +64,7 @@ def post_credential(http: httpx.Client, token: str, page: str = "/login") -> htt
 
 
 def test_unset_no_google_script_and_the_policy_stays_self_only(web_app: LiveServer) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         for path in ("/login", "/signup"):
             page = http.get(path)
             assert page.status_code == 200
@@ -83,7 +83,7 @@ def test_unset_no_google_script_and_the_policy_stays_self_only(web_app: LiveServ
 def test_set_the_button_is_there_and_the_policy_allows_only_what_it_needs(
     google_web_app: LiveServer, settings: Settings, student: Account
 ) -> None:
-    with page_client(google_web_app.url) as http:
+    with page_client(google_web_app) as http:
         for path, text in (("/login", "signin_with"), ("/signup", "signup_with")):
             page = http.get(path)
             assert page.status_code == 200
@@ -118,7 +118,7 @@ def test_the_credential_needs_the_pages_csrf_token(
 ) -> None:
     email = unique_email("google-csrf")
     token = google_issuer.token(email=email)
-    with page_client(google_web_app.url) as http:
+    with page_client(google_web_app) as http:
         http.get("/login")  # a session of its own, whose token the post leaves out
         forged = http.post("/login/google", data={"credential": token})
         assert forged.status_code == 403
@@ -131,7 +131,7 @@ def test_a_token_google_did_not_issue_for_us_is_refused_and_writes_nothing(
     google_web_app: LiveServer, google_issuer: GoogleIssuer, db: psycopg.Connection
 ) -> None:
     email = unique_email("google-bad")
-    with page_client(google_web_app.url) as http:
+    with page_client(google_web_app) as http:
         for token in (
             google_issuer.token(email=email, aud="someone-else.apps.googleusercontent.com"),
             google_issuer.token(email=email, email_verified=False),
@@ -151,7 +151,7 @@ def test_a_verified_account_with_the_same_email_is_linked_not_duplicated(
     db: psycopg.Connection,
 ) -> None:  # fmt: skip
     sub = "linked-" + student.id.replace("-", "")[:14]
-    with page_client(google_web_app.url) as http:
+    with page_client(google_web_app) as http:
         signed = post_credential(http, google_issuer.token(email=student.email, sub=sub))
         assert signed.status_code == 303, signed.text
         assert signed.headers["location"] == "/wallet"
@@ -218,6 +218,8 @@ def google_tab(
         context.close()
 
 
+@pytest.mark.e2e  # a real browser (with the other browser tests: one chromium)
+@pytest.mark.xdist_group("browser")
 def test_a_student_signs_in_with_google_in_the_browser_and_gets_the_bonus_once(
     google_tab: tuple[Watched, dict[str, str]], google_issuer: GoogleIssuer,
     settings: Settings, db: psycopg.Connection, invariants: None,

@@ -17,7 +17,7 @@ from tests.web.support import csrf_from, page_client, post_form, require_browser
 
 
 def test_anonymous_visitors_are_sent_to_login(web_app: LiveServer) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         for path in ("/wallet", "/admin", "/admin/payments?status=REFUNDED", "/credits/cancel"):
             response = http.get(path)
             assert response.status_code == 303, path
@@ -28,13 +28,13 @@ def test_anonymous_visitors_are_sent_to_login(web_app: LiveServer) -> None:
 def test_the_cookie_is_httponly_samesite_and_secure_outside_development(
     web_app: LiveServer, settings: Settings
 ) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         cookie = http.get("/login").headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE_NAME}=")
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
     assert "Secure" not in cookie  # the test environment serves plain HTTP on loopback
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         headers = http.get("/login").headers
     assert headers["cache-control"] == "no-store"
     assert headers["content-security-policy"].startswith("default-src 'self';")
@@ -51,7 +51,7 @@ def test_the_cookie_is_httponly_samesite_and_secure_outside_development(
 
 
 def test_sign_in_needs_the_forms_csrf_token(web_app: LiveServer, student: Account) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         token = csrf_from(http.get("/login").text)
         form = {"email": student.email, "password": student.password}
         refused = http.post("/login", data=form)
@@ -71,7 +71,7 @@ def test_sign_in_needs_the_forms_csrf_token(web_app: LiveServer, student: Accoun
 
 
 def test_wrong_password_is_shown_on_the_form(web_app: LiveServer, student: Account) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         response = sign_in(http, student.email, "not-the-password")
         assert response.status_code == 401
         assert "Incorrect email or password." in response.text
@@ -79,12 +79,12 @@ def test_wrong_password_is_shown_on_the_form(web_app: LiveServer, student: Accou
 
 
 def test_next_only_leads_to_this_site(web_app: LiveServer, student: Account) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         token = csrf_from(http.get("/login").text)
         form = {"email": student.email, "password": student.password, "csrf_token": token}
         evil = http.post("/login", data={**form, "next": "//evil.example/x"})
         assert evil.headers["location"] == "/wallet"
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         token = csrf_from(http.get("/login").text)
         form = {"email": student.email, "password": student.password, "csrf_token": token}
         assert (
@@ -96,26 +96,26 @@ def test_next_only_leads_to_this_site(web_app: LiveServer, student: Account) -> 
 def test_role_gates(
     web_app: LiveServer, student: Account, instructor: Account, admin: Account
 ) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         for path in ("/admin", "/admin/students", "/admin/exports/ledger.csv"):
             refused = http.get(path)
             assert refused.status_code == 403, path
             assert "administrators only" in refused.text
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, instructor.email, instructor.password)
         assert http.get("/wallet").status_code == 403
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         assert sign_in(http, admin.email, admin.password).headers["location"] == "/admin"
         assert http.get("/admin").status_code == 200
 
 
 def test_an_access_token_is_not_a_session_cookie(web_app: LiveServer, student: Account) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         http.cookies.set(COOKIE_NAME, student.token)
         assert http.get("/wallet").status_code == 303
     # ...and the JSON API keeps taking the bearer token, never the cookie.
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         assert http.get("/api/me").status_code == 401
         assert http.get("/api/me", headers=student.headers).status_code == 200
@@ -126,18 +126,18 @@ def test_a_tampered_cookie_is_anonymous(web_app: LiveServer, settings: Settings)
     other = SessionCodec(settings.model_copy(update={"jwt_secret": SecretStr("other-" * 8)}))
     forged = other.encode(BrowserSession.signed_in(uuid.uuid4()))
     assert codec.decode(forged) is None
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         http.cookies.set(COOKIE_NAME, forged)
         assert http.get("/wallet").status_code == 303
 
 
 def test_logout_ends_the_session_on_the_server(web_app: LiveServer, student: Account) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         kept = http.cookies[COOKIE_NAME]  # a copy someone kept (another tab, a stolen cookie)
         assert post_form(http, "/wallet", "/logout", {}).headers["location"] == "/login"
         assert http.get("/wallet").status_code == 303
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         http.cookies.set(COOKIE_NAME, kept)
         assert http.get("/wallet").status_code == 303  # revoked, not merely replaced
 
@@ -147,7 +147,7 @@ def test_a_password_reset_ends_browser_sessions(
 ) -> None:
     from medgrader.auth import revocation
 
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sign_in(http, student.email, student.password)
         assert http.get("/wallet").status_code == 200
         services.in_transaction(
@@ -162,7 +162,7 @@ def test_sign_up_with_the_emailed_code(
     from tests.support.accounts import unique_email
 
     email = unique_email("pages")
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         sent = post_form(http, "/signup", "/signup", {
             "email": email, "password": "long enough pw", "firstName": "Grace",
             "lastName": "Hopper",
@@ -190,7 +190,7 @@ def test_sign_up_with_the_emailed_code(
 def test_api_errors_stay_json_and_page_errors_are_pages(
     web_app: LiveServer, admin: Account
 ) -> None:
-    with page_client(web_app.url) as http:
+    with page_client(web_app) as http:
         # An API route whose module name starts like the pages' package (medgrader.webhooks).
         api = http.post("/api/admin/webhook-events/evt_nope/replay", headers=admin.headers)
         assert api.status_code == 404

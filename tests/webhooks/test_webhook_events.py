@@ -33,7 +33,7 @@ from tests.checkout.support import (
 )
 from tests.conftest import WEBHOOK_PATH
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
+from tests.support.tiers import NewClient
 
 
 def buy(
@@ -75,7 +75,7 @@ def test_one_event_delivered_twice_credits_once(
 
 
 def test_same_signed_event_20_times_concurrently_credits_once(
-    live_app: LiveServer, student: Account, packages: dict[str, Any], client: httpx.Client,
+    new_client: NewClient, student: Account, packages: dict[str, Any], client: httpx.Client,
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     before = balance(db, student.id)
@@ -84,7 +84,7 @@ def test_same_signed_event_20_times_concurrently_credits_once(
     header = sign(payload)
 
     def deliver(_: int) -> int:
-        with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        with new_client() as http:
             response = http.post(
                 WEBHOOK_PATH, content=payload,
                 headers={"Stripe-Signature": header, "Content-Type": "application/json"},
@@ -99,12 +99,12 @@ def test_same_signed_event_20_times_concurrently_credits_once(
 
 
 def test_emulator_duplicate_fault_credits_once(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     before = balance(db, student.id)
     session_ids = [buy(client, student, packages, key) for key in ("starter", "value", "premium")]
-    with webhook_faults(stripe_emulator, live_app.url, duplicate_probability=1.0, shuffle_window=6):
+    with webhook_faults(stripe_emulator, app_url, duplicate_probability=1.0, shuffle_window=6):
         for session_id in session_ids:
             stripe_emulator.pay(session_id)
         settle_webhooks(stripe_emulator)
@@ -315,7 +315,7 @@ def test_unhandled_types_are_kept_unprocessed_for_a_later_handler(
 
 
 def test_database_failure_mid_fulfilment_rolls_back_and_retry_credits_once(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     before = balance(db, student.id)
@@ -335,7 +335,7 @@ def test_database_failure_mid_fulfilment_rolls_back_and_retry_credits_once(
         """
     )
     try:
-        with webhooks_paused(stripe_emulator, live_app.url):
+        with webhooks_paused(stripe_emulator, app_url):
             stripe_emulator.pay(session_id)
         (event_id,) = stripe_events(stripe_emulator, session_id, "checkout.session.completed")
         event = stripe_client_event(stripe_emulator, event_id)
@@ -376,14 +376,14 @@ def stripe_client_event(emulator: EmulatorServer, event_id: str) -> dict[str, An
 
 
 def test_emulator_retries_a_failed_delivery_until_it_credits(
-    live_app: LiveServer, client: httpx.Client, student: Account, packages: dict[str, Any],
+    app_url: str, client: httpx.Client, student: Account, packages: dict[str, Any],
     stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
     # The first attempts never reach us (dropped) or their answers are lost (timeouts): the
     # emulator retries with back-off, and whatever got through, the student is credited once.
     before = balance(db, student.id)
     session_id = buy(client, student, packages)
-    with webhook_faults(stripe_emulator, live_app.url, drop_first=1, timeout_first=2):
+    with webhook_faults(stripe_emulator, app_url, drop_first=1, timeout_first=2):
         stripe_emulator.pay(session_id)
         settle_webhooks(stripe_emulator)
     assert balance(db, student.id) == before + 100

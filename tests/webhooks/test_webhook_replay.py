@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from medgrader.db.engine import to_libpq_url
 from medgrader.db.resolve import Database
@@ -21,7 +22,6 @@ from tests.conftest import STRIPE_SECRET_KEY
 from tests.payments.returns_support import assert_rule_holds, buy_and_pay, events_of
 from tests.support.accounts import Account
 from tests.support.invariants import ROOT
-from tests.support.live_server import LiveServer
 
 
 def store_as_before_the_handlers(db: psycopg.Connection, event: dict[str, Any]) -> None:
@@ -48,14 +48,15 @@ def replay_cli(database: Database, emulator: EmulatorServer, *args: str) -> Any:
     )  # fmt: skip
 
 
+@pytest.mark.e2e  # `medgrader webhooks replay` is another process: Stripe over HTTP
 def test_events_stored_before_the_handlers_existed_are_replayed_once(
-    live_app: LiveServer, client: httpx.Client, student: Account, admin: Account,
+    app_url: str, client: httpx.Client, student: Account, admin: Account,
     packages: dict[str, Any], stripe_emulator: EmulatorServer, db: psycopg.Connection,
     database: Database, invariants: None,
 ) -> None:  # fmt: skip
     paid = buy_and_pay(client, stripe_emulator, db, student, packages["starter"])
     before = balance(db, student.id)
-    with webhooks_paused(stripe_emulator, live_app.url):  # the refund happened back then
+    with webhooks_paused(stripe_emulator, app_url):  # the refund happened back then
         stripe_emulator.refund(payment_intent=paid.payment_intent, amount=600)
     events = events_of(stripe_emulator, paid)
     assert sorted(e["type"] for e in events) == ["charge.refunded", "refund.created"]

@@ -43,13 +43,14 @@ AGES = {
 GONE_AFTER_90 = {"old_processed", "old_unhandled"}
 
 
-STORED: list[str] = []  # every event these tests stored, deleted when the module ends
+STORED: list[str] = []  # every event these tests stored, deleted when each test ends
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(autouse=True)
 def _cleanup(db: psycopg.Connection) -> Iterator[None]:
     yield
     db.execute("DELETE FROM webhook_events WHERE id = ANY(%s)", (STORED,))
+    STORED.clear()
 
 
 def store_events(
@@ -131,6 +132,7 @@ def test_a_delivery_holding_an_old_event_is_not_waited_for(
     assert kept(db, ids) == set()
 
 
+@pytest.mark.e2e  # the app's own job worker runs it
 def test_the_daily_job_runs_on_the_worker(
     live_app: LiveServer, services: ServiceRunner, db: psycopg.Connection
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,9 +13,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from medgrader.app import create_app
 from medgrader.config import Settings
-from medgrader.db.resolve import Database
 from medgrader.webhooks.signature import InvalidSignature, verify_signature
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
@@ -27,7 +26,6 @@ from tests.checkout.support import (
     start_checkout,
 )
 from tests.support.accounts import Account
-from tests.support.live_server import LiveServer
 
 SECRET = "whsec_unit_secret"
 
@@ -118,22 +116,17 @@ def test_any_matching_v1_is_accepted(
 
 
 def test_empty_secret_refuses_everything(
-    settings: Settings, database: Database, db: psycopg.Connection, student: Account,
-    pending: tuple[str, dict[str, Any]],
+    settings: Settings, build_app: Callable[..., Any], serve: Callable[[Any], Any],
+    db: psycopg.Connection, student: Account, pending: tuple[str, dict[str, Any]],
 ) -> None:  # fmt: skip
     _, event = pending
-    unconfigured = settings.model_copy(
-        update={"stripe_webhook_secret": SecretStr(""), "run_worker_in_process": False}
-    )
-    assert unconfigured.webhook_secrets == []
-    server = LiveServer(create_app(unconfigured, database=database)).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as other:
-            before = balance(db, student.id)
-            refused(post_event(other, event))
-            assert_nothing_written(db, student, event, before)
-    finally:
-        server.stop()
+    empty = SecretStr("")
+    assert settings.model_copy(update={"stripe_webhook_secret": empty}).webhook_secrets == []
+    unconfigured = build_app(stripe_webhook_secret=empty)
+    with serve(unconfigured).client() as other:
+        before = balance(db, student.id)
+        refused(post_event(other, event))
+        assert_nothing_written(db, student, event, before)
 
 
 def test_verify_signature_rules() -> None:

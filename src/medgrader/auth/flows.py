@@ -21,14 +21,14 @@ async def login(db: Db, ctx: AppContext, email: str, password: str, address: str
     await limits.hit(db, ctx, *rules.login(ctx.settings, email.lower(), address))
     found = await service.find_login(db, email)
     async with external_call(db):
-        return service.check_password(found, password)
+        return service.check_password(found, password, ctx.settings)
 
 
 async def register(db: Db, ctx: AppContext, request: RegisterRequest, address: str) -> None:
     email = request.email.lower()
     await limits.hit(db, ctx, *rules.code_sent(ctx.settings, "signup", email, address))
     async with external_call(db):
-        password_hash = hash_password(request.password)
+        password_hash = hash_password(request.password, ctx.settings)
     await service.register(db, ctx, request, password_hash)
 
 

@@ -81,7 +81,9 @@ async def confirm_reset(db: Db, ctx: AppContext, email: str, code: str, new_pass
         await db.execute(update(CODES).where(CODES.c.user_id == user.id).values(values))
         raise counted(InvalidCode())
     await db.execute(
-        update(USERS).where(USERS.c.id == user.id).values(password_hash=hash_password(new_password))
+        update(USERS)
+        .where(USERS.c.id == user.id)
+        .values(password_hash=hash_password(new_password, s))
     )
     await db.execute(delete(CODES).where(CODES.c.user_id == user.id))
     await revocation.end_all_tokens(db, user.id)  # signed out everywhere

@@ -19,6 +19,7 @@ from medgrader.auth.errors import EmailUnavailable, InvalidCode, InvalidCredenti
 from medgrader.auth.passwords import burn_verification_time, hash_password, verify_password
 from medgrader.auth.schemas import RegisterRequest
 from medgrader.auth.users import USER_COLUMNS, USERS, User
+from medgrader.config import Settings
 from medgrader.core.adapters.mailer import MailDeliveryError
 from medgrader.core.context import AppContext
 from medgrader.core.errors import RateLimited
@@ -204,14 +205,14 @@ async def find_login(db: Db, email: str) -> tuple[User, str] | None:
     return found[0], found[1]
 
 
-def check_password(found: tuple[User, str] | None, password: str) -> User:
+def check_password(found: tuple[User, str] | None, password: str, settings: Settings) -> User:
     """The user, or InvalidCredentials after the same work whether the account exists or not.
     Needs no database: the edge runs it with no connection held."""
     if found is None:
-        burn_verification_time(password)
+        burn_verification_time(password, settings)
         raise InvalidCredentials()
     user, password_hash = found
-    if not verify_password(password, password_hash):
+    if not verify_password(password, password_hash, settings):
         raise InvalidCredentials()
     return user
 
@@ -226,7 +227,7 @@ async def create_admin(
     last_name: str = "User",
 ) -> User:
     """An administrator (an instructor account with isAdmin); promotes an existing user."""
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, ctx.settings)
     existing = await repository.user_by_email(db, email)
     if existing is not None:
         await db.execute(

@@ -44,6 +44,11 @@ class Mailer:
             message["From"] = s.mail_from
         if message["Message-ID"] is None:
             message["Message-ID"] = make_msgid(domain=self.domain)
+        await self.deliver(message)
+
+    async def deliver(self, message: EmailMessage) -> None:
+        """Hand the finished message to the SMTP server (tests deliver it elsewhere)."""
+        s = self._settings
         try:
             await aiosmtplib.send(
                 message,
