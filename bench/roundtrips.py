@@ -33,6 +33,7 @@ import httpx
 import psycopg
 from psycopg import waiting
 
+from bench.stack import parse_args
 from medgrader.app import create_app
 from medgrader.config import Environment, Settings
 from medgrader.db.embedded import ensure_database, start_embedded_postgres
@@ -47,6 +48,13 @@ except ImportError:  # pragma: no cover - an older checkout
 JWT_SECRET = "roundtrips-jwt-secret-" + "x" * 40
 WEBHOOK_SECRET = "whsec_roundtrips_" + "y" * 32
 DATABASE = "medgrader_roundtrips"
+# The lines this script exists to print (tests/bench checks them at --smoke size).
+_MEASURED = r" +[\d.]+ round trips +[\d.]+ ms CPU \(this process\) per request$"
+FIGURES = (
+    rf"^POST /api/credits/spend{_MEASURED}",
+    rf"^POST /api/credits/holds{_MEASURED}",
+    rf"^POST /api/webhooks/stripe.*{_MEASURED}",
+)
 
 
 class Counter:
@@ -280,7 +288,7 @@ async def _scenarios(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50)
-    args = parser.parse_args()
+    args = parse_args(parser, None, {"requests": 3})
     asyncio.run(run(args.requests))
 
 

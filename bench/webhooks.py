@@ -239,7 +239,8 @@ def pgbench_script(students: int, clients: int, payload: str) -> str:
             "id": event_id, "type": "'checkout.session.completed'", "payload": literal}),
         inline_sql(checkout_sql.LOCK_BY_STRIPE_ID.text, {"sid": sid}),
         inline_sql(payment_sql.RECORD.text, {
-            "id": "gen_random_uuid()", "checkout_session_id": session_row, "intent": "'pi_pgb'"}),
+            "id": "gen_random_uuid()", "checkout_session_id": session_row,
+            "intent": f"('pi_pgb_' || {n})"}),
         inline_sql(ledger.CREDIT_SQL.text, {
             "student_id": student, "amount": str(CREDITS),
             "entry_type": "'CREDIT'", "source_type": "'PURCHASE'", "source_id": sid,
