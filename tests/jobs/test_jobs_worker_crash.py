@@ -38,7 +38,7 @@ from tests.ops.processes import Process
 from tests.support.live_server import free_port
 from tests.support.mailbox import Mailbox
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("faults")]
 
 DATABASE = "medgrader_worker_crash"
 CYCLES = int(os.environ.get("CRASH_CYCLES", "3"))

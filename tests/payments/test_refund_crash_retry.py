@@ -39,6 +39,9 @@ from tests.payments.returns_support import (
 from tests.support.accounts import Account
 from tests.support.live_server import free_port
 
+# Real processes: an API killed mid-refund, the emulator over HTTP behind a slow proxy.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def slow_stripe(stripe_emulator: EmulatorServer) -> Iterator[SlowStripe]:
