@@ -23,7 +23,11 @@ import pytest
 from medgrader.db.embedded import start_embedded_postgres
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.e2e
+# One worker runs the whole module: `runs` is module-scoped, and under xdist each worker that
+# ran one of these tests would start every script again; two copies of a script share its
+# database, and the second one's DROP DATABASE ... WITH (FORCE) cut the first one's
+# connections (a CI run failed so: "terminating connection due to administrator command").
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bench")]
 
 BENCH = ROOT / "bench"
 KNOWN = {"dashboard", "holds", "spend", "webhooks"}  # at least these: discovery finds scripts
