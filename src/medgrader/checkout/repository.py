@@ -12,14 +12,15 @@ from medgrader.db.session import Db
 
 _COLUMNS = """id, stripe_session_id, student_id, package_id, package_name, credits, amount_pence,
               currency, status, session_url, stripe_payment_intent_id, expires_at, completed_at,
-              created_at"""
+              created_at, discount_pence, promotion_id"""
 
 _INSERT = text(
     f"""
     INSERT INTO checkout_sessions (stripe_session_id, student_id, package_id, package_name,
-                                   credits, amount_pence, currency, status, session_url, expires_at)
+                                   credits, amount_pence, currency, status, session_url, expires_at,
+                                   discount_pence, promotion_id)
     VALUES (:stripe_session_id, :student_id, :package_id, :package_name, :credits, :amount_pence,
-            :currency, 'PENDING', :session_url, :expires_at)
+            :currency, 'PENDING', :session_url, :expires_at, :discount_pence, :promotion_id)
     RETURNING {_COLUMNS}
     """  # noqa: S608 - only the constant column list is interpolated
 )
