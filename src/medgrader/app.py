@@ -31,6 +31,7 @@ from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_work
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
 from medgrader.promotions.admin_endpoints import router as admin_promotions_router
+from medgrader.promotions.endpoints import router as promotions_router
 from medgrader.runtime import open_context
 from medgrader.security.client import request_client_address
 from medgrader.security.headers import SecurityHeadersMiddleware
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(payments_router)
     app.include_router(webhooks_router)
     app.include_router(credits_router)
+    app.include_router(promotions_router)
     app.include_router(holds_router)
     app.include_router(admin_router)
     app.include_router(admin_payments_router)

@@ -11,7 +11,11 @@ import psycopg
 import pytest
 
 from tests.checkout.support import (
+    assert_not_paid,
     assert_paid_once,
+    inbox_for_session,
+    make_event,
+    post_event,
     balance,
     retrieve_session,
     session_row,
@@ -231,3 +235,28 @@ def test_a_stripe_failure_releases_the_reservation(
     assert (released["status"], released["release_reason"]) == ("RELEASED", "stripe_failed")
     # Its place is free: the one use left is still there.
     assert checkout(client, student, packages["starter"]["id"], promo["code"]).status_code == 201
+
+
+def test_fulfilment_accepts_only_the_discount_reserved_for_the_session(
+    client: httpx.Client, student: Account, admin: Account, packages: dict[str, Any],
+    stripe_emulator: Any, db: psycopg.Connection,
+) -> None:  # fmt: skip
+    promo = create_promotion(client, admin, discountPercent=20)
+    discounted = checkout(client, student, packages["starter"]["id"], promo["code"]).json()
+    plain = checkout(client, student, packages["premium"]["id"]).json()
+    for session_id, amount, discount in (
+        # Our amounts, but Stripe's breakdown disagrees with what we reserved: refused too.
+        (discounted["sessionId"], 800, 300),
+        (plain["sessionId"], 8000, 1600),  # a discount no promotion reserved
+    ):
+        remote = retrieve_session(stripe_emulator, session_id)
+        forged = {**remote, "status": "complete", "payment_status": "paid",
+                  "amount_total": amount,
+                  "total_details": {**remote["total_details"], "amount_discount": discount}}  # fmt: skip
+        response = post_event(client, make_event("checkout.session.completed", forged))
+        assert response.status_code == 200, response.text
+        assert_not_paid(db, session_id)
+        [event] = inbox_for_session(db, session_id)
+        assert event["outcome"].startswith("mismatch: amount_discount"), event
+        assert session_row(db, session_id)["status"] == "PENDING"
+    assert [r["status"] for r in redemptions(db, promo["id"])] == ["RESERVED"]

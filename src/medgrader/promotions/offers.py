@@ -16,6 +16,9 @@ from typing import Any
 
 from medgrader.core.errors import Refusal
 from medgrader.db.session import Db
+from medgrader.idempotency.keys import validate_key
+from medgrader.idempotency.runner import Answer, Done, run_once
+from medgrader.idempotency.store import KeyedRequest
 from medgrader.promotions import grants, limits, repository
 from medgrader.promotions.errors import PromotionNotApplicable, PromotionNotFound
 from medgrader.promotions.rules import Quote, check_current, is_credit_code, normalise, quote
@@ -77,7 +80,31 @@ async def _offer(
     )  # fmt: skip
 
 
-async def redeem_code(db: Db, student_id: uuid.UUID, code: str) -> RedeemOut:
+REDEEM_OPERATION = "promotions.redeem"
+REDEEMED = Answer[RedeemOut](
+    dump=lambda out: out.model_dump(mode="json", by_alias=True),
+    load=RedeemOut.model_validate,
+)
+
+
+async def redeem_once(
+    db: Db, student_id: uuid.UUID, code: str, idempotency_key: str
+) -> Done[RedeemOut]:
+    """Redeem a credit code once per Idempotency-Key (idempotency.runner): a retry answers the
+    first answer again, a refusal included (stored); the code's limits are the checkout's."""
+    request = KeyedRequest.of(
+        operation=REDEEM_OPERATION, owner_id=student_id, key=validate_key(idempotency_key),
+        payload={"code": normalise(code)},
+    )  # fmt: skip
+
+    async def redeem() -> RedeemOut:
+        async with db.savepoint():  # a refusal leaves nothing of the attempt but its answer
+            return await _redeem_code(db, student_id, code)
+
+    return await run_once(db, request, redeem, REDEEMED)
+
+
+async def _redeem_code(db: Db, student_id: uuid.UUID, code: str) -> RedeemOut:
     """A credit code: its use REDEEMED and its credits granted, in the caller's transaction."""
     promotion = await repository.by_code(db, normalise(code))
     if promotion is None:
