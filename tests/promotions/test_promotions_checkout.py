@@ -13,10 +13,10 @@ import pytest
 from tests.checkout.support import (
     assert_not_paid,
     assert_paid_once,
+    balance,
     inbox_for_session,
     make_event,
     post_event,
-    balance,
     retrieve_session,
     session_row,
     settle_webhooks,
@@ -250,9 +250,9 @@ def test_fulfilment_accepts_only_the_discount_reserved_for_the_session(
         (plain["sessionId"], 8000, 1600),  # a discount no promotion reserved
     ):
         remote = retrieve_session(stripe_emulator, session_id)
+        details = {**remote["total_details"], "amount_discount": discount}
         forged = {**remote, "status": "complete", "payment_status": "paid",
-                  "amount_total": amount,
-                  "total_details": {**remote["total_details"], "amount_discount": discount}}  # fmt: skip
+                  "amount_total": amount, "total_details": details}  # fmt: skip
         response = post_event(client, make_event("checkout.session.completed", forged))
         assert response.status_code == 200, response.text
         assert_not_paid(db, session_id)
