@@ -119,6 +119,9 @@ class PromotionRedemption(Base):
         CheckConstraint("bonus_credits >= 0", name="bonus_nonnegative"),
         CheckConstraint("granted_credits >= 0", name="granted_nonnegative"),
         CheckConstraint(
+            "bonus_taken_back BETWEEN 0 AND granted_credits", name="bonus_taken_back_range"
+        ),
+        CheckConstraint(
             "(status = 'REDEEMED') = (redeemed_at IS NOT NULL)", name="redeemed_at_iff_redeemed"
         ),
         # The limits, as database rules (see the module's docstring).
@@ -162,6 +165,8 @@ class PromotionRedemption(Base):
     bonus_credits: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Credits actually granted (bonus at fulfilment, or a credit code's grant).
     granted_credits: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Of a bonus, what money returned took back: min(B, ceil(B*R/A)) (payments.returns).
+    bonus_taken_back: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     ledger_entry_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("credit_transactions.id"), unique=True
     )

@@ -62,8 +62,11 @@ _PAYMENT = text(
            p.returns_version, p.stripe_payment_intent_id, p.stripe_charge_id,
            {available("s.credit_balance", "p.student_id")} AS available,
            EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = p.id
-                     AND ({open_dispute("d.status")} OR d.status = '{LOST}')) AS disputed
+                     AND ({open_dispute("d.status")} OR d.status = '{LOST}')) AS disputed,
+           r.granted_credits AS bonus, r.bonus_taken_back AS bonus_taken_back
       FROM payments p JOIN student_profiles s ON s.user_id = p.student_id
+      LEFT JOIN promotion_redemptions r
+        ON r.checkout_session_id = p.checkout_session_id AND r.granted_credits > 0
      WHERE p.id = :id
     """  # noqa: S608 - only the constant rules are interpolated
 )
@@ -127,13 +130,22 @@ async def preview_refund(
         amount=payment.amount,
         returned=payment.refunded + payment.disputed + wanted,
     )
+    # A promotion's bonus goes back with the purchase, by the same rule (payments.returns).
+    bonus_back = 0
+    if row.bonus:
+        bonus_target = credits_to_take_back(
+            credits=row.bonus,
+            amount=payment.amount,
+            returned=payment.refunded + payment.disputed + wanted,
+        )
+        bonus_back = max(0, bonus_target - row.bonus_taken_back)
     return RefundPreview(
         payment=payment,
         balance=int(row.available),
         disputed=bool(row.disputed),
         refundable=refundable,
         amount=wanted,
-        credits_to_claw_back=max(0, target - payment.clawed_back),
+        credits_to_claw_back=max(0, target - payment.clawed_back) + bonus_back,
     )
 
 

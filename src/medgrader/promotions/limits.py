@@ -136,6 +136,38 @@ _GRANTED = text(
 )
 
 
+# The bonus riding on a payment's purchase, locked while money returned moves it.
+_BONUS_OF_PAYMENT = text(
+    """
+    SELECT r.id, r.granted_credits, r.bonus_taken_back
+      FROM promotion_redemptions r JOIN payments p ON p.checkout_session_id = r.checkout_session_id
+     WHERE p.id = :payment_id AND r.granted_credits > 0
+       FOR UPDATE OF r
+    """
+)
+_SET_BONUS_TAKEN_BACK = text(
+    """
+    UPDATE promotion_redemptions SET bonus_taken_back = :taken, updated_at = now()
+     WHERE id = :id AND bonus_taken_back = :before
+    RETURNING id
+    """
+)
+# A fully refunded purchase gives its use back, unless a refund of it was for fraud.
+_RELEASE_REFUNDED = text(
+    """
+    UPDATE promotion_redemptions r
+       SET status = 'RELEASED', release_reason = 'refunded', released_at = now(),
+           redeemed_at = NULL, updated_at = now()
+      FROM payments p
+     WHERE p.id = :payment_id AND r.checkout_session_id = p.checkout_session_id
+       AND r.status = 'REDEEMED'
+       AND NOT EXISTS (SELECT 1 FROM refunds f
+                        WHERE f.payment_id = p.id AND f.reason = 'fraudulent')
+    RETURNING r.id
+    """
+)
+
+
 @dataclass(frozen=True)
 class Reserved:
     redemption_id: uuid.UUID
@@ -243,3 +275,23 @@ async def record_grant(
     db: Db, redemption_id: uuid.UUID, *, credits: int, entry_id: uuid.UUID
 ) -> None:
     await db.execute(_GRANTED, {"id": redemption_id, "credits": credits, "entry_id": entry_id})
+
+
+async def bonus_of_payment(db: Db, payment_id: uuid.UUID) -> Row[Any] | None:
+    """The granted bonus of the payment's purchase (locked), or None."""
+    return (await db.execute(_BONUS_OF_PAYMENT, {"payment_id": payment_id})).one_or_none()
+
+
+async def set_bonus_taken_back(
+    db: Db, redemption_id: uuid.UUID, *, before: int, taken: int
+) -> bool:
+    """Compare-and-set of what was taken back of a bonus (its caller holds the row's lock)."""
+    result = await db.execute(
+        _SET_BONUS_TAKEN_BACK, {"id": redemption_id, "before": before, "taken": taken}
+    )
+    return result.first() is not None
+
+
+async def release_refunded(db: Db, payment_id: uuid.UUID) -> bool:
+    """The payment was fully refunded: its promotion use is free again (not after fraud)."""
+    return (await db.execute(_RELEASE_REFUNDED, {"payment_id": payment_id})).first() is not None

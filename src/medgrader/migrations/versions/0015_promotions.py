@@ -162,6 +162,7 @@ def upgrade() -> None:
         sa.Column("discount_pence", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("bonus_credits", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("granted_credits", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("bonus_taken_back", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("ledger_entry_id", sa.Uuid(), nullable=True),
         sa.Column("release_reason", sa.String(length=30), nullable=True),
         sa.Column("redeemed_at", sa.DateTime(timezone=True), nullable=True),
@@ -188,6 +189,10 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "granted_credits >= 0", name=op.f("ck_promotion_redemptions_granted_nonnegative")
+        ),
+        sa.CheckConstraint(
+            "bonus_taken_back BETWEEN 0 AND granted_credits",
+            name=op.f("ck_promotion_redemptions_bonus_taken_back_range"),
         ),
         sa.CheckConstraint(
             "(status = 'REDEEMED') = (redeemed_at IS NOT NULL)",
