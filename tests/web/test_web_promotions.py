@@ -52,6 +52,9 @@ def test_the_back_office_creates_edits_and_deactivates_a_promotion(
         assert off.status_code == 303
         assert db.execute("SELECT active FROM promotions").fetchone() == (False,)
         assert "(inactive)" in http.get(page).text
+        dashboard = http.get("/admin").text
+        assert 'id="range-discounts"' in dashboard
+        assert 'id="range-promotion-credits"' in dashboard
 
 
 def test_the_wallet_previews_a_code_buys_with_it_and_redeems_a_credit_code(
