@@ -11,13 +11,26 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from medgrader.core.schemas import ApiModel, Rfc3339DateTime, WholeNumber, trimmed_text
+from medgrader.core.schemas import (
+    ApiModel,
+    Rfc3339DateTime,
+    WholeNumber,
+    refuse_nul,
+    trimmed_text,
+)
 
 # As sent: letters in either case (codes compare without regard to case; stored upper-cased).
 CODE_INPUT_PATTERN = r"^[A-Za-z0-9_-]{4,40}$"
-Code = Annotated[str, Field(pattern=CODE_INPUT_PATTERN)]
+
+
+def _no_nul_first(value: object) -> object:
+    # Before the pattern: a NUL is refused as such (the message every string field gives).
+    return refuse_nul(value) if isinstance(value, str) else value
+
+
+Code = Annotated[str, BeforeValidator(_no_nul_first), Field(pattern=CODE_INPUT_PATTERN)]
 Description = trimmed_text(max_length=500, required=False)
 
 
