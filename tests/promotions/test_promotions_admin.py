@@ -8,7 +8,14 @@ import httpx
 import psycopg
 import pytest
 
-from tests.promotions.support import ADMIN_PATH, create_promotion, promotion_count, unique_code
+from tests.credits.factory import make_student
+from tests.promotions.support import (
+    ADMIN_PATH,
+    checkout,
+    create_promotion,
+    promotion_count,
+    unique_code,
+)
 from tests.support.accounts import Account
 
 
@@ -151,3 +158,25 @@ def test_unknown_promotion_is_404_and_students_are_403(
         ADMIN_PATH, json={"code": unique_code(), "discountPercent": 5}, headers=student.headers
     )
     assert forbidden.status_code == 403
+
+
+def test_the_limit_never_goes_below_the_live_uses(
+    client: httpx.Client, admin: Account, student: Account, services: Any,
+    packages: dict[str, Any], db: psycopg.Connection,
+) -> None:  # fmt: skip
+    promo = create_promotion(client, admin, discountPercent=10, maxRedemptions=5)
+    other = make_student(services)
+    for who in (student, other):
+        assert checkout(client, who, packages["starter"]["id"], promo["code"]).status_code == 201
+    lowered = client.patch(
+        f"{ADMIN_PATH}/{promo['id']}", json={"maxRedemptions": 1}, headers=admin.headers
+    )
+    assert lowered.status_code == 409
+    assert lowered.json()["code"] == "promotion_limit_below_uses"
+    to_two = client.patch(
+        f"{ADMIN_PATH}/{promo['id']}", json={"maxRedemptions": 2}, headers=admin.headers
+    )
+    assert to_two.status_code == 200
+    assert to_two.json()["counts"]["reserved"] == 2
+    third = checkout(client, make_student(services), packages["starter"]["id"], promo["code"])
+    assert (third.status_code, third.json()["code"]) == (422, "promotion_exhausted")
