@@ -95,3 +95,31 @@ def test_a_purchase_with_nothing_paid_cannot_be_refunded(
     assert balance(db, student.id) == before
     assert payment_row(db, payment_id)["status"] == "SUCCEEDED"
     assert [e["amount"] for e in entries(db, student.id, "PROMOTION_BONUS")] == [5]
+
+
+def test_the_refund_preview_counts_the_bonus(
+    client: httpx.Client, student: Account, admin: Account, packages: dict[str, Any],
+    stripe_emulator: Any, db: psycopg.Connection,
+) -> None:  # fmt: skip
+    promo = create_promotion(client, admin, discountPercent=20, bonusCredits=100)
+    payment_id = _buy(
+        client, stripe_emulator, db, student, packages["starter"]["id"], promo["code"]
+    )
+    # Leave 60 credits: 100 bought + 100 bonus + the welcome bonus, mostly spent.
+    spend = balance(db, student.id) - 60
+    spent = client.post(
+        "/api/credits/spend", json={"amount": spend, "reason": "use"},
+        headers={**student.headers, "Idempotency-Key": new_key()},
+    )  # fmt: skip
+    assert spent.status_code == 201, spent.text
+    preview = client.get(
+        f"/api/admin/payments/{payment_id}/refund-preview", headers=admin.headers
+    ).json()
+    assert preview["creditsToClawBack"] == 200  # the whole purchase and its whole bonus
+    most = preview["refundableWithoutNegativeBalance"]
+    # ceil(100 R / 800) + ceil(100 R / 800) <= 60: R = 240 (30 + 30), not 241 (31 + 31).
+    assert most == 240
+    ok = admin_refund(client, admin, payment_id, key=new_key(), amount=most)
+    assert ok.status_code == 201, ok.text
+    settle_webhooks(stripe_emulator)
+    assert balance(db, student.id) == 0
