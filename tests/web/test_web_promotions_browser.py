@@ -44,3 +44,27 @@ def test_a_student_previews_a_code_and_buys_with_it(
     page.wait_for_url(re.compile(r"/credits/success\?session_id=cs_"))
     page.wait_for_selector("#checkout-status:text('COMPLETED')")
     assert balance(db, student.id) == before + 125
+
+
+def test_the_promotions_pages_render_cleanly(
+    tabs: Any, client: httpx.Client, admin: Account, student: Account,
+    packages: dict[str, Any],
+) -> None:  # fmt: skip
+    """The back office's Promotions pages in the browser (no console error, no off-site
+    request: checked when the test ends), kept as screenshots."""
+    promo = create_promotion(client, admin, bonusCreditsPercent=10, description="Tour")
+    client.post(
+        "/api/payments/credit-checkout",
+        json={"packageId": packages["value"]["id"], "promotionCode": promo["code"]},
+        headers=student.headers,
+    )
+    tab = tabs()
+    page = tab.page
+    sign_in(tab, admin.email, admin.password)
+    page.wait_for_url(re.compile(r"/admin$"))
+    assert tab.open("/admin/promotions").status == 200
+    assert promo["code"] in page.inner_text("#promotions")
+    tab.shot("admin-promotions")
+    assert tab.open(f"/admin/promotions/{promo['id']}").status == 200
+    assert student.email in page.inner_text("#redemptions")
+    tab.shot("admin-promotion")
