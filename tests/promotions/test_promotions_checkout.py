@@ -20,6 +20,7 @@ from tests.checkout.support import (
     retrieve_session,
     session_row,
     settle_webhooks,
+    webhooks_paused,
 )
 from tests.promotions.support import (
     ADMIN_PATH,
@@ -260,3 +261,20 @@ def test_fulfilment_accepts_only_the_discount_reserved_for_the_session(
         assert event["outcome"].startswith("mismatch: amount_discount"), event
         assert session_row(db, session_id)["status"] == "PENDING"
     assert [r["status"] for r in redemptions(db, promo["id"])] == ["RESERVED"]
+
+
+def test_a_free_session_left_to_expire_frees_its_place(
+    client: httpx.Client, student: Account, admin: Account, packages: dict[str, Any],
+    stripe_emulator: Any, db: psycopg.Connection, app_url: str,
+) -> None:  # fmt: skip
+    promo = create_promotion(client, admin, discountPercent=100, maxRedemptions=1)
+    opened = checkout(client, student, packages["starter"]["id"], promo["code"]).json()
+    with webhooks_paused(stripe_emulator, app_url):
+        stripe_emulator.expire(opened["sessionId"])
+    # Stripe's word, asked by the status page (the webhook never came): expired, not paid.
+    status = client.get(
+        f"/api/payments/checkout-status/{opened['sessionId']}", headers=student.headers
+    )
+    assert status.json()["status"] == "EXPIRED"
+    assert_not_paid(db, opened["sessionId"])
+    assert [r["status"] for r in redemptions(db, promo["id"])] == ["RELEASED"]

@@ -251,8 +251,11 @@ async def _close(db: Db, stripe_session_id: str, status: CheckoutStatus) -> Outc
 async def apply_stripe_session(db: Db, stripe_session: dict[str, Any]) -> Outcome:
     """Bring our row in line with a session retrieved from Stripe (status page, reconciliation)."""
     stripe_session_id = str(stripe_session.get("id"))
-    if stripe_session.get("payment_status") in PAID_STATUSES:
+    payment_status, status = stripe_session.get("payment_status"), stripe_session.get("status")
+    # A free session (100 % discount) is no_payment_required from the start: it counts as
+    # paid once completed; left open until it expires, it is an expired session.
+    if payment_status == "paid" or (payment_status in PAID_STATUSES and status == "complete"):
         return await fulfill_checkout(db, stripe_session_id, stripe_session)
-    if stripe_session.get("status") == "expired":
+    if status == "expired":
         return await mark_expired(db, stripe_session_id)
     return Outcome(f"not_paid: payment_status={stripe_session.get('payment_status')}")
