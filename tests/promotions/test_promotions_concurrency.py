@@ -118,3 +118,30 @@ def test_the_database_refuses_a_second_live_use_of_a_place(
                 WHERE promotion_id = %s""",
             (promo["id"],),
         )
+
+
+def test_a_lapsed_claim_gives_its_place_to_the_next_checkout(
+    client: httpx.Client, admin: Account, student: Account, services: ServiceRunner,
+    packages: dict[str, Any], db: psycopg.Connection,
+) -> None:  # fmt: skip
+    """A checkout that reserved and then died before recording its session (a crash while
+    Stripe was asked) holds its place only until its claim lapses."""
+    promo = create_promotion(client, admin, discountPercent=10, maxRedemptions=1)
+    crashed = make_student(services)
+    db.execute(
+        """INSERT INTO promotion_redemptions (promotion_id, student_id, status, slot,
+                                              student_slot, claimed_until)
+           VALUES (%s, %s, 'RESERVED', 1, 1, now() + interval '5 minutes')""",
+        (promo["id"], crashed.id),
+    )
+    held = checkout(client, student, packages["starter"]["id"], promo["code"])
+    assert (held.status_code, held.json()["code"]) == (422, "promotion_exhausted")
+    db.execute("UPDATE promotion_redemptions SET claimed_until = now() - interval '1 second'")
+    freed = checkout(client, student, packages["starter"]["id"], promo["code"])
+    assert freed.status_code == 201, freed.text
+    statuses = {(r["student_id"].hex, r["status"], r["release_reason"])
+                for r in redemptions(db, promo["id"])}  # fmt: skip
+    assert statuses == {
+        (crashed.id.replace("-", ""), "RELEASED", "claim_lapsed"),
+        (student.id.replace("-", ""), "RESERVED", None),
+    }

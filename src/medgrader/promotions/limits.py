@@ -47,19 +47,23 @@ _RELEASE_LAPSED = text(
        AND checkout_session_id IS NULL AND claimed_until < now()
     """
 )
+# A use that holds its place: redeemed, or reserved for a session, or claimed and the claim
+# not lapsed (a lapsed claim is released by the next reservation, which then takes its place).
+HOLDS_PLACE = """(r.status = 'REDEEMED' OR (r.status = 'RESERVED'
+                  AND (r.checkout_session_id IS NOT NULL OR r.claimed_until > now())))"""
 # The free places (lowest first) and the first-purchase facts, in one statement.
 _PLACES = text(
-    """
+    f"""
     SELECT
       (SELECT s FROM generate_series(1, COALESCE(CAST(:max_uses AS int), 1)) s
         WHERE NOT EXISTS (SELECT 1 FROM promotion_redemptions r
                            WHERE r.promotion_id = :promotion_id AND r.slot = s
-                             AND r.status IN ('RESERVED', 'REDEEMED'))
+                             AND {HOLDS_PLACE})
         ORDER BY s LIMIT 1) AS slot,
       (SELECT s FROM generate_series(1, :max_per_student) s
         WHERE NOT EXISTS (SELECT 1 FROM promotion_redemptions r
                            WHERE r.promotion_id = :promotion_id AND r.student_id = :student_id
-                             AND r.student_slot = s AND r.status IN ('RESERVED', 'REDEEMED'))
+                             AND r.student_slot = s AND {HOLDS_PLACE})
         ORDER BY s LIMIT 1) AS student_slot,
       EXISTS (SELECT 1 FROM payments p
                WHERE p.student_id = :student_id AND p.status <> 'REFUNDED') AS has_paid,
@@ -67,7 +71,7 @@ _PLACES = text(
                WHERE r.student_id = :student_id AND r.first_purchase AND r.status = 'RESERVED'
                  AND (r.checkout_session_id IS NOT NULL OR r.claimed_until > now()))
         AS first_open
-    """
+    """  # noqa: S608 - only the constant HOLDS_PLACE is interpolated
 )
 _INSERT = text(
     """

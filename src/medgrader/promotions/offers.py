@@ -67,13 +67,14 @@ async def _offer(
         promotion, package_id=package.id, price=package.price_pence, credits=package.credits
     )
     redemption_id = None
+    # Read first, without a lock: an ineligible student or a used-up code is refused without
+    # queueing on the promotion's row (every checkout tries the auto-apply offer).
+    await limits.check_available(db, promotion, student_id)
     if reserve:
         reserved = await limits.reserve(
             db, promotion, student_id, now=now, quote=figures, package_id=package.id
         )
         redemption_id = reserved.redemption_id
-    else:
-        await limits.check_available(db, promotion, student_id)
     return Offer(
         promotion_id=promotion.id, code=promotion.code, quote=figures,
         redemption_id=redemption_id,
