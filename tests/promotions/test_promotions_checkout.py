@@ -245,10 +245,11 @@ def test_fulfilment_accepts_only_the_discount_reserved_for_the_session(
     promo = create_promotion(client, admin, discountPercent=20)
     discounted = checkout(client, student, packages["starter"]["id"], promo["code"]).json()
     plain = checkout(client, student, packages["premium"]["id"]).json()
-    for session_id, amount, discount in (
-        # Our amounts, but Stripe's breakdown disagrees with what we reserved: refused too.
-        (discounted["sessionId"], 800, 300),
-        (plain["sessionId"], 8000, 1600),  # a discount no promotion reserved
+    for session_id, amount, discount, outcome in (
+        # Our amount, but Stripe's breakdown disagrees with what we reserved: refused too.
+        (discounted["sessionId"], 800, 300, "mismatch: amount_discount 300 != 200"),
+        # A discount no promotion reserved: not the price we recorded.
+        (plain["sessionId"], 6400, 1600, "mismatch: amount_total 6400 != 8000"),
     ):
         remote = retrieve_session(stripe_emulator, session_id)
         details = {**remote["total_details"], "amount_discount": discount}
@@ -258,7 +259,7 @@ def test_fulfilment_accepts_only_the_discount_reserved_for_the_session(
         assert response.status_code == 200, response.text
         assert_not_paid(db, session_id)
         [event] = inbox_for_session(db, session_id)
-        assert event["outcome"].startswith("mismatch: amount_discount"), event
+        assert event["outcome"].startswith(outcome), event
         assert session_row(db, session_id)["status"] == "PENDING"
     assert [r["status"] for r in redemptions(db, promo["id"])] == ["RESERVED"]
 

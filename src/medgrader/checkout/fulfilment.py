@@ -89,13 +89,15 @@ def _discount_mismatches(
     """A discounted amount is accepted only as the promotion reserved for THIS session says:
     our reservation must exist and agree with our session row, and Stripe's breakdown must
     show exactly that discount on exactly the package's price."""
+    if row.promotion_id is None:
+        # No promotion: amount_total must be the full price (_mismatches), so no discount
+        # can have been paid for; the breakdown adds nothing.
+        return []
     problems = []
     details = stripe_session.get("total_details")
-    stripe_discount = details.get("amount_discount", 0) if isinstance(details, dict) else 0
+    stripe_discount = details.get("amount_discount") if isinstance(details, dict) else None
     if stripe_discount != row.discount_pence:
         problems.append(f"amount_discount {stripe_discount!r} != {row.discount_pence}")
-    if row.promotion_id is None:
-        return problems
     if redemption is None:
         return [*problems, "no promotion reserved for this session"]
     if redemption.promotion_id != row.promotion_id:
