@@ -78,8 +78,12 @@ async def test_one_student_racing_a_code_gets_it_once(
     promo = create_promotion(client, admin, bonusCredits=10, maxPerStudent=2)
     body = {"packageId": packages["starter"]["id"], "promotionCode": promo["code"]}
     responses = await _race(new_async_client, [(student, body)] * 12)
-    assert Counter(r.status_code for r in responses) == {201: 2, 422: 10}
-    assert {r.json()["code"] for r in responses if r.status_code == 422} == {
+    # Two uses, two sessions; a request that came after a session was recorded gets that
+    # session back (a retried checkout), every other one is refused.
+    opened = {r.json()["sessionId"] for r in responses if r.status_code == 201}
+    assert len(opened) == 2
+    assert {r.status_code for r in responses} <= {201, 422}
+    assert {r.json()["code"] for r in responses if r.status_code == 422} <= {
         "promotion_already_used"
     }
     assert sorted(r["student_slot"] for r in redemptions(db, promo["id"])) == [1, 2]
@@ -98,7 +102,7 @@ async def test_two_first_purchase_codes_raced_by_one_student(
         for _ in range(3)
     ]
     responses = await _race(new_async_client, attempts)
-    assert Counter(r.status_code for r in responses) == {201: 1, 422: 11}
+    assert len({r.json()["sessionId"] for r in responses if r.status_code == 201}) == 1
     # The student's lock comes before the promotion's: the first-purchase rule answers.
     assert {r.json()["code"] for r in responses if r.status_code == 422} == {"first_purchase_only"}
     assert sum(_live(db, p["id"]) for p in codes) == 1

@@ -42,6 +42,9 @@ async def start_checkout(
     If Stripe fails, the reservation is released at once (committed with the 502), so a
     promotion's place is never held by a checkout that does not exist."""
     await limits.hit(db, ctx, *rules.checkout(ctx.settings, user.id))
+    reopened = await service.reopen_promoted(db, user, package_id, promotion_code)
+    if reopened is not None:
+        return reopened
     plan = await service.prepare_checkout(db, user, package_id, promotion_code)
     try:
         async with external_call(db):

@@ -34,6 +34,7 @@ from medgrader.db.session import Db
 from medgrader.promotions import limits as promotion_limits
 from medgrader.promotions import offers
 from medgrader.promotions.offers import Offer
+from medgrader.promotions.rules import normalise
 
 log = structlog.get_logger(__name__)
 
@@ -137,6 +138,24 @@ async def prepare_checkout(
         customer_id=profile.stripe_customer_id,
         customer_name=f"{profile.first_name} {profile.last_name}".strip(),
     )
+
+
+async def reopen_promoted(
+    db: Db, user: User, package_id: uuid.UUID, promotion_code: str | None
+) -> CheckoutCreated | None:
+    """The session this student already opened for this package with this promotion, if it
+    is still open: a retried checkout (a closed tab, a double click) gets it back rather than
+    a refusal that the code is used (its use is reserved for that session)."""
+    code = normalise(promotion_code) if promotion_code else None
+    row = await sessions.open_promoted(db, user.id, package_id, code)
+    if row is None:
+        return None
+    return CheckoutCreated(
+        session_url=row.session_url, session_id=row.stripe_session_id, expires_at=row.expires_at,
+        amount=row.amount_pence, currency=row.currency, credits=row.credits,
+        original_amount=row.amount_pence + row.discount_pence, discount=row.discount_pence,
+        bonus_credits=row.bonus_credits, promotion_code=row.code,
+    )  # fmt: skip
 
 
 async def preview_checkout(
