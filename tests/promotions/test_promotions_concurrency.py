@@ -149,3 +149,19 @@ def test_a_lapsed_claim_gives_its_place_to_the_next_checkout(
         (crashed.id.replace("-", ""), "RELEASED", "claim_lapsed"),
         (student.id.replace("-", ""), "RESERVED", None),
     }
+
+
+def test_the_database_allows_one_open_first_purchase_per_student(
+    client: httpx.Client, admin: Account, student: Account, packages: dict[str, Any],
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    first = create_promotion(client, admin, bonusCredits=5, firstPurchaseOnly=True)
+    other = create_promotion(client, admin, bonusCredits=5, firstPurchaseOnly=True)
+    assert checkout(client, student, packages["starter"]["id"], first["code"]).status_code == 201
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute(
+            """INSERT INTO promotion_redemptions (promotion_id, student_id, status, student_slot,
+                                                  first_purchase)
+               VALUES (%s, %s, 'RESERVED', 1, true)""",
+            (other["id"], student.id),
+        )

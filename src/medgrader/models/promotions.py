@@ -140,6 +140,13 @@ class PromotionRedemption(Base):
             unique=True,
             postgresql_where=text(one_of("status", LIVE)),
         ),
+        # One first-purchase checkout open per student, whichever first-purchase promotion.
+        Index(
+            "uq_promotion_redemptions_one_open_first_purchase",
+            "student_id",
+            unique=True,
+            postgresql_where=text("first_purchase AND status = 'RESERVED'"),
+        ),
         Index("ix_promotion_redemptions_student", "student_id", "status"),
         Index("ix_promotion_redemptions_promotion", "promotion_id", "status"),
     )

@@ -7,7 +7,8 @@ Invariants kept here:
   (models.promotions), so racing checkouts queue on the lock and the late ones are refused;
 - a first-purchase use is refused while the student has a payment that is not fully refunded
   or another first-purchase use reserved; checked under the student's profile row lock (taken
-  before the promotion's: one lock order), so two racing first purchases cannot both pass;
+  before the promotion's: one lock order), so two racing first purchases cannot both pass,
+  and a partial UNIQUE index allows one RESERVED first-purchase use per student;
 - a reservation made before Stripe is asked (`claimed_until`) counts until it is linked to its
   session, or until the claim lapses (a crash between the two): then the next reservation of
   the promotion releases it;
@@ -38,13 +39,16 @@ from medgrader.promotions.rules import Quote, check_current
 CLAIM_LIFETIME = timedelta(minutes=10)
 
 _LOCK_STUDENT = text("SELECT 1 FROM student_profiles WHERE user_id = :student_id FOR NO KEY UPDATE")
+# Lapsed claims of this promotion, and (a first purchase) the student's lapsed first-purchase
+# claims of any promotion: both would otherwise keep a place (or the one first-purchase slot).
 _RELEASE_LAPSED = text(
     """
     UPDATE promotion_redemptions
        SET status = 'RELEASED', release_reason = 'claim_lapsed', released_at = now(),
            updated_at = now()
-     WHERE promotion_id = :promotion_id AND status = 'RESERVED'
-       AND checkout_session_id IS NULL AND claimed_until < now()
+     WHERE (promotion_id = :promotion_id OR (:first_purchase AND student_id = :student_id
+                                             AND first_purchase))
+       AND status = 'RESERVED' AND checkout_session_id IS NULL AND claimed_until < now()
     """
 )
 # A use that holds its place: redeemed, or reserved for a session, or claimed and the claim
@@ -197,7 +201,11 @@ async def reserve(
     if locked is None:
         raise PromotionNotFound()
     check_current(locked, now)  # deactivated or ended since it was read
-    await db.execute(_RELEASE_LAPSED, {"promotion_id": locked.id})
+    await db.execute(
+        _RELEASE_LAPSED,
+        {"promotion_id": locked.id, "student_id": student_id,
+         "first_purchase": locked.first_purchase_only},
+    )  # fmt: skip
     places = await _places(db, locked, student_id)
     values = {
         "promotion_id": locked.id, "student_id": student_id,

@@ -246,6 +246,13 @@ def upgrade() -> None:
         postgresql_where=sa.text(LIVE),
     )
     op.create_index(
+        "uq_promotion_redemptions_one_open_first_purchase",
+        "promotion_redemptions",
+        ["student_id"],
+        unique=True,
+        postgresql_where=sa.text("first_purchase AND status = 'RESERVED'"),
+    )
+    op.create_index(
         "ix_promotion_redemptions_student", "promotion_redemptions", ["student_id", "status"]
     )
     op.create_index(
