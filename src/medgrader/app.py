@@ -30,6 +30,8 @@ from medgrader.idempotency.keys import KEY_SCHEMA
 from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_worker_task
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
+from medgrader.promotions.admin_endpoints import router as admin_promotions_router
+from medgrader.promotions.endpoints import router as promotions_router
 from medgrader.runtime import open_context
 from medgrader.security.client import request_client_address
 from medgrader.security.headers import SecurityHeadersMiddleware
@@ -108,10 +110,12 @@ def create_app(
     app.include_router(payments_router)
     app.include_router(webhooks_router)
     app.include_router(credits_router)
+    app.include_router(promotions_router)
     app.include_router(holds_router)
     app.include_router(admin_router)
     app.include_router(admin_payments_router)
     app.include_router(admin_webhooks_router)
+    app.include_router(admin_promotions_router)
     app.include_router(analytics_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router

@@ -63,6 +63,11 @@ EXPECTED = {
     # A reversed range, a daily range over 366 days or a day that does not exist (2026-02-30):
     # each date is well-formed alone, the range is refused as a whole (invalid_range).
     "^/api/admin/analytics/(summary|daily)$": ["422"],
+    # A promotion code that does not apply (unknown, exhausted, used, not this package...).
+    "^/api/payments/credit-checkout(/preview)?$|^/api/credits/redeem$": ["422"],
+    # A promotion's fields taken together (one discount, a purchase or a credit code, endsAt
+    # after startsAt, packages that exist): each field is valid alone.
+    "^/api/admin/promotions(/[^/]+)?$": ["422"],
 }
 # Run as the administrator: the admin routes and the catalogue's writes (by operation id:
 # FastAPI names each one after its function and path).

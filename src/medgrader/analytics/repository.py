@@ -37,6 +37,19 @@ MONEY = text(
     """  # noqa: S608 - constant status lists only
 )
 
+# Promotions in a range: the discounts on the purchases paid in it (minor units), and the
+# credits promotions granted in it (bonuses and credit codes).
+PROMOTIONS = text(
+    """
+    SELECT (SELECT COALESCE(SUM(c.discount_pence), 0)
+              FROM payments p JOIN checkout_sessions c ON c.id = p.checkout_session_id
+             WHERE p.paid_at >= :start AND p.paid_at < :end) AS discounts,
+           (SELECT COALESCE(SUM(amount), 0) FROM credit_transactions
+             WHERE source_type IN ('PROMOTION_BONUS', 'PROMOTION_CODE')
+               AND created_at >= :start AND created_at < :end) AS promotion_credits
+    """
+)
+
 CHECKOUTS = text(
     """
     SELECT COUNT(*) AS created,
@@ -104,6 +117,16 @@ DAILY = text(
         SELECT {_BUCKET.format(column="created_at")} AS bucket,
                SUM(funds_withdrawn_pence) AS pence
           FROM disputes WHERE created_at >= :start AND created_at < :end GROUP BY 1
+    ), pr AS (
+        SELECT {_BUCKET.format(column="p.paid_at")} AS bucket,
+               SUM(c.discount_pence) AS discounts
+          FROM payments p JOIN checkout_sessions c ON c.id = p.checkout_session_id
+         WHERE p.paid_at >= :start AND p.paid_at < :end AND c.discount_pence > 0 GROUP BY 1
+    ), g AS (
+        SELECT {_BUCKET.format(column="created_at")} AS bucket, SUM(amount) AS credits
+          FROM credit_transactions
+         WHERE source_type IN ('PROMOTION_BONUS', 'PROMOTION_CODE')
+           AND created_at >= :start AND created_at < :end GROUP BY 1
     ), c AS (
         SELECT {_BUCKET.format(column="created_at")} AS bucket, COUNT(*) AS created,
                COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed
@@ -112,12 +135,15 @@ DAILY = text(
     SELECT i AS bucket, COALESCE(p.n, 0) AS payments, COALESCE(p.pence, 0) AS gross,
            COALESCE(r.pence, 0) AS refunds, COALESCE(d.pence, 0) AS disputes,
            COALESCE(c.created, 0) AS checkouts_created,
-           COALESCE(c.completed, 0) AS checkouts_completed
+           COALESCE(c.completed, 0) AS checkouts_completed,
+           COALESCE(pr.discounts, 0) AS discounts, COALESCE(g.credits, 0) AS promotion_credits
       FROM generate_series(1, :days) AS i
       LEFT JOIN p ON p.bucket = i
       LEFT JOIN r ON r.bucket = i
       LEFT JOIN d ON d.bucket = i
       LEFT JOIN c ON c.bucket = i
+      LEFT JOIN pr ON pr.bucket = i
+      LEFT JOIN g ON g.bucket = i
      ORDER BY i
     """  # noqa: S608 - constant SQL only
 )
@@ -129,6 +155,10 @@ def _bounds(start: datetime, end: datetime) -> dict[str, Any]:
 
 async def money(db: Db, start: datetime, end: datetime) -> Row[Any]:
     return (await db.execute(MONEY, _bounds(start, end))).one()
+
+
+async def promotions(db: Db, start: datetime, end: datetime) -> Row[Any]:
+    return (await db.execute(PROMOTIONS, _bounds(start, end))).one()
 
 
 async def checkouts(db: Db, start: datetime, end: datetime) -> Row[Any]:

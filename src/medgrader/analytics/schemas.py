@@ -52,6 +52,8 @@ class Summary(ApiModel):
     money: Money
     checkouts: Checkouts
     by_package: list[PackageSales]
+    discounts: int  # pence taken off the purchases paid in the range by promotions
+    promotion_credits: int  # credits promotions granted in the range (bonuses, credit codes)
     credits_outstanding: int  # credits students hold now (positive balances)
     # Those credits at the average price students paid per purchased credit, in pence.
     credits_outstanding_value: int
@@ -76,6 +78,8 @@ class Day(ApiModel):
     net_revenue: int
     checkouts_created: int
     checkouts_completed: int
+    discounts: int
+    promotion_credits: int
 
 
 class Daily(ApiModel):

@@ -136,12 +136,15 @@ async def summary(db: Db, days: DayRange) -> Summary:
     checkouts = await repository.checkouts(db, days.start, days.end)
     packages = await repository.by_package(db, days.start, days.end)
     standing = await repository.standing(db, handled_types())
+    promoted = await repository.promotions(db, days.start, days.end)
     return Summary(
         from_=days.first,
         to=days.last,
         money=await money(db, days),
         checkouts=Checkouts(**checkouts._asdict()),
         by_package=[PackageSales(**row._asdict()) for row in packages],
+        discounts=promoted.discounts,
+        promotion_credits=promoted.promotion_credits,
         credits_outstanding=standing.held,
         credits_outstanding_value=_value_of(
             standing.held, standing.bought_pence, standing.bought_credits
@@ -171,6 +174,8 @@ async def daily(db: Db, days: DayRange) -> Daily:
                 net_revenue=row.gross - row.refunds - row.disputes,
                 checkouts_created=row.checkouts_created,
                 checkouts_completed=row.checkouts_completed,
+                discounts=row.discounts,
+                promotion_credits=row.promotion_credits,
             )
             for row in rows
         ],

@@ -20,6 +20,7 @@ from medgrader.db.session import Db
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
 from medgrader.payments.rules import counted_refund
+from medgrader.promotions.audit import PROMOTION_CHECKS
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,10 @@ CHECKS: dict[str, str] = {
     """,
 }
 
-# The holds' checks live beside the holds (issue 10); they run with these.
+# The holds' checks live beside the holds (issue 10); they run with these, as do the
+# promotions' (issue 18).
 CHECKS.update(HOLD_CHECKS)
+CHECKS.update(PROMOTION_CHECKS)
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}

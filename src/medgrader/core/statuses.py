@@ -58,6 +58,16 @@ STATUS_BY_CODE: dict[str, int] = {
     "checkout_session_not_found": 404,
     "package_name_taken": 409,
     "package_inactive": 409,
+    # Promotions (promotions)
+    "no_such_promotion": 404,
+    "promotion_code_taken": 409,
+    "promotion_auto_apply_taken": 409,
+    "promotion_limit_below_uses": 409,
+    "promotion_not_found": 422,
+    "promotion_not_applicable": 422,
+    "promotion_exhausted": 422,
+    "promotion_already_used": 422,
+    "first_purchase_only": 422,
     # Payments, refunds, Stripe
     "payment_not_found": 404,
     "payment_disputed": 409,

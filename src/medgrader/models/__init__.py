@@ -9,6 +9,7 @@ from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
 from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
+from medgrader.models.promotions import Promotion, PromotionRedemption, RedemptionStatus
 from medgrader.models.security import PasswordResetCode, RateLimitBucket, RevokedToken
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
@@ -30,7 +31,10 @@ __all__ = [
     "Payment",
     "PaymentStatus",
     "PendingRegistration",
+    "Promotion",
+    "PromotionRedemption",
     "RateLimitBucket",
+    "RedemptionStatus",
     "Refund",
     "RevokedToken",
     "SentNotice",

@@ -36,6 +36,10 @@ class SourceType(StrEnum):
     REFUND = "REFUND"
     DISPUTE = "DISPUTE"
     ADMIN_ADJUSTMENT = "ADMIN_ADJUSTMENT"
+    # Bonus credits of a purchase made with a promotion (source_id: the Checkout Session).
+    PROMOTION_BONUS = "PROMOTION_BONUS"
+    # Credits of a credit code (source_id: the redemption).
+    PROMOTION_CODE = "PROMOTION_CODE"
 
 
 # Only money taken back (a refund or a lost dispute) may push a balance below zero.
@@ -65,6 +69,13 @@ class CreditTransaction(Base):
             "source_id",
             unique=True,
             postgresql_where=text("source_type = 'PURCHASE'"),
+        ),
+        # One bonus per promoted Checkout Session, whoever fulfils it (invariant 13).
+        Index(
+            "uq_credit_transactions_promotion_bonus_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'PROMOTION_BONUS'"),
         ),
         # A payment's clawback and return entries (source_id is the payment id), for the audit.
         Index(

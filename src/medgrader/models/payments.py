@@ -31,7 +31,8 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("type IN ('CREDITS')", name="type"),
         CheckConstraint(one_of("status", PaymentStatus), name="status"),
-        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        # 0 for a purchase a promotion made free (nothing to refund).
+        CheckConstraint("amount_pence >= 0", name="amount_nonnegative"),
         CheckConstraint(
             "amount_refunded_pence BETWEEN 0 AND amount_pence", name="refund_within_amount"
         ),

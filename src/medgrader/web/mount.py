@@ -14,6 +14,7 @@ from medgrader.web.admin import (
     exports,
     packages,
     payments,
+    promotions,
     refunds,
     students,
     webhooks,
@@ -30,6 +31,7 @@ ROUTERS = (
     payments.router,
     refunds.router,
     packages.router,
+    promotions.router,
     webhooks.router,
     exports.router,
 )

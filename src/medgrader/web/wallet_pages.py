@@ -4,7 +4,7 @@ returns the buyer to (/credits/success, /credits/cancel)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -15,13 +15,17 @@ from medgrader.catalog.errors import PackageNotFound
 from medgrader.checkout import service as checkout
 from medgrader.checkout.errors import CheckoutNotFound
 from medgrader.checkout.flows import refresh_pending, start_checkout
+from medgrader.checkout.schemas import CheckoutQuote
 from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.errors import AppError
 from medgrader.core.statuses import status_of
 from medgrader.credits import service as credits
 from medgrader.db.session import Db
 from medgrader.payments import service as payments
+from medgrader.promotions import offers
+from medgrader.promotions.schemas import RedeemRequest
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
+from medgrader.web.forms import FormInvalid, validated
 from medgrader.web.rendering import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +41,19 @@ OUTCOMES = {
 }
 
 
+async def _offers(db: Db, user: User, packages: list[Any]) -> dict[Any, CheckoutQuote]:
+    """The auto-apply offer the student is eligible for, per package (none: not shown)."""
+    shown = {}
+    for package in packages:
+        try:
+            figures = await checkout.preview_checkout(db, user, package.id, None)
+        except AppError:
+            continue
+        if figures.promotion_code is not None:
+            shown[package.id] = figures
+    return shown
+
+
 async def _wallet(
     request: Request,
     db: Db,
@@ -44,9 +61,11 @@ async def _wallet(
     *,
     cursor: str | None = None,
     error: str | None = None,
+    notice: str | None = None,
     status: int = 200,
 ) -> Response:
     balances = await credits.get_balances(db, user.id)
+    packages = await catalog.list_packages(db)
     return render(
         request,
         "wallet.html",
@@ -55,7 +74,11 @@ async def _wallet(
         held=balances.held,
         available=balances.available,
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
-        packages=await catalog.list_packages(db),
+        packages=packages,
+        offers=await _offers(db, user, packages),
+        # One key per rendered form: a resubmitted form is the same redemption.
+        redeem_key=str(uuid.uuid4()),
+        notice=notice,
         payments=(
             await payments.list_payments(db, limit=PAYMENTS_SHOWN, cursor=None, student_id=user.id)
         ).items,
@@ -87,11 +110,56 @@ async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form
         package_id = uuid.UUID(form.get("package_id", ""))
     except ValueError:
         raise PackageNotFound() from None
+    code = form.get("promotion_code", "").strip() or None
     try:
-        created = await start_checkout(db, ctx, user, package_id)
+        if code is not None:
+            validated(RedeemRequest, {"code": code})  # the API's own rule for a code
+        created = await start_checkout(db, ctx, user, package_id, code)
+    except FormInvalid as exc:
+        return await _wallet(request, db, user, error=f"Promotion {exc.message}", status=422)
     except AppError as exc:
         return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
+
+
+@router.get("/wallet/preview")
+async def preview(
+    request: Request,
+    user: PageStudent,
+    db: RequestDb,
+    package_id: Annotated[str, Query(max_length=40)] = "",
+    promotion_code: Annotated[str, Query(max_length=60)] = "",
+) -> Response:
+    """The live preview under a package's code field (HTMX): the figures the checkout would
+    have with this code, or why the code does not apply. Writes nothing."""
+    code = promotion_code.strip() or None
+    figures, problem = None, None
+    try:
+        if code is not None:
+            validated(RedeemRequest, {"code": code})
+        figures = await checkout.preview_checkout(db, user, uuid.UUID(package_id), code)
+    except ValueError:
+        problem = "Codes are 4 to 40 letters, digits, - or _."
+    except AppError as exc:
+        problem = exc.message
+    return render(request, "partials/promotion_preview.html", figures=figures, problem=problem)
+
+
+@router.post("/wallet/redeem", dependencies=[Csrf])
+async def redeem(request: Request, user: PageStudent, db: RequestDb, form: Form) -> Response:
+    """Redeem a credit code (the same operation as POST /api/credits/redeem, under the form's
+    key: a resubmitted form answers the same)."""
+    try:
+        body = validated(RedeemRequest, {"code": form.get("code", "").strip()})
+        done = await offers.redeem_once(db, user.id, body.code, form.get("redeem_key", ""))
+    except FormInvalid as exc:
+        return await _wallet(request, db, user, error=f"Code {exc.message}", status=422)
+    except AppError as exc:
+        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+    added = f"{done.value.credits} credits added"
+    if done.value.expires_at is not None:
+        added += f" (they expire on {done.value.expires_at:%d %b %Y})"
+    return await _wallet(request, db, user, notice=added + ".")
 
 
 @router.get("/credits/success")
