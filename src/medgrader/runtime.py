@@ -22,6 +22,7 @@ from medgrader.db.engine import to_libpq_url
 from medgrader.db.pool import PromptReconnectPool
 from medgrader.db.resolve import Database, resolve_database
 from medgrader.db.session import create_pool
+from medgrader.documents.tasks import blueprint as documents_blueprint
 from medgrader.holds.tasks import blueprint as holds_blueprint
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.jobs.app import create_job_app
@@ -33,6 +34,7 @@ from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 # queued jobs keep their names). Add a domain's blueprint here.
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "checkout": checkout_blueprint,
+    "documents": documents_blueprint,
     "holds": holds_blueprint,
     "idempotency": idempotency_blueprint,
     "ledger": audit_blueprint,

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from medgrader.core.money import pounds_value
 from medgrader.db.session import Db
-from medgrader.notifications.money import pounds_value
 
 BATCH = 2000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

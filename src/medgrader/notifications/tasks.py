@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC
+from email.message import EmailMessage
 from typing import Any
 
 import procrastinate
@@ -32,6 +33,9 @@ from medgrader.config import Settings
 from medgrader.core.adapters.mailer import MailDeliveryError
 from medgrader.core.context import AppContext
 from medgrader.db.transactions import unit_of_work
+from medgrader.documents import repository as documents
+from medgrader.documents.pdf import filename_of, render_pdf
+from medgrader.documents.service import Seller, issue_due_documents
 from medgrader.jobs.queues import EMAIL_TASKS, RECEIPTS_QUEUE
 from medgrader.jobs.worker import app_context
 from medgrader.notifications import receipts
@@ -122,9 +126,11 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
     settings = ctx.settings
     async with unit_of_work(ctx.db_pool) as db:
         entry = (await db.execute(NOTICE, {"id": uuid.UUID(transaction_id)})).one_or_none()
-        if entry is None:
-            log.error("returns notice for an unknown entry", transaction_id=transaction_id)
-            return
+    if entry is None:
+        log.error("returns notice for an unknown entry", transaction_id=transaction_id)
+        return
+    all_documents = await _issue_documents(ctx, entry.payment_id)
+    async with unit_of_work(ctx.db_pool) as db:
         # The claim row is the "sent" record: it commits with the send, or rolls back with a
         # failed one (then a concurrent run of the same job waits here and finds it sent).
         if (await db.execute(CLAIM_NOTICE, {"key": NOTICE_KEY.format(entry.id)})).first() is None:
@@ -149,6 +155,12 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
             # One notice per ledger entry: its own id (a payment may have several notices).
             message_id=ctx.mailer.message_id(f"returns-{entry.id}"),
         )
+        numbers = {document.id: document.number for document in all_documents}
+        # The notes of the refund or dispute this entry moved credits for.
+        for document in await documents.notes_of_stripe_object(
+            db, entry.payment_id, entry.stripe_object_id
+        ):
+            _attach(message, document, numbers)
         try:
             await ctx.mailer.send(message)
         except MailDeliveryError as exc:
@@ -158,8 +170,28 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
     log.info("returns notice sent", transaction_id=transaction_id)
 
 
+async def _issue_documents(ctx: AppContext, payment_id: uuid.UUID) -> list[Any]:
+    """The payment's VAT documents, issued first in a transaction of their own (committed
+    whether or not the email then goes out); returns all of them."""
+    async with unit_of_work(ctx.db_pool) as db:
+        await issue_due_documents(db, Seller.of(ctx.settings), payment_id)
+        return await documents.documents_of(db, payment_id)
+
+
+def _attach(message: EmailMessage, document: Any, numbers: dict[Any, str]) -> None:
+    pdf = render_pdf(
+        document,
+        receipt_number=numbers.get(document.receipt_id),
+        cancels=numbers.get(document.cancels_id),
+    )
+    message.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename=filename_of(document.number)
+    )
+
+
 async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
     settings = ctx.settings
+    all_documents = await _issue_documents(ctx, uuid.UUID(payment_id))
     async with unit_of_work(ctx.db_pool) as db:
         payment = await receipts.lock_for_receipt(db, uuid.UUID(payment_id))
         if payment is None:
@@ -181,6 +213,10 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
             # One receipt per purchase: a resend of it (at-least-once delivery) keeps its id.
             message_id=ctx.mailer.message_id(f"receipt-{payment.id}"),
         )
+        numbers = {document.id: document.number for document in all_documents}
+        for document in all_documents:
+            if document.type == "RECEIPT":
+                _attach(message, document, numbers)
         try:
             await ctx.mailer.send(message)
         except MailDeliveryError as exc:

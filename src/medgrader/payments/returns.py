@@ -33,12 +33,13 @@ import structlog
 from sqlalchemy import Row
 
 from medgrader.core import metrics
+from medgrader.core.money import format_money
 from medgrader.db.session import Db
+from medgrader.documents.service import enqueue_issue
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
 from medgrader.models.payments import PaymentStatus
-from medgrader.notifications.money import format_money
 from medgrader.notifications.notices import enqueue_returns_notice
 from medgrader.payments import returns_sql as sql
 from medgrader.payments.observations import (
@@ -172,6 +173,10 @@ async def apply_returns(
                 await db.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
             outcome.refund_shares[observation.stripe_id] = share
     outcome.payment = payment
+    if observations:
+        # A refund that succeeded or failed, a dispute lost: its credit or debit note is issued
+        # by a job (a serial point, kept out of this transaction), whatever came first.
+        await enqueue_issue(db, payment.id)
     return outcome
 
 
@@ -200,6 +205,7 @@ async def _record(
                 "note": observation.note,
                 "failure_reason": observation.failure_reason,
                 "actor": str(actor) if actor else None,
+                "succeeded": observation.status == "succeeded",
             },
         )
         return result.one()

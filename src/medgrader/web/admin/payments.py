@@ -15,10 +15,10 @@ from medgrader.auth.users import User
 from medgrader.backoffice import repository as records
 from medgrader.catalog import service as catalog
 from medgrader.core.deps import Ctx, RequestDb
+from medgrader.core.money import format_money
 from medgrader.db.session import Db
 from medgrader.db.transactions import external_call
 from medgrader.models.payments import PaymentStatus
-from medgrader.notifications.money import format_money
 from medgrader.payments import charges, refunds
 from medgrader.payments import service as payments_service
 from medgrader.payments.schemas import PaymentPage
