@@ -22,6 +22,7 @@ from medgrader.db.engine import to_libpq_url
 from medgrader.db.pool import PromptReconnectPool
 from medgrader.db.resolve import Database, resolve_database
 from medgrader.db.session import create_pool
+from medgrader.documents.flows import DocumentFiles
 from medgrader.documents.tasks import blueprint as documents_blueprint
 from medgrader.holds.tasks import blueprint as holds_blueprint
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
@@ -89,6 +90,7 @@ async def open_context(
                 settings.google_certs_url, timeout=settings.google_certs_timeout_seconds
             ),
             job_pool=job_pool,
+            attachments=DocumentFiles(db_pool, settings),
         )
     finally:
         await db_pool.close()

@@ -120,6 +120,16 @@ async def by_number(db: Db, number: str) -> Any | None:
     return (await db.execute(_BY_NUMBER, {"number": number})).one_or_none()
 
 
+_NUMBERS = text("SELECT id, number FROM documents WHERE id = ANY(:ids)")
+
+
+async def numbers_of(db: Db, ids: list[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return {row.id: row.number for row in await db.execute(_NUMBERS, {"ids": wanted})}
+
+
 _PAYMENT_OWNER = text("SELECT student_id FROM payments WHERE id = :id")
 
 

@@ -23,13 +23,17 @@ from typing import Any
 
 import structlog
 
-from medgrader.config import Settings
+from medgrader.auth.access import may_see
+from medgrader.auth.users import User
+from medgrader.config import Settings, is_uk_vat_number, normalise_vat_number
 from medgrader.db.session import Db
 from medgrader.documents import repository
+from medgrader.documents.errors import BillingDetailsNotFound, DocumentNotFound, InvalidVatNumber
+from medgrader.documents.pdf import filename_of, render_pdf
+from medgrader.documents.schemas import BillingDetailsIn, BillingDetailsOut, DocumentOut
 from medgrader.documents.vat import VatSplit, credit_split, split
-from medgrader.jobs.queue import defer_in_transaction
-from medgrader.jobs.queues import ISSUE_DOCUMENTS_TASK, RECEIPTS_QUEUE
 from medgrader.models.documents import DocumentForm, DocumentType, Series
+from medgrader.payments.errors import PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
@@ -66,14 +70,6 @@ class Seller:
         if series is Series.CREDIT_NOTES:
             return f"{self.prefix}-CN-"
         return f"{self.prefix}-"
-
-
-async def enqueue_issue(db: Db, payment_id: uuid.UUID) -> None:
-    """Have the payment's due documents issued by a job, right after the caller's transaction
-    commits (the job exists if and only if it does). Queued in the pipeline: no round trip."""
-    await defer_in_transaction(
-        db, ISSUE_DOCUMENTS_TASK, queue=RECEIPTS_QUEUE, payment_id=str(payment_id)
-    )
 
 
 def receipt_form(*, registered: bool, has_billing: bool, total: int) -> DocumentForm:
@@ -273,3 +269,83 @@ async def _debit_note(
     note = await repository.issue(db, values)
     credited.add(note)
     return note
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def document_url(number: str) -> str:
+    return f"/api/documents/{number}.pdf"
+
+
+def document_out(row: Any) -> DocumentOut:
+    return DocumentOut(
+        number=row.number,
+        type=row.type,
+        issued_at=row.issued_at,
+        total_minor=row.total_minor,
+        vat_minor=row.vat_minor,
+        net_minor=row.net_minor,
+        url=document_url(row.number),
+    )
+
+
+async def payment_documents(db: Db, user: User, payment_id: uuid.UUID) -> list[DocumentOut]:
+    """The payment's documents in order of issue (owner or admin; anyone else: 404)."""
+    owner = await repository.payment_owner(db, payment_id)
+    if owner is None or not may_see(user, owner):
+        raise PaymentNotFound()
+    return [document_out(row) for row in await repository.list_of_payment(db, payment_id)]
+
+
+async def document_pdf(db: Db, user: User, number: str) -> tuple[str, bytes]:
+    """(file name, PDF) of a document, rendered from its stored fields (owner or admin)."""
+    document = await repository.by_number(db, number)
+    if document is None or not may_see(user, document.student_id):
+        raise DocumentNotFound()
+    return await rendered(db, document)
+
+
+async def rendered(db: Db, document: Any) -> tuple[str, bytes]:
+    """(file name, PDF) of a document row; a note names its receipt (and the credit note it
+    cancels) by number."""
+    related = await repository.numbers_of(db, [document.receipt_id, document.cancels_id])
+    pdf = render_pdf(
+        document,
+        receipt_number=related.get(document.receipt_id),
+        cancels=related.get(document.cancels_id),
+    )
+    return filename_of(document.number), pdf
+
+
+# -- billing details ----------------------------------------------------------------------
+
+
+def _billing_out(row: Any) -> BillingDetailsOut:
+    return BillingDetailsOut.model_validate(row)
+
+
+async def save_billing_details(
+    db: Db, student_id: uuid.UUID, details: BillingDetailsIn
+) -> BillingDetailsOut:
+    vat_number = details.vat_number or None
+    if vat_number is not None:
+        if not is_uk_vat_number(vat_number):
+            raise InvalidVatNumber()
+        vat_number = normalise_vat_number(vat_number)
+    values = details.model_dump() | {
+        "student_id": student_id,
+        "vat_number": vat_number,
+        "address_line2": details.address_line2 or None,
+        "company_name": details.company_name or None,
+    }
+    await repository.save_billing(db, values)
+    row = await repository.billing_of(db, student_id)
+    return _billing_out(row)
+
+
+async def billing_details(db: Db, student_id: uuid.UUID) -> BillingDetailsOut:
+    row = await repository.billing_of(db, student_id)
+    if row is None:
+        raise BillingDetailsNotFound()
+    return _billing_out(row)

@@ -31,11 +31,9 @@ from psycopg_pool import PoolTimeout
 
 from medgrader.config import Settings
 from medgrader.core.adapters.mailer import MailDeliveryError
+from medgrader.core.attachments import Attachment
 from medgrader.core.context import AppContext
 from medgrader.db.transactions import unit_of_work
-from medgrader.documents import repository as documents
-from medgrader.documents.pdf import filename_of, render_pdf
-from medgrader.documents.service import Seller, issue_due_documents
 from medgrader.jobs.queues import EMAIL_TASKS, RECEIPTS_QUEUE
 from medgrader.jobs.worker import app_context
 from medgrader.notifications import receipts
@@ -129,7 +127,8 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
     if entry is None:
         log.error("returns notice for an unknown entry", transaction_id=transaction_id)
         return
-    all_documents = await _issue_documents(ctx, entry.payment_id)
+    # The refund's or dispute's credit (or debit) note, issued first if due (documents).
+    attachments = await ctx.attachments.for_returns(entry.payment_id, entry.stripe_object_id)
     async with unit_of_work(ctx.db_pool) as db:
         # The claim row is the "sent" record: it commits with the send, or rolls back with a
         # failed one (then a concurrent run of the same job waits here and finds it sent).
@@ -155,12 +154,7 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
             # One notice per ledger entry: its own id (a payment may have several notices).
             message_id=ctx.mailer.message_id(f"returns-{entry.id}"),
         )
-        numbers = {document.id: document.number for document in all_documents}
-        # The notes of the refund or dispute this entry moved credits for.
-        for document in await documents.notes_of_stripe_object(
-            db, entry.payment_id, entry.stripe_object_id
-        ):
-            _attach(message, document, numbers)
+        _attach(message, attachments)
         try:
             await ctx.mailer.send(message)
         except MailDeliveryError as exc:
@@ -170,28 +164,20 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
     log.info("returns notice sent", transaction_id=transaction_id)
 
 
-async def _issue_documents(ctx: AppContext, payment_id: uuid.UUID) -> list[Any]:
-    """The payment's VAT documents, issued first in a transaction of their own (committed
-    whether or not the email then goes out); returns all of them."""
-    async with unit_of_work(ctx.db_pool) as db:
-        await issue_due_documents(db, Seller.of(ctx.settings), payment_id)
-        return await documents.documents_of(db, payment_id)
-
-
-def _attach(message: EmailMessage, document: Any, numbers: dict[Any, str]) -> None:
-    pdf = render_pdf(
-        document,
-        receipt_number=numbers.get(document.receipt_id),
-        cancels=numbers.get(document.cancels_id),
-    )
-    message.add_attachment(
-        pdf, maintype="application", subtype="pdf", filename=filename_of(document.number)
-    )
+def _attach(message: EmailMessage, attachments: list[Attachment]) -> None:
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+        )
 
 
 async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
     settings = ctx.settings
-    all_documents = await _issue_documents(ctx, uuid.UUID(payment_id))
+    # The VAT receipt first, issued and committed on its own (documents): then attached.
+    attachments = await ctx.attachments.for_receipt(uuid.UUID(payment_id))
     async with unit_of_work(ctx.db_pool) as db:
         payment = await receipts.lock_for_receipt(db, uuid.UUID(payment_id))
         if payment is None:
@@ -213,10 +199,7 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
             # One receipt per purchase: a resend of it (at-least-once delivery) keeps its id.
             message_id=ctx.mailer.message_id(f"receipt-{payment.id}"),
         )
-        numbers = {document.id: document.number for document in all_documents}
-        for document in all_documents:
-            if document.type == "RECEIPT":
-                _attach(message, document, numbers)
+        _attach(message, attachments)
         try:
             await ctx.mailer.send(message)
         except MailDeliveryError as exc:

@@ -35,7 +35,8 @@ from sqlalchemy import Row
 from medgrader.core import metrics
 from medgrader.core.money import format_money
 from medgrader.db.session import Db
-from medgrader.documents.service import enqueue_issue
+from medgrader.jobs.queue import defer_in_transaction
+from medgrader.jobs.queues import ISSUE_DOCUMENTS_TASK, RECEIPTS_QUEUE
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
@@ -175,8 +176,10 @@ async def apply_returns(
     outcome.payment = payment
     if observations:
         # A refund that succeeded or failed, a dispute lost: its credit or debit note is issued
-        # by a job (a serial point, kept out of this transaction), whatever came first.
-        await enqueue_issue(db, payment.id)
+        # by a job (medgrader.documents: a serial point, kept out of this transaction).
+        await defer_in_transaction(
+            db, ISSUE_DOCUMENTS_TASK, queue=RECEIPTS_QUEUE, payment_id=str(payment.id)
+        )
     return outcome
 
 
