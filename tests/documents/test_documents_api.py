@@ -92,7 +92,8 @@ def test_billing_details_make_later_receipts_full_vat_invoices(
     pdf = client.get(f"/api/documents/{new['number']}.pdf", headers=student.headers)
     text = pdf_text(pdf.content)
     expected = ["VAT invoice", "Engines Ltd", "12 Analytical Row", "NW1 2AB", "GB987654321",
-                "Unit price", "Net per line", "VAT rate: 20%", "Total VAT", "£1.67", "£8.33"]  # fmt: skip
+                "Unit price", "Net per line", "VAT rate: 20%", "Total VAT", "£1.67",
+                "£8.33"]  # fmt: skip
     for field in expected:
         assert field in text, field
 
