@@ -25,6 +25,7 @@ from medgrader.core.middleware import RequestGuardMiddleware
 from medgrader.core.openapi import Markers, install_openapi
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
+from medgrader.documents.admin_endpoints import router as admin_documents_router
 from medgrader.documents.endpoints import router as documents_router
 from medgrader.holds.endpoints import router as holds_router
 from medgrader.idempotency.keys import KEY_SCHEMA
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(admin_payments_router)
     app.include_router(admin_webhooks_router)
     app.include_router(analytics_router)
+    app.include_router(admin_documents_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from medgrader.db.session import Db
+from medgrader.documents.audit import DOCUMENT_CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
 from medgrader.payments.rules import counted_refund
@@ -147,6 +148,8 @@ CHECKS: dict[str, str] = {
 
 # The holds' checks live beside the holds (issue 10); they run with these.
 CHECKS.update(HOLD_CHECKS)
+# The VAT documents' (invariant 12) live beside the documents.
+CHECKS.update(DOCUMENT_CHECKS)
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}

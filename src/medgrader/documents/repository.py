@@ -237,8 +237,7 @@ _IN_RANGE = """
    WHERE issued_at >= (CAST(:first AS date)::timestamp AT TIME ZONE 'Europe/London')
      AND issued_at < ((CAST(:last AS date) + 1)::timestamp AT TIME ZONE 'Europe/London')
 """
-_REPORT = text(
-    f"""
+REPORT_SQL = f"""
     SELECT COALESCE(SUM(net_minor) FILTER (WHERE type = 'RECEIPT'), 0) AS sales_net,
            COALESCE(SUM(vat_minor) FILTER (WHERE type = 'RECEIPT'), 0) AS sales_vat,
            COALESCE(SUM(CASE type WHEN 'CREDIT_NOTE' THEN net_minor
@@ -248,7 +247,7 @@ _REPORT = text(
            count(*) AS documents
     {_IN_RANGE}
     """
-)
+_REPORT = text(REPORT_SQL)
 _REPORT_ROWS = text(f"SELECT {DOCUMENT_COLUMNS} {_IN_RANGE} ORDER BY issued_at, series, sequence")
 
 
