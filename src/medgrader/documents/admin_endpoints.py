@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from medgrader.analytics import service as days
 from medgrader.auth.deps import CurrentAdmin
+from medgrader.core import days
 from medgrader.core.deps import RequestDb
 from medgrader.core.openapi import errors
 from medgrader.documents.report import quarter_of, vat_report

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the f-strings splice in only constants (the grace, the report's SQL)
 """The VAT documents' audit checks, run by `medgrader audit` beside the ledger's (audit.checks).
 
 Invariant 12: every payment has one receipt (a payment younger than RECEIPT_GRACE may still be

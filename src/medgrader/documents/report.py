@@ -20,10 +20,7 @@ def quarter_of(day: date) -> tuple[date, date]:
     """The calendar quarter holding `day`: its first and last days."""
     first_month = 3 * ((day.month - 1) // 3) + 1
     first = date(day.year, first_month, 1)
-    if first_month == 10:
-        after = date(day.year + 1, 1, 1)
-    else:
-        after = date(day.year, first_month + 3, 1)
+    after = date(day.year + first_month // 10, (first_month + 2) % 12 + 1, 1)  # next quarter
     return first, date.fromordinal(after.toordinal() - 1)
 
 

@@ -1,4 +1,5 @@
-"""/admin/exports: CSV of payments, of ledger entries and of VAT documents for a range of London days."""
+"""/admin/exports: CSV of payments, of ledger entries and of VAT documents for a range of
+London days."""
 
 from __future__ import annotations
 
