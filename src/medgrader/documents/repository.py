@@ -171,9 +171,7 @@ async def list_of_payment(db: Db, payment_id: uuid.UUID) -> list[Any]:
 
 # Payments that have no receipt yet (oldest first: backfill issues in payment order), and
 # payments whose refunds or lost disputes have no note yet.
-_MISSING = text(
-    """
-    SELECT p.id FROM payments p
+_MISSING_WHERE = """
      WHERE p.created_at < :before
        AND (NOT EXISTS (SELECT 1 FROM documents d
                          WHERE d.payment_id = p.id AND d.type = 'RECEIPT')
@@ -189,15 +187,20 @@ _MISSING = text(
             OR EXISTS (SELECT 1 FROM disputes x
                         WHERE x.payment_id = p.id AND x.status = 'lost'
                           AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.dispute_id = x.id)))
-     ORDER BY p.paid_at, p.id
-     LIMIT :limit
-    """
+"""
+_MISSING = text(
+    f"SELECT p.id FROM payments p {_MISSING_WHERE} ORDER BY p.paid_at, p.id LIMIT :limit"  # noqa: S608
 )
+_COUNT_MISSING = text(f"SELECT count(*) FROM payments p {_MISSING_WHERE}")  # noqa: S608
 
 
 async def payments_missing_documents(db: Db, *, before: datetime, limit: int) -> list[uuid.UUID]:
     rows = (await db.execute(_MISSING, {"before": before, "limit": limit})).all()
     return [row.id for row in rows]
+
+
+async def count_missing_documents(db: Db, *, before: datetime) -> int:
+    return int((await db.execute(_COUNT_MISSING, {"before": before})).scalar_one())
 
 
 _UPSERT_BILLING = no_rows(
