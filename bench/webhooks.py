@@ -8,6 +8,13 @@ Prints deliveries/s, p50/p99 latency and the API's peak RSS, checks exactly-once
 (one PURCHASE entry, one Payment and one receipt job per session, every balance = its credits,
 the audit clean), then prints the ceiling: pgbench running the same SQL transaction (the
 statements taken from the code) on the same server at the same concurrency, and the ratio.
+
+VAT documents (issue 21): the fulfilling transaction only defers the receipt's job; the
+gap-free numbering (a serial point) runs in the issuer. To show what issuing costs fulfilment,
+a second run of N sessions is delivered while `medgrader documents backfill --watch` issues
+receipts alongside (first the first run's N, then the new ones as they commit): both rates are
+printed, and their ratio (the issue's target: at least 80 %); then the receipts are checked
+(one per payment, numbers 1..n without a gap).
 A script, not a test: nothing here asserts on speed.
 """
 
@@ -15,11 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
+import signal
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +68,11 @@ FIGURES = (
     r"^CPU per delivery: API process [\d.]+ ms, PostgreSQL [\d.]+ ms, whole machine [\d.]+ ms",
     r"^pgbench ceiling \(same transaction, \d+ clients\): \d+ tps; ratio [\d.]+%",
     r"^exactly-once: \d+ sessions -> .*; audit clean; .*: OK$",
+    r"^documents on: deliveries \d+ in [\d.]+ s: \d+/s, \d+ receipts issued alongside; "
+    r"documents off: \d+/s; ratio [\d.]+%",
+    r"^documents: \d+ payments, \d+ receipts, numbers 1\.\.\d+ without gaps: OK$",
 )
+DOCUMENTS_BASE = 30_000_000  # the documents-on run's sessions
 
 
 def number_uuid(n: int, kind: int) -> uuid.UUID:
@@ -315,6 +330,53 @@ def check_exactly_once(db: psycopg.Connection, sessions: list[int], result: RunR
     return ok
 
 
+@contextlib.contextmanager
+def documents_alongside(stack: BenchStack) -> Iterator[Callable[[], int]]:
+    """`medgrader documents backfill --watch` running (the issuer, as the job worker would
+    be); yields a function that counts the receipts issued so far. Stopped (SIGINT) at the
+    end after one last pass, so that every payment has its receipt."""
+    env = stack.env | {"VAT_NUMBER": "GB123456789", "SELLER_NAME": "MedGrader Bench Ltd"}
+    issuer = subprocess.Popen(
+        [sys.executable, "-m", "medgrader.cli", "documents", "backfill", "--watch", "0.2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    with psycopg.connect(stack.libpq_url, autocommit=True) as db:
+
+        def issued() -> int:
+            row = db.execute("SELECT count(*) FROM documents WHERE type = 'RECEIPT'").fetchone()
+            return int(row[0]) if row else 0
+
+        try:
+            # Under way (its first receipts are in) before the deliveries start: the rest of the
+            # first run's backlog is issued during them.
+            deadline = time.monotonic() + 60
+            while issued() == 0 and issuer.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            yield issued
+        finally:
+            issuer.send_signal(signal.SIGINT)
+            _, err = issuer.communicate(timeout=120)
+            if issuer.returncode != 0:
+                print(f"documents backfill exited {issuer.returncode}: {err.decode()[-2000:]}")
+
+
+def check_documents(db: psycopg.Connection) -> bool:
+    row = db.execute(
+        """SELECT (SELECT count(*) FROM payments),
+                  (SELECT count(*) FROM documents WHERE type = 'RECEIPT'),
+                  (SELECT count(DISTINCT payment_id) FROM documents WHERE type = 'RECEIPT'),
+                  (SELECT COALESCE(MAX(sequence), 0) FROM documents WHERE series = 'RECEIPTS')"""
+    ).fetchone()
+    assert row is not None
+    payments, receipts, distinct, last = row
+    ok = payments == receipts == distinct == last
+    print(
+        f"documents: {payments} payments, {receipts} receipts, numbers 1..{last} without gaps: "
+        + ("OK" if ok else f"FAILED ({distinct} payments with a receipt)")
+    )
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=2000, help="N pending sessions")
@@ -361,6 +423,21 @@ def main(argv: list[str] | None = None) -> int:
 
         with psycopg.connect(stack.libpq_url, autocommit=True) as db:
             ok = check_exactly_once(db, sessions, result)
+            documented = list(range(DOCUMENTS_BASE, DOCUMENTS_BASE + args.sessions))
+            seed(db, documented, documented)
+        with documents_alongside(stack) as issued:
+            planned = plan(documented, documented, args.duplicates, rng)
+            with_documents = asyncio.run(deliver(stack.port, planned, args.clients))
+            during = issued()
+        print(
+            f"documents on: deliveries {with_documents.count} in {with_documents.seconds:.2f} s: "
+            f"{with_documents.rate:.0f}/s, {during} receipts issued alongside; documents off: "
+            f"{result.rate:.0f}/s; ratio {with_documents.rate / result.rate:.1%} "
+            "(target >= 80 %)"
+        )
+        with psycopg.connect(stack.libpq_url, autocommit=True) as db:
+            ok = check_exactly_once(db, documented, with_documents) and ok
+            ok = check_documents(db) and ok
         event_t, session_t = templates()
         payload = completed_event(PGBENCH_BASE, PGBENCH_STUDENT_BASE, event_t, session_t).decode()
         ceiling = stack.pgbench(

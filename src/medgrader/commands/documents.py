@@ -57,7 +57,10 @@ async def _backfill(settings: Settings, watch: float | None) -> Counter[str]:
     async with open_context(settings) as ctx:
         while True:
             await _one_pass(ctx, tally, progress_bar=watch is None)
-            if watch is None or stop.is_set():
+            if watch is None:
+                return tally
+            if stop.is_set():  # stopped during the pass: one more for what came meanwhile
+                await _one_pass(ctx, tally, progress_bar=False)
                 return tally
             try:
                 await asyncio.wait_for(stop.wait(), watch)

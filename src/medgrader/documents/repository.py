@@ -38,6 +38,13 @@ _LOCK_PAYMENT = text(
     f"""
     SELECT p.id, p.student_id, p.amount_pence, {LIST_PRICE_SQL} AS list_price, p.currency,
            p.credits, p.package_name, p.paid_at, u.email, s.first_name, s.last_name,
+           -- Whether any note may be due (else a round trip is saved). A refund recorded by a
+           -- transaction we waited on may be missed here: that transaction deferred its own
+           -- documents job, which sees it.
+           (EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id
+                                              AND r.succeeded_at IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM disputes x WHERE x.payment_id = p.id
+                                                  AND x.status = 'lost')) AS has_returns,
            b.name AS billing_name, b.address_line1, b.address_line2, b.city, b.postcode,
            b.country, b.company_name, b.vat_number AS billing_vat_number
       FROM payments p

@@ -197,7 +197,8 @@ async def issue_due_documents(db: Db, seller: Seller, payment_id: uuid.UUID) -> 
             notes_by_refund.setdefault(document.refund_id, {})[document.type] = document
         if document.dispute_id is not None:
             notes_by_dispute.add(document.dispute_id)
-    for due in await repository.returns_due(db, payment_id):
+    returns = await repository.returns_due(db, payment_id) if payment.has_returns else []
+    for due in returns:
         if due.kind == "dispute":
             if due.id in notes_by_dispute:
                 continue

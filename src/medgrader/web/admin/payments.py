@@ -18,6 +18,7 @@ from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.money import format_money
 from medgrader.db.session import Db
 from medgrader.db.transactions import external_call
+from medgrader.documents import service as documents
 from medgrader.models.payments import PaymentStatus
 from medgrader.payments import charges, refunds
 from medgrader.payments import service as payments_service
@@ -114,6 +115,7 @@ async def payment_page(
         "admin/payment.html",
         status,
         payment=payment,
+        documents=await documents.payment_documents(db, admin, payment.id),
         email=emails.get(payment.student_id, ""),
         section="payments",
         **extra,
