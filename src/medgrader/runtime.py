@@ -22,6 +22,8 @@ from medgrader.db.engine import to_libpq_url
 from medgrader.db.pool import PromptReconnectPool
 from medgrader.db.resolve import Database, resolve_database
 from medgrader.db.session import create_pool
+from medgrader.documents.flows import DocumentFiles
+from medgrader.documents.tasks import blueprint as documents_blueprint
 from medgrader.holds.tasks import blueprint as holds_blueprint
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.jobs.app import create_job_app
@@ -33,6 +35,7 @@ from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 # queued jobs keep their names). Add a domain's blueprint here.
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "checkout": checkout_blueprint,
+    "documents": documents_blueprint,
     "holds": holds_blueprint,
     "idempotency": idempotency_blueprint,
     "ledger": audit_blueprint,
@@ -87,6 +90,7 @@ async def open_context(
                 settings.google_certs_url, timeout=settings.google_certs_timeout_seconds
             ),
             job_pool=job_pool,
+            attachments=DocumentFiles(db_pool, settings),
         )
     finally:
         await db_pool.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from medgrader.db.session import Db
+from medgrader.documents.audit import DOCUMENT_CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
 from medgrader.payments.rules import counted_refund
@@ -150,6 +151,8 @@ CHECKS: dict[str, str] = {
 # promotions' (issue 18).
 CHECKS.update(HOLD_CHECKS)
 CHECKS.update(PROMOTION_CHECKS)
+# The VAT documents' (invariant 12) live beside the documents.
+CHECKS.update(DOCUMENT_CHECKS)
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}

@@ -12,3 +12,7 @@ RECEIPT_TASK = "notifications:send_purchase_receipt"
 RETURNS_NOTICE_TASK = "notifications:send_returns_notice"
 # Email tasks whose stalled jobs (worker killed mid-job) are put back in the queue.
 EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK)
+
+# VAT documents (namespace "documents"): issue what a payment is due (receipt, notes). On the
+# polled queue: deferring it adds no NOTIFY lock to the enqueuing transaction's commit.
+ISSUE_DOCUMENTS_TASK = "documents:issue_documents"

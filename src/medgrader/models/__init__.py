@@ -4,6 +4,7 @@ from medgrader.models.audit import AuditRun
 from medgrader.models.base import Base
 from medgrader.models.catalog import CreditPackage
 from medgrader.models.checkout import CheckoutSession, CheckoutStatus
+from medgrader.models.documents import BillingDetails, Document, DocumentCounter
 from medgrader.models.holds import CreditHold, HoldStatus
 from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
@@ -17,12 +18,15 @@ from medgrader.models.webhooks import WebhookEvent
 __all__ = [
     "AuditRun",
     "Base",
+    "BillingDetails",
     "CheckoutSession",
     "CheckoutStatus",
     "CreditHold",
     "CreditPackage",
     "CreditTransaction",
     "Dispute",
+    "Document",
+    "DocumentCounter",
     "EntryType",
     "HoldStatus",
     "IdempotencyKey",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from email.message import EmailMessage
 
-from medgrader.notifications.money import format_money
+from medgrader.core.money import format_money
 from medgrader.notifications.rendering import render_email
 
 

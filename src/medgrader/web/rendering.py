@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from medgrader.notifications.money import format_money, pounds_value
+from medgrader.core.money import format_money, pounds_value
 from medgrader.web.session import COOKIE_NAME, CSRF_FIELD, BrowserSession
 
 LONDON = ZoneInfo("Europe/London")
