@@ -19,6 +19,7 @@ from sqlalchemy import text
 from medgrader.db.session import Db
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
+from medgrader.lots.audit import LOT_CHECKS
 from medgrader.payments.rules import counted_refund
 
 
@@ -147,6 +148,8 @@ CHECKS: dict[str, str] = {
 
 # The holds' checks live beside the holds (issue 10); they run with these.
 CHECKS.update(HOLD_CHECKS)
+# And the lots' (issue 17): every credit traced from its lot to what took it.
+CHECKS.update(LOT_CHECKS)
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}

@@ -7,6 +7,7 @@ from medgrader.models.checkout import CheckoutSession, CheckoutStatus
 from medgrader.models.holds import CreditHold, HoldStatus
 from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
+from medgrader.models.lots import CreditDebt, CreditLot, LotMovement, LotReservation
 from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.security import PasswordResetCode, RateLimitBucket, RevokedToken
@@ -18,7 +19,9 @@ __all__ = [
     "Base",
     "CheckoutSession",
     "CheckoutStatus",
+    "CreditDebt",
     "CreditHold",
+    "CreditLot",
     "CreditPackage",
     "CreditTransaction",
     "Dispute",
@@ -26,6 +29,8 @@ __all__ = [
     "HoldStatus",
     "IdempotencyKey",
     "InstructorProfile",
+    "LotMovement",
+    "LotReservation",
     "PasswordResetCode",
     "Payment",
     "PaymentStatus",
