@@ -166,4 +166,4 @@ PAGE = text(
 # balance row lock (lots_settle, migration 0013): due holds EXPIRED (their credits back to
 # their lots), due lots expired. SKIP LOCKED: a student being posted to right now is settled
 # by that posting; two sweeps never wait for each other.
-SWEEP = text("SELECT holds_expired, lots_expired FROM lots_sweep(:batch)")
+SWEEP = text("SELECT holds_expired, lots_expired, students FROM lots_sweep(:batch)")

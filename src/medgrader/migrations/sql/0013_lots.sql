@@ -404,7 +404,7 @@ END $$;
 -- The expiry job: settle up to p_batch students who have a lot or a hold past its expiry,
 -- skipping those whose balance row is locked (their own posting is settling them now).
 CREATE FUNCTION lots_sweep(p_batch integer, OUT holds_expired integer,
-                           OUT lots_expired integer)
+                           OUT lots_expired integer, OUT students integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     s record;
@@ -412,6 +412,7 @@ DECLARE
 BEGIN
     holds_expired := 0;
     lots_expired := 0;
+    students := 0;
     FOR s IN SELECT p.user_id FROM student_profiles p
               WHERE p.user_id IN (
                     (SELECT student_id FROM credit_lots
@@ -426,6 +427,7 @@ BEGIN
               LIMIT p_batch
                 FOR NO KEY UPDATE OF p SKIP LOCKED LOOP
         v := lots_settle(s.user_id);
+        students := students + 1;
         holds_expired := holds_expired + v.holds_expired;
         lots_expired := lots_expired + v.lots_expired;
     END LOOP;

@@ -120,7 +120,6 @@ def _create_tables() -> None:
         sa.Column("value_minor", sa.BigInteger(), nullable=True),
         sa.Column("currency", sa.String(3), nullable=True),
         sa.Column("origin_movement_id", sa.BigInteger(), nullable=True),
-        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -185,6 +184,9 @@ def _create_tables() -> None:
     )
     op.create_index("ix_lot_movements_lot_id", "lot_movements", ["lot_id"])
     op.create_index("ix_lot_movements_entry_id", "lot_movements", ["entry_id"])
+    op.create_index(
+        "ix_lot_movements_created_brin", "lot_movements", ["created_at"], postgresql_using="brin"
+    )
     op.create_foreign_key(
         op.f("fk_credit_lots_origin_movement_id_lot_movements"),
         "credit_lots",
