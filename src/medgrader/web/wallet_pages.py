@@ -54,6 +54,9 @@ async def _wallet(
         balance=balances.balance,
         held=balances.held,
         available=balances.available,
+        paid=balances.paid,
+        granted=balances.granted,
+        expiring=balances.expiring,
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
         packages=await catalog.list_packages(db),
         payments=(
