@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -82,7 +83,8 @@ class CreditLot(Base):
             " AND (kind = 'PAID' OR value_minor IS NULL)",
             name="value",
         ),
-        # The spend order, over the lots that still have free credits.
+        # The spend order. No index names remaining or reserved (not even in a predicate), so
+        # that the hot path's UPDATE of them is a HOT update (no index entry written).
         Index(
             "ix_credit_lots_spend_order",
             "student_id",
@@ -90,13 +92,12 @@ class CreditLot(Base):
             "expires_at",
             text("(kind = 'PAID')"),
             "seq",
-            postgresql_where=text("remaining > reserved"),
         ),
-        # The expiry job and the settle on every posting find due lots through this.
+        # The expiry job finds lots past their expiry that it has not settled yet.
         Index(
             "ix_credit_lots_due",
             "expires_at",
-            postgresql_where=text("remaining > reserved AND expires_at IS NOT NULL"),
+            postgresql_where=text("expires_at IS NOT NULL AND NOT swept"),
         ),
         Index("ix_credit_lots_student_seq", "student_id", text("seq DESC")),
     )
@@ -113,6 +114,9 @@ class CreditLot(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     reserved: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # Its expiry has been written down (what was free in it then expired, once); set by
+    # lots_settle, never on the spend path.
+    swept: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("50"))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     value_minor: Mapped[int | None] = mapped_column(BigInteger)

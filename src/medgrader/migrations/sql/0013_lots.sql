@@ -46,17 +46,19 @@ BEGIN
     WITH ordered AS (
         SELECT * FROM lots_free_in_spend_order(p_student, p_lot)
     ), taken AS (
-        SELECT id, LEAST(free, p_amount - (running - free)) AS credits
+        SELECT id, running, LEAST(free, p_amount - (running - free)) AS credits
           FROM ordered WHERE running - free < p_amount
     ), moved AS (
         UPDATE credit_lots l SET remaining = l.remaining - t.credits
           FROM taken t WHERE l.id = t.id
-        RETURNING l.id, l.amount, l.remaining, l.value_minor, t.credits
+        RETURNING l.id, l.amount, l.remaining, l.value_minor, t.credits, t.running
     ), inserted AS (
+        -- In the spend order (an UPDATE returns its rows in no particular order): the
+        -- movements' ids say which lot gave first.
         INSERT INTO lot_movements (lot_id, entry_id, kind, credits, value_minor)
         SELECT id, p_entry, p_kind, credits,
                lot_value_out(value_minor, amount, amount - remaining - credits, amount - remaining)
-          FROM moved
+          FROM moved ORDER BY running
         RETURNING credits
     )
     SELECT COALESCE(SUM(credits), 0) INTO v_taken FROM inserted;
@@ -170,11 +172,15 @@ BEGIN
         holds_expired := holds_expired + 1;
     END LOOP;
     FOR l IN SELECT id, remaining - reserved AS free FROM credit_lots
-              WHERE student_id = p_student AND remaining > reserved
-                AND expires_at IS NOT NULL AND expires_at <= now()
+              WHERE student_id = p_student AND expires_at <= now() AND NOT swept
               ORDER BY expires_at, seq LOOP
-        PERFORM lots_expire(l.id, l.free, 'lot:' || l.id);
-        lots_expired := lots_expired + 1;
+        IF l.free > 0 THEN
+            PERFORM lots_expire(l.id, l.free, 'lot:' || l.id);
+            lots_expired := lots_expired + 1;
+        END IF;
+        -- Written down: the job looks no more (a hold giving credits back later expires them
+        -- itself, lots_return_hold).
+        UPDATE credit_lots SET swept = true WHERE id = l.id;
     END LOOP;
 END $$;
 
@@ -187,7 +193,7 @@ BEGIN
     WITH ordered AS (
         SELECT * FROM lots_free_in_spend_order(p_student, NULL)
     ), taken AS (
-        SELECT id, LEAST(free, p_amount - (running - free)) AS credits
+        SELECT id, running, LEAST(free, p_amount - (running - free)) AS credits
           FROM ordered WHERE running - free < p_amount
     ), moved AS (
         UPDATE credit_lots l SET reserved = l.reserved + t.credits
@@ -243,7 +249,7 @@ BEGIN
           FROM lot_reservations r JOIN credit_lots l ON l.id = r.lot_id
          WHERE r.hold_id = p_hold AND r.credits > 0
     ), taken AS (
-        SELECT id, LEAST(free, p_amount - (running - free)) AS credits
+        SELECT id, running, LEAST(free, p_amount - (running - free)) AS credits
           FROM ordered WHERE running - free < p_amount
     ), unreserved AS (
         UPDATE lot_reservations r SET credits = r.credits - t.credits
@@ -252,12 +258,14 @@ BEGIN
         UPDATE credit_lots l
            SET remaining = l.remaining - t.credits, reserved = l.reserved - t.credits
           FROM taken t WHERE l.id = t.id
-        RETURNING l.id, l.amount, l.remaining, l.value_minor, t.credits
+        RETURNING l.id, l.amount, l.remaining, l.value_minor, t.credits, t.running
     ), inserted AS (
+        -- In the spend order (an UPDATE returns its rows in no particular order): the
+        -- movements' ids say which lot gave first.
         INSERT INTO lot_movements (lot_id, entry_id, kind, credits, value_minor)
         SELECT id, p_entry, 'USE', credits,
                lot_value_out(value_minor, amount, amount - remaining - credits, amount - remaining)
-          FROM moved
+          FROM moved ORDER BY running
         RETURNING credits
     )
     SELECT COALESCE(SUM(credits), 0) INTO v_taken FROM inserted;
@@ -416,8 +424,7 @@ BEGIN
     FOR s IN SELECT p.user_id FROM student_profiles p
               WHERE p.user_id IN (
                     (SELECT student_id FROM credit_lots
-                      WHERE remaining > reserved AND expires_at IS NOT NULL
-                        AND expires_at <= now()
+                      WHERE expires_at IS NOT NULL AND NOT swept AND expires_at <= now()
                       ORDER BY expires_at LIMIT p_batch)
                     UNION
                     (SELECT student_id FROM credit_holds

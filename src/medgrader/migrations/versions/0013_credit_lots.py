@@ -115,6 +115,7 @@ def _create_tables() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("remaining", sa.BigInteger(), nullable=False),
         sa.Column("reserved", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+        sa.Column("swept", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("priority", sa.SmallInteger(), server_default=sa.text("50"), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("value_minor", sa.BigInteger(), nullable=True),
@@ -146,13 +147,12 @@ def _create_tables() -> None:
         "ix_credit_lots_spend_order",
         "credit_lots",
         ["student_id", "priority", "expires_at", sa.text("(kind = 'PAID')"), "seq"],
-        postgresql_where=sa.text("remaining > reserved"),
     )
     op.create_index(
         "ix_credit_lots_due",
         "credit_lots",
         ["expires_at"],
-        postgresql_where=sa.text("remaining > reserved AND expires_at IS NOT NULL"),
+        postgresql_where=sa.text("expires_at IS NOT NULL AND NOT swept"),
     )
     op.create_index(
         "ix_credit_lots_student_seq", "credit_lots", ["student_id", sa.text("seq DESC")]
