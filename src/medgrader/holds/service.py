@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medgrader.core import metrics
-from medgrader.core.cursor import decode_seq_cursor, encode_seq_cursor
+from medgrader.core.cursor import seq_page
 from medgrader.core.errors import AppError, Refusal, Unprocessable
 from medgrader.credits.errors import InsufficientCredits
 from medgrader.credits.service import validated_reason
@@ -386,15 +386,8 @@ async def list_holds(
         status = status.strip().upper()
         if status not in HoldStatus.__members__:
             raise Unprocessable(f"status: one of {', '.join(HoldStatus)}")
-    params = {
-        "student_id": student_id,
-        "status": status,
-        "before_seq": decode_seq_cursor(cursor) if cursor else None,
-        "limit": limit + 1,  # one more tells whether another page exists
-    }
-    rows = (await db.execute(sql.PAGE, params)).all()
-    page = rows[:limit]
-    next_cursor = encode_seq_cursor(page[-1].seq) if len(rows) > limit else None
+    params = {"student_id": student_id, "status": status}
+    page, next_cursor = await seq_page(db, sql.PAGE, params, cursor=cursor, limit=limit)
     return HoldPage(items=[_hold_out(row) for row in page], next_cursor=next_cursor)
 
 

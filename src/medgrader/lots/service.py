@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from medgrader.core.cursor import decode_seq_cursor, encode_seq_cursor
+from medgrader.core.cursor import seq_page
 from medgrader.core.errors import Unprocessable
 from medgrader.db.session import Db
 from medgrader.lots import repository as sql
@@ -64,15 +64,8 @@ async def list_lots(
         status = status.strip().upper()
         if status not in LOT_STATUSES:
             raise Unprocessable(f"status: one of {', '.join(s.lower() for s in LOT_STATUSES)}")
-    params = {
-        "student_id": student_id,
-        "status": status,
-        "before_seq": decode_seq_cursor(cursor) if cursor else None,
-        "limit": limit + 1,  # one more tells whether another page exists
-    }
-    rows = (await db.execute(sql.PAGE, params)).all()
-    page = rows[:limit]
-    next_cursor = encode_seq_cursor(page[-1].seq) if len(rows) > limit else None
+    params = {"student_id": student_id, "status": status}
+    page, next_cursor = await seq_page(db, sql.PAGE, params, cursor=cursor, limit=limit)
     return LotPage(items=[_lot_out(row) for row in page], next_cursor=next_cursor)
 
 
