@@ -6,7 +6,8 @@ Each is one query returning (subject, detail) for every row that breaks the rule
 - a lot's amount less its remainder is what its movements took; its `reserved` what its
   reservations hold; an ACTIVE hold's reservations are its amount, an ended hold has none;
 - each DEBIT entry's movements (plus, for a clawback, its open debt) add up to its amount, all
-  from lots of its student and of the kind its source says; each CREDIT entry's lots add up to
+  from lots of its student and of the kind its source says (as ledger_post's lots_apply:
+  any other debit source is a USE); each CREDIT entry's lots add up to
   its amount;
 - each EXPIRY entry took exactly its amount from the lot its source_id names, and a lot past
   its expiry has nothing free left once the job has had time to run (two minutes);
@@ -68,8 +69,9 @@ LOT_CHECKS: dict[str, str] = {
             SELECT m.entry_id, SUM(m.credits) AS credits,
                    bool_or(l.student_id <> t.student_id
                            OR m.kind <> CASE t.source_type
-                               WHEN 'USAGE' THEN 'USE' WHEN 'ADMIN_ADJUSTMENT' THEN 'ADJUSTMENT'
-                               WHEN 'EXPIRY' THEN 'EXPIRY' ELSE 'CLAWBACK' END) AS wrong
+                               WHEN 'ADMIN_ADJUSTMENT' THEN 'ADJUSTMENT' WHEN 'EXPIRY' THEN 'EXPIRY'
+                               WHEN 'REFUND' THEN 'CLAWBACK' WHEN 'DISPUTE' THEN 'CLAWBACK'
+                               ELSE 'USE' END) AS wrong
               FROM lot_movements m
               JOIN credit_lots l ON l.id = m.lot_id
               JOIN credit_transactions t ON t.id = m.entry_id
