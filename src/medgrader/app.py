@@ -30,6 +30,7 @@ from medgrader.documents.endpoints import router as documents_router
 from medgrader.holds.endpoints import router as holds_router
 from medgrader.idempotency.keys import KEY_SCHEMA
 from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_worker_task
+from medgrader.lots.endpoints import router as lots_router
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
 from medgrader.promotions.admin_endpoints import router as admin_promotions_router
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(credits_router)
     app.include_router(promotions_router)
     app.include_router(holds_router)
+    app.include_router(lots_router)
     app.include_router(admin_router)
     app.include_router(admin_payments_router)
     app.include_router(admin_webhooks_router)

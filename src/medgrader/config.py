@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     receipt_retry_max_seconds: float = Field(default=3600.0, gt=0)
 
     welcome_bonus_credits: int = Field(default=100, ge=0, le=100_000)
+    # Welcome-bonus credits expire this many days after they are given; 0: never.
+    welcome_bonus_expires_days: int = Field(default=90, ge=0, le=36_500)
+    # Students are emailed this many days before their credits expire (once per lot).
+    expiry_reminder_days: int = Field(default=7, ge=1, le=365)
 
     # Credit holds: at most this many active at once per student (one more is 409
     # too_many_holds), and none lives longer than this from its creation (an extension past it

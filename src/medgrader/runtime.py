@@ -27,6 +27,7 @@ from medgrader.documents.tasks import blueprint as documents_blueprint
 from medgrader.holds.tasks import blueprint as holds_blueprint
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.jobs.app import create_job_app
+from medgrader.lots.tasks import blueprint as lots_blueprint
 from medgrader.notifications.tasks import blueprint as notifications_blueprint
 from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 
@@ -39,6 +40,7 @@ BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "holds": holds_blueprint,
     "idempotency": idempotency_blueprint,
     "ledger": audit_blueprint,
+    "lots": lots_blueprint,
     "notifications": notifications_blueprint,
     "security": security_blueprint,
     "webhooks": webhooks_blueprint,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from medgrader.analytics import repository
 from medgrader.analytics.schemas import (
@@ -32,12 +32,22 @@ from medgrader.core.days import (  # noqa: F401
     today_in_london,
 )
 from medgrader.db.session import Db
+from medgrader.lots import service as lots
+from medgrader.lots.schemas import CreditLiability
 from medgrader.webhooks.service import handled_types
+
+
+async def credit_liability(db: Db, day: date | None) -> CreditLiability:
+    """The liability at the end of London day `day` (None: now)."""
+    at = DayRange(day, day).end if day is not None else datetime.now(UTC)
+    return await lots.liability(db, at)
 
 
 async def money(db: Db, days: DayRange) -> Money:
     row = await repository.money(db, days.start, days.end)
     return Money(
+        recognised_revenue=row.recognised,
+        breakage=row.breakage,
         payments=row.payments,
         gross_revenue=row.gross,
         refund_count=row.refund_count,
@@ -46,13 +56,6 @@ async def money(db: Db, days: DayRange) -> Money:
         disputes=row.disputes,
         net_revenue=row.gross - row.refunds - row.disputes,
     )
-
-
-def _value_of(credits: int, bought_pence: int, bought_credits: int) -> int:
-    # Integer arithmetic, rounded half up: no float near money.
-    if bought_credits == 0:
-        return 0
-    return (credits * bought_pence * 2 + bought_credits) // (bought_credits * 2)
 
 
 async def last_audit(db: Db) -> AuditResult | None:
@@ -78,9 +81,8 @@ async def summary(db: Db, days: DayRange) -> Summary:
         discounts=promoted.discounts,
         promotion_credits=promoted.promotion_credits,
         credits_outstanding=standing.held,
-        credits_outstanding_value=_value_of(
-            standing.held, standing.bought_pence, standing.bought_credits
-        ),
+        # What those credits' lots are worth (the lots' floor rule), not an average price.
+        deferred_revenue=(await lots.liability(db, datetime.now(UTC))).deferred_revenue,
         negative_balances=standing.negative,
         open_disputes=standing.open_disputes,
         open_dispute_amount=standing.open_dispute_pence,
@@ -104,6 +106,8 @@ async def daily(db: Db, days: DayRange) -> Daily:
                 refunds=row.refunds,
                 disputes=row.disputes,
                 net_revenue=row.gross - row.refunds - row.disputes,
+                recognised_revenue=row.recognised,
+                breakage=row.breakage,
                 checkouts_created=row.checkouts_created,
                 checkouts_completed=row.checkouts_completed,
                 discounts=row.discounts,

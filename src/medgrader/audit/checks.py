@@ -20,6 +20,7 @@ from medgrader.db.session import Db
 from medgrader.documents.audit import DOCUMENT_CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
+from medgrader.lots.audit import LOT_CHECKS
 from medgrader.payments.rules import counted_refund
 from medgrader.promotions.audit import PROMOTION_CHECKS
 
@@ -153,6 +154,8 @@ CHECKS.update(HOLD_CHECKS)
 CHECKS.update(PROMOTION_CHECKS)
 # The VAT documents' (invariant 12) live beside the documents.
 CHECKS.update(DOCUMENT_CHECKS)
+# And the lots' (issue 17): every credit traced from its lot to what took it.
+CHECKS.update(LOT_CHECKS)
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}

@@ -40,12 +40,23 @@ _PAYMENTS = text(
 )
 LEDGER_COLUMNS = (
     "seq", "entry_id", "created_at", "student_id", "email", "type", "amount", "balance_after",
-    "source_type", "source_id", "description", "actor_id",
+    "source_type", "source_id", "description", "actor_id", "lots", "value_minor",
 )  # fmt: skip
+# The credit lots of an entry (models.lots): a credit's lot ids, a debit's "lot:credits" in
+# the order it took them; and the value in minor units that the lots gained or gave.
 _LEDGER = text(
     """
     SELECT t.seq, t.id, t.created_at, t.student_id, u.email, t.entry_type, t.amount,
-           t.balance_after, t.source_type, t.source_id, t.description, t.actor_id
+           t.balance_after, t.source_type, t.source_id, t.description, t.actor_id,
+           CASE WHEN t.entry_type = 'CREDIT'
+                THEN (SELECT string_agg(l.id::text, ' ' ORDER BY l.seq) FROM credit_lots l
+                       WHERE l.entry_id = t.id)
+                ELSE (SELECT string_agg(m.lot_id::text || ':' || m.credits, ' ' ORDER BY m.id)
+                        FROM lot_movements m WHERE m.entry_id = t.id) END AS lots,
+           CASE WHEN t.entry_type = 'CREDIT'
+                THEN (SELECT SUM(l.value_minor) FROM credit_lots l WHERE l.entry_id = t.id)
+                ELSE (SELECT SUM(m.value_minor) FROM lot_movements m
+                       WHERE m.entry_id = t.id) END AS value_minor
       FROM credit_transactions t JOIN users u ON u.id = t.student_id
      WHERE t.created_at >= :start AND t.created_at < :end
      ORDER BY t.seq

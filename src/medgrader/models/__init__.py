@@ -8,6 +8,7 @@ from medgrader.models.documents import BillingDetails, Document, DocumentCounter
 from medgrader.models.holds import CreditHold, HoldStatus
 from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
+from medgrader.models.lots import CreditDebt, CreditLot, LotMovement, LotReservation
 from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.promotions import Promotion, PromotionRedemption, RedemptionStatus
@@ -21,7 +22,9 @@ __all__ = [
     "BillingDetails",
     "CheckoutSession",
     "CheckoutStatus",
+    "CreditDebt",
     "CreditHold",
+    "CreditLot",
     "CreditPackage",
     "CreditTransaction",
     "Dispute",
@@ -31,6 +34,8 @@ __all__ = [
     "HoldStatus",
     "IdempotencyKey",
     "InstructorProfile",
+    "LotMovement",
+    "LotReservation",
     "PasswordResetCode",
     "Payment",
     "PaymentStatus",

@@ -87,6 +87,34 @@ def returns_notice_email(
     )
 
 
+def expiry_reminder_email(
+    *,
+    app_name: str,
+    to: str,
+    first_name: str,
+    credits: int,
+    expires_at: datetime,
+    dashboard_url: str,
+    message_id: str,
+) -> EmailMessage:
+    """Credits of one lot expire soon (lots.tasks: one email per lot)."""
+    when = f"{expires_at.day} {expires_at:%B %Y}"
+    return render_email(
+        "expiry_reminder",
+        to=to,
+        subject=f"{credits} credits expire on {when}",
+        message_id=message_id,
+        context={
+            "app_name": app_name,
+            "first_name": first_name,
+            "credits": credits,
+            "date": when,
+            "time": f"{expires_at:%H:%M} UTC",
+            "dashboard_url": dashboard_url,
+        },
+    )
+
+
 def signup_attempt_email(*, app_name: str, to: str, first_name: str) -> EmailMessage:
     """To the owner of an address someone tried to register again (sign-up answers as for a
     new address, so that it does not reveal which addresses have accounts)."""

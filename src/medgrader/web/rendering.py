@@ -32,6 +32,14 @@ def _day(value: date | None) -> str:
     return value.strftime("%d %b %Y") if value is not None else "—"
 
 
+def _long_day(value: datetime | None) -> str:
+    """An expiry as a student reads it: "3 March 2027" (London)."""
+    if value is None:
+        return "never"
+    local = value.astimezone(LONDON)
+    return f"{local.day} {local:%B %Y}"
+
+
 def _credits(value: int) -> str:
     return f"{value:,}"
 
@@ -58,6 +66,7 @@ environment.filters.update(
     money=format_money,
     when=_when,
     day=_day,
+    long_day=_long_day,
     credits=_credits,
     pounds=pounds_value,
     per_credit=_per_credit,
