@@ -57,12 +57,14 @@ EXPECTED = {
     "^/api/credits/holds$": ["400", "402"],
     # An opaque cursor this API did not hand out.
     "^/api/credits/transactions$|^/api/payments/checkout-sessions$|^/api/payments$"
-    "|^/api/admin/payments$|^/api/admin/webhook-events$": ["400"],
+    "|^/api/admin/payments$|^/api/admin/webhook-events$|^/api/credits/lots$": ["400"],
     "^/api/auth/verify-otp$|^/api/auth/password-reset/confirm$": ["400"],  # wrong code
     "^/api/webhooks/stripe$": ["400"],  # not signed by Stripe
     # A reversed range, a daily range over 366 days or a day that does not exist (2026-02-30):
     # each date is well-formed alone, the range is refused as a whole (invalid_range).
-    "^/api/admin/analytics/(summary|daily)$": ["422"],
+    "^/api/admin/analytics/(summary|daily|credit-liability)$": ["422"],
+    # An expiresAt with a negative amount, or in the past: each field is valid alone.
+    "^/api/admin/students/[^/]+/credit-adjustments$": ["422"],
     # A promotion code that does not apply (unknown, exhausted, used, not this package...).
     "^/api/payments/credit-checkout(/preview)?$|^/api/credits/redeem$": ["422"],
     # A promotion's fields taken together (one discount, a purchase or a credit code, endsAt
