@@ -44,7 +44,8 @@ router = APIRouter(prefix="/api/payments", tags=["checkout"])
 async def credit_checkout(
     body: CheckoutRequest, user: CurrentStudent, db: RequestDb, ctx: Ctx
 ) -> CheckoutCreated:
-    return await start_checkout(db, ctx, user, body.package_id)  # committed before the 201
+    # committed before the 201
+    return await start_checkout(db, ctx, user, body.package_id, save_card=body.save_card)
 
 
 @router.get(

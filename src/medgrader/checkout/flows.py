@@ -28,13 +28,13 @@ log = structlog.get_logger(__name__)
 
 
 async def start_checkout(
-    db: Db, ctx: AppContext, user: User, package_id: uuid.UUID
+    db: Db, ctx: AppContext, user: User, package_id: uuid.UUID, *, save_card: bool = False
 ) -> CheckoutCreated:
     """The three steps of a new Checkout Session (checkout.service): the per-student limit
     (429) and the reads, Stripe with no connection held, then the writes (committed by the
-    edge before it answers)."""
+    edge before it answers). `save_card`: the card is saved for automatic top-up."""
     await limits.hit(db, ctx, *rules.checkout(ctx.settings, user.id))
-    plan = await service.prepare_checkout(db, user, package_id)
+    plan = await service.prepare_checkout(db, user, package_id, save_card=save_card)
     async with external_call(db):
         opened = await service.open_at_stripe(ctx, user, plan)
     return await service.record_checkout(db, user, plan, opened)

@@ -9,6 +9,7 @@ None of them commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,7 +61,15 @@ _REPLACE_CUSTOMER = text(
 
 
 @dataclass(frozen=True)
-class CheckoutPlan:
+class CustomerPlan:
+    """What any Checkout (payment or setup) needs to know of the student's Stripe Customer."""
+
+    customer_id: str | None  # the student's stored Stripe Customer, if any
+    customer_name: str
+
+
+@dataclass(frozen=True)
+class CheckoutPlan(CustomerPlan):
     """What the first short transaction read: all a checkout needs from us to call Stripe."""
 
     package_id: uuid.UUID
@@ -68,8 +77,12 @@ class CheckoutPlan:
     package_description: str | None
     credits: int
     price_pence: int
-    customer_id: str | None  # the student's stored Stripe Customer, if any
-    customer_name: str
+    # Save the card for later off-session charges (automatic top-up).
+    save_card: bool = False
+
+
+# Builds a Checkout Session's parameters for the student's Customer (payment or setup mode).
+SessionParams = Callable[[AppContext, User, str, Any, datetime], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -81,22 +94,34 @@ class OpenedAtStripe:
     replaces: str | None = None
 
 
-async def prepare_checkout(db: Db, user: User, package_id: uuid.UUID) -> CheckoutPlan:
-    """Step 1 (reads only): may this student buy this package? Refusals never reach Stripe."""
+async def prepare_customer(db: Db, user: User) -> CustomerPlan:
+    """The student's stored Customer and name (a setup-mode Checkout needs only this)."""
     if user.email_verified_at is None:
         raise EmailNotVerified()
+    profile = (await db.execute(_PROFILE, {"id": user.id})).one()
+    return CustomerPlan(
+        customer_id=profile.stripe_customer_id,
+        customer_name=f"{profile.first_name} {profile.last_name}".strip(),
+    )
+
+
+async def prepare_checkout(
+    db: Db, user: User, package_id: uuid.UUID, *, save_card: bool = False
+) -> CheckoutPlan:
+    """Step 1 (reads only): may this student buy this package? Refusals never reach Stripe."""
+    customer = await prepare_customer(db, user)
     package = await catalog.get_package(db, package_id, include_inactive=True)
     if not package.is_active:
         raise PackageInactive()
-    profile = (await db.execute(_PROFILE, {"id": user.id})).one()
     return CheckoutPlan(
         package_id=package.id,
         package_name=package.name,
         package_description=package.description,
         credits=package.credits,
         price_pence=package.price_pence,
-        customer_id=profile.stripe_customer_id,
-        customer_name=f"{profile.first_name} {profile.last_name}".strip(),
+        customer_id=customer.customer_id,
+        customer_name=customer.customer_name,
+        save_card=save_card,
     )
 
 
@@ -107,7 +132,7 @@ def _session_params(
     product: dict[str, Any] = {"name": plan.package_name}
     if plan.package_description:
         product["description"] = plan.package_description
-    return {
+    params = {
         "mode": "payment",
         "currency": "gbp",
         "line_items": [
@@ -131,9 +156,16 @@ def _session_params(
         "cancel_url": f"{frontend}/credits/cancel",
         "expires_at": int(expires_at.timestamp()),
     }
+    if plan.save_card:
+        # Stripe attaches the paid card to the Customer for later off-session charges, and
+        # its page tells the student so.
+        params["payment_intent_data"] = {"setup_future_usage": "off_session"}
+    return params
 
 
-async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> OpenedAtStripe:
+async def open_at_stripe(
+    ctx: AppContext, user: User, plan: CustomerPlan, build: SessionParams = _session_params
+) -> OpenedAtStripe:
     """Step 2 (no database): the Customer if the student has none yet, then the session.
 
     Called with no transaction open, so a slow Stripe holds no pooled connection. Failures
@@ -145,9 +177,9 @@ async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> Ope
     """
     if plan.customer_id is None:
         customer_id = await _create_customer(ctx, user, plan, key=f"medgrader-customer-{user.id}")
-        return await _open_session(ctx, user, plan, customer_id, new_customer=True)
+        return await _open_session(ctx, user, plan, build, customer_id, new_customer=True)
     try:
-        return await _open_session(ctx, user, plan, plan.customer_id, new_customer=False)
+        return await _open_session(ctx, user, plan, build, plan.customer_id, new_customer=False)
     except CustomerMissing:
         missing = plan.customer_id
     log.warning(
@@ -159,10 +191,12 @@ async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> Ope
     customer_id = await _create_customer(
         ctx, user, plan, key=f"medgrader-customer-{user.id}-replacing-{missing}"
     )
-    return await _open_session(ctx, user, plan, customer_id, new_customer=True, replaces=missing)
+    return await _open_session(
+        ctx, user, plan, build, customer_id, new_customer=True, replaces=missing
+    )
 
 
-async def _create_customer(ctx: AppContext, user: User, plan: CheckoutPlan, *, key: str) -> str:
+async def _create_customer(ctx: AppContext, user: User, plan: CustomerPlan, *, key: str) -> str:
     # The key is derived from the student: two racing first checkouts send the same key, so
     # Stripe creates one Customer and answers both with it.
     return await ctx.stripe.create_customer(
@@ -173,7 +207,8 @@ async def _create_customer(ctx: AppContext, user: User, plan: CheckoutPlan, *, k
 async def _open_session(
     ctx: AppContext,
     user: User,
-    plan: CheckoutPlan,
+    plan: CustomerPlan,
+    build: SessionParams,
     customer_id: str,
     *,
     new_customer: bool,
@@ -181,11 +216,22 @@ async def _open_session(
 ) -> OpenedAtStripe:
     expires_at = datetime.now(UTC) + CHECKOUT_LIFETIME
     created = await ctx.stripe.create_checkout_session(
-        _session_params(ctx, user, customer_id, plan, expires_at)
+        build(ctx, user, customer_id, plan, expires_at)
     )
     return OpenedAtStripe(
         customer_id=customer_id, new_customer=new_customer, session=created, replaces=replaces
     )
+
+
+async def store_customer(db: Db, user: User, opened: OpenedAtStripe) -> None:
+    """A Customer that opening the session created (or replaced) is stored on the student."""
+    if opened.replaces is not None:
+        await db.execute(
+            _REPLACE_CUSTOMER,
+            {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
+        )
+    elif opened.new_customer:
+        await db.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
 
 
 async def record_checkout(
@@ -199,13 +245,7 @@ async def record_checkout(
     and it simply expires unpaid; the Customer is found again by its idempotency key.
     """
     created = opened.session
-    if opened.replaces is not None:
-        await db.execute(
-            _REPLACE_CUSTOMER,
-            {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
-        )
-    elif opened.new_customer:
-        await db.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
+    await store_customer(db, user, opened)
     await sessions.insert(
         db,
         stripe_session_id=created.id,

@@ -59,6 +59,7 @@ from medgrader.idempotency.runner import Answer, run_once
 from medgrader.idempotency.store import KeyedRequest
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
+from medgrader.ledger.threshold import after_debit
 from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, HoldStatus
 from medgrader.models.ledger import SourceType
 
@@ -218,6 +219,8 @@ async def create_hold(
             if row.active_holds >= limits.max_active:
                 raise TooManyHolds()
             raise InsufficientCredits()
+        # A hold lowers the available balance like a debit: the one top-up hook.
+        await after_debit(db, student_id)
         return _hold_out(row)
 
     return await _once(db, request, run)
@@ -277,6 +280,8 @@ async def extend_hold(
                 statement=sql.EXTEND_REFUSED,
                 params=lifetime,
             )
+        if additional_amount:  # more credits held: the available balance went down
+            await after_debit(db, student_id)
         return _hold_out(row)
 
     return await _once(db, request, run, hold_id=hold_id)

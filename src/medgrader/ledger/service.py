@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from medgrader.core.errors import NotFound
 from medgrader.db.session import Db, no_rows
 from medgrader.ledger.rules import available, signed_amount
+from medgrader.ledger.threshold import after_debit
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 
 
@@ -206,6 +207,8 @@ async def debit(
     )
     if entry is None:
         await ensure_student_exists(db, student_id)
+    else:
+        await after_debit(db, student_id)  # automatic top-up: the one hook (ledger.threshold)
     return entry
 
 
@@ -241,6 +244,7 @@ async def clawback(
     )
     if entry is None:
         raise StudentNotFound()
+    await after_debit(db, student_id)  # automatic top-up: the one hook (ledger.threshold)
     return entry
 
 

@@ -36,6 +36,8 @@ class SourceType(StrEnum):
     REFUND = "REFUND"
     DISPUTE = "DISPUTE"
     ADMIN_ADJUSTMENT = "ADMIN_ADJUSTMENT"
+    # An automatic top-up's package, bought off-session (source_id: the attempt's id).
+    TOP_UP = "TOP_UP"
 
 
 # Only money taken back (a refund or a lost dispute) may push a balance below zero.
@@ -65,6 +67,13 @@ class CreditTransaction(Base):
             "source_id",
             unique=True,
             postgresql_where=text("source_type = 'PURCHASE'"),
+        ),
+        # One TOP_UP entry per automatic top-up attempt, whoever settles it (invariant 13).
+        Index(
+            "uq_credit_transactions_top_up_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'TOP_UP'"),
         ),
         # A payment's clawback and return entries (source_id is the payment id), for the audit.
         Index(
