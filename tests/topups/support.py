@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests.checkout.support import stripe_client
 from tests.support.accounts import Account
 
 VISA = "4242424242424242"
@@ -82,8 +83,14 @@ def top_up_payments(db: psycopg.Connection, student_id: str) -> list[tuple[Any, 
     ).fetchall()
 
 
-def intents_charged(stripe: Any, customer_filter: str | None = None) -> list[Any]:
-    """The emulator's succeeded PaymentIntents (what was actually charged)."""
-    client = stripe.stripe_client("sk_test_medgrader_tests")
+def intents_charged(stripe: Any, student: Account) -> list[Any]:
+    """The student's succeeded top-up PaymentIntents at the emulator (what was charged)."""
+    client = stripe_client(stripe)
     listed = client.v1.payment_intents.list(params={"limit": 100})
-    return [pi for pi in listed.data if pi.status == "succeeded"]
+    return [
+        pi
+        for pi in listed.data
+        if pi.status == "succeeded"
+        and pi.metadata.to_dict().get("student_id") == student.id
+        and "top_up_attempt_id" in pi.metadata.to_dict()
+    ]

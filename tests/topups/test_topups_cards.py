@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.checkout.support import start_checkout
+from tests.checkout.support import start_checkout, stripe_client
 from tests.support.accounts import Account, sign_up
 from tests.support.mailbox import Mailbox
 from tests.topups.support import MASTERCARD, VISA, save_card, turn_on
@@ -41,7 +41,7 @@ def test_a_purchase_with_save_card_saves_the_card(
     assert response.status_code == 201, response.text
     stripe_emulator.pay(response.json()["sessionId"], MASTERCARD)
     stripe_emulator.wait_for_deliveries()
-    session = stripe_emulator.stripe_client("sk_test_x").v1.checkout.sessions.retrieve(
+    session = stripe_client(stripe_emulator).v1.checkout.sessions.retrieve(
         response.json()["sessionId"], params={"expand": ["payment_intent"]}
     )
     assert session.payment_intent.setup_future_usage == "off_session"
@@ -81,7 +81,7 @@ def test_removing_a_card_detaches_it_and_turns_top_up_off(
         False,
         None,
     )
-    stripe_pm = stripe_emulator.stripe_client("sk_test_x").v1.payment_methods.retrieve(pm)
+    stripe_pm = stripe_client(stripe_emulator).v1.payment_methods.retrieve(pm)
     assert stripe_pm.customer is None
 
 

@@ -83,10 +83,21 @@ def _charge_id(intent: dict[str, Any]) -> str | None:
     return charge if isinstance(charge, str) else None
 
 
+async def _lock(db: Db, attempt_id: uuid.UUID) -> Row[Any] | None:
+    """The attempt, locked, after its student's balance row: the order every debit takes
+    (balance row, then the attempts' in-flight index in ledger.threshold), so a settlement
+    and a spend queueing the next attempt never wait for each other in a cycle."""
+    row = await attempts.attempt(db, attempt_id)
+    if row is None:
+        return None
+    await ledger.lock_balance(db, row.student_id)
+    return await attempts.lock_attempt(db, attempt_id)
+
+
 async def apply_intent(db: Db, attempt_id: uuid.UUID, intent: dict[str, Any]) -> Settled:
     """Bring the attempt in line with Stripe's PaymentIntent (a succeeded one is credited
     exactly once; a failed one fails the attempt; anything else is noted and waits)."""
-    row = await attempts.lock_attempt(db, attempt_id)
+    row = await _lock(db, attempt_id)
     if row is None:
         return Settled("unknown_attempt")
     if row.status == AttemptStatus.SUCCEEDED:
@@ -119,7 +130,7 @@ async def apply_decline(
     intent_id: str | None,
 ) -> Settled:
     """Stripe refused the charge (its `card_error`): the attempt FAILED, nothing credited."""
-    row = await attempts.lock_attempt(db, attempt_id)
+    row = await _lock(db, attempt_id)
     if row is None:
         return Settled("unknown_attempt")
     if row.status not in IN_FLIGHT:

@@ -93,24 +93,7 @@ async def remove_card(db: Db, ctx: AppContext, user: User, payment_method_id: st
         raise PaymentMethodNotFound()
     async with external_call(db):
         await ctx.stripe.detach_card(payment_method_id)
-    await forget_card(db, payment_method_id)
-
-
-async def forget_card(db: Db, payment_method_id: str) -> None:
-    """The card is gone (removed here or detached at Stripe): settings that used it go off."""
-    done = await repository.forget_card(db, payment_method_id)
-    if done.turned_off or done.canceled:
-        log.info("automatic top-up turned off: its card was removed",
-                 payment_method=payment_method_id, canceled_attempts=done.canceled)  # fmt: skip
-
-
-async def card_saved(db: Db, student_id: uuid.UUID, card: dict[str, Any]) -> bool:
-    """A card was saved (a setup Checkout completed): it lifts a suspension if it is a
-    different card from the one that failed, and becomes the card charged."""
-    lifted = await repository.replace_suspended_card(db, student_id, service.card_columns(card))
-    if lifted:
-        log.info("automatic top-up resumed with a different card", student_id=str(student_id))
-    return lifted
+    await service.forget_card(db, payment_method_id)
 
 
 # -- settings ---------------------------------------------------------------------------------

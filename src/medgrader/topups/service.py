@@ -10,10 +10,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import structlog
 from sqlalchemy import Row
 
 from medgrader.catalog import service as catalog
 from medgrader.db.session import Db
+from medgrader.ledger import service as ledger
 from medgrader.ledger.threshold import after_debit
 from medgrader.models.topups import TopUpState
 from medgrader.topups import repository
@@ -24,6 +26,8 @@ from medgrader.topups.errors import (
     TopUpPackageInactive,
 )
 from medgrader.topups.schemas import AttemptOut, AutoTopUpIn, AutoTopUpOut, PaymentMethodOut
+
+log = structlog.get_logger(__name__)
 
 
 def card_out(method: dict[str, Any]) -> PaymentMethodOut:
@@ -81,6 +85,8 @@ async def save_settings(
     queued now through the one trigger (ledger.threshold), guards included."""
     if body.enabled and card is None:
         raise NoSavedCard()
+    # The balance row first, as every debit takes it: the trigger below reads the balance.
+    await ledger.lock_balance(db, student_id)
     columns = (
         card_columns(card)
         if card is not None
@@ -148,3 +154,25 @@ async def settings_out(db: Db, student_id: uuid.UUID) -> AutoTopUpOut:
         spent_this_month_minor=spent,
         attempts=[attempt_out(row) for row in attempts],
     )
+
+
+async def forget_card(db: Db, payment_method_id: str) -> None:
+    """The card is gone (removed here or detached at Stripe): settings that used it go off and
+    attempts not yet sent to Stripe are canceled."""
+    done = await repository.forget_card(db, payment_method_id)
+    if done.turned_off or done.canceled:
+        log.info("automatic top-up turned off: its card was removed",
+                 payment_method=payment_method_id, canceled_attempts=done.canceled)  # fmt: skip
+
+
+async def card_saved(db: Db, customer_id: str, card: dict[str, Any]) -> str:
+    """A card was saved to the student's Customer (a setup Checkout completed). If automatic
+    top-up is suspended and this is a different card (another fingerprint) from the one that
+    failed, it becomes the card charged and the suspension is lifted."""
+    student_id = await repository.student_of_customer(db, customer_id)
+    if student_id is None:
+        return "unknown_customer"
+    if await repository.replace_suspended_card(db, student_id, card_columns(card)):
+        log.info("automatic top-up resumed with a different card", student_id=str(student_id))
+        return "card_saved: top-up resumed"
+    return "card_saved"
