@@ -63,6 +63,9 @@ def test_a_spend_crossing_the_threshold_tops_up_once(
     # The receipt, the same email as a purchase's.
     receipts = [m for m in mailbox.messages(student.email) if "100 Credits Added" in m["Subject"]]
     assert len(receipts) == 1
+    text = receipts[0].get_body(("plain",)).get_content()
+    assert "topped up automatically" in text
+    assert "http://frontend.test/wallet#auto-top-up" in text
     # 150 is above the threshold: more spending down to it queues the next attempt.
     view = client.get("/api/credits/auto-top-up", headers=student.headers).json()
     assert (view["spentThisMonthMinor"], [a["status"] for a in view["attempts"]]) == (

@@ -31,7 +31,10 @@ def purchase_receipt_email(
     reference: str,
     dashboard_url: str,
     message_id: str,
+    top_up_settings_url: str | None = None,
 ) -> EmailMessage:
+    """`top_up_settings_url`: the payment was an automatic top-up; the receipt says so and
+    links to its settings."""
     return render_email(
         "purchase_receipt",
         to=to,
@@ -46,6 +49,7 @@ def purchase_receipt_email(
             "date": f"{paid_at.day} {paid_at:%B %Y, %H:%M} UTC",
             "reference": reference,
             "dashboard_url": dashboard_url,
+            "top_up_settings_url": top_up_settings_url,
         },
     )
 

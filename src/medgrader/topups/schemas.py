@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StringConstraints
 
-from medgrader.core.schemas import ApiModel
+from medgrader.core.schemas import ApiModel, NoNul, WholeNumber
 from medgrader.models.topups import THRESHOLD_MAX
 
 
@@ -27,11 +27,13 @@ class SetupCreated(ApiModel):
 
 class AutoTopUpIn(ApiModel):
     enabled: StrictBool
-    threshold_credits: int = Field(ge=0, le=THRESHOLD_MAX, strict=True)
+    threshold_credits: Annotated[int, Field(ge=0, le=THRESHOLD_MAX, strict=True), WholeNumber]
     package_id: uuid.UUID
-    monthly_limit_minor: int = Field(gt=0, le=100_000_000, strict=True)
+    monthly_limit_minor: Annotated[int, Field(gt=0, le=100_000_000, strict=True), WholeNumber]
     # Which saved card to charge; by default the newest one.
-    payment_method_id: str | None = Field(default=None, min_length=1, max_length=255)
+    payment_method_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255), NoNul] | None
+    ) = None
 
 
 class AttemptOut(ApiModel):
