@@ -50,6 +50,25 @@ def turn_on(
     return response.json()  # type: ignore[no-any-return]
 
 
+def failed_attempt(
+    client: httpx.Client,
+    student: Account,
+    stripe: Any,
+    package: dict[str, Any],
+    db: psycopg.Connection,
+    run_jobs: Any,
+    card: str = NEEDS_AUTH,
+) -> dict[str, Any]:
+    """Save `card`, turn top-up on (threshold 50) and spend down to it: the one attempt, after
+    the job (for the default card: FAILED, authentication_required)."""
+    save_card(client, student, stripe, card)
+    turn_on(client, student, package, threshold=50)
+    assert spend(client, student, 50).status_code == 201
+    run_jobs()
+    [attempt] = attempts(db, student.id)
+    return attempt
+
+
 def spend(client: httpx.Client, student: Account, amount: int) -> httpx.Response:
     return client.post(
         "/api/credits/spend",

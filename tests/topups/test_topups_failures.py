@@ -18,12 +18,20 @@ from tests.topups.support import (
     INSUFFICIENT_FUNDS,
     NEEDS_AUTH,
     attempts,
+    failed_attempt,
     save_card,
     spend,
     top_up_entries,
     top_up_payments,
     turn_on,
 )
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 @pytest.mark.parametrize(
@@ -39,6 +47,8 @@ def test_a_decline_fails_the_attempt_and_emails_the_reason(
     packages: dict[str, dict[str, Any]], db: psycopg.Connection, mailbox: Mailbox,
     run_jobs: Callable[[], None], invariants: None,
 ) -> None:  # fmt: skip
+    metric = f'medgrader_top_up_attempts_total{{outcome="failed",reason="{decline}"}}'
+    before = _sample(client.get("/metrics").text, metric)
     save_card(client, student, stripe_emulator, card)
     turn_on(client, student, packages["starter"], threshold=50)
     assert spend(client, student, 50).status_code == 201
@@ -48,6 +58,8 @@ def test_a_decline_fails_the_attempt_and_emails_the_reason(
     assert (attempt["status"], attempt["failure_code"], attempt["decline_code"]) == (
         "FAILED", code, decline
     )  # fmt: skip
+    # Metrics: attempts by outcome and reason (the webhook found it settled: counted once).
+    assert _sample(client.get("/metrics").text, metric) == before + 1
     assert balance(db, student.id) == 50
     assert (top_up_entries(db, student.id), top_up_payments(db, student.id)) == ([], [])
     [email] = [m for m in mailbox.messages(student.email) if "top-up" in m["Subject"]]
@@ -105,11 +117,7 @@ def test_the_link_is_the_students_own(
 ) -> None:  # fmt: skip
     from tests.support.accounts import sign_up
 
-    save_card(client, student, stripe_emulator, NEEDS_AUTH)
-    turn_on(client, student, packages["starter"], threshold=50)
-    spend(client, student, 50)
-    run_jobs()
-    [attempt] = attempts(db, student.id)
+    attempt = failed_attempt(client, student, stripe_emulator, packages["starter"], db, run_jobs)
     other = sign_up(client, mailbox)
     answer = client.post(
         f"/api/credits/auto-top-up/attempts/{attempt['id']}/checkout", headers=other.headers

@@ -289,3 +289,19 @@ async def stale_in_flight(db: Db, before: Any, *, limit: int) -> list[uuid.UUID]
 async def set_recovery_session(db: Db, attempt_id: uuid.UUID, session_id: str) -> bool:
     row = (await db.execute(_SET_RECOVERY, {"id": attempt_id, "session": session_id})).first()
     return row is not None
+
+
+_OUTCOMES = text(
+    """
+    SELECT status, count(*) AS attempts, COALESCE(sum(amount_pence), 0) AS pence
+      FROM auto_top_up_attempts
+     WHERE created_at >= :start AND created_at < :end
+     GROUP BY status
+    """
+)
+
+
+async def outcome_counts(db: Db, start: Any, end: Any) -> dict[str, tuple[int, int]]:
+    """Attempts created in [start, end) by status: (how many, their pence)."""
+    rows = await db.execute(_OUTCOMES, {"start": start, "end": end})
+    return {row.status: (int(row.attempts), int(row.pence)) for row in rows}

@@ -21,8 +21,10 @@ from medgrader.core.statuses import status_of
 from medgrader.credits import service as credits
 from medgrader.db.session import Db
 from medgrader.payments import service as payments
+from medgrader.topups import service as top_ups
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
 from medgrader.web.rendering import redirect, render
+from medgrader.web.top_up_panel import top_up_package_names
 
 router = APIRouter(include_in_schema=False)
 HISTORY_PAGE = 20
@@ -37,7 +39,7 @@ OUTCOMES = {
 }
 
 
-async def _wallet(
+async def wallet_page(
     request: Request,
     db: Db,
     user: User,
@@ -47,6 +49,7 @@ async def _wallet(
     status: int = 200,
 ) -> Response:
     balances = await credits.get_balances(db, user.id)
+    packages = await catalog.list_packages(db)
     return render(
         request,
         "wallet.html",
@@ -55,7 +58,9 @@ async def _wallet(
         held=balances.held,
         available=balances.available,
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
-        packages=await catalog.list_packages(db),
+        packages=packages,
+        package_names=await top_up_package_names(db, packages),
+        top_up=await top_ups.settings_out(db, user.id),
         payments=(
             await payments.list_payments(db, limit=PAYMENTS_SHOWN, cursor=None, student_id=user.id)
         ).items,
@@ -67,7 +72,7 @@ async def _wallet(
 async def wallet(
     request: Request, user: PageStudent, db: RequestDb, cursor: Cursor = None
 ) -> Response:
-    return await _wallet(request, db, user, cursor=cursor)
+    return await wallet_page(request, db, user, cursor=cursor)
 
 
 @router.get("/wallet/history")
@@ -90,7 +95,7 @@ async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form
     try:
         created = await start_checkout(db, ctx, user, package_id)
     except AppError as exc:
-        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
 
 
