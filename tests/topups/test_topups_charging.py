@@ -156,3 +156,35 @@ def test_a_stripe_timeout_after_the_charge_charges_once_and_credits_once(
     assert len(set(calls)) == 1
     # Reconciling again finds nothing to do.
     assert services.run(lambda ctx: reconcile_attempts(ctx, older_than=timedelta(0))) == 0
+
+
+def test_a_top_up_payment_is_refunded_like_a_purchase(
+    client: httpx.Client,
+    student: Account,
+    admin: Account,
+    stripe_emulator: Any,
+    packages: dict[str, dict[str, Any]],
+    db: psycopg.Connection,
+    run_jobs: Callable[[], None],
+    invariants: None,
+) -> None:
+    save_card(client, student, stripe_emulator)
+    turn_on(client, student, packages["starter"], threshold=50)
+    spend(client, student, 50)
+    run_jobs()
+    [payment_id] = [
+        p["id"] for p in client.get("/api/payments", headers=student.headers).json()["items"]
+    ]
+    shown = client.get(f"/api/payments/{payment_id}", headers=student.headers).json()
+    assert (shown["stripeCheckoutSessionId"], shown["credits"], shown["amount"]) == (
+        None, 100, 1000
+    )  # fmt: skip
+    refund = client.post(
+        f"/api/admin/payments/{payment_id}/refunds", json={}, headers=admin.headers
+    )
+    assert refund.status_code == 201, refund.text
+    stripe_emulator.wait_for_deliveries()
+    assert balance(db, student.id) == 50  # 150 less the 100 credits taken back
+    # The clawback is a debit like any other: it left the balance at the threshold, and the
+    # guards allow a second attempt within ten minutes.
+    assert [a["status"] for a in attempts(db, student.id)] == ["SUCCEEDED", "QUEUED"]
