@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Path, Response, status
+from starlette.convertors import Convertor, register_url_convertor
 
 from medgrader.auth.deps import CurrentStudent
 from medgrader.checkout.schemas import CheckoutCreated
@@ -18,6 +19,23 @@ from medgrader.topups import flows, service
 from medgrader.topups.schemas import AutoTopUpIn, AutoTopUpOut, PaymentMethodOut, SetupCreated
 
 router = APIRouter(prefix="/api/credits", tags=["auto-top-up"])
+
+
+class PaymentMethodIdConvertor(Convertor[str]):
+    """A Stripe PaymentMethod id in a path: `/payment-methods/setup` is then the setup route
+    alone (a DELETE there is no route at all, and OPTIONS says so)."""
+
+    regex = r"pm_[A-Za-z0-9_]{1,252}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("payment_method", PaymentMethodIdConvertor())
+PAYMENT_METHOD_ID = r"^pm_[A-Za-z0-9_]{1,252}$"
 STRIPE_502 = "Stripe unreachable or refused; nothing was changed"
 
 
@@ -42,7 +60,7 @@ async def list_cards(user: CurrentStudent, db: RequestDb, ctx: Ctx) -> list[Paym
 
 
 @router.delete(
-    "/payment-methods/{payment_method_id}",
+    "/payment-methods/{payment_method_id:payment_method}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(404, 502, s404="payment_method_not_found", s502=STRIPE_502),
 )
@@ -50,7 +68,7 @@ async def remove_card(
     user: CurrentStudent,
     db: RequestDb,
     ctx: Ctx,
-    payment_method_id: str = Path(min_length=1, max_length=255),
+    payment_method_id: str = Path(pattern=PAYMENT_METHOD_ID),
 ) -> Response:
     """Detach the card at Stripe; automatic top-up goes off if it charged this card."""
     await flows.remove_card(db, ctx, user, payment_method_id)
