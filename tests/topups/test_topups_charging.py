@@ -30,7 +30,9 @@ from tests.topups.support import (
 )
 
 
+@BOTH_TIERS
 def test_a_spend_crossing_the_threshold_tops_up_once(
+    tier: str,
     client: httpx.Client,
     student: Account,
     stripe_emulator: Any,

@@ -13,6 +13,7 @@ import pytest
 from tests.checkout.support import balance
 from tests.support.accounts import Account
 from tests.support.mailbox import Mailbox
+from tests.support.tiers import BOTH_TIERS
 from tests.topups.support import (
     ALWAYS_DECLINED,
     INSUFFICIENT_FUNDS,
@@ -34,6 +35,7 @@ def _sample(text: str, name: str) -> float:
     return 0.0
 
 
+@BOTH_TIERS
 @pytest.mark.parametrize(
     ("card", "code", "decline", "reason"),
     [
@@ -42,6 +44,7 @@ def _sample(text: str, name: str) -> float:
     ],
 )
 def test_a_decline_fails_the_attempt_and_emails_the_reason(
+    tier: str,
     card: str, code: str, decline: str, reason: str,
     client: httpx.Client, student: Account, stripe_emulator: Any,
     packages: dict[str, dict[str, Any]], db: psycopg.Connection, mailbox: Mailbox,
@@ -75,7 +78,9 @@ def test_a_decline_fails_the_attempt_and_emails_the_reason(
     assert view["state"] == "ACTIVE"  # one failure does not suspend
 
 
+@BOTH_TIERS
 def test_authentication_required_emails_a_link_to_pay_on_session_once(
+    tier: str,
     client: httpx.Client, student: Account, stripe_emulator: Any,
     packages: dict[str, dict[str, Any]], db: psycopg.Connection, mailbox: Mailbox,
     run_jobs: Callable[[], None], invariants: None,

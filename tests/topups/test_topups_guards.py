@@ -12,6 +12,7 @@ import psycopg
 
 from tests.checkout.support import balance
 from tests.support.accounts import Account
+from tests.support.tiers import BOTH_TIERS
 from tests.topups.support import (
     ALWAYS_DECLINED,
     INSUFFICIENT_FUNDS,
@@ -38,7 +39,9 @@ def _cross(client: httpx.Client, student: Account, db: psycopg.Connection, run_j
     run_jobs()
 
 
+@BOTH_TIERS
 def test_at_most_two_attempts_in_ten_minutes(
+    tier: str,
     client: httpx.Client, student: Account, stripe_emulator: Any,
     packages: dict[str, dict[str, Any]], db: psycopg.Connection,
     run_jobs: Callable[[], None], invariants: None,
@@ -55,7 +58,9 @@ def test_at_most_two_attempts_in_ten_minutes(
     assert [a["status"] for a in attempts(db, student.id)].count("SUCCEEDED") == 3
 
 
+@BOTH_TIERS
 def test_no_attempt_within_an_hour_of_a_failure(
+    tier: str,
     client: httpx.Client, student: Account, stripe_emulator: Any,
     packages: dict[str, dict[str, Any]], db: psycopg.Connection,
     run_jobs: Callable[[], None], invariants: None,
@@ -109,7 +114,9 @@ def test_the_monthly_limit_counts_the_london_month(
     assert [a["status"] for a in attempts(db, student.id)] == ["SUCCEEDED", "SUCCEEDED"]
 
 
+@BOTH_TIERS
 def test_three_failures_in_a_row_suspend_until_a_different_card(
+    tier: str,
     client: httpx.Client, student: Account, stripe_emulator: Any,
     packages: dict[str, dict[str, Any]], db: psycopg.Connection,
     run_jobs: Callable[[], None], invariants: None,

@@ -14,6 +14,7 @@ from medgrader.core.adapters.stripe_gateway import StripeUnavailable
 from tests.checkout.support import balance, stripe_client
 from tests.support.accounts import Account
 from tests.support.services import ServiceRunner
+from tests.support.tiers import BOTH_TIERS
 from tests.topups.support import (
     ALWAYS_DECLINED,
     VISA,
@@ -98,7 +99,9 @@ def test_payment_intent_payment_failed_fails_a_top_up_whose_answer_was_lost(
     assert balance(db, student.id) == 50
 
 
+@BOTH_TIERS
 def test_a_card_detached_at_stripe_turns_top_up_off(
+    tier: str,
     client: httpx.Client, student: Account, stripe_emulator: Any,
     packages: dict[str, dict[str, Any]], db: psycopg.Connection, invariants: None,
 ) -> None:  # fmt: skip
