@@ -23,6 +23,7 @@ import structlog
 from medgrader.auth.users import User
 from medgrader.checkout import service as checkout
 from medgrader.checkout.schemas import CheckoutCreated
+from medgrader.core import metrics
 from medgrader.core.adapters.stripe_gateway import OffSessionAnswer
 from medgrader.core.context import AppContext
 from medgrader.db.session import Db
@@ -140,6 +141,7 @@ async def _claim(db: Db, attempt_id: uuid.UUID) -> Any | None:
         ):
             # Never asked Stripe: nothing was charged, the attempt simply ends.
             await repository.cancel(db, row.id, "settings_changed")
+            metrics.TOP_UP_ATTEMPTS.labels(outcome="canceled", reason="settings_changed").inc()
             return None
         await repository.mark_processing(db, row.id)
     elif datetime.now(UTC) - row.created_at > REASK_WITHIN:

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import Row
 
 from medgrader.catalog import service as catalog
+from medgrader.core import metrics
 from medgrader.db.session import Db
 from medgrader.ledger import service as ledger
 from medgrader.ledger.threshold import after_debit
@@ -160,6 +161,8 @@ async def forget_card(db: Db, payment_method_id: str) -> None:
     """The card is gone (removed here or detached at Stripe): settings that used it go off and
     attempts not yet sent to Stripe are canceled."""
     done = await repository.forget_card(db, payment_method_id)
+    if done.canceled:
+        metrics.TOP_UP_ATTEMPTS.labels(outcome="canceled", reason="card_removed").inc(done.canceled)
     if done.turned_off or done.canceled:
         log.info("automatic top-up turned off: its card was removed",
                  payment_method=payment_method_id, canceled_attempts=done.canceled)  # fmt: skip
