@@ -16,6 +16,7 @@ from medgrader.core.adapters.stripe_gateway import StripeUnavailable
 from medgrader.topups.tasks import reconcile_attempts
 from tests.checkout.support import balance, webhooks_paused
 from tests.support.accounts import Account
+from tests.support.invariants import audit_findings
 from tests.support.mailbox import Mailbox
 from tests.support.services import ServiceRunner
 from tests.support.tiers import BOTH_TIERS, OpenHttp
@@ -74,6 +75,23 @@ def test_a_spend_crossing_the_threshold_tops_up_once(
         1000, ["SUCCEEDED"]
     )  # fmt: skip
     assert view["attempts"][0]["paymentId"] is not None
+    # The credits are a PAID lot worth what the card paid (lots' value and liability), and
+    # the audit, the lots' checks included, finds nothing.
+    assert top_up_lots(db, str(done["id"])) == [("PAID", "TOP_UP", 100, 100, 1000, "GBP")]
+    assert audit_findings(db) == []
+
+
+def top_up_lots(db: psycopg.Connection, attempt_id: str) -> list[tuple[Any, ...]]:
+    """(kind, source, amount, remaining, value_minor, currency) of the lots a top-up made."""
+    return [
+        tuple(row)
+        for row in db.execute(
+            "SELECT l.kind, l.source, l.amount, l.remaining, l.value_minor, l.currency"
+            " FROM credit_lots l JOIN credit_transactions t ON t.id = l.entry_id"
+            " WHERE t.source_type = 'TOP_UP' AND t.source_id = %s",
+            (attempt_id,),
+        ).fetchall()
+    ]
 
 
 @BOTH_TIERS
@@ -187,6 +205,9 @@ def test_a_top_up_payment_is_refunded_like_a_purchase(
     assert refund.status_code == 201, refund.text
     stripe_emulator.wait_for_deliveries()
     assert balance(db, student.id) == 50  # 150 less the 100 credits taken back
+    # Taken back from the top-up's own lot first, as a purchase's refund is.
+    [done] = [a for a in attempts(db, student.id) if a["status"] == "SUCCEEDED"]
+    assert top_up_lots(db, str(done["id"])) == [("PAID", "TOP_UP", 100, 0, 1000, "GBP")]
     # The clawback is a debit like any other: it left the balance at the threshold, and the
     # guards allow a second attempt within ten minutes.
     assert [a["status"] for a in attempts(db, student.id)] == ["SUCCEEDED", "QUEUED"]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, text
 
 from medgrader.db.session import Db
+from medgrader.lots.repository import VALUE_MOVED
 from medgrader.payments.rules import counted_refund, open_dispute
 from medgrader.webhooks.repository import STATUS_SQL as INBOX_STATUS
 
@@ -30,11 +31,24 @@ MONEY = text(
     ), d AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(funds_withdrawn_pence), 0) AS pence
           FROM disputes WHERE created_at >= :start AND created_at < :end
-    )
+    ), v AS ({VALUE_MOVED.format(group="")})
     SELECT p.n AS payments, p.pence AS gross, r.n AS refund_count, r.pence AS refunds,
-           d.n AS dispute_count, d.pence AS disputes
-      FROM p, r, d
+           d.n AS dispute_count, d.pence AS disputes, v.recognised, v.breakage
+      FROM p, r, d, v
     """  # noqa: S608 - constant status lists only
+)
+
+# Promotions in a range: the discounts on the purchases paid in it (minor units), and the
+# credits promotions granted in it (bonuses and credit codes).
+PROMOTIONS = text(
+    """
+    SELECT (SELECT COALESCE(SUM(c.discount_pence), 0)
+              FROM payments p JOIN checkout_sessions c ON c.id = p.checkout_session_id
+             WHERE p.paid_at >= :start AND p.paid_at < :end) AS discounts,
+           (SELECT COALESCE(SUM(amount), 0) FROM credit_transactions
+             WHERE source_type IN ('PROMOTION_BONUS', 'PROMOTION_CODE')
+               AND created_at >= :start AND created_at < :end) AS promotion_credits
+    """
 )
 
 CHECKOUTS = text(
@@ -104,6 +118,19 @@ DAILY = text(
         SELECT {_BUCKET.format(column="created_at")} AS bucket,
                SUM(funds_withdrawn_pence) AS pence
           FROM disputes WHERE created_at >= :start AND created_at < :end GROUP BY 1
+    ), pr AS (
+        SELECT {_BUCKET.format(column="p.paid_at")} AS bucket,
+               SUM(c.discount_pence) AS discounts
+          FROM payments p JOIN checkout_sessions c ON c.id = p.checkout_session_id
+         WHERE p.paid_at >= :start AND p.paid_at < :end AND c.discount_pence > 0 GROUP BY 1
+    ), g AS (
+        SELECT {_BUCKET.format(column="created_at")} AS bucket, SUM(amount) AS credits
+          FROM credit_transactions
+         WHERE source_type IN ('PROMOTION_BONUS', 'PROMOTION_CODE')
+           AND created_at >= :start AND created_at < :end GROUP BY 1
+    ), v AS (
+        {VALUE_MOVED.format(group=_BUCKET.format(column="created_at") + " AS bucket,")}
+         GROUP BY 1
     ), c AS (
         SELECT {_BUCKET.format(column="created_at")} AS bucket, COUNT(*) AS created,
                COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed
@@ -111,13 +138,18 @@ DAILY = text(
     )
     SELECT i AS bucket, COALESCE(p.n, 0) AS payments, COALESCE(p.pence, 0) AS gross,
            COALESCE(r.pence, 0) AS refunds, COALESCE(d.pence, 0) AS disputes,
+           COALESCE(v.recognised, 0) AS recognised, COALESCE(v.breakage, 0) AS breakage,
            COALESCE(c.created, 0) AS checkouts_created,
-           COALESCE(c.completed, 0) AS checkouts_completed
+           COALESCE(c.completed, 0) AS checkouts_completed,
+           COALESCE(pr.discounts, 0) AS discounts, COALESCE(g.credits, 0) AS promotion_credits
       FROM generate_series(1, :days) AS i
       LEFT JOIN p ON p.bucket = i
       LEFT JOIN r ON r.bucket = i
       LEFT JOIN d ON d.bucket = i
+      LEFT JOIN v ON v.bucket = i
       LEFT JOIN c ON c.bucket = i
+      LEFT JOIN pr ON pr.bucket = i
+      LEFT JOIN g ON g.bucket = i
      ORDER BY i
     """  # noqa: S608 - constant SQL only
 )
@@ -129,6 +161,10 @@ def _bounds(start: datetime, end: datetime) -> dict[str, Any]:
 
 async def money(db: Db, start: datetime, end: datetime) -> Row[Any]:
     return (await db.execute(MONEY, _bounds(start, end))).one()
+
+
+async def promotions(db: Db, start: datetime, end: datetime) -> Row[Any]:
+    return (await db.execute(PROMOTIONS, _bounds(start, end))).one()
 
 
 async def checkouts(db: Db, start: datetime, end: datetime) -> Row[Any]:

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from medgrader.db.session import Db
+from medgrader.documents.audit import DOCUMENT_CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
+from medgrader.lots.audit import LOT_CHECKS
 from medgrader.payments.rules import counted_refund
+from medgrader.promotions.audit import PROMOTION_CHECKS
 from medgrader.topups.audit import TOP_UP_CHECKS
 
 
@@ -148,9 +151,15 @@ CHECKS: dict[str, str] = {
     """,
 }
 
-# The holds' checks live beside the holds (issue 10), automatic top-up's beside it (issue
-# 20); they run with these.
+# The holds' checks live beside the holds (issue 10); they run with these, as do the
+# promotions' (issue 18).
 CHECKS.update(HOLD_CHECKS)
+CHECKS.update(PROMOTION_CHECKS)
+# The VAT documents' (invariant 12) live beside the documents.
+CHECKS.update(DOCUMENT_CHECKS)
+# And the lots' (issue 17): every credit traced from its lot to what took it.
+CHECKS.update(LOT_CHECKS)
+# Automatic top-up's (issue 20) live beside it.
 CHECKS.update(TOP_UP_CHECKS)
 
 

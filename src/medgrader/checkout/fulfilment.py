@@ -27,8 +27,11 @@ from medgrader.db.session import Db
 from medgrader.ledger import service as ledger
 from medgrader.models.checkout import CheckoutStatus
 from medgrader.models.ledger import SourceType
+from medgrader.models.promotions import RedemptionStatus
 from medgrader.notifications.receipts import enqueue_receipt
 from medgrader.payments import repository as payments
+from medgrader.promotions import grants
+from medgrader.promotions import limits as promotion_limits
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +83,35 @@ def _mismatches(row: Row[Any], stripe_session: dict[str, Any], stripe_session_id
     return problems
 
 
+def _discount_mismatches(
+    row: Row[Any], redemption: Row[Any] | None, stripe_session: dict[str, Any]
+) -> list[str]:
+    """A discounted amount is accepted only as the promotion reserved for THIS session says:
+    our reservation must exist and agree with our session row, and Stripe's breakdown must
+    show exactly that discount on exactly the package's price."""
+    if row.promotion_id is None:
+        # No promotion: amount_total must be the full price (_mismatches), so no discount
+        # can have been paid for; the breakdown adds nothing.
+        return []
+    problems = []
+    details = stripe_session.get("total_details")
+    stripe_discount = details.get("amount_discount") if isinstance(details, dict) else None
+    if stripe_discount != row.discount_pence:
+        problems.append(f"amount_discount {stripe_discount!r} != {row.discount_pence}")
+    if redemption is None:
+        return [*problems, "no promotion reserved for this session"]
+    if redemption.promotion_id != row.promotion_id:
+        problems.append("the reserved promotion is not the session's")
+    if redemption.discount_pence != row.discount_pence:
+        problems.append(f"reserved discount {redemption.discount_pence} != {row.discount_pence}")
+    if redemption.original_amount_pence - redemption.discount_pence != row.amount_pence:
+        problems.append("reserved price less discount != the session's amount")
+    subtotal = stripe_session.get("amount_subtotal")
+    if subtotal is not None and subtotal != redemption.original_amount_pence:
+        problems.append(f"amount_subtotal {subtotal!r} != {redemption.original_amount_pence}")
+    return problems
+
+
 def _payment_intent_id(stripe_session: dict[str, Any]) -> str | None:
     intent = stripe_session.get("payment_intent")
     if isinstance(intent, dict):  # expanded
@@ -119,7 +151,16 @@ async def _fulfil(
     payment_status = stripe_session.get("payment_status")
     if payment_status not in PAID_STATUSES:
         return Outcome(f"not_paid: payment_status={payment_status}"), 0
-    problems = _mismatches(row, stripe_session, stripe_session_id)
+    if payment_status == "no_payment_required" and stripe_session.get("status") != "complete":
+        # A free session (a 100 % discount) says so from the start: it is fulfilled once the
+        # student has completed it, like any other.
+        return Outcome("not_paid: free session not completed"), 0
+    redemption = (
+        await promotion_limits.for_session(db, row.id) if row.promotion_id is not None else None
+    )
+    problems = _mismatches(row, stripe_session, stripe_session_id) + _discount_mismatches(
+        row, redemption, stripe_session
+    )
     if problems:
         detail = "; ".join(problems)
         log.error(
@@ -157,7 +198,13 @@ async def _fulfil(
             "currency": row.currency,
         },
         idempotency_key=f"purchase:{stripe_session_id}",
+        # A paid lot worth what was paid, expiring when its package says (models.lots).
+        value_minor=row.amount_pence,
+        currency=row.currency,
+        expires_at=row.lot_expires_at,
     )
+    if redemption is not None:
+        await _redeem(db, row, redemption, stripe_session_id)
     # Same transaction: the receipt job exists if and only if the purchase commits.
     await enqueue_receipt(db, payment_id)
     log.info(
@@ -168,6 +215,22 @@ async def _fulfil(
         payment_id=str(payment_id),
     )
     return Outcome("fulfilled", credited=True, payment_id=payment_id), row.credits
+
+
+async def _redeem(db: Db, row: Row[Any], redemption: Row[Any], stripe_session_id: str) -> None:
+    """The promotion's use is confirmed with the purchase, and its bonus credits granted in
+    the same transaction, once (the grant's keys are the redemption's and the session's)."""
+    if redemption.status == RedemptionStatus.RELEASED:
+        log.warning("ALERT honouring a promotion whose reservation was released",
+                    alert="promotion_released_then_paid", stripe_session_id=stripe_session_id,
+                    code=redemption.code)  # fmt: skip
+    await promotion_limits.redeem(db, redemption.id)
+    if redemption.bonus_credits > 0:
+        await grants.grant(
+            db, redemption_id=redemption.id, student_id=row.student_id,
+            credits=redemption.bonus_credits, code=redemption.code,
+            expire_days=redemption.credits_expire_days, purchase_session=stripe_session_id,
+        )  # fmt: skip
 
 
 async def mark_failed(db: Db, stripe_session_id: str) -> Outcome:
@@ -185,6 +248,8 @@ async def _close(db: Db, stripe_session_id: str, status: CheckoutStatus) -> Outc
     if row is None:
         return UNKNOWN_SESSION
     if await sessions.mark_if_pending(db, row.id, status):
+        if row.promotion_id is not None:  # the session's reserved use frees its place
+            await promotion_limits.release_for_session(db, row.id, status.lower())
         return Outcome(status.lower())
     return Outcome(f"unchanged: already {row.status}")
 
@@ -192,8 +257,11 @@ async def _close(db: Db, stripe_session_id: str, status: CheckoutStatus) -> Outc
 async def apply_stripe_session(db: Db, stripe_session: dict[str, Any]) -> Outcome:
     """Bring our row in line with a session retrieved from Stripe (status page, reconciliation)."""
     stripe_session_id = str(stripe_session.get("id"))
-    if stripe_session.get("payment_status") in PAID_STATUSES:
+    payment_status, status = stripe_session.get("payment_status"), stripe_session.get("status")
+    # A free session (100 % discount) is no_payment_required from the start: it counts as
+    # paid once completed; left open until it expires, it is an expired session.
+    if payment_status == "paid" or (payment_status in PAID_STATUSES and status == "complete"):
         return await fulfill_checkout(db, stripe_session_id, stripe_session)
-    if stripe_session.get("status") == "expired":
+    if status == "expired":
         return await mark_expired(db, stripe_session_id)
     return Outcome(f"not_paid: payment_status={stripe_session.get('payment_status')}")

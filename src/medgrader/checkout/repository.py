@@ -12,20 +12,28 @@ from medgrader.db.session import Db
 
 _COLUMNS = """id, stripe_session_id, student_id, package_id, package_name, credits, amount_pence,
               currency, status, session_url, stripe_payment_intent_id, expires_at, completed_at,
-              created_at"""
+              created_at, discount_pence, promotion_id"""
 
 _INSERT = text(
     f"""
     INSERT INTO checkout_sessions (stripe_session_id, student_id, package_id, package_name,
-                                   credits, amount_pence, currency, status, session_url, expires_at)
+                                   credits, amount_pence, currency, status, session_url, expires_at,
+                                   discount_pence, promotion_id)
     VALUES (:stripe_session_id, :student_id, :package_id, :package_name, :credits, :amount_pence,
-            :currency, 'PENDING', :session_url, :expires_at)
+            :currency, 'PENDING', :session_url, :expires_at, :discount_pence, :promotion_id)
     RETURNING {_COLUMNS}
     """  # noqa: S608 - only the constant column list is interpolated
 )
 _BY_STRIPE_ID = text(f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid")  # noqa: S608
+# With, for the fulfilment, when its credits would expire (the package's validityDays from
+# now; NULL: never).
 LOCK_BY_STRIPE_ID = text(
-    f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid FOR UPDATE"  # noqa: S608
+    f"""
+    SELECT {_COLUMNS},
+           (SELECT now() + k.validity_days * INTERVAL '1 day' FROM credit_packages k
+             WHERE k.id = checkout_sessions.package_id) AS lot_expires_at
+      FROM checkout_sessions WHERE stripe_session_id = :sid FOR UPDATE
+    """  # noqa: S608
 )
 # Status moves that never overwrite a COMPLETED session (nor go back from a final state).
 _MARK = text(
@@ -57,6 +65,30 @@ _PAGE = text(
      LIMIT :limit
     """  # noqa: S608 - only the constant column list is interpolated
 )
+
+# The student's open session for this package with this promotion (typed, or the auto-apply
+# one when no code is typed), still good for a while: a retried checkout gets it back.
+_OPEN_PROMOTED = text(
+    """
+    SELECT c.stripe_session_id, c.session_url, c.expires_at, c.amount_pence, c.discount_pence,
+           c.credits, c.currency, r.bonus_credits, p.code
+      FROM checkout_sessions c
+      JOIN promotions p ON p.id = c.promotion_id
+      JOIN promotion_redemptions r ON r.checkout_session_id = c.id AND r.status = 'RESERVED'
+     WHERE c.student_id = :student_id AND c.package_id = :package_id AND c.status = 'PENDING'
+       AND c.expires_at > now() + interval '10 minutes'
+       AND (p.code = :code OR (CAST(:code AS varchar) IS NULL AND p.auto_apply AND p.active))
+     ORDER BY c.created_at DESC
+     LIMIT 1
+    """
+)
+
+
+async def open_promoted(
+    db: Db, student_id: uuid.UUID, package_id: uuid.UUID, code: str | None
+) -> Row[Any] | None:
+    params = {"student_id": student_id, "package_id": package_id, "code": code}
+    return (await db.execute(_OPEN_PROMOTED, params)).one_or_none()
 
 
 async def insert(db: Db, **values: Any) -> Row[Any]:

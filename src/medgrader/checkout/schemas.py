@@ -6,24 +6,37 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
+
 from medgrader.core.schemas import ApiModel
+from medgrader.promotions.schemas import Code
 
 CheckoutStatusName = Literal["PENDING", "COMPLETED", "EXPIRED", "FAILED"]
 
 
 class CheckoutRequest(ApiModel):
     package_id: uuid.UUID
+    promotion_code: Code | None = None
     # Save the card for later off-session use (automatic top-up); the Checkout page says so.
     save_card: bool = False
 
 
-class CheckoutCreated(ApiModel):
+class CheckoutQuote(ApiModel):
+    """What a checkout will charge and credit (the preview; the checkout's answer too)."""
+
+    amount: int  # pence: what will be charged
+    currency: str
+    credits: int  # the package's
+    original_amount: int  # the package's price
+    discount: int
+    bonus_credits: int
+    promotion_code: str | None = Field(default=None)
+
+
+class CheckoutCreated(CheckoutQuote):
     session_url: str
     session_id: str
     expires_at: datetime
-    amount: int  # pence
-    currency: str
-    credits: int
 
 
 class CheckoutStatusOut(ApiModel):

@@ -24,6 +24,7 @@ from medgrader.checkout import repository as sessions
 from medgrader.checkout.errors import CheckoutNotFound, EmailNotVerified, PackageInactive
 from medgrader.checkout.schemas import (
     CheckoutCreated,
+    CheckoutQuote,
     CheckoutSessionPage,
     CheckoutStatusOut,
 )
@@ -31,6 +32,10 @@ from medgrader.core.adapters.stripe_gateway import CreatedSession, CustomerMissi
 from medgrader.core.context import AppContext
 from medgrader.core.cursor import decode_uuid_position, encode_position
 from medgrader.db.session import Db
+from medgrader.promotions import limits as promotion_limits
+from medgrader.promotions import offers
+from medgrader.promotions.offers import Offer
+from medgrader.promotions.rules import normalise
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +84,28 @@ class CheckoutPlan(CustomerPlan):
     price_pence: int
     # Save the card for later off-session charges (automatic top-up).
     save_card: bool = False
+    # The promotion on this purchase, its use already reserved (committed before Stripe).
+    offer: Offer | None = None
+
+    @property
+    def amount(self) -> int:
+        """What Stripe is to charge: the price, less the promotion's discount."""
+        return self.offer.quote.amount if self.offer else self.price_pence
+
+    @property
+    def discount(self) -> int:
+        return self.offer.quote.discount if self.offer else 0
+
+    def quote_out(self) -> dict[str, Any]:
+        return {
+            "amount": self.amount,
+            "currency": CURRENCY,
+            "credits": self.credits,
+            "original_amount": self.price_pence,
+            "discount": self.discount,
+            "bonus_credits": self.offer.quote.bonus_credits if self.offer else 0,
+            "promotion_code": self.offer.code if self.offer else None,
+        }
 
 
 # Builds a Checkout Session's parameters for the student's Customer (payment or setup mode).
@@ -106,14 +133,26 @@ async def prepare_customer(db: Db, user: User) -> CustomerPlan:
 
 
 async def prepare_checkout(
-    db: Db, user: User, package_id: uuid.UUID, *, save_card: bool = False
+    db: Db,
+    user: User,
+    package_id: uuid.UUID,
+    promotion_code: str | None = None,
+    *,
+    reserve: bool = True,
+    save_card: bool = False,
 ) -> CheckoutPlan:
-    """Step 1 (reads only): may this student buy this package? Refusals never reach Stripe."""
+    """Step 1: may this student buy this package, with this promotion? Refusals never reach
+    Stripe. The one write: the promotion's use, reserved within its limits (`reserve`; the
+    preview reads only). `save_card`: the card is saved for automatic top-up."""
     customer = await prepare_customer(db, user)
     package = await catalog.get_package(db, package_id, include_inactive=True)
     if not package.is_active:
         raise PackageInactive()
+    offer = await offers.purchase_offer(
+        db, code=promotion_code, student_id=user.id, package=package, reserve=reserve
+    )
     return CheckoutPlan(
+        offer=offer,
         package_id=package.id,
         package_name=package.name,
         package_description=package.description,
@@ -125,14 +164,51 @@ async def prepare_checkout(
     )
 
 
+async def reopen_promoted(
+    db: Db, user: User, package_id: uuid.UUID, promotion_code: str | None
+) -> CheckoutCreated | None:
+    """The session this student already opened for this package with this promotion, if it
+    is still open: a retried checkout (a closed tab, a double click) gets it back rather than
+    a refusal that the code is used (its use is reserved for that session)."""
+    code = normalise(promotion_code) if promotion_code else None
+    row = await sessions.open_promoted(db, user.id, package_id, code)
+    if row is None:
+        return None
+    return CheckoutCreated(
+        session_url=row.session_url, session_id=row.stripe_session_id, expires_at=row.expires_at,
+        amount=row.amount_pence, currency=row.currency, credits=row.credits,
+        original_amount=row.amount_pence + row.discount_pence, discount=row.discount_pence,
+        bonus_credits=row.bonus_credits, promotion_code=row.code,
+    )  # fmt: skip
+
+
+async def preview_checkout(
+    db: Db, user: User, package_id: uuid.UUID, promotion_code: str | None
+) -> CheckoutQuote:
+    """The figures a checkout would have, with the same refusals; nothing opened or written."""
+    plan = await prepare_checkout(db, user, package_id, promotion_code, reserve=False)
+    return CheckoutQuote(**plan.quote_out())
+
+
 def _session_params(
-    ctx: AppContext, user: User, customer_id: str, plan: CheckoutPlan, expires_at: datetime
+    ctx: AppContext,
+    user: User,
+    customer_id: str,
+    plan: CheckoutPlan,
+    expires_at: datetime,
 ) -> dict[str, Any]:
     frontend = ctx.settings.frontend_url.rstrip("/")
     product: dict[str, Any] = {"name": plan.package_name}
     if plan.package_description:
         product["description"] = plan.package_description
-    params = {
+    metadata = {
+        "student_id": str(user.id),
+        "package_id": str(plan.package_id),
+        "credits": str(plan.credits),
+    }
+    if plan.offer is not None:
+        metadata["promotion_code"] = plan.offer.code
+    params: dict[str, Any] = {
         "mode": "payment",
         "currency": "gbp",
         "line_items": [
@@ -147,11 +223,7 @@ def _session_params(
         ],
         "customer": customer_id,
         "client_reference_id": str(user.id),
-        "metadata": {
-            "student_id": str(user.id),
-            "package_id": str(plan.package_id),
-            "credits": str(plan.credits),
-        },
+        "metadata": metadata,
         "success_url": f"{frontend}/credits/success?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": f"{frontend}/credits/cancel",
         "expires_at": int(expires_at.timestamp()),
@@ -161,6 +233,20 @@ def _session_params(
         # its page tells the student so.
         params["payment_intent_data"] = {"setup_future_usage": "off_session"}
     return params
+
+
+async def _coupon_for(ctx: AppContext, plan: CustomerPlan) -> str | None:
+    """A one-use coupon of exactly our discount (so Stripe takes off what we recorded, with no
+    rounding of its own), keyed by the reservation: a retry gets the same coupon. Only a
+    purchase with a discount has one (a setup-mode Checkout never)."""
+    if not isinstance(plan, CheckoutPlan) or plan.offer is None or plan.offer.quote.discount == 0:
+        return None
+    return await ctx.stripe.create_coupon(
+        amount_off=plan.offer.quote.discount,
+        currency=CURRENCY.lower(),
+        name=plan.offer.code,
+        idempotency_key=f"medgrader-coupon-{plan.offer.redemption_id}",
+    )
 
 
 async def open_at_stripe(
@@ -215,9 +301,11 @@ async def _open_session(
     replaces: str | None = None,
 ) -> OpenedAtStripe:
     expires_at = datetime.now(UTC) + CHECKOUT_LIFETIME
-    created = await ctx.stripe.create_checkout_session(
-        build(ctx, user, customer_id, plan, expires_at)
-    )
+    coupon_id = await _coupon_for(ctx, plan)
+    params = build(ctx, user, customer_id, plan, expires_at)
+    if coupon_id is not None:  # Stripe shows the discount and charges the price less it
+        params["discounts"] = [{"coupon": coupon_id}]
+    created = await ctx.stripe.create_checkout_session(params)
     return OpenedAtStripe(
         customer_id=customer_id, new_customer=new_customer, session=created, replaces=replaces
     )
@@ -246,18 +334,25 @@ async def record_checkout(
     """
     created = opened.session
     await store_customer(db, user, opened)
-    await sessions.insert(
+    row = await sessions.insert(
         db,
         stripe_session_id=created.id,
         student_id=user.id,
         package_id=plan.package_id,
         package_name=plan.package_name,
         credits=plan.credits,
-        amount_pence=plan.price_pence,
+        amount_pence=plan.amount,
         currency=CURRENCY,
         session_url=created.url,
         expires_at=created.expires_at,
+        discount_pence=plan.discount,
+        promotion_id=plan.offer.promotion_id if plan.offer else None,
     )
+    if plan.offer is not None and plan.offer.redemption_id is not None:
+        linked = await promotion_limits.link(db, plan.offer.redemption_id, row.id)
+        if not linked:  # the claim lapsed (Stripe took minutes): fulfilment honours it anyway
+            log.warning("promotion claim lapsed before its session was recorded",
+                        stripe_session_id=created.id, code=plan.offer.code)  # fmt: skip
     log.info(
         "checkout session created",
         stripe_session_id=created.id,
@@ -268,9 +363,7 @@ async def record_checkout(
         session_url=created.url,
         session_id=created.id,
         expires_at=created.expires_at,
-        amount=plan.price_pence,
-        currency=CURRENCY,
-        credits=plan.credits,
+        **plan.quote_out(),
     )
 
 

@@ -58,6 +58,16 @@ STATUS_BY_CODE: dict[str, int] = {
     "checkout_session_not_found": 404,
     "package_name_taken": 409,
     "package_inactive": 409,
+    # Promotions (promotions)
+    "no_such_promotion": 404,
+    "promotion_code_taken": 409,
+    "promotion_auto_apply_taken": 409,
+    "promotion_limit_below_uses": 409,
+    "promotion_not_found": 422,
+    "promotion_not_applicable": 422,
+    "promotion_exhausted": 422,
+    "promotion_already_used": 422,
+    "first_purchase_only": 422,
     # Saved cards and automatic top-up (topups)
     "payment_method_not_found": 404,
     "top_up_attempt_not_found": 404,
@@ -75,6 +85,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "stripe_error": 502,
     "stripe_object_missing": 502,
     "stripe_refund_refused": 502,
+    # VAT documents and billing details
+    "document_not_found": 404,
+    "billing_details_not_found": 404,
+    "invalid_vat_number": 422,
     # The webhook inbox and the figures
     "webhook_event_not_found": 404,
     "already_processed": 409,

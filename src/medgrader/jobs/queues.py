@@ -20,3 +20,7 @@ EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK, TOP_UP_FAILED_TASK)
 # ledger.threshold, so the names live here, below every domain.
 TOP_UP_QUEUE = "top_ups"
 TOP_UP_TASK = "topups:charge_top_up"
+
+# VAT documents (namespace "documents"): issue what a payment is due (receipt, notes). On the
+# polled queue: deferring it adds no NOTIFY lock to the enqueuing transaction's commit.
+ISSUE_DOCUMENTS_TASK = "documents:issue_documents"

@@ -23,7 +23,13 @@ class CheckoutSession(Base):
     __tablename__ = "checkout_sessions"
     __table_args__ = (
         CheckConstraint(one_of("status", CheckoutStatus), name="status"),
-        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        # What Stripe must charge: 0 only for a 100 % discount (Stripe: no_payment_required).
+        CheckConstraint("amount_pence >= 0", name="amount_nonnegative"),
+        # A discount only ever comes from a promotion reserved for this session.
+        CheckConstraint(
+            "discount_pence >= 0 AND (discount_pence = 0 OR promotion_id IS NOT NULL)",
+            name="discount_from_promotion",
+        ),
         CheckConstraint("credits > 0", name="credits_positive"),
         CheckConstraint(
             "(status = 'COMPLETED') = (completed_at IS NOT NULL)", name="completed_at_iff_completed"
@@ -45,7 +51,10 @@ class CheckoutSession(Base):
     # Snapshot at creation: a later catalogue edit never changes what this session buys.
     package_name: Mapped[str] = mapped_column(String(100))
     credits: Mapped[int] = mapped_column(Integer)
+    # The amount charged: the package's price less the promotion's discount.
     amount_pence: Mapped[int] = mapped_column(Integer)
+    discount_pence: Mapped[int] = mapped_column(Integer, server_default="0")
+    promotion_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("promotions.id"))
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), server_default="PENDING")
     session_url: Mapped[str | None] = mapped_column(String(2048))

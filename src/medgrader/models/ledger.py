@@ -36,6 +36,12 @@ class SourceType(StrEnum):
     REFUND = "REFUND"
     DISPUTE = "DISPUTE"
     ADMIN_ADJUSTMENT = "ADMIN_ADJUSTMENT"
+    # Bonus credits of a purchase made with a promotion (source_id: the Checkout Session).
+    PROMOTION_BONUS = "PROMOTION_BONUS"
+    # Credits of a credit code (source_id: the redemption).
+    PROMOTION_CODE = "PROMOTION_CODE"
+    # Credits of a lot that reached its expiresAt unused (models.lots; one entry per lot).
+    EXPIRY = "EXPIRY"
     # An automatic top-up's package, bought off-session (source_id: the attempt's id).
     TOP_UP = "TOP_UP"
 
@@ -68,7 +74,14 @@ class CreditTransaction(Base):
             unique=True,
             postgresql_where=text("source_type = 'PURCHASE'"),
         ),
-        # One TOP_UP entry per automatic top-up attempt, whoever settles it (invariant 13).
+        # One bonus per promoted Checkout Session, whoever fulfils it (invariant 13).
+        Index(
+            "uq_credit_transactions_promotion_bonus_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'PROMOTION_BONUS'"),
+        ),
+        # One TOP_UP entry per automatic top-up attempt, whoever settles it.
         Index(
             "uq_credit_transactions_top_up_source",
             "source_id",
@@ -80,6 +93,14 @@ class CreditTransaction(Base):
             "ix_credit_transactions_returns",
             "source_id",
             postgresql_where=text(one_of("source_type", CLAWBACK_SOURCES)),
+        ),
+        # Each lot expires exactly once ("lot:<id>"), and what each hold gives back to an
+        # expired lot expires once more ("lot:<id>:hold:<id>"): a database rule (0013).
+        Index(
+            "uq_credit_transactions_expiry_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'EXPIRY'"),
         ),
     )
 

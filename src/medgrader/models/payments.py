@@ -31,7 +31,8 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("type IN ('CREDITS')", name="type"),
         CheckConstraint(one_of("status", PaymentStatus), name="status"),
-        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        # 0 for a purchase a promotion made free (nothing to refund).
+        CheckConstraint("amount_pence >= 0", name="amount_nonnegative"),
         CheckConstraint(
             "amount_refunded_pence BETWEEN 0 AND amount_pence", name="refund_within_amount"
         ),
@@ -118,6 +119,9 @@ class Refund(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(100))
     # This refund's share of the clawback, fixed when it was first recorded (by whichever path).
     credits_clawed_back: Mapped[int] = mapped_column(Integer, server_default="0")
+    # When we first saw it succeeded (kept if it fails later, Stripe's 5126): its credit note
+    # is due from then on, and a debit note cancels it if the refund then fails.
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     stripe_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()

@@ -62,23 +62,48 @@ _PAYMENT = text(
            p.returns_version, p.stripe_payment_intent_id, p.stripe_charge_id,
            {available("s.credit_balance", "p.student_id")} AS available,
            EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = p.id
-                     AND ({open_dispute("d.status")} OR d.status = '{LOST}')) AS disputed
+                     AND ({open_dispute("d.status")} OR d.status = '{LOST}')) AS disputed,
+           r.granted_credits AS bonus, r.bonus_taken_back AS bonus_taken_back
       FROM payments p JOIN student_profiles s ON s.user_id = p.student_id
+      LEFT JOIN promotion_redemptions r
+        ON r.checkout_session_id = p.checkout_session_id AND r.granted_credits > 0
      WHERE p.id = :id
     """  # noqa: S608 - only the constant rules are interpolated
 )
 
 
-def refundable_without_negative_balance(payment: LockedPayment, balance: int) -> int:
+def refundable_without_negative_balance(
+    payment: LockedPayment, balance: int, bonus: tuple[int, int] = (0, 0)
+) -> int:
     """The most pence that can be refunded now without taking the balance below zero.
 
     The rule takes back ceil(C*R/A) in total; keeping that within what is already taken back
-    plus the balance (K credits) means C*R <= K*A, i.e. R <= floor(K*A/C).
+    plus the balance (K credits) means C*R <= K*A, i.e. R <= floor(K*A/C). With a promotion's
+    bonus (B granted, some taken back already) ceil(B*R/A) goes back too: the largest R whose
+    two takings fit is found by bisection (both grow with R).
     """
     most_credits = min(payment.credits, payment.clawed_back + max(balance, 0))
     returned_now = payment.refunded + payment.disputed
     most_pence = most_credits * payment.amount // payment.credits - returned_now
-    return max(0, min(payment.amount - returned_now, most_pence))
+    most = max(0, min(payment.amount - returned_now, most_pence))
+    granted, taken = bonus
+    if not granted:
+        return most
+
+    def fits(pence: int) -> bool:
+        returned = returned_now + pence
+        more = (
+            credits_to_take_back(credits=payment.credits, amount=payment.amount, returned=returned)
+            - payment.clawed_back
+        )
+        more += credits_to_take_back(credits=granted, amount=payment.amount, returned=returned)
+        return more - taken <= max(balance, 0)
+
+    low, high = 0, most
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
 
 
 @dataclass(frozen=True)
@@ -89,6 +114,8 @@ class RefundPreview:
     refundable: int  # pence still refundable
     amount: int  # pence this refund would return (the default: all that is refundable)
     credits_to_claw_back: int
+    # A promotion's bonus on the purchase: (granted, already taken back).
+    bonus: tuple[int, int] = (0, 0)
 
     @property
     def balance_after(self) -> int:
@@ -96,7 +123,7 @@ class RefundPreview:
 
     @property
     def without_negative_balance(self) -> int:
-        return refundable_without_negative_balance(self.payment, self.balance)
+        return refundable_without_negative_balance(self.payment, self.balance, self.bonus)
 
     def out(self) -> RefundPreviewOut:
         return RefundPreviewOut(
@@ -127,13 +154,23 @@ async def preview_refund(
         amount=payment.amount,
         returned=payment.refunded + payment.disputed + wanted,
     )
+    # A promotion's bonus goes back with the purchase, by the same rule (payments.returns).
+    bonus_back = 0
+    if row.bonus:
+        bonus_target = credits_to_take_back(
+            credits=row.bonus,
+            amount=payment.amount,
+            returned=payment.refunded + payment.disputed + wanted,
+        )
+        bonus_back = max(0, bonus_target - row.bonus_taken_back)
     return RefundPreview(
         payment=payment,
         balance=int(row.available),
         disputed=bool(row.disputed),
         refundable=refundable,
         amount=wanted,
-        credits_to_claw_back=max(0, target - payment.clawed_back),
+        credits_to_claw_back=max(0, target - payment.clawed_back) + bonus_back,
+        bonus=(row.bonus or 0, row.bonus_taken_back or 0),
     )
 
 

@@ -33,12 +33,14 @@ import structlog
 from sqlalchemy import Row
 
 from medgrader.core import metrics
+from medgrader.core.money import format_money
 from medgrader.db.session import Db
+from medgrader.jobs.queue import defer_in_transaction
+from medgrader.jobs.queues import ISSUE_DOCUMENTS_TASK, RECEIPTS_QUEUE
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
 from medgrader.models.payments import PaymentStatus
-from medgrader.notifications.money import format_money
 from medgrader.notifications.notices import enqueue_returns_notice
 from medgrader.payments import returns_sql as sql
 from medgrader.payments.observations import (
@@ -47,6 +49,7 @@ from medgrader.payments.observations import (
     RefundSeen,
     in_applying_order,
 )
+from medgrader.promotions import limits as promotion_limits
 
 log = structlog.get_logger(__name__)
 
@@ -172,6 +175,12 @@ async def apply_returns(
                 await db.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
             outcome.refund_shares[observation.stripe_id] = share
     outcome.payment = payment
+    if observations:
+        # A refund that succeeded or failed, a dispute lost: its credit or debit note is issued
+        # by a job (medgrader.documents: a serial point, kept out of this transaction).
+        await defer_in_transaction(
+            db, ISSUE_DOCUMENTS_TASK, queue=RECEIPTS_QUEUE, payment_id=str(payment.id)
+        )
     return outcome
 
 
@@ -200,6 +209,7 @@ async def _record(
                 "note": observation.note,
                 "failure_reason": observation.failure_reason,
                 "actor": str(actor) if actor else None,
+                "succeeded": observation.status == "succeeded",
             },
         )
         return result.one()
@@ -263,6 +273,9 @@ async def _settle(
         charge=charge,
         version=int(updated.returns_version),
     )
+    await _settle_bonus(db, payment, observation)
+    if payment.status == PaymentStatus.REFUNDED and before.status != PaymentStatus.REFUNDED:
+        await promotion_limits.release_refunded(db, payment.id)
     delta = target - before.clawed_back
     if delta == 0:
         return payment, None
@@ -270,6 +283,46 @@ async def _settle(
     entry = await _post(db, before, payment, observation, delta, actor)
     await enqueue_returns_notice(db, entry.id)
     return payment, entry
+
+
+async def _settle_bonus(db: Db, payment: LockedPayment, observation: Observation) -> None:
+    """The bonus credits a promotion gave with the purchase go back by the same rule, on what
+    was paid: min(B, ceil(B*R/A)) of its B, at the same time as the purchase's own credits.
+    Their entries are the bonus's (source_id bonus:<redemption>), keyed by the payment's step."""
+    bonus = await promotion_limits.bonus_of_payment(db, payment.id)
+    if bonus is None:
+        return
+    target = credits_to_take_back(
+        credits=bonus.granted_credits,
+        amount=payment.amount,
+        returned=payment.refunded + payment.disputed,
+    )
+    delta = target - bonus.bonus_taken_back
+    if delta == 0:
+        return
+    if not await promotion_limits.set_bonus_taken_back(
+        db, bonus.id, before=bonus.bonus_taken_back, taken=target
+    ):
+        raise ConcurrentReturnsWrite(f"bonus {bonus.id} changed without its lock")
+    source = SourceType.DISPUTE if isinstance(observation, DisputeSeen) else SourceType.REFUND
+    posting: dict[str, Any] = {
+        "student_id": payment.student_id,
+        "amount": abs(delta),
+        "source_type": source,
+        "source_id": f"bonus:{bonus.id}",
+        "metadata": {
+            "paymentId": str(payment.id),
+            "stripeObjectId": observation.stripe_id,
+            "bonusTakenBackTotal": target,
+        },
+        "idempotency_key": f"returns-bonus:{payment.id}:{payment.version}",
+    }
+    if delta > 0:
+        posting["description"] = f"Bonus credits of a refunded purchase: {delta} taken back"
+        await ledger.clawback(db, **posting)
+    else:
+        posting["description"] = f"Bonus credits given back: {-delta}"
+        await ledger.credit(db, **posting)
 
 
 async def _post(

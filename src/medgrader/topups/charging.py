@@ -27,6 +27,7 @@ from medgrader.jobs.queue import defer_in_transaction
 from medgrader.jobs.queues import RECEIPTS_QUEUE, TOP_UP_FAILED_TASK
 from medgrader.ledger import service as ledger
 from medgrader.models.ledger import SourceType
+from medgrader.models.lots import LotKind, LotSource
 from medgrader.models.topups import IN_FLIGHT, AttemptStatus
 from medgrader.notifications.receipts import enqueue_receipt
 from medgrader.topups import repository as attempts
@@ -171,6 +172,11 @@ async def _succeed(db: Db, row: Row[Any], intent: dict[str, Any]) -> Settled:
             "currency": row.currency,
         },
         idempotency_key=f"top_up:{row.id}",
+        # A PAID lot worth what the card was charged (the lots' value and liability).
+        kind=LotKind.PAID,
+        source=LotSource.TOP_UP,
+        value_minor=row.amount_pence,
+        currency=row.currency,
     )
     # Same transaction: the receipt (the same hook as a purchase's) iff the credit commits.
     await enqueue_receipt(db, payment_id)

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from medgrader.auth.users import User
+from medgrader.checkout import flows as checkout_flows
 from medgrader.checkout import service as checkout
 from medgrader.checkout.schemas import CheckoutCreated
 from medgrader.core import metrics
@@ -205,9 +206,9 @@ async def recover(db: Db, ctx: AppContext, user: User, attempt_id: uuid.UUID) ->
             raise TopUpNotRecoverable()
         return _created(session)
     plan = await checkout.prepare_checkout(db, user, row.package_id)
-    async with external_call(db):
-        opened = await checkout.open_at_stripe(ctx, user, plan)
-    created = await checkout.record_checkout(db, user, plan, opened)
+    # A pay link is an ordinary purchase (an auto-apply promotion applies, released if Stripe
+    # fails).
+    created = await checkout_flows.open_and_record(db, ctx, user, plan)
     if not await repository.set_recovery_session(db, row.id, created.session_id):
         # A concurrent click won: answer its session (ours expires unpaid, never charged).
         fresh = await repository.attempt(db, attempt_id)

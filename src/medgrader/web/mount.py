@@ -8,12 +8,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from medgrader.config import Settings
-from medgrader.web import auth_pages, top_up_pages, wallet_pages
+from medgrader.web import auth_pages, documents_pages, top_up_pages, wallet_pages
 from medgrader.web.admin import (
     dashboard,
     exports,
     packages,
     payments,
+    promotions,
     refunds,
     students,
     webhooks,
@@ -31,8 +32,10 @@ ROUTERS = (
     payments.router,
     refunds.router,
     packages.router,
+    promotions.router,
     webhooks.router,
     exports.router,
+    documents_pages.router,
 )
 
 

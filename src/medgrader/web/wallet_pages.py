@@ -4,7 +4,7 @@ returns the buyer to (/credits/success, /credits/cancel)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -15,14 +15,19 @@ from medgrader.catalog.errors import PackageNotFound
 from medgrader.checkout import service as checkout
 from medgrader.checkout.errors import CheckoutNotFound
 from medgrader.checkout.flows import refresh_pending, start_checkout
+from medgrader.checkout.schemas import CheckoutQuote
 from medgrader.core.deps import Ctx, RequestDb
 from medgrader.core.errors import AppError
 from medgrader.core.statuses import status_of
 from medgrader.credits import service as credits
 from medgrader.db.session import Db
+from medgrader.documents import service as documents
 from medgrader.payments import service as payments
+from medgrader.promotions import offers
+from medgrader.promotions.schemas import RedeemRequest
 from medgrader.topups import service as top_ups
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
+from medgrader.web.forms import FormInvalid, validated
 from medgrader.web.rendering import redirect, render
 from medgrader.web.top_up_panel import top_up_package_names
 
@@ -39,6 +44,19 @@ OUTCOMES = {
 }
 
 
+async def _offers(db: Db, user: User, packages: list[Any]) -> dict[Any, CheckoutQuote]:
+    """The auto-apply offer the student is eligible for, per package (none: not shown)."""
+    shown = {}
+    for package in packages:
+        try:
+            figures = await checkout.preview_checkout(db, user, package.id, None)
+        except AppError:
+            continue
+        if figures.promotion_code is not None:
+            shown[package.id] = figures
+    return shown
+
+
 async def wallet_page(
     request: Request,
     db: Db,
@@ -46,6 +64,7 @@ async def wallet_page(
     *,
     cursor: str | None = None,
     error: str | None = None,
+    notice: str | None = None,
     status: int = 200,
 ) -> Response:
     balances = await credits.get_balances(db, user.id)
@@ -57,10 +76,17 @@ async def wallet_page(
         balance=balances.balance,
         held=balances.held,
         available=balances.available,
+        paid=balances.paid,
+        granted=balances.granted,
+        expiring=balances.expiring,
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
         packages=packages,
         package_names=await top_up_package_names(db, packages),
         top_up=await top_ups.settings_out(db, user.id),
+        offers=await _offers(db, user, packages),
+        # One key per rendered form: a resubmitted form is the same redemption.
+        redeem_key=str(uuid.uuid4()),
+        notice=notice,
         payments=(
             await payments.list_payments(db, limit=PAYMENTS_SHOWN, cursor=None, student_id=user.id)
         ).items,
@@ -92,11 +118,56 @@ async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form
         package_id = uuid.UUID(form.get("package_id", ""))
     except ValueError:
         raise PackageNotFound() from None
+    code = form.get("promotion_code", "").strip() or None
     try:
-        created = await start_checkout(db, ctx, user, package_id)
+        if code is not None:
+            validated(RedeemRequest, {"code": code})  # the API's own rule for a code
+        created = await start_checkout(db, ctx, user, package_id, code)
+    except FormInvalid as exc:
+        return await wallet_page(request, db, user, error=f"Promotion {exc.message}", status=422)
     except AppError as exc:
         return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
+
+
+@router.get("/wallet/preview")
+async def preview(
+    request: Request,
+    user: PageStudent,
+    db: RequestDb,
+    package_id: Annotated[str, Query(max_length=40)] = "",
+    promotion_code: Annotated[str, Query(max_length=60)] = "",
+) -> Response:
+    """The live preview under a package's code field (HTMX): the figures the checkout would
+    have with this code, or why the code does not apply. Writes nothing."""
+    code = promotion_code.strip() or None
+    figures, problem = None, None
+    try:
+        if code is not None:
+            validated(RedeemRequest, {"code": code})
+        figures = await checkout.preview_checkout(db, user, uuid.UUID(package_id), code)
+    except ValueError:
+        problem = "Codes are 4 to 40 letters, digits, - or _."
+    except AppError as exc:
+        problem = exc.message
+    return render(request, "partials/promotion_preview.html", figures=figures, problem=problem)
+
+
+@router.post("/wallet/redeem", dependencies=[Csrf])
+async def redeem(request: Request, user: PageStudent, db: RequestDb, form: Form) -> Response:
+    """Redeem a credit code (the same operation as POST /api/credits/redeem, under the form's
+    key: a resubmitted form answers the same)."""
+    try:
+        body = validated(RedeemRequest, {"code": form.get("code", "").strip()})
+        done = await offers.redeem_once(db, user.id, body.code, form.get("redeem_key", ""))
+    except FormInvalid as exc:
+        return await wallet_page(request, db, user, error=f"Code {exc.message}", status=422)
+    except AppError as exc:
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
+    added = f"{done.value.credits} credits added"
+    if done.value.expires_at is not None:
+        added += f" (they expire on {done.value.expires_at:%d %b %Y})"
+    return await wallet_page(request, db, user, notice=added + ".")
 
 
 @router.get("/credits/success")
@@ -138,4 +209,5 @@ async def dashboard(request: Request) -> Response:
 async def payment(request: Request, payment_id: str, user: PageStudent, db: RequestDb) -> Response:
     """The student's own payment with its refunds (the service answers 404 for others')."""
     found = await payments.get_payment(db, user, payment_id)
-    return render(request, "wallet_payment.html", payment=found)
+    issued = await documents.payment_documents(db, user, found.id)
+    return render(request, "wallet_payment.html", payment=found, documents=issued)

@@ -114,6 +114,26 @@ class StripeGateway:
             raise _translate(exc, "create_customer") from exc
         return str(customer.id)
 
+    async def create_coupon(
+        self, *, amount_off: int, currency: str, name: str, idempotency_key: str
+    ) -> str:
+        """A one-use coupon of exactly `amount_off` minor units (a promotion's discount on one
+        Checkout Session, computed by us: Stripe then takes off exactly what we recorded)."""
+        try:
+            coupon = await self._client.v1.coupons.create_async(
+                params={
+                    "amount_off": amount_off,
+                    "currency": currency,
+                    "duration": "once",
+                    "max_redemptions": 1,
+                    "name": name,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc, "create_coupon") from exc
+        return str(coupon.id)
+
     async def create_checkout_session(self, params: dict[str, Any]) -> CreatedSession:
         try:
             session = await self._client.v1.checkout.sessions.create_async(params=params)  # type: ignore[arg-type]

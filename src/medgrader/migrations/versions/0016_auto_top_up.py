@@ -1,7 +1,7 @@
 """automatic top-up: settings, attempts (one in flight per student), top-up payments
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-05
 
 `auto_top_up_settings` (one row per student) and `auto_top_up_attempts`, whose partial UNIQUE
@@ -9,7 +9,10 @@ index on the attempts in flight (QUEUED, PROCESSING) is the database's guard tha
 debits cross the threshold at once, one attempt is queued. A Payment may now come from an
 attempt instead of a Checkout Session (`payments.top_up_attempt_id`, UNIQUE; the two checkout
 columns become nullable, a CHECK keeps exactly one source). Ledger entries gain the source
-type TOP_UP, with one entry per attempt (partial UNIQUE index on source_id).
+type TOP_UP, with one entry per attempt (partial UNIQUE index on source_id); its credits are a
+PAID lot of source TOP_UP (credit_lots.source has no CHECK). `lots_purchase_lot` (0013) also
+finds a top-up payment's lot (through its attempt), so a top-up's refund claws from its own
+lot first, as a purchase's does.
 
 Downgrade refuses nothing but loses the top-up payments' rows only if none exist: it drops the
 tables and the columns, and fails on NOT NULL if top-up payments are present (decide first).
@@ -21,11 +24,30 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SOURCES = "'PURCHASE', 'WELCOME_BONUS', 'USAGE', 'REFUND', 'DISPUTE', 'ADMIN_ADJUSTMENT'"
+# The sources as revision 0013 (lots, the head before this one) left them.
+SOURCES = (
+    "'PURCHASE', 'WELCOME_BONUS', 'USAGE', 'REFUND', 'DISPUTE', 'ADMIN_ADJUSTMENT',"
+    " 'PROMOTION_BONUS', 'PROMOTION_CODE', 'EXPIRY'"
+)
+# The lot a payment's credit created: a purchase's (by its Checkout Session) or, from this
+# revision on, a top-up's (by its attempt). {top_up} is empty for 0013's version.
+_PURCHASE_LOT = """
+CREATE OR REPLACE FUNCTION lots_purchase_lot(p_payment text) RETURNS credit_lots
+LANGUAGE sql STABLE AS $$
+    SELECT l.*
+      FROM payments p
+      JOIN credit_transactions t
+        ON (t.source_type = 'PURCHASE' AND t.source_id = p.stripe_checkout_session_id){top_up}
+      JOIN credit_lots l ON l.entry_id = t.id
+     WHERE p.id::text = p_payment
+     LIMIT 1
+$$;
+"""
+_TOP_UP_JOIN = "\n        OR (t.source_type = 'TOP_UP' AND t.source_id = p.top_up_attempt_id::text)"
 IN_FLIGHT = "status IN ('QUEUED', 'PROCESSING')"
 
 
@@ -188,9 +210,11 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("source_type = 'TOP_UP'"),
     )
+    op.get_bind().exec_driver_sql(_PURCHASE_LOT.format(top_up=_TOP_UP_JOIN))
 
 
 def downgrade() -> None:
+    op.get_bind().exec_driver_sql(_PURCHASE_LOT.format(top_up=""))
     op.drop_index("uq_credit_transactions_top_up_source", table_name="credit_transactions")
     op.drop_constraint(op.f("ck_credit_transactions_source_type"), "credit_transactions")
     op.create_check_constraint(

@@ -11,6 +11,7 @@ from medgrader.analytics import service as analytics
 from medgrader.audit.runs import audit_and_record
 from medgrader.core.deps import RequestDb
 from medgrader.core.errors import AppError
+from medgrader.documents.report import quarter_of, vat_report
 from medgrader.models.topups import AttemptStatus
 from medgrader.topups import repository as top_up_attempts
 from medgrader.web.charts import daily_revenue
@@ -38,6 +39,8 @@ async def dashboard(
         error, chosen = exc.message, analytics.day_range(None, None)
     cards = [(label, await analytics.money(db, analytics.last_days(n))) for label, n in PRESETS]
     summary = await analytics.summary(db, chosen)
+    quarter = quarter_of(analytics.today_in_london())
+    vat = await vat_report(db, *quarter)
     daily = await analytics.daily(db, chosen)
     top_ups = await top_up_attempts.outcome_counts(db, chosen.start, chosen.end)
     return render(
@@ -48,6 +51,7 @@ async def dashboard(
         chart=daily_revenue(daily.days),
         top_ups=[(status, *top_ups.get(status, (0, 0))) for status in AttemptStatus],
         error=error,
+        vat=vat,
         section="dashboard",
     )
 
