@@ -367,6 +367,31 @@ async def record_checkout(
     )
 
 
+# The promotion a recorded session was opened with (its bonus and code), for its figures.
+_SESSION_OFFER = text(
+    """
+    SELECT r.bonus_credits, p.code
+      FROM promotion_redemptions r JOIN promotions p ON p.id = r.promotion_id
+     WHERE r.checkout_session_id = :id
+    """
+)
+
+
+async def created_out(db: Db, row: Row[Any]) -> CheckoutCreated:
+    """A recorded session's answer, as `record_checkout` gave it (its promotion's figures
+    included), for a retry that gets the same session back."""
+    offer = None
+    if row.promotion_id is not None:
+        offer = (await db.execute(_SESSION_OFFER, {"id": row.id})).one_or_none()
+    return CheckoutCreated(
+        session_url=row.session_url, session_id=row.stripe_session_id, expires_at=row.expires_at,
+        amount=row.amount_pence, currency=row.currency, credits=row.credits,
+        original_amount=row.amount_pence + row.discount_pence, discount=row.discount_pence,
+        bonus_credits=offer.bonus_credits if offer else 0,
+        promotion_code=offer.code if offer else None,
+    )  # fmt: skip
+
+
 def status_out(row: Row[Any]) -> CheckoutStatusOut:
     return CheckoutStatusOut(
         session_id=row.stripe_session_id,

@@ -204,7 +204,7 @@ async def recover(db: Db, ctx: AppContext, user: User, attempt_id: uuid.UUID) ->
         session = await checkout.find_session(db, user, row.recovery_session_id)
         if session.status != "PENDING":
             raise TopUpNotRecoverable()
-        return _created(session)
+        return await checkout.created_out(db, session)
     plan = await checkout.prepare_checkout(db, user, row.package_id)
     # A pay link is an ordinary purchase (an auto-apply promotion applies, released if Stripe
     # fails).
@@ -214,16 +214,6 @@ async def recover(db: Db, ctx: AppContext, user: User, attempt_id: uuid.UUID) ->
         fresh = await repository.attempt(db, attempt_id)
         assert fresh is not None
         assert fresh.recovery_session_id is not None
-        return _created(await checkout.find_session(db, user, fresh.recovery_session_id))
+        won = await checkout.find_session(db, user, fresh.recovery_session_id)
+        return await checkout.created_out(db, won)
     return created
-
-
-def _created(session: Any) -> CheckoutCreated:
-    return CheckoutCreated(
-        session_url=session.session_url,
-        session_id=session.stripe_session_id,
-        expires_at=session.expires_at,
-        amount=session.amount_pence,
-        currency=session.currency,
-        credits=session.credits,
-    )
