@@ -38,6 +38,7 @@ from medgrader.promotions.endpoints import router as promotions_router
 from medgrader.runtime import open_context
 from medgrader.security.client import request_client_address
 from medgrader.security.headers import SecurityHeadersMiddleware
+from medgrader.topups.endpoints import router as topups_router
 from medgrader.web.mount import install_pages
 from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
 from medgrader.webhooks.endpoints import router as webhooks_router
@@ -116,6 +117,7 @@ def create_app(
     app.include_router(credits_router)
     app.include_router(promotions_router)
     app.include_router(holds_router)
+    app.include_router(topups_router)
     app.include_router(lots_router)
     app.include_router(admin_router)
     app.include_router(admin_payments_router)

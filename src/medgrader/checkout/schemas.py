@@ -17,6 +17,8 @@ CheckoutStatusName = Literal["PENDING", "COMPLETED", "EXPIRED", "FAILED"]
 class CheckoutRequest(ApiModel):
     package_id: uuid.UUID
     promotion_code: Code | None = None
+    # Save the card for later off-session use (automatic top-up); the Checkout page says so.
+    save_card: bool = False
 
 
 class CheckoutQuote(ApiModel):

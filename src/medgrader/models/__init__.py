@@ -13,11 +13,14 @@ from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.promotions import Promotion, PromotionRedemption, RedemptionStatus
 from medgrader.models.security import PasswordResetCode, RateLimitBucket, RevokedToken
+from medgrader.models.topups import AutoTopUpAttempt, AutoTopUpSettings
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
 
 __all__ = [
     "AuditRun",
+    "AutoTopUpAttempt",
+    "AutoTopUpSettings",
     "Base",
     "BillingDetails",
     "CheckoutSession",

@@ -46,15 +46,26 @@ class Payment(Base):
         Index("ix_payments_student_created", "student_id", text("created_at DESC")),
         Index("ix_payments_created", text("created_at DESC")),
         Index("ix_payments_paid_at", "paid_at"),
+        # A Payment comes from a paid Checkout Session or from an automatic top-up attempt
+        # (its off-session PaymentIntent), never both and never neither.
+        CheckConstraint(
+            "(checkout_session_id IS NULL) <> (top_up_attempt_id IS NULL)"
+            " AND (checkout_session_id IS NULL) = (stripe_checkout_session_id IS NULL)",
+            name="one_source",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student_profiles.user_id"))
-    checkout_session_id: Mapped[uuid.UUID] = mapped_column(
+    checkout_session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("checkout_sessions.id"), unique=True
     )
     # UNIQUE: one Payment per paid Checkout Session, enforced by the database (invariant 2).
-    stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # UNIQUE: one Payment per succeeded automatic top-up attempt (invariant 13).
+    top_up_attempt_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("auto_top_up_attempts.id"), unique=True
+    )
     # UNIQUE: payments made from intents directly (top-ups, invoices) are one per intent too.
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)

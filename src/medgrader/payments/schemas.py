@@ -43,7 +43,7 @@ class PaymentOut(ApiModel):
     currency: str
     credits: int
     package_name: str
-    stripe_checkout_session_id: str
+    stripe_checkout_session_id: str | None  # None for an automatic top-up
     stripe_payment_intent_id: str | None
     stripe_charge_id: str | None
     paid_at: datetime

@@ -25,9 +25,11 @@ from medgrader.documents import service as documents
 from medgrader.payments import service as payments
 from medgrader.promotions import offers
 from medgrader.promotions.schemas import RedeemRequest
+from medgrader.topups import service as top_ups
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
 from medgrader.web.forms import FormInvalid, validated
 from medgrader.web.rendering import redirect, render
+from medgrader.web.top_up_panel import top_up_package_names
 
 router = APIRouter(include_in_schema=False)
 HISTORY_PAGE = 20
@@ -55,7 +57,7 @@ async def _offers(db: Db, user: User, packages: list[Any]) -> dict[Any, Checkout
     return shown
 
 
-async def _wallet(
+async def wallet_page(
     request: Request,
     db: Db,
     user: User,
@@ -79,6 +81,8 @@ async def _wallet(
         expiring=balances.expiring,
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
         packages=packages,
+        package_names=await top_up_package_names(db, packages),
+        top_up=await top_ups.settings_out(db, user.id),
         offers=await _offers(db, user, packages),
         # One key per rendered form: a resubmitted form is the same redemption.
         redeem_key=str(uuid.uuid4()),
@@ -94,7 +98,7 @@ async def _wallet(
 async def wallet(
     request: Request, user: PageStudent, db: RequestDb, cursor: Cursor = None
 ) -> Response:
-    return await _wallet(request, db, user, cursor=cursor)
+    return await wallet_page(request, db, user, cursor=cursor)
 
 
 @router.get("/wallet/history")
@@ -120,9 +124,9 @@ async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form
             validated(RedeemRequest, {"code": code})  # the API's own rule for a code
         created = await start_checkout(db, ctx, user, package_id, code)
     except FormInvalid as exc:
-        return await _wallet(request, db, user, error=f"Promotion {exc.message}", status=422)
+        return await wallet_page(request, db, user, error=f"Promotion {exc.message}", status=422)
     except AppError as exc:
-        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
 
 
@@ -157,13 +161,13 @@ async def redeem(request: Request, user: PageStudent, db: RequestDb, form: Form)
         body = validated(RedeemRequest, {"code": form.get("code", "").strip()})
         done = await offers.redeem_once(db, user.id, body.code, form.get("redeem_key", ""))
     except FormInvalid as exc:
-        return await _wallet(request, db, user, error=f"Code {exc.message}", status=422)
+        return await wallet_page(request, db, user, error=f"Code {exc.message}", status=422)
     except AppError as exc:
-        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     added = f"{done.value.credits} credits added"
     if done.value.expires_at is not None:
         added += f" (they expire on {done.value.expires_at:%d %b %Y})"
-    return await _wallet(request, db, user, notice=added + ".")
+    return await wallet_page(request, db, user, notice=added + ".")
 
 
 @router.get("/credits/success")
