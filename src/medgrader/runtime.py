@@ -26,6 +26,7 @@ from medgrader.holds.tasks import blueprint as holds_blueprint
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.jobs.app import create_job_app
 from medgrader.notifications.tasks import blueprint as notifications_blueprint
+from medgrader.subscriptions.tasks import blueprint as subscriptions_blueprint
 from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 
 # Every domain's task blueprint, by namespace (a task's registered name is "namespace:name":
@@ -38,6 +39,7 @@ BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "ledger": audit_blueprint,
     "notifications": notifications_blueprint,
     "security": security_blueprint,
+    "subscriptions": subscriptions_blueprint,
     "webhooks": webhooks_blueprint,
 }
 

@@ -97,8 +97,9 @@ CHECKS: dict[str, str] = {
                AS detail
           FROM payments p
           LEFT JOIN checkout_sessions c ON c.id = p.checkout_session_id
-         WHERE c.id IS NULL OR c.status <> 'COMPLETED' OR c.amount_pence <> p.amount_pence
-            OR c.currency <> p.currency OR c.credits <> p.credits
+         WHERE p.type = 'CREDITS'
+           AND (c.id IS NULL OR c.status <> 'COMPLETED' OR c.amount_pence <> p.amount_pence
+                OR c.currency <> p.currency OR c.credits <> p.credits)
     """,
     "payment_clawback_follows_the_rule": f"""
         WITH taken AS (

@@ -44,11 +44,11 @@ CHECKOUT_LIFETIME = timedelta(hours=24) - timedelta(minutes=1)
 CURRENCY = "GBP"
 
 
-_PROFILE = text(
+PROFILE = text(
     "SELECT first_name, last_name, stripe_customer_id FROM student_profiles WHERE user_id = :id"
 )
 # Never replaces a stored id (the column is UNIQUE): the first writer wins, the others read it.
-_STORE_CUSTOMER = text(
+STORE_CUSTOMER = text(
     """
     UPDATE student_profiles SET stripe_customer_id = :customer, updated_at = now()
      WHERE user_id = :id AND stripe_customer_id IS NULL
@@ -127,7 +127,7 @@ async def prepare_checkout(
     offer = await offers.purchase_offer(
         db, code=promotion_code, student_id=user.id, package=package, reserve=reserve
     )
-    profile = (await db.execute(_PROFILE, {"id": user.id})).one()
+    profile = (await db.execute(PROFILE, {"id": user.id})).one()
     return CheckoutPlan(
         offer=offer,
         package_id=package.id,
@@ -296,7 +296,7 @@ async def record_checkout(
             {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
         )
     elif opened.new_customer:
-        await db.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
+        await db.execute(STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
     row = await sessions.insert(
         db,
         stripe_session_id=created.id,

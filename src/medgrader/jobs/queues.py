@@ -10,5 +10,7 @@ RECEIPT_TASK = "notifications:send_purchase_receipt"
 
 # The notice of credits taken back or returned (refunds, disputes), same namespace and queue.
 RETURNS_NOTICE_TASK = "notifications:send_returns_notice"
+# A subscription renewal's failed payment (subscriptions.tasks), same queue.
+PAYMENT_FAILED_TASK = "subscriptions:send_payment_failed"
 # Email tasks whose stalled jobs (worker killed mid-job) are put back in the queue.
-EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK)
+EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK, PAYMENT_FAILED_TASK)

@@ -11,6 +11,13 @@ from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.promotions import Promotion, PromotionRedemption, RedemptionStatus
 from medgrader.models.security import PasswordResetCode, RateLimitBucket, RevokedToken
+from medgrader.models.subscriptions import (
+    Plan,
+    PlanInterval,
+    Subscription,
+    SubscriptionInvoice,
+    SubscriptionStatus,
+)
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
 
@@ -31,6 +38,8 @@ __all__ = [
     "Payment",
     "PaymentStatus",
     "PendingRegistration",
+    "Plan",
+    "PlanInterval",
     "Promotion",
     "PromotionRedemption",
     "RateLimitBucket",
@@ -40,6 +49,9 @@ __all__ = [
     "SentNotice",
     "SourceType",
     "StudentProfile",
+    "Subscription",
+    "SubscriptionInvoice",
+    "SubscriptionStatus",
     "User",
     "WebhookEvent",
 ]

@@ -40,6 +40,8 @@ class SourceType(StrEnum):
     PROMOTION_BONUS = "PROMOTION_BONUS"
     # Credits of a credit code (source_id: the redemption).
     PROMOTION_CODE = "PROMOTION_CODE"
+    # A paid subscription period's credits (source_id: the Stripe invoice).
+    SUBSCRIPTION = "SUBSCRIPTION"
 
 
 # Only money taken back (a refund or a lost dispute) may push a balance below zero.
@@ -76,6 +78,13 @@ class CreditTransaction(Base):
             "source_id",
             unique=True,
             postgresql_where=text("source_type = 'PROMOTION_BONUS'"),
+        ),
+        # One grant per paid subscription invoice, whoever delivers it (invariant 13).
+        Index(
+            "uq_credit_transactions_subscription_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'SUBSCRIPTION'"),
         ),
         # A payment's clawback and return entries (source_id is the payment id), for the audit.
         Index(

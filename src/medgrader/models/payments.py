@@ -26,10 +26,22 @@ class PaymentStatus(StrEnum):
     DISPUTE_LOST = "DISPUTE_LOST"
 
 
+class PaymentType(StrEnum):
+    CREDITS = "CREDITS"  # a Checkout Session's purchase of a package
+    SUBSCRIPTION = "SUBSCRIPTION"  # a paid subscription invoice
+
+
 class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint("type IN ('CREDITS')", name="type"),
+        CheckConstraint(one_of("type", PaymentType), name="type"),
+        # A purchase has its Checkout Session; a subscription payment its invoice.
+        CheckConstraint(
+            "(type = 'CREDITS' AND checkout_session_id IS NOT NULL"
+            " AND stripe_checkout_session_id IS NOT NULL)"
+            " OR (type = 'SUBSCRIPTION' AND stripe_invoice_id IS NOT NULL)",
+            name="type_has_its_source",
+        ),
         CheckConstraint(one_of("status", PaymentStatus), name="status"),
         # 0 for a purchase a promotion made free (nothing to refund).
         CheckConstraint("amount_pence >= 0", name="amount_nonnegative"),
@@ -50,11 +62,14 @@ class Payment(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student_profiles.user_id"))
-    checkout_session_id: Mapped[uuid.UUID] = mapped_column(
+    checkout_session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("checkout_sessions.id"), unique=True
     )
     # UNIQUE: one Payment per paid Checkout Session, enforced by the database (invariant 2).
-    stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # UNIQUE: one Payment per paid subscription invoice (invariant 13).
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
     # UNIQUE: payments made from intents directly (top-ups, invoices) are one per intent too.
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)

@@ -1,0 +1,131 @@
+"""The edge's side of plans and subscriptions around their Stripe calls (shared by the JSON
+endpoints and the pages): read in the unit of work's first transaction, call Stripe in
+`external_call` (no connection held), then write in the next transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from medgrader.auth.users import User
+from medgrader.core.context import AppContext
+from medgrader.core.errors import AppError
+from medgrader.db.session import Db
+from medgrader.db.transactions import external_call
+from medgrader.subscriptions import plans, repository, service
+from medgrader.subscriptions.errors import (
+    PlanIntervalDiffers,
+    PlanUnchanged,
+    SubscriptionNotActive,
+)
+from medgrader.subscriptions.schemas import (
+    PlanCreate,
+    PlanUpdate,
+    SubscriptionCheckoutOut,
+    SubscriptionOut,
+)
+from medgrader.subscriptions.sync import apply_stripe_subscription
+
+
+async def create_plan(db: Db, ctx: AppContext, body: PlanCreate) -> Any:
+    await plans.check_new(db, body)
+    async with external_call(db):
+        product_id, price_id = await ctx.stripe.create_plan_price(
+            name=body.name, description=body.description, unit_amount=body.price_minor,
+            interval=body.interval, idempotency_key=f"medgrader-plan-{uuid.uuid4()}",
+        )  # fmt: skip
+    return await plans.record_new(db, body, product_id, price_id)
+
+
+async def update_plan(db: Db, ctx: AppContext, plan_id: uuid.UUID, body: PlanUpdate) -> Any:
+    plan, changes = await plans.check_update(db, plan_id, body)
+    new_price = None
+    product_changes = {k: changes[k] for k in ("name", "description") if k in changes}
+    if plans.needs_new_price(changes) or product_changes:
+        async with external_call(db):
+            if plans.needs_new_price(changes):
+                new_price = await ctx.stripe.create_price(
+                    product=plan.stripe_product_id,
+                    unit_amount=changes.get("price_pence", plan.price_pence),
+                    interval=changes.get("interval", plan.interval),
+                    idempotency_key=f"medgrader-plan-price-{uuid.uuid4()}",
+                )
+            if product_changes:  # what Stripe's pages (Checkout, the portal) show
+                await ctx.stripe.update_product(
+                    plan.stripe_product_id,
+                    {k: v if v is not None else "" for k, v in product_changes.items()},
+                )
+    return await plans.record_update(db, plan.id, changes, new_price)
+
+
+async def start_checkout(db: Db, ctx: AppContext, user: User, plan_id: uuid.UUID) -> Any:
+    plan = await service.prepare_checkout(db, user, plan_id)
+    try:
+        async with external_call(db):
+            customer_id = plan.customer_id or await ctx.stripe.create_customer(
+                student_id=str(user.id), email=user.email, name=plan.customer_name,
+                idempotency_key=f"medgrader-customer-{user.id}",
+            )  # fmt: skip
+            created = await ctx.stripe.create_checkout_session(
+                service.session_params(ctx, user, plan, customer_id)
+            )
+    except AppError as error:
+        await service.abandon_checkout(db, plan)
+        error.keep_transaction = True  # the closed row is part of this answer
+        raise
+    await service.record_checkout(db, user, plan, customer_id, created.id)
+    return SubscriptionCheckoutOut(session_url=created.url, session_id=created.id)
+
+
+async def _reread(db: Db, row_id: uuid.UUID) -> SubscriptionOut:
+    fresh = await repository.by_id(db, row_id)
+    return service.subscription_out(fresh)
+
+
+async def set_cancel_at_period_end(
+    db: Db, ctx: AppContext, user: User, *, cancel: bool
+) -> SubscriptionOut:
+    row = await service.current_manageable(db, user)
+    async with external_call(db):
+        stripe_sub = await ctx.stripe.update_subscription(
+            row.stripe_subscription_id,
+            {"cancel_at_period_end": cancel},
+            idempotency_key=f"medgrader-sub-cancel-{row.id}-{cancel}-{uuid.uuid4()}",
+        )
+    await apply_stripe_subscription(db, stripe_sub)
+    return await _reread(db, row.id)
+
+
+async def change_plan(db: Db, ctx: AppContext, user: User, plan_id: uuid.UUID) -> SubscriptionOut:
+    row = await service.current_manageable(db, user)
+    plan = await service.plan_for_change(db, row, plan_id)
+    if plan.id == (row.next_plan_id or row.plan_id):
+        raise PlanUnchanged()
+    if plan.interval != row.interval:
+        raise PlanIntervalDiffers()
+    async with external_call(db):
+        stripe_sub = await ctx.stripe.retrieve_subscription(row.stripe_subscription_id)
+        item = stripe_sub["items"]["data"][0]["id"]
+        # No proration: the period already paid stays at the old price, the next renewal bills
+        # the new one (and its paid invoice moves our row to the new plan).
+        stripe_sub = await ctx.stripe.update_subscription(
+            row.stripe_subscription_id,
+            {"items": [{"id": item, "price": plan.stripe_price_id}],
+             "proration_behavior": "none"},
+            idempotency_key=f"medgrader-sub-change-{row.id}-{plan.id}-{uuid.uuid4()}",
+        )  # fmt: skip
+    await service.record_change(db, row, plan)
+    await apply_stripe_subscription(db, stripe_sub)
+    return await _reread(db, row.id)
+
+
+async def portal_url(db: Db, ctx: AppContext, user: User) -> str:
+    row = await service.current(db, user)
+    if row.stripe_customer_id is None:
+        raise SubscriptionNotActive()
+    frontend = ctx.settings.frontend_url.rstrip("/")
+    async with external_call(db):
+        return await ctx.stripe.create_portal_session(
+            customer=row.stripe_customer_id, return_url=f"{frontend}/wallet"
+        )

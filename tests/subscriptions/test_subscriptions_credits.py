@@ -1,0 +1,105 @@
+"""A subscription's paid invoices grant creditsPerPeriod exactly once per Stripe invoice, with
+a Payment and a receipt, whichever way the events come (invariant 13)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.checkout.support import balance, settle_webhooks
+from tests.subscriptions.support import (
+    create_plan,
+    current,
+    period_grants,
+    sdk,
+    subscribe,
+    subscription_entries,
+)
+from tests.support.accounts import Account
+from tests.support.mailbox import Mailbox
+
+pytestmark = pytest.mark.usefixtures("invariants")
+
+
+def test_subscribing_grants_the_first_period_once_with_a_payment_and_receipt(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection, run_jobs: Any, mailbox: Mailbox,
+) -> None:  # fmt: skip
+    plan = create_plan(client, admin, creditsPerPeriod=500, priceMinor=1500)
+    before = balance(db, student.id)
+    assert current(client, student).json()["code"] == "no_subscription"
+
+    created = subscribe(client, stripe_emulator, student, plan["id"])
+    assert created["sessionUrl"].startswith("http")
+
+    mine = current(client, student)
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert (body["status"], body["planId"], body["creditsPerPeriod"]) == (
+        "ACTIVE", plan["id"], 500)  # fmt: skip
+    assert body["currentPeriodEnd"] > body["currentPeriodStart"]
+    assert balance(db, student.id) == before + 500
+    [grant] = period_grants(db, student.id)
+    assert (grant["credits"], grant["entry_amount"], grant["value_pence"]) == (500, 500, 1500)
+    assert grant["billing_reason"] == "subscription_create"
+    assert grant["expires_at"] == grant["period_end"]
+    assert grant["payment_type"] == "SUBSCRIPTION"
+    assert grant["payment_amount"] == 1500
+    assert grant["stripe_payment_intent_id"].startswith("pi_")
+
+    run_jobs()
+    receipts = [m for m in mailbox.messages(to=student.email) if "500 Credits" in m["Subject"]]
+    assert len(receipts) == 1
+
+    # Stripe sends everything again: nothing more.
+    for event in sdk(stripe_emulator).v1.events.list(params={"limit": 100}).data:
+        if event.type.startswith(("invoice.", "checkout.session", "customer.subscription")):
+            stripe_emulator.resend(event.id)
+    settle_webhooks(stripe_emulator)
+    assert balance(db, student.id) == before + 500
+    assert subscription_entries(db, student.id) == 1
+
+
+def test_a_second_subscription_is_refused_while_one_is_live(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    plan, other = create_plan(client, admin), create_plan(client, admin, priceMinor=900)
+    subscribe(client, stripe_emulator, student, plan["id"], pay=False)
+    again = client.post(
+        "/api/subscriptions/checkout", json={"planId": other["id"]}, headers=student.headers
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "already_subscribed")
+    assert current(client, student).json()["status"] == "INCOMPLETE"
+
+    off = client.patch(f"/api/admin/plans/{other['id']}", json={"isActive": False},
+                       headers=admin.headers)  # fmt: skip
+    assert off.status_code == 200
+    (count,) = db.execute(
+        "SELECT count(*) FROM subscriptions WHERE student_id = %s", (student.id,)
+    ).fetchone() or (0,)
+    assert count == 1
+
+
+def test_an_inactive_or_unknown_plan_takes_no_subscriber(
+    client: httpx.Client, admin: Account, student: Account, db: psycopg.Connection
+) -> None:
+    plan = create_plan(client, admin)
+    client.patch(f"/api/admin/plans/{plan['id']}", json={"isActive": False}, headers=admin.headers)
+    refused = client.post(
+        "/api/subscriptions/checkout", json={"planId": plan["id"]}, headers=student.headers
+    )
+    assert (refused.status_code, refused.json()["code"]) == (422, "plan_not_available")
+    unknown = client.post(
+        "/api/subscriptions/checkout",
+        json={"planId": "00000000-0000-0000-0000-000000000000"},
+        headers=student.headers,
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "plan_not_found")
+    (count,) = db.execute(
+        "SELECT count(*) FROM subscriptions WHERE student_id = %s", (student.id,)
+    ).fetchone() or (0,)
+    assert count == 0
