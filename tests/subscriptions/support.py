@@ -11,8 +11,7 @@ import httpx
 import psycopg
 import stripe
 
-from tests.checkout.support import settle_webhooks
-from tests.conftest import STRIPE_SECRET_KEY
+from tests.checkout.support import settle_webhooks, stripe_client
 from tests.support.accounts import Account
 
 ADMIN_PLANS = "/api/admin/plans"
@@ -28,7 +27,18 @@ def create_plan(client: httpx.Client, admin: Account, **fields: Any) -> dict[str
 
 
 def sdk(emulator: Any) -> stripe.StripeClient:
-    return emulator.stripe_client(STRIPE_SECRET_KEY)  # type: ignore[no-any-return]
+    return stripe_client(emulator)
+
+
+def events_of(emulator: Any, event_type: str, object_id: str) -> list[str]:
+    """Ids of the events Stripe emitted of this type about the object (oldest first)."""
+    listed = sdk(emulator).v1.events.list(params={"type": event_type, "limit": 100})
+    return [e.id for e in reversed(listed.data) if e.data.object["id"] == object_id]
+
+
+def stripe_subscription_of(emulator: Any, session_id: str) -> Any:
+    session = sdk(emulator).v1.checkout.sessions.retrieve(session_id)
+    return sdk(emulator).v1.subscriptions.retrieve(session.subscription)
 
 
 def put_on_test_clock(db: psycopg.Connection, emulator: Any, student: Account) -> str:
