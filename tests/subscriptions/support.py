@@ -108,3 +108,21 @@ def subscription_entries(db: psycopg.Connection, student_id: str) -> int:
         (student_id,),
     ).fetchone() or (0,)
     return int(count)
+
+
+def emulator_http(emulator: Any) -> httpx.Client:
+    """An HTTP client that reaches the emulator's own pages (the portal's forms)."""
+    inner = getattr(emulator, "_http", None)  # InProcessStripe: through the loop
+    return inner if inner is not None else httpx.Client()  # type: ignore[no-any-return]
+
+
+def portal(client: httpx.Client, student: Account) -> str:
+    response = client.post("/api/subscriptions/portal", headers=student.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["url"]  # type: ignore[no-any-return]
+
+
+def epoch(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
