@@ -21,6 +21,7 @@ from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
 from medgrader.payments.rules import counted_refund
 from medgrader.promotions.audit import PROMOTION_CHECKS
+from medgrader.subscriptions.audit import SUBSCRIPTION_CHECKS
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,10 @@ CHECKS: dict[str, str] = {
 }
 
 # The holds' checks live beside the holds (issue 10); they run with these, as do the
-# promotions' (issue 18).
+# promotions' (issue 18) and the subscriptions' (issue 19).
 CHECKS.update(HOLD_CHECKS)
 CHECKS.update(PROMOTION_CHECKS)
+CHECKS.update(SUBSCRIPTION_CHECKS)  # issue 19
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}
