@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.analytics.service import today_in_london
+from tests.analytics.support import todays_figures
 from tests.checkout.support import settle_webhooks
 from tests.subscriptions.support import create_plan, sdk, stripe_subscription_of, subscribe
 from tests.support.accounts import Account, sign_up
@@ -18,21 +18,11 @@ from tests.support.mailbox import Mailbox
 pytestmark = pytest.mark.usefixtures("invariants")
 
 
-def _figures(client: httpx.Client, admin: Account) -> tuple[dict[str, Any], dict[str, Any]]:
-    today = today_in_london().isoformat()
-    params = {"from": today, "to": today}
-    summary = client.get("/api/admin/analytics/summary", params=params, headers=admin.headers)
-    daily = client.get("/api/admin/analytics/daily", params=params, headers=admin.headers)
-    assert summary.status_code == 200, summary.text
-    assert daily.status_code == 200, daily.text
-    return summary.json(), daily.json()["days"][0]
-
-
-def test_subscription_figures(
+def test_subscriptiontodays_figures(
     client: httpx.Client, admin: Account, student: Account, mailbox: Mailbox,
     stripe_emulator: Any, db: psycopg.Connection,
 ) -> None:  # fmt: skip
-    summary, day = _figures(client, admin)
+    summary, day = todays_figures(client, admin)
     assert (summary["subscriptionRevenue"], summary["activeSubscriptions"], summary["mrr"],
             summary["canceledInRange"], day["subscriptionRevenue"]) == (0, 0, 0, 0, 0)  # fmt: skip
     monthly = create_plan(client, admin, priceMinor=1500)
@@ -41,7 +31,7 @@ def test_subscription_figures(
     session_id = subscribe(client, stripe_emulator, student, monthly["id"])["sessionId"]
     subscribe(client, stripe_emulator, other, yearly["id"])
 
-    summary, day = _figures(client, admin)
+    summary, day = todays_figures(client, admin)
     assert summary["subscriptionRevenue"] == day["subscriptionRevenue"] == 11500
     assert summary["activeSubscriptions"] == 2
     assert summary["mrr"] == 1500 + 833  # 10000 / 12, rounded half up
@@ -52,7 +42,7 @@ def test_subscription_figures(
         stripe_subscription_of(stripe_emulator, session_id).id
     )
     settle_webhooks(stripe_emulator)
-    summary, _ = _figures(client, admin)
+    summary, _ = todays_figures(client, admin)
     assert (summary["activeSubscriptions"], summary["mrr"], summary["canceledInRange"]) == (
         1, 833, 1)  # fmt: skip
     assert summary["subscriptionRevenue"] == 11500  # what was paid stays paid
