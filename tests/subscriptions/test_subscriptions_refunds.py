@@ -42,3 +42,24 @@ def test_refunds_of_a_subscription_payment_take_back_by_the_rule(
     assert (row["status"], row["amount_refunded_pence"], row["credits_clawed_back"]) == (
         "REFUNDED", 1000, 333)  # fmt: skip
     assert balance(db, student.id) == before
+
+
+def test_a_subscription_payment_reads_like_any_payment(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    plan = create_plan(client, admin, creditsPerPeriod=50, priceMinor=700)
+    subscribe(client, stripe_emulator, student, plan["id"])
+    [grant] = period_grants(db, student.id)
+    listed = client.get("/api/payments", headers=student.headers)
+    assert listed.status_code == 200, listed.text
+    [mine] = listed.json()["items"]
+    assert (mine["type"], mine["amount"], mine["credits"], mine["packageName"]) == (
+        "SUBSCRIPTION", 700, 50, plan["name"])  # fmt: skip
+    assert mine["stripeCheckoutSessionId"] is None
+    assert mine["stripeInvoiceId"] == grant["stripe_invoice_id"]
+    one = client.get(f"/api/payments/{mine['id']}", headers=student.headers)
+    assert one.status_code == 200
+    assert one.json()["stripeSubscriptionId"] == grant["stripe_subscription_id"]
+    wallet = client.get("/api/admin/payments", headers=admin.headers)
+    assert wallet.status_code == 200, wallet.text
