@@ -156,3 +156,25 @@ async def known_for_reconciliation(db: Db, since: Any) -> list[Any]:
     """Subscriptions linked to Stripe that may have paid invoices to look at: every live one,
     and those canceled since `since` (their last invoice may still be undelivered)."""
     return (await db.execute(_KNOWN, {"since": since})).all()
+
+
+_BACK_OFFICE = text(
+    """
+    SELECT s.id, s.status, s.current_period_start, s.current_period_end,
+           s.cancel_at_period_end, s.created_at, u.email, p.name AS plan_name,
+           (SELECT i.stripe_invoice_id || ' ' || to_char(i.paid_at, 'YYYY-MM-DD')
+              FROM subscription_invoices i WHERE i.subscription_id = s.id
+             ORDER BY i.period_start DESC LIMIT 1) AS latest_invoice
+      FROM subscriptions s
+      JOIN users u ON u.id = s.student_id
+      JOIN plans p ON p.id = s.plan_id
+     ORDER BY s.created_at DESC
+     LIMIT :limit
+    """
+)
+
+
+async def back_office_list(db: Db, *, limit: int) -> list[Any]:
+    """The newest subscriptions, for the back office: status, student, plan, period and the
+    latest paid invoice."""
+    return (await db.execute(_BACK_OFFICE, {"limit": limit})).all()

@@ -14,6 +14,7 @@ from medgrader.web.admin import (
     exports,
     packages,
     payments,
+    plans,
     promotions,
     refunds,
     students,
@@ -32,6 +33,7 @@ ROUTERS = (
     refunds.router,
     packages.router,
     promotions.router,
+    plans.router,
     webhooks.router,
     exports.router,
 )

@@ -24,6 +24,10 @@ from medgrader.db.session import Db
 from medgrader.payments import service as payments
 from medgrader.promotions import offers
 from medgrader.promotions.schemas import RedeemRequest
+from medgrader.subscriptions import flows as subscription_flows
+from medgrader.subscriptions import plans as subscription_plans
+from medgrader.subscriptions import repository as subscriptions
+from medgrader.subscriptions.errors import PlanNotFound
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
 from medgrader.web.forms import FormInvalid, validated
 from medgrader.web.rendering import redirect, render
@@ -66,6 +70,7 @@ async def _wallet(
 ) -> Response:
     balances = await credits.get_balances(db, user.id)
     packages = await catalog.list_packages(db)
+    plan_list = await subscription_plans.list_plans(db)
     return render(
         request,
         "wallet.html",
@@ -76,6 +81,8 @@ async def _wallet(
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
         packages=packages,
         offers=await _offers(db, user, packages),
+        plans=plan_list,
+        subscription=await subscriptions.current_for_student(db, user.id),
         # One key per rendered form: a resubmitted form is the same redemption.
         redeem_key=str(uuid.uuid4()),
         notice=notice,
@@ -120,6 +127,54 @@ async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form
     except AppError as exc:
         return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
+
+
+@router.post("/wallet/subscribe", dependencies=[Csrf])
+async def subscribe(
+    request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form: Form
+) -> Response:
+    """Subscribe to a plan (the same flow as POST /api/subscriptions/checkout): off to
+    Stripe's page."""
+    try:
+        plan_id = uuid.UUID(form.get("plan_id", ""))
+    except ValueError:
+        raise PlanNotFound() from None
+    try:
+        created = await subscription_flows.start_checkout(db, ctx, user, plan_id)
+    except AppError as exc:
+        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+    return redirect(request, created.session_url)
+
+
+SUBSCRIPTION_NOTICES = {
+    "cancel": "Your plan will end at the end of this period.",
+    "resume": "Your plan renews as before.",
+    "change": "Your new plan starts at the next renewal.",
+}
+
+
+@router.post("/wallet/subscription/{action}", dependencies=[Csrf])
+async def manage_subscription(
+    request: Request, action: str, user: PageStudent, db: RequestDb, ctx: Ctx, form: Form
+) -> Response:
+    """Cancel / Resume / Change plan (the API's own flows), or Manage card (the portal)."""
+    try:
+        if action == "portal":
+            return redirect(request, await subscription_flows.portal_url(db, ctx, user))
+        if action == "change":
+            try:
+                plan_id = uuid.UUID(form.get("plan_id", ""))
+            except ValueError:
+                raise PlanNotFound() from None
+            await subscription_flows.change_plan(db, ctx, user, plan_id)
+        elif action in ("cancel", "resume"):
+            cancel = action == "cancel"
+            await subscription_flows.set_cancel_at_period_end(db, ctx, user, cancel=cancel)
+        else:
+            raise PlanNotFound()
+    except AppError as exc:
+        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+    return await _wallet(request, db, user, notice=SUBSCRIPTION_NOTICES[action])
 
 
 @router.get("/wallet/preview")
