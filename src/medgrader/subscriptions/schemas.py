@@ -44,16 +44,28 @@ class PlanCreate(ApiModel):
 TERMS = ("credits_per_period", "price_pence", "interval", "rollover_max_credits")
 
 
+def _not_null(schema: dict[str, Any]) -> None:
+    """JSON schema of an optional field that refuses null: its non-null branch alone."""
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    schema.pop("default", None)
+
+
+def _optional() -> Any:
+    return Field(default=None, json_schema_extra=_not_null)
+
+
 class PlanUpdate(ApiModel):
     """Partial update: only the fields sent change (null only clears the description)."""
 
-    name: PlanName | None = None
+    name: PlanName | None = _optional()
     description: Description | None = None
-    is_active: Flag | None = None
-    credits_per_period: CreditsPerPeriod | None = None
-    price_minor: PriceMinor | None = None
-    interval: Interval | None = None
-    rollover_max_credits: Rollover | None = None
+    is_active: Flag | None = _optional()
+    credits_per_period: CreditsPerPeriod | None = _optional()
+    price_minor: PriceMinor | None = _optional()
+    interval: Interval | None = _optional()
+    rollover_max_credits: Rollover | None = _optional()
 
     @field_validator(
         "name", "is_active", "credits_per_period", "price_minor", "interval",
