@@ -3,6 +3,7 @@ a Payment and a receipt, whichever way the events come (invariant 13)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from tests.subscriptions.support import (
 )
 from tests.support.accounts import Account
 from tests.support.mailbox import Mailbox
-from tests.support.tiers import BOTH_TIERS
+from tests.support.tiers import BOTH_TIERS, NewClient
 
 pytestmark = pytest.mark.usefixtures("invariants")
 
@@ -107,3 +108,24 @@ def test_an_inactive_or_unknown_plan_takes_no_subscriber(
         "SELECT count(*) FROM subscriptions WHERE student_id = %s", (student.id,)
     ).fetchone() or (0,)
     assert count == 0
+
+
+def test_racing_checkouts_open_one_subscription(
+    new_client: NewClient, client: httpx.Client, admin: Account, student: Account,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    plan = create_plan(client, admin)
+
+    def start(_: int) -> int:
+        with new_client() as http:
+            return http.post("/api/subscriptions/checkout", json={"planId": plan["id"]},
+                             headers=student.headers).status_code  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(start, range(6)))
+    assert statuses == [201] + [409] * 5  # one live subscription per student: a database rule
+    (count,) = db.execute(
+        "SELECT count(*) FROM subscriptions WHERE student_id = %s AND status = 'INCOMPLETE'",
+        (student.id,),
+    ).fetchone() or (0,)
+    assert count == 1
