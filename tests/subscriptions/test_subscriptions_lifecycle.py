@@ -96,10 +96,6 @@ def test_a_plan_change_takes_effect_at_the_next_renewal(
     plan, clock, first = _subscribed(client, admin, student, stripe_emulator, db,
                                      creditsPerPeriod=100, priceMinor=1000)  # fmt: skip
     bigger = create_plan(client, admin, creditsPerPeriod=700, priceMinor=3000)
-    yearly = create_plan(client, admin, interval="year", priceMinor=9000)
-    refused = client.post("/api/subscriptions/current/change", json={"planId": yearly["id"]},
-                          headers=student.headers)  # fmt: skip
-    assert (refused.status_code, refused.json()["code"]) == (422, "plan_change_interval")
     same = client.post("/api/subscriptions/current/change", json={"planId": plan["id"]},
                        headers=student.headers)  # fmt: skip
     assert (same.status_code, same.json()["code"]) == (422, "plan_unchanged")
@@ -118,6 +114,38 @@ def test_a_plan_change_takes_effect_at_the_next_renewal(
         bigger["id"], None, 700)  # fmt: skip
     assert balance(db, student.id) == before + 800
     assert [g["amount_paid_pence"] for g in period_grants(db, student.id)] == [1000, 3000]
+
+
+def test_a_change_to_a_yearly_plan_then_a_cancel_drops_it_and_another_change_keeps(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    before = balance(db, student.id)
+    plan, clock, first = _subscribed(client, admin, student, stripe_emulator, db,
+                                     creditsPerPeriod=100, priceMinor=1000)  # fmt: skip
+    yearly = create_plan(client, admin, creditsPerPeriod=2000, priceMinor=9000, interval="year")
+    change = "/api/subscriptions/current/change"
+    pending = client.post(change, json={"planId": yearly["id"]}, headers=student.headers)
+    assert pending.status_code == 200, pending.text
+    assert pending.json()["nextPlanId"] == yearly["id"]
+    # Cancel drops the pending change; changing again undoes the cancellation.
+    canceled = client.post("/api/subscriptions/current/cancel", headers=student.headers).json()
+    assert (canceled["cancelAtPeriodEnd"], canceled["nextPlanId"]) == (True, None)
+    again = client.post(change, json={"planId": yearly["id"]}, headers=student.headers).json()
+    assert (again["cancelAtPeriodEnd"], again["nextPlanId"]) == (False, yearly["id"])
+    back = client.post(change, json={"planId": plan["id"]}, headers=student.headers).json()
+    assert back["nextPlanId"] is None
+    again = client.post(change, json={"planId": yearly["id"]}, headers=student.headers).json()
+    assert again["nextPlanId"] == yearly["id"]
+
+    advance_clock(stripe_emulator, clock, epoch(first["currentPeriodEnd"]) + HOUR + 60)
+    renewed = current(client, student).json()
+    assert (renewed["planId"], renewed["status"], renewed["creditsPerPeriod"]) == (
+        yearly["id"], "ACTIVE", 2000)  # fmt: skip
+    year = epoch(renewed["currentPeriodEnd"]) - epoch(renewed["currentPeriodStart"])
+    assert 365 * 86400 <= year <= 366 * 86400
+    assert balance(db, student.id) == before + 2100
+    assert [g["amount_paid_pence"] for g in period_grants(db, student.id)] == [1000, 9000]
 
 
 def test_a_failed_renewal_is_past_due_with_an_email_then_granted_when_paid(

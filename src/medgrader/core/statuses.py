@@ -66,7 +66,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_subscribed": 409,
     "no_subscription": 404,
     "subscription_not_active": 409,
-    "plan_change_interval": 422,
     "plan_unchanged": 422,
     # Promotions (promotions)
     "no_such_promotion": 404,

@@ -88,7 +88,7 @@ async def resume(user: CurrentStudent, db: RequestDb, ctx: Ctx) -> SubscriptionO
     response_model=SubscriptionOut,
     responses=errors(
         404, 409, 422, 502, s404="no_subscription, plan_not_found", s409=NOT_LIVE,
-        s422="plan_not_available, plan_unchanged, plan_change_interval",
+        s422="plan_not_available, plan_unchanged",
     ),
 )  # fmt: skip
 async def change(

@@ -40,13 +40,5 @@ class SubscriptionNotActive(Conflict):
     )
 
 
-class PlanIntervalDiffers(Unprocessable):
-    code, message = (
-        "plan_change_interval",
-        "A plan with another billing interval cannot replace this one at the next renewal;"
-        " cancel this plan and subscribe to the other when it ends.",
-    )
-
-
 class PlanUnchanged(Unprocessable):
     code, message = "plan_unchanged", "This is already your plan."

@@ -14,11 +14,7 @@ from medgrader.core.errors import AppError
 from medgrader.db.session import Db
 from medgrader.db.transactions import external_call
 from medgrader.subscriptions import plans, repository, service
-from medgrader.subscriptions.errors import (
-    PlanIntervalDiffers,
-    PlanUnchanged,
-    SubscriptionNotActive,
-)
+from medgrader.subscriptions.errors import PlanUnchanged, SubscriptionNotActive
 from medgrader.subscriptions.schemas import (
     PlanCreate,
     PlanUpdate,
@@ -83,38 +79,59 @@ async def _reread(db: Db, row_id: uuid.UUID) -> SubscriptionOut:
     return service.subscription_out(fresh)
 
 
+def _schedule_of(stripe_sub: dict[str, Any]) -> str | None:
+    schedule = stripe_sub.get("schedule")
+    schedule = schedule.get("id") if isinstance(schedule, dict) else schedule
+    return schedule if isinstance(schedule, str) and schedule else None
+
+
 async def set_cancel_at_period_end(
     db: Db, ctx: AppContext, user: User, *, cancel: bool
 ) -> SubscriptionOut:
+    """Cancel at the end of the period (a pending plan change is dropped: Stripe's schedule
+    that carries it is released first), or undo that."""
     row = await service.current_manageable(db, user)
     async with external_call(db):
+        stripe_sub = await ctx.stripe.retrieve_subscription(row.stripe_subscription_id)
+        schedule = _schedule_of(stripe_sub)
+        if cancel and schedule is not None:
+            await ctx.stripe.release_schedule(schedule)
         stripe_sub = await ctx.stripe.update_subscription(
             row.stripe_subscription_id,
             {"cancel_at_period_end": cancel},
             idempotency_key=f"medgrader-sub-cancel-{row.id}-{cancel}-{uuid.uuid4()}",
         )
+    if cancel and row.next_plan_id is not None:
+        await service.record_change(db, row, None)
     await apply_stripe_subscription(db, stripe_sub)
     return await _reread(db, row.id)
 
 
 async def change_plan(db: Db, ctx: AppContext, user: User, plan_id: uuid.UUID) -> SubscriptionOut:
+    """Another plan from the next renewal on, whatever its interval (no proration), through a
+    Stripe subscription schedule; back to the current plan drops the pending change. A
+    cancellation at the period's end is undone: changing plan means going on."""
     row = await service.current_manageable(db, user)
     plan = await service.plan_for_change(db, row, plan_id)
     if plan.id == (row.next_plan_id or row.plan_id):
         raise PlanUnchanged()
-    if plan.interval != row.interval:
-        raise PlanIntervalDiffers()
     async with external_call(db):
         stripe_sub = await ctx.stripe.retrieve_subscription(row.stripe_subscription_id)
-        item = stripe_sub["items"]["data"][0]["id"]
-        # No proration: the period already paid stays at the old price, the next renewal bills
-        # the new one (and its paid invoice moves our row to the new plan).
-        stripe_sub = await ctx.stripe.update_subscription(
-            row.stripe_subscription_id,
-            {"items": [{"id": item, "price": plan.stripe_price_id}],
-             "proration_behavior": "none"},
-            idempotency_key=f"medgrader-sub-change-{row.id}-{plan.id}-{uuid.uuid4()}",
-        )  # fmt: skip
+        schedule = _schedule_of(stripe_sub)
+        if plan.id == row.plan_id:
+            if schedule is not None:
+                await ctx.stripe.release_schedule(schedule)
+        else:
+            if stripe_sub.get("cancel_at_period_end") or stripe_sub.get("cancel_at"):
+                await ctx.stripe.update_subscription(
+                    row.stripe_subscription_id, {"cancel_at_period_end": False},
+                    idempotency_key=f"medgrader-sub-resume-{row.id}-{uuid.uuid4()}",
+                )  # fmt: skip
+            await ctx.stripe.schedule_price_at_renewal(
+                subscription=row.stripe_subscription_id, schedule=schedule,
+                price=plan.stripe_price_id,
+            )  # fmt: skip
+        stripe_sub = await ctx.stripe.retrieve_subscription(row.stripe_subscription_id)
     await service.record_change(db, row, plan)
     await apply_stripe_subscription(db, stripe_sub)
     return await _reread(db, row.id)

@@ -168,8 +168,7 @@ async def plan_for_change(db: Db, row: Any, plan_id: uuid.UUID) -> Any:
     return plan
 
 
-async def record_change(db: Db, row: Any, plan: Any) -> None:
-    """The next renewal bills `plan` (or, back to the current plan, nothing is pending)."""
-    await repository.set_fields(
-        db, row.id, next_plan_id=None if plan.id == row.plan_id else plan.id
-    )
+async def record_change(db: Db, row: Any, plan: Any | None) -> None:
+    """The next renewal bills `plan` (None, or back to the current plan: nothing pending)."""
+    pending = None if plan is None or plan.id == row.plan_id else plan.id
+    await repository.set_fields(db, row.id, next_plan_id=pending)

@@ -319,3 +319,37 @@ class StripeGateway:
         params: Any = {"customer": customer, "return_url": return_url}
         portal = await self._call("create_portal_session", sessions.create_async(params=params))
         return str(portal.url)
+
+    async def schedule_price_at_renewal(
+        self, *, subscription: str, schedule: str | None, price: str
+    ) -> str:
+        """The subscription bills `price` from its next renewal on (no proration; another
+        interval starts a new billing cycle there), through a subscription schedule: made
+        from the subscription if it has none, its current phase kept as it is. The schedule
+        releases the subscription once that period is over. Returns the schedule's id."""
+        schedules = self._client.v1.subscription_schedules
+        if schedule is None:
+            params: Any = {"from_subscription": subscription}
+            found = await self._call("create_schedule", schedules.create_async(params=params))
+        else:
+            found = await self._call("retrieve_schedule", schedules.retrieve_async(schedule))
+        current = found.current_phase
+        phase = next(p for p in found.phases if p.start_date == current.start_date)
+        current_price = phase["items"][0]["price"]
+        current_price = current_price if isinstance(current_price, str) else current_price.id
+        params = {
+            "phases": [
+                {"items": [{"price": current_price, "quantity": 1}],
+                 "start_date": current.start_date, "end_date": current.end_date},
+                {"items": [{"price": price, "quantity": 1}]},
+            ],
+            "end_behavior": "release",
+            "proration_behavior": "none",
+        }  # fmt: skip
+        await self._call("update_schedule", schedules.update_async(found.id, params=params))
+        return str(found.id)
+
+    async def release_schedule(self, schedule: str) -> None:
+        """The subscription goes on as it is now: a pending plan change is dropped."""
+        schedules = self._client.v1.subscription_schedules
+        await self._call("release_schedule", schedules.release_async(schedule))
