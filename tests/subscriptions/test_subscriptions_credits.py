@@ -129,3 +129,25 @@ def test_racing_checkouts_open_one_subscription(
         (student.id,),
     ).fetchone() or (0,)
     assert count == 1
+
+
+def test_a_missing_stripe_customer_is_replaced_for_a_subscription(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    plan = create_plan(client, admin)
+    first = subscribe(client, stripe_emulator, student, plan["id"], pay=False)
+    stripe_emulator.expire(first["sessionId"])
+    settle_webhooks(stripe_emulator)
+    (gone,) = db.execute(
+        "SELECT stripe_customer_id FROM student_profiles WHERE user_id = %s", (student.id,)
+    ).fetchone() or (None,)
+    assert gone is not None
+    del stripe_emulator.emulator.store.customers[gone]  # deleted in the Dashboard
+
+    subscribe(client, stripe_emulator, student, plan["id"])  # was a 502
+    (replacement,) = db.execute(
+        "SELECT stripe_customer_id FROM student_profiles WHERE user_id = %s", (student.id,)
+    ).fetchone() or (None,)
+    assert replacement not in (None, gone)
+    assert current(client, student).json()["status"] == "ACTIVE"

@@ -56,7 +56,7 @@ STORE_CUSTOMER = text(
 )
 # Replaces only the id Stripe said is gone: racing replacements write the same new id (one
 # idempotency key), and an id someone stored meanwhile is never overwritten.
-_REPLACE_CUSTOMER = text(
+REPLACE_CUSTOMER = text(
     """
     UPDATE student_profiles SET stripe_customer_id = :customer, updated_at = now()
      WHERE user_id = :id AND stripe_customer_id = :missing
@@ -292,7 +292,7 @@ async def record_checkout(
     created = opened.session
     if opened.replaces is not None:
         await db.execute(
-            _REPLACE_CUSTOMER,
+            REPLACE_CUSTOMER,
             {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
         )
     elif opened.new_customer:

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from medgrader.auth.users import User
+from medgrader.core.adapters.stripe_gateway import CreatedSession, CustomerMissing
 from medgrader.core.context import AppContext
 from medgrader.core.errors import AppError
 from medgrader.db.session import Db
@@ -21,6 +22,7 @@ from medgrader.subscriptions.schemas import (
     SubscriptionCheckoutOut,
     SubscriptionOut,
 )
+from medgrader.subscriptions.service import SubscriptionCheckout
 from medgrader.subscriptions.sync import apply_stripe_subscription
 
 
@@ -55,22 +57,48 @@ async def update_plan(db: Db, ctx: AppContext, plan_id: uuid.UUID, body: PlanUpd
     return await plans.record_update(db, plan.id, changes, new_price)
 
 
+async def _customer(ctx: AppContext, user: User, plan: SubscriptionCheckout, key: str) -> str:
+    # The same keys as a purchase's (checkout.service): racing first checkouts, of either
+    # kind, get one Customer, and one replacement of a missing one.
+    return await ctx.stripe.create_customer(
+        student_id=str(user.id), email=user.email, name=plan.customer_name, idempotency_key=key
+    )
+
+
+async def _open_at_stripe(
+    ctx: AppContext, user: User, plan: SubscriptionCheckout
+) -> tuple[str, CreatedSession, str | None]:
+    """(the Customer, the session, the stored Customer it replaces). A stored Customer that
+    Stripe no longer knows (deleted in the Dashboard) is replaced once, as for a purchase."""
+    customer_id = plan.customer_id or await _customer(
+        ctx, user, plan, f"medgrader-customer-{user.id}"
+    )
+    try:
+        params = service.session_params(ctx, user, plan, customer_id)
+        return customer_id, await ctx.stripe.create_checkout_session(params), None
+    except CustomerMissing:
+        if plan.customer_id is None:
+            raise  # one this call created is missing too: a 502, never a loop
+    missing = plan.customer_id
+    customer_id = await _customer(
+        ctx, user, plan, f"medgrader-customer-{user.id}-replacing-{missing}"
+    )
+    params = service.session_params(ctx, user, plan, customer_id)
+    return customer_id, await ctx.stripe.create_checkout_session(params), missing
+
+
 async def start_checkout(db: Db, ctx: AppContext, user: User, plan_id: uuid.UUID) -> Any:
+    """Our INCOMPLETE row (committed before Stripe is asked), the Checkout Session with no
+    connection held, then the session on our row. A Stripe failure closes the row at once."""
     plan = await service.prepare_checkout(db, user, plan_id)
     try:
         async with external_call(db):
-            customer_id = plan.customer_id or await ctx.stripe.create_customer(
-                student_id=str(user.id), email=user.email, name=plan.customer_name,
-                idempotency_key=f"medgrader-customer-{user.id}",
-            )  # fmt: skip
-            created = await ctx.stripe.create_checkout_session(
-                service.session_params(ctx, user, plan, customer_id)
-            )
+            customer_id, created, replaces = await _open_at_stripe(ctx, user, plan)
     except AppError as error:
         await service.abandon_checkout(db, plan)
         error.keep_transaction = True  # the closed row is part of this answer
         raise
-    await service.record_checkout(db, user, plan, customer_id, created.id)
+    await service.record_checkout(db, user, plan, customer_id, created.id, replaces=replaces)
     return SubscriptionCheckoutOut(session_url=created.url, session_id=created.id)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from medgrader.auth.users import User
 from medgrader.checkout.errors import EmailNotVerified
-from medgrader.checkout.service import PROFILE, STORE_CUSTOMER
+from medgrader.checkout.service import PROFILE, REPLACE_CUSTOMER, STORE_CUSTOMER
 from medgrader.core.context import AppContext
 from medgrader.db.session import Db
 from medgrader.models.subscriptions import SubscriptionStatus
@@ -110,9 +110,14 @@ def session_params(
 
 
 async def record_checkout(
-    db: Db, user: User, plan: SubscriptionCheckout, customer_id: str, session_id: str
-) -> None:
-    if plan.customer_id is None:
+    db: Db, user: User, plan: SubscriptionCheckout, customer_id: str, session_id: str,
+    *, replaces: str | None = None,
+) -> None:  # fmt: skip
+    if replaces is not None:
+        await db.execute(
+            REPLACE_CUSTOMER, {"customer": customer_id, "id": user.id, "missing": replaces}
+        )
+    elif plan.customer_id is None:
         await db.execute(STORE_CUSTOMER, {"customer": customer_id, "id": user.id})
     await repository.set_fields(
         db, plan.subscription_id, stripe_checkout_session_id=session_id,
