@@ -18,6 +18,7 @@ from tests.subscriptions.support import (
     epoch,
     period_grants,
     put_on_test_clock,
+    sdk,
     subscribe,
 )
 from tests.support.accounts import Account
@@ -52,6 +53,18 @@ def test_reconciliation_grants_an_undelivered_renewal_once(
     assert again.credited == []
     settle_webhooks(stripe_emulator)
     assert balance(db, student.id) == before + 300
+
+    # A cancellation whose webhooks never came is seen too.
+    stripe_id = db.execute(
+        "SELECT stripe_subscription_id FROM subscriptions WHERE student_id = %s", (student.id,)
+    ).fetchone()
+    assert stripe_id is not None
+    with webhooks_paused(stripe_emulator, app_url):
+        sdk(stripe_emulator).v1.subscriptions.cancel(stripe_id[0])
+        settle_webhooks(stripe_emulator)
+    assert current(client, student).json()["status"] == "ACTIVE"
+    services.run(reconcile_subscription_invoices)
+    assert current(client, student).json()["status"] == "CANCELED"
 
 
 def test_the_audit_sees_a_period_grant_broken(

@@ -4,7 +4,8 @@ webhook delivered.
 Reconciliation: every known subscription (live, or canceled within `RECENT`) is asked about
 its paid invoices (Stripe asked with no connection held), and each is applied, in its own unit
 of work, with the same `apply_paid_invoice` the webhook uses: one not granted yet is granted
-(exactly once, however it races the webhook), one granted already changes nothing.
+(exactly once, however it races the webhook), one granted already changes nothing. Then the
+subscription's status is brought in step with Stripe's (`apply_stripe_subscription`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from medgrader.notifications.emails import subscription_payment_failed_email
 from medgrader.notifications.tasks import BackoffRetry, RetryLater
 from medgrader.subscriptions import notices, repository
 from medgrader.subscriptions.invoices import apply_paid_invoice
+from medgrader.subscriptions.sync import apply_stripe_subscription
 
 log = structlog.get_logger(__name__)
 blueprint = procrastinate.Blueprint()
@@ -48,6 +50,7 @@ async def reconcile_subscription_invoices(ctx: AppContext) -> InvoiceReconciliat
         report.subscriptions += 1
         try:
             invoices = await ctx.stripe.paid_invoices(row.stripe_subscription_id)
+            stripe_sub = await ctx.stripe.retrieve_subscription(row.stripe_subscription_id)
             for invoice in invoices:
                 async with unit_of_work(ctx.db_pool) as db:
                     outcome = await apply_paid_invoice(db, invoice)
@@ -56,6 +59,9 @@ async def reconcile_subscription_invoices(ctx: AppContext) -> InvoiceReconciliat
                     log.error("ALERT reconciliation credited a paid subscription invoice: its"
                               " webhook never did", alert="webhook_missed",
                               invoice=invoice["id"], subscription_id=str(row.id))  # fmt: skip
+            # Its status too (a missed customer.subscription.deleted would leave it ACTIVE).
+            async with unit_of_work(ctx.db_pool) as db:
+                await apply_stripe_subscription(db, stripe_sub)
         except (AppError, psycopg.Error):
             log.warning("subscription reconciliation skipped one", exc_info=True,
                         stripe_subscription_id=row.stripe_subscription_id)  # fmt: skip
