@@ -4,13 +4,14 @@ again."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from tests.checkout.support import balance, settle_webhooks
+from tests.checkout.support import balance, make_event, post_event, settle_webhooks
 from tests.subscriptions.support import (
     create_plan,
     current,
@@ -59,3 +60,25 @@ def test_an_expired_subscription_checkout_frees_the_student(
     )
     assert again.status_code == 201, again.text
     assert current(client, student).json()["status"] == "INCOMPLETE"
+
+
+def test_a_payment_failure_reported_after_the_invoice_was_paid_changes_nothing(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    plan = create_plan(client, admin)
+    session_id = subscribe(client, stripe_emulator, student, plan["id"])["sessionId"]
+    invoice = (
+        sdk(stripe_emulator)
+        .v1.invoices.retrieve(stripe_subscription_of(stripe_emulator, session_id).latest_invoice)
+        .to_dict()
+    )
+    late = {**invoice, "status": "open", "attempt_count": 1}  # as it was at a failed attempt
+    payload = json.dumps(make_event("invoice.payment_failed", late), default=str).encode()
+    answered = post_event(client, payload)
+    assert answered.status_code == 200
+    assert current(client, student).json()["status"] == "ACTIVE"
+    (outcome,) = db.execute(
+        "SELECT outcome FROM webhook_events WHERE id = %s", (json.loads(payload)["id"],)
+    ).fetchone() or (None,)
+    assert outcome == "stale: the invoice has been paid since"

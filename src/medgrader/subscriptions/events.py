@@ -57,7 +57,12 @@ async def subscription_changed(db: Db, subscription_now: dict[str, Any]) -> Outc
 
 async def payment_failed(db: Db, invoice: dict[str, Any]) -> Outcome:
     """A renewal's payment failed: PAST_DUE (no credits for that period until its invoice is
-    paid, then granted with that invoice's period), and an email with the portal link."""
+    paid, then granted with that invoice's period), and an email with the portal link.
+
+    `invoice` is the invoice as Stripe has it NOW (asked when the event is handled): a failure
+    reported late, after a retry paid the invoice, changes nothing."""
+    if invoice.get("status") == "paid":
+        return Outcome("stale: the invoice has been paid since")
     stripe_id = subscription_of(invoice)
     if stripe_id is None:
         return Outcome("not_a_subscription_invoice")

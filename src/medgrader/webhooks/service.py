@@ -140,8 +140,8 @@ async def _subscription_changed(db: Db, event: Event, subscription_now: Any) -> 
     return await subscription_events.subscription_changed(db, subscription_now)
 
 
-async def _payment_failed(db: Db, event: Event, _: Any) -> Outcome:
-    return await subscription_events.payment_failed(db, event.object)
+async def _payment_failed(db: Db, event: Event, invoice_now: Any) -> Outcome:
+    return await subscription_events.payment_failed(db, invoice_now)
 
 
 async def _payment_known(db: Db, event: Event) -> Any:
@@ -191,7 +191,7 @@ HANDLERS: dict[str, Handler] = {
         event_type: Handler(_subscription_changed, ask=_ask_subscription)
         for event_type in subscription_events.SUBSCRIPTION_EVENTS
     },
-    "invoice.payment_failed": Handler(_payment_failed),
+    "invoice.payment_failed": Handler(_payment_failed, ask=_ask_invoice),
 }
 
 
