@@ -77,9 +77,13 @@ def test_terms_are_frozen_once_subscribed_and_deactivation_stops_new_subscribers
     subscribe(client, stripe_emulator, student, plan["id"])
     in_use = client.patch(path, json={"creditsPerPeriod": 9}, headers=admin.headers)
     assert (in_use.status_code, in_use.json()["code"]) == (409, "plan_in_use")
-    renamed = client.patch(path, json={"name": plan["name"] + " v2"}, headers=admin.headers)
+    renamed = client.patch(path, json={"name": plan["name"] + " v2", "description": None},
+                           headers=admin.headers)  # fmt: skip
     assert renamed.status_code == 200
     assert renamed.json()["creditsPerPeriod"] == 500
+    assert renamed.json()["description"] is None
+    product = sdk(stripe_emulator).v1.products.retrieve(row["stripe_product_id"])
+    assert product.name == plan["name"] + " v2"
 
     off = client.patch(path, json={"isActive": False}, headers=admin.headers)
     assert off.status_code == 200
