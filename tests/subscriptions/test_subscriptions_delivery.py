@@ -58,7 +58,9 @@ def test_the_first_period_is_granted_once_in_any_order(
     session_id, stripe_sub = _paid_in_silence(client, stripe_emulator, app_url, student,
                                               plan["id"])  # fmt: skip
     assert balance(db, student.id) == before
-    assert current(client, student).json()["status"] == "INCOMPLETE"
+    assert db.execute(
+        "SELECT status FROM subscriptions WHERE student_id = %s", (student.id,)
+    ).fetchone() == ("INCOMPLETE",)
     (paid,) = events_of(stripe_emulator, "invoice.paid", stripe_sub.latest_invoice)
     (completed,) = events_of(stripe_emulator, "checkout.session.completed", session_id)
     sequence = {
@@ -131,3 +133,25 @@ def test_many_distinct_events_about_one_invoice_at_once_grant_once(
     ]  # fmt: skip
     assert sorted(outcomes).count("subscription_credited") == 1
     assert outcomes.count("already_credited") == 11
+
+
+def test_the_return_from_checkout_grants_the_first_period_before_any_webhook(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    app_url: str, db: psycopg.Connection,
+) -> None:  # fmt: skip
+    plan = create_plan(client, admin, creditsPerPeriod=120, priceMinor=600)
+    before = balance(db, student.id)
+    _, stripe_sub = _paid_in_silence(client, stripe_emulator, app_url, student, plan["id"])
+    # The student is back from Stripe before any webhook: asking shows it paid, credited.
+    mine = current(client, student).json()
+    assert (mine["status"], mine["planId"]) == ("ACTIVE", plan["id"])
+    assert balance(db, student.id) == before + 120
+    # Then every webhook arrives: nothing more.
+    for event in sdk(stripe_emulator).v1.events.list(params={"limit": 100}).data:
+        stripe_emulator.resend(event.id)
+    settle_webhooks(stripe_emulator)
+    assert balance(db, student.id) == before + 120
+    assert subscription_entries(db, student.id) == 1
+    assert db.execute(
+        "SELECT stripe_subscription_id FROM subscriptions WHERE student_id = %s", (student.id,)
+    ).fetchone() == (stripe_sub.id,)

@@ -66,6 +66,9 @@ def test_the_wallet_subscribes_and_manages_the_plan(
         assert session_id is not None
         assert went.headers["location"].endswith(session_id)
         stripe_emulator.pay(session_id)
+        back = http.get("/subscriptions/success", params={"session_id": session_id})
+        assert back.status_code == 200
+        assert "your plan has started" in back.text
         settle_webhooks(stripe_emulator)
         assert balance(db, student.id) == before + 500
 

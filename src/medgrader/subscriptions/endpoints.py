@@ -59,8 +59,11 @@ async def checkout(
 @router.get(
     "/current", response_model=SubscriptionOut, responses=errors(404, s404="no_subscription")
 )
-async def current(user: CurrentStudent, db: RequestDb) -> SubscriptionOut:
-    return service.subscription_out(await service.current(db, user))
+async def current(user: CurrentStudent, db: RequestDb, ctx: Ctx) -> SubscriptionOut:
+    """The student's subscription (the live one, else the latest). One still INCOMPLETE is
+    first checked with Stripe, so the return from Checkout shows it paid at once."""
+    row = await flows.refresh_incomplete(db, ctx, await service.current(db, user))
+    return service.subscription_out(row)
 
 
 @router.post(

@@ -14,8 +14,10 @@ from medgrader.core.context import AppContext
 from medgrader.core.errors import AppError
 from medgrader.db.session import Db
 from medgrader.db.transactions import external_call
+from medgrader.models.subscriptions import SubscriptionStatus
 from medgrader.subscriptions import plans, repository, service
 from medgrader.subscriptions.errors import PlanUnchanged, SubscriptionNotActive
+from medgrader.subscriptions.invoices import apply_paid_invoice
 from medgrader.subscriptions.schemas import (
     PlanCreate,
     PlanUpdate,
@@ -23,7 +25,7 @@ from medgrader.subscriptions.schemas import (
     SubscriptionOut,
 )
 from medgrader.subscriptions.service import SubscriptionCheckout
-from medgrader.subscriptions.sync import apply_stripe_subscription
+from medgrader.subscriptions.sync import apply_stripe_subscription, session_completed
 
 
 async def create_plan(db: Db, ctx: AppContext, body: PlanCreate) -> Any:
@@ -100,6 +102,27 @@ async def start_checkout(db: Db, ctx: AppContext, user: User, plan_id: uuid.UUID
         raise
     await service.record_checkout(db, user, plan, customer_id, created.id, replaces=replaces)
     return SubscriptionCheckoutOut(session_url=created.url, session_id=created.id)
+
+
+async def refresh_incomplete(db: Db, ctx: AppContext, row: Any) -> Any:
+    """Our row; an INCOMPLETE one whose Checkout Session is known is first checked with
+    Stripe (the return from Checkout may well beat the webhooks): a paid first invoice is
+    granted by the one `apply_paid_invoice` (exactly once, whoever comes first)."""
+    if row.status != SubscriptionStatus.INCOMPLETE or row.stripe_checkout_session_id is None:
+        return row
+    try:
+        async with external_call(db):
+            session = await ctx.stripe.retrieve_checkout_session(row.stripe_checkout_session_id)
+            invoice_id = session.get("invoice")
+            invoice_id = invoice_id.get("id") if isinstance(invoice_id, dict) else invoice_id
+            complete = session.get("status") == "complete" and isinstance(invoice_id, str)
+            invoice = await ctx.stripe.retrieve_invoice(invoice_id) if complete else None
+    except AppError:
+        return row  # Stripe is unreachable: answer what we know; the webhooks will follow
+    if invoice is not None:
+        await session_completed(db, session)
+        await apply_paid_invoice(db, invoice)
+    return await repository.by_id(db, row.id)
 
 
 async def _reread(db: Db, row_id: uuid.UUID) -> SubscriptionOut:

@@ -103,7 +103,7 @@ def session_params(
         "client_reference_id": str(user.id),
         "metadata": metadata,
         "subscription_data": {"metadata": metadata},
-        "success_url": f"{frontend}/credits/success?session_id={{CHECKOUT_SESSION_ID}}",
+        "success_url": f"{frontend}/subscriptions/success?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": f"{frontend}/credits/cancel",
         "expires_at": int((datetime.now(UTC) + CHECKOUT_LIFETIME).timestamp()),
     }

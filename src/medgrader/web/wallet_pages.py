@@ -241,6 +241,20 @@ async def success(
     )
 
 
+@router.get("/subscriptions/success")
+async def subscribed(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx) -> Response:
+    """Where Stripe returns a new subscriber: the subscription is checked with Stripe (the
+    first period granted if paid, exactly once), then the wallet says so."""
+    row = await subscriptions.current_for_student(db, user.id)
+    if row is not None:
+        row = await subscription_flows.refresh_incomplete(db, ctx, row)
+    if row is not None and row.status == "ACTIVE":
+        notice = "Thank you: your plan has started and its credits are in your wallet."
+    else:
+        notice = "Thank you: your plan starts as soon as Stripe confirms the payment."
+    return await _wallet(request, db, user, notice=notice)
+
+
 @router.get("/credits/cancel")
 async def cancel(request: Request, _: PageUser) -> Response:
     return render(request, "cancel.html")
