@@ -26,6 +26,7 @@ import psycopg
 from bench.spend import (
     APP_HOT,
     FIRST_DISTINCT,
+    NO_LOT_TERMS,
     PGBENCH_HOT,
     SEED_BALANCE,
     account_id,
@@ -156,10 +157,12 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
     create = inline_sql(
         holds_sql.CREATE.text,
         {"student_id": student, "amount": str(HOLD), "reason": "'bench voice call'",
-         "ttl_seconds": "900", "max_active": str(MAX_ACTIVE)},
+         "ttl_seconds": "900", "max_active": str(MAX_ACTIVE), "hold_id": "gen_random_uuid()"},
     ).rstrip(";") + "\n\\gset h_"  # fmt: skip
+    # Its credits reserved in lots (queued by the app, in the same round trip as the commit).
+    sync = inline_sql(ledger.SYNC_HOLD.text, {"hold_id": hold})
     parts = [head + "\\set k random(1, 9000000000000000000)"]
-    parts.append(_transaction("holds.create", "hold", student, "h", lock, create))
+    parts.append(_transaction("holds.create", "hold", student, "h", lock, create, sync))
     for e in range(EXTENDS):
         extend = inline_sql(
             holds_sql.EXTEND.text,
@@ -167,7 +170,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
              "ttl_seconds": "NULL", "max_amount": "1000000",
              "max_lifetime_seconds": "14400"},
         )  # fmt: skip
-        parts.append(_transaction("holds.extend", "extend", student, f"e{e}", lock, extend))
+        parts.append(_transaction("holds.extend", "extend", student, f"e{e}", lock, extend, sync))
     capture = inline_sql(
         holds_sql.CAPTURE.text, {"student_id": student, "hold_id": hold, "amount": "NULL"}
     )
@@ -178,7 +181,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
          "entry_type": "'DEBIT'", "source_type": "'USAGE'", "source_id": "('hold:' || ':h_id')",
          "description": "'bench voice call'",
          "metadata": '\'{"idempotencyKey": "pgb", "holdId": ":h_id"}\'::jsonb',
-         "idempotency_key": entry_key, "actor_id": "NULL"},
+         "idempotency_key": entry_key, "actor_id": "NULL", **NO_LOT_TERMS, "hold_id": hold},
     )  # fmt: skip
     parts.append(_transaction("holds.capture", "capture", student, "c", lock, capture, lock, debit))
     return "\n".join(parts) + "\n"

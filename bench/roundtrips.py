@@ -108,9 +108,12 @@ def _seed(url: str, students: int) -> tuple[list[str], str]:
                 (student,),
             )
             conn.execute(
-                "INSERT INTO credit_transactions (student_id, entry_type, amount, balance_after,"
-                " source_type, description) VALUES (%s, 'CREDIT', 100000, 100000,"
-                " 'ADMIN_ADJUSTMENT', 'seed')",
+                "WITH e AS (INSERT INTO credit_transactions (student_id, entry_type, amount,"
+                " balance_after, source_type, description) VALUES (%s, 'CREDIT', 100000, 100000,"
+                " 'ADMIN_ADJUSTMENT', 'seed') RETURNING id, student_id)"
+                # ... and its credit lot, as the ledger writes one (migration 0013)
+                " INSERT INTO credit_lots (student_id, entry_id, kind, source, amount, remaining)"
+                " SELECT student_id, id, 'GRANTED', 'ADMIN_GRANT', 100000, 100000 FROM e",
                 (student,),
             )
         conn.execute(

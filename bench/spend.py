@@ -159,6 +159,13 @@ def pgbench_student(*, hot: bool, accounts: int) -> tuple[str, str]:
     return head, "('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid"
 
 
+# A debit's lot terms (ledger_post's parameters of a credit's lot: none for a debit).
+NO_LOT_TERMS = {
+    "lot_kind": "NULL", "lot_source": "NULL", "expires_at": "NULL", "priority": "50",
+    "value_minor": "NULL", "currency": "NULL", "hold_id": "NULL",
+}  # fmt: skip
+
+
 def pgbench_script(*, hot: bool, accounts: int) -> str:
     """BEGIN; claim the key; lock the balance row; the covered debit (available balance);
     COMMIT — what one HTTP spend runs."""
@@ -187,6 +194,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
             "metadata": '\'{"idempotencyKey": "pgb"}\'::jsonb',
             "idempotency_key": entry_key,
             "actor_id": "NULL",
+            **NO_LOT_TERMS,
         },
     )
     lock = inline_sql(ledger.LOCK_BALANCE.text, {"student_id": student})

@@ -8,6 +8,13 @@ Prints deliveries/s, p50/p99 latency and the API's peak RSS, checks exactly-once
 (one PURCHASE entry, one Payment and one receipt job per session, every balance = its credits,
 the audit clean), then prints the ceiling: pgbench running the same SQL transaction (the
 statements taken from the code) on the same server at the same concurrency, and the ratio.
+
+VAT documents (issue 21): the fulfilling transaction only defers the receipt's job; the
+gap-free numbering (a serial point) runs in the issuer. To show what issuing costs fulfilment,
+a second run of N sessions is delivered while `medgrader documents backfill --watch` issues
+receipts alongside (first the first run's N, then the new ones as they commit): both rates are
+printed, and their ratio (the issue's target: at least 80 %); then the receipts are checked
+(one per payment, numbers 1..n without a gap).
 A script, not a test: nothing here asserts on speed.
 """
 
@@ -28,6 +35,7 @@ import psutil
 import psycopg
 import stripe
 
+from bench.documents import check_documents, documents_alongside
 from bench.stack import (
     SMOKE_TRANSACTIONS,
     WEBHOOK_SECRET,
@@ -57,7 +65,11 @@ FIGURES = (
     r"^CPU per delivery: API process [\d.]+ ms, PostgreSQL [\d.]+ ms, whole machine [\d.]+ ms",
     r"^pgbench ceiling \(same transaction, \d+ clients\): \d+ tps; ratio [\d.]+%",
     r"^exactly-once: \d+ sessions -> .*; audit clean; .*: OK$",
+    r"^documents on: deliveries \d+ in [\d.]+ s: \d+/s, \d+ receipts issued alongside; "
+    r"documents off: \d+/s; ratio [\d.]+%",
+    r"^documents: \d+ payments, \d+ receipts, numbers 1\.\.\d+ without gaps: OK$",
 )
+DOCUMENTS_BASE = 30_000_000  # the documents-on run's sessions
 
 
 def number_uuid(n: int, kind: int) -> uuid.UUID:
@@ -361,6 +373,21 @@ def main(argv: list[str] | None = None) -> int:
 
         with psycopg.connect(stack.libpq_url, autocommit=True) as db:
             ok = check_exactly_once(db, sessions, result)
+            documented = list(range(DOCUMENTS_BASE, DOCUMENTS_BASE + args.sessions))
+            seed(db, documented, documented)
+        with documents_alongside(stack) as issued:
+            planned = plan(documented, documented, args.duplicates, rng)
+            with_documents = asyncio.run(deliver(stack.port, planned, args.clients))
+            during = issued()
+        print(
+            f"documents on: deliveries {with_documents.count} in {with_documents.seconds:.2f} s: "
+            f"{with_documents.rate:.0f}/s, {during} receipts issued alongside; documents off: "
+            f"{result.rate:.0f}/s; ratio {with_documents.rate / result.rate:.1%} "
+            "(target >= 80 %)"
+        )
+        with psycopg.connect(stack.libpq_url, autocommit=True) as db:
+            ok = check_exactly_once(db, documented, with_documents) and ok
+            ok = check_documents(db) and ok
         event_t, session_t = templates()
         payload = completed_event(PGBENCH_BASE, PGBENCH_STUDENT_BASE, event_t, session_t).decode()
         ceiling = stack.pgbench(

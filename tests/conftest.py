@@ -108,6 +108,11 @@ def make_test_settings(
         # tests (tests/holds/test_holds_limits.py) run an app with the default.
         holds_max_active_per_student=1000,
         **CHEAP_PASSWORD_HASHING,
+        # A VAT-registered seller: receipts are VAT invoices (tests/documents builds an
+        # unregistered Seller where it needs one).
+        seller_name="MedGrader Test Ltd",
+        seller_address="1 Test Street\nLondon\nEC1A 1AA",
+        vat_number="GB123456789",
     )
 
 

@@ -25,9 +25,12 @@ from medgrader.core.middleware import RequestGuardMiddleware
 from medgrader.core.openapi import Markers, install_openapi
 from medgrader.credits.endpoints import router as credits_router
 from medgrader.db.resolve import Database
+from medgrader.documents.admin_endpoints import router as admin_documents_router
+from medgrader.documents.endpoints import router as documents_router
 from medgrader.holds.endpoints import router as holds_router
 from medgrader.idempotency.keys import KEY_SCHEMA
 from medgrader.jobs.worker import WorkerSupervisor, start_worker_task, stop_worker_task
+from medgrader.lots.endpoints import router as lots_router
 from medgrader.payments.admin_endpoints import router as admin_payments_router
 from medgrader.payments.endpoints import router as payments_router
 from medgrader.promotions.admin_endpoints import router as admin_promotions_router
@@ -111,10 +114,12 @@ def create_app(
     # checkout before payments: /api/payments/checkout-* must not be taken for a payment id.
     app.include_router(checkout_router)
     app.include_router(payments_router)
+    app.include_router(documents_router)
     app.include_router(webhooks_router)
     app.include_router(credits_router)
     app.include_router(promotions_router)
     app.include_router(holds_router)
+    app.include_router(lots_router)
     app.include_router(plans_router)
     app.include_router(subscriptions_router)
     app.include_router(admin_router)
@@ -123,6 +128,7 @@ def create_app(
     app.include_router(admin_promotions_router)
     app.include_router(admin_plans_router)
     app.include_router(analytics_router)
+    app.include_router(admin_documents_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:
         from medgrader.dev.mailbox import mailbox_router
 

@@ -12,12 +12,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from medgrader.commands.documents import app as documents_app
 from medgrader.commands.support import console, err_console, load_settings
 from medgrader.commands.webhooks import app as webhooks_app
 from medgrader.db.cli import db_app
 
 app = typer.Typer(help="MedGrader credits backend.", no_args_is_help=True, add_completion=False)
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(documents_app, name="documents")
 app.add_typer(db_app, name="db")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from decimal import Decimal
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -24,6 +26,19 @@ class ConfigurationError(RuntimeError):
 
 # "<hits>/<seconds>": at most `hits` requests per window of `seconds` (see security.limits).
 RateLimitSpec = Annotated[str, Field(pattern=r"^[1-9]\d*/[1-9]\d*$")]
+
+
+_UK_VAT_NUMBER = re.compile(r"^GB(\d{9}|\d{12})$")
+
+
+def normalise_vat_number(value: str) -> str:
+    """Upper case, without the spaces people write in (GB 123 4567 89)."""
+    return re.sub(r"[\s.-]", "", value).upper()
+
+
+def is_uk_vat_number(value: str) -> bool:
+    """GB and 9 digits (or 12: a branch of a VAT group), as HMRC issues them."""
+    return _UK_VAT_NUMBER.fullmatch(normalise_vat_number(value)) is not None
 
 
 class Settings(BaseSettings):
@@ -75,6 +90,10 @@ class Settings(BaseSettings):
     receipt_retry_max_seconds: float = Field(default=3600.0, gt=0)
 
     welcome_bonus_credits: int = Field(default=100, ge=0, le=100_000)
+    # Welcome-bonus credits expire this many days after they are given; 0: never.
+    welcome_bonus_expires_days: int = Field(default=90, ge=0, le=36_500)
+    # Students are emailed this many days before their credits expire (once per lot).
+    expiry_reminder_days: int = Field(default=7, ge=1, le=365)
 
     # Credit holds: at most this many active at once per student (one more is 409
     # too_many_holds), and none lives longer than this from its creation (an extension past it
@@ -86,6 +105,15 @@ class Settings(BaseSettings):
     # days after they came, by a daily job; 0 keeps them forever. Failed and waiting events
     # are kept whatever their age.
     webhook_event_retention_days: int = Field(default=90, ge=0)
+
+    # VAT documents (medgrader.documents). Prices include VAT. VAT_NUMBER unset: the seller is
+    # not VAT-registered and documents are plain receipts with no VAT lines. SELLER_ADDRESS's
+    # lines are separated by newlines (or the two characters backslash-n, as an env var).
+    seller_name: str = Field(default="MedGrader", min_length=1, max_length=200)
+    seller_address: str = Field(default="", max_length=1000)
+    vat_number: str | None = None
+    vat_rate_percent: Decimal = Field(default=Decimal(20), ge=0, le=100, decimal_places=2)
+    document_number_prefix: str = Field(default="MG", pattern=r"^[A-Z][A-Z0-9]{0,9}$")
 
     otp_ttl_seconds: int = 600
     otp_max_attempts: int = 5
@@ -162,9 +190,25 @@ class Settings(BaseSettings):
             self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
         if self.trusted_proxy_header and not self.trusted_proxy_networks:
             raise ConfigurationError("TRUSTED_PROXY_HEADER needs TRUSTED_PROXIES (who may set it)")
+        if self.vat_number is not None:
+            normalised = normalise_vat_number(self.vat_number)
+            if normalised == "":
+                self.vat_number = None  # VAT_NUMBER= (empty): not registered
+            elif not is_uk_vat_number(normalised):
+                raise ConfigurationError(
+                    "VAT_NUMBER must be GB followed by 9 or 12 digits (or unset when not "
+                    "VAT-registered)"
+                )
+            else:
+                self.vat_number = normalised
         if self.dev_mailbox_dir is not None and self.is_production:
             raise ConfigurationError("DEV_MAILBOX_DIR is a development feature")
         return self
+
+    @property
+    def seller_address_lines(self) -> list[str]:
+        lines = self.seller_address.replace("\\n", "\n").split("\n")
+        return [line.strip() for line in lines if line.strip()]
 
     @property
     def docs_enabled(self) -> bool:

@@ -43,6 +43,11 @@ def demo_settings(
         stripe_webhook_secret=f"whsec_demo_{secrets.token_hex(16)}",
         stripe_api_base=f"http://127.0.0.1:{stripe_port}",
         receipt_retry_base_seconds=2.0,
+        # Example seller details: the demo's receipts are VAT invoices (an HMRC-shaped number,
+        # not a real registration).
+        seller_name="MedGrader Demo Ltd",
+        seller_address="1 Example Street\nLondon\nEC1A 1AA\nUnited Kingdom",
+        vat_number="GB999999973",
     )
 
 

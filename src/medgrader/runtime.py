@@ -22,9 +22,12 @@ from medgrader.db.engine import to_libpq_url
 from medgrader.db.pool import PromptReconnectPool
 from medgrader.db.resolve import Database, resolve_database
 from medgrader.db.session import create_pool
+from medgrader.documents.flows import DocumentFiles
+from medgrader.documents.tasks import blueprint as documents_blueprint
 from medgrader.holds.tasks import blueprint as holds_blueprint
 from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.jobs.app import create_job_app
+from medgrader.lots.tasks import blueprint as lots_blueprint
 from medgrader.notifications.tasks import blueprint as notifications_blueprint
 from medgrader.subscriptions.tasks import blueprint as subscriptions_blueprint
 from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
@@ -34,9 +37,11 @@ from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 # queued jobs keep their names). Add a domain's blueprint here.
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "checkout": checkout_blueprint,
+    "documents": documents_blueprint,
     "holds": holds_blueprint,
     "idempotency": idempotency_blueprint,
     "ledger": audit_blueprint,
+    "lots": lots_blueprint,
     "notifications": notifications_blueprint,
     "security": security_blueprint,
     "subscriptions": subscriptions_blueprint,
@@ -89,6 +94,7 @@ async def open_context(
                 settings.google_certs_url, timeout=settings.google_certs_timeout_seconds
             ),
             job_pool=job_pool,
+            attachments=DocumentFiles(db_pool, settings),
         )
     finally:
         await db_pool.close()

@@ -21,7 +21,7 @@ from medgrader.holds import service as holds
 from medgrader.holds.errors import HoldLifetimeExceeded, TooManyHolds
 from medgrader.holds.limits import HoldLimits
 from tests.credits.factory import new_key, spend_headers
-from tests.holds.support import HOLDS, act, create, new_hold
+from tests.holds.support import HOLDS, act, balances, create, new_hold
 from tests.support.accounts import Account
 from tests.support.services import ServiceRunner
 
@@ -75,7 +75,7 @@ def test_one_hold_more_than_the_limit_is_refused_and_replays(
     assert refused.status_code == 409, refused.text
     assert refused.json()["code"] == "too_many_holds"
     assert active(db, student) == 5
-    assert limited.get("/api/credits/balance", headers=student.headers).json() == {
+    assert balances(limited, student) == {
         "balance": 100, "held": 25, "available": 75,
     }  # fmt: skip
 

@@ -16,7 +16,9 @@ import pytest
 from medgrader.audit.checks import CHECKS
 from medgrader.db.engine import to_libpq_url
 from medgrader.db.resolve import Database
+from medgrader.documents.audit import DOCUMENT_CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
+from medgrader.lots.audit import LOT_CHECKS
 from medgrader.promotions.audit import PROMOTION_CHECKS
 from medgrader.subscriptions.audit import SUBSCRIPTION_CHECKS
 from tests.credits.factory import make_student
@@ -39,18 +41,17 @@ def _findings(conn: psycopg.Connection) -> set[str]:
 def _post(
     conn: psycopg.Connection, student: str, delta: int, source: str, source_id: str | None
 ) -> None:
-    """A consistent entry (balance moved and balanceAfter right), as the ledger writes it."""
+    """A consistent entry (balance moved, balanceAfter right, its lot or its movements), as
+    the ledger writes it: through ledger_post (migration 0013). A PURCHASE makes a paid lot
+    worth 10 pence a credit."""
     conn.execute(
         """
-        WITH moved AS (
-            UPDATE student_profiles SET credit_balance = credit_balance + %(delta)s
-             WHERE user_id = %(student)s RETURNING user_id, credit_balance
-        )
-        INSERT INTO credit_transactions
-            (student_id, entry_type, amount, balance_after, source_type, source_id, description)
-        SELECT user_id, CASE WHEN %(delta)s > 0 THEN 'CREDIT' ELSE 'DEBIT' END, abs(%(delta)s),
-               credit_balance, %(source)s, %(source_id)s, 'audit test'
-          FROM moved
+        SELECT ledger_post(
+            %(student)s, CASE WHEN %(delta)s > 0 THEN 'CREDIT' ELSE 'DEBIT' END, abs(%(delta)s),
+            %(delta)s, true, %(source)s, %(source_id)s, 'audit test', '{}'::jsonb, NULL, NULL,
+            CASE WHEN %(source)s = 'PURCHASE' THEN 'PAID' ELSE 'GRANTED' END, %(source)s,
+            NULL, 50, CASE WHEN %(source)s = 'PURCHASE' THEN abs(%(delta)s) * 10 END,
+            CASE WHEN %(source)s = 'PURCHASE' THEN 'GBP' END, NULL)
         """,
         {"delta": delta, "student": student, "source": source, "source_id": source_id},
     )
@@ -178,7 +179,10 @@ def refunded_amount_without_refunds(conn: psycopg.Connection, student: str) -> N
 
 
 CASES: list[tuple[Corrupt, set[str]]] = [
-    (balance_moved_behind_the_ledger, {"balance_equals_ledger_sum"}),
+    (
+        balance_moved_behind_the_ledger,
+        {"balance_equals_ledger_sum", "balance_equals_lot_remainders"},
+    ),
     (balance_after_rewritten, {"balance_after_chain"}),
     (completed_session_without_purchase, {"completed_session_has_one_purchase"}),
     (purchase_without_session, {"purchase_matches_session"}),
@@ -193,10 +197,12 @@ CASES: list[tuple[Corrupt, set[str]]] = [
 
 def test_every_check_has_a_case() -> None:
     # The holds' checks have their cases in tests/holds/test_holds_audit.py, the promotions'
-    # in tests/promotions/test_promotions_audit.py, the subscriptions' in
-    # tests/subscriptions/test_subscriptions_reconciliation.py.
-    ours = set(CHECKS) - set(HOLD_CHECKS) - set(PROMOTION_CHECKS) - set(SUBSCRIPTION_CHECKS)
-    assert ours == set().union(*(fired for _, fired in CASES))
+    # in tests/promotions/test_promotions_audit.py, the documents' in
+    # tests/documents/test_documents_audit.py, the lots' in tests/lots/test_lots_audit.py, the
+    # subscriptions' in tests/subscriptions/test_subscriptions_reconciliation.py.
+    ours = set(CHECKS) - set(HOLD_CHECKS) - set(PROMOTION_CHECKS) - set(DOCUMENT_CHECKS)
+    ours -= set(SUBSCRIPTION_CHECKS)
+    assert ours - set(LOT_CHECKS) == set().union(*(fired for _, fired in CASES)) - set(LOT_CHECKS)
 
 
 @pytest.mark.parametrize(("corrupt", "fired"), CASES, ids=[c.__name__ for c, _ in CASES])

@@ -69,7 +69,7 @@ def payment_row(db: psycopg.Connection, payment_id: str) -> dict[str, Any]:
 
 def return_entries(db: psycopg.Connection, payment_id: str) -> list[dict[str, Any]]:
     cursor = db.execute(
-        """SELECT entry_type, amount, balance_after, source_type, actor_id::text AS actor_id,
+        """SELECT id, entry_type, amount, balance_after, source_type, actor_id::text AS actor_id,
                   idempotency_key, metadata
              FROM credit_transactions
             WHERE source_type IN ('REFUND', 'DISPUTE') AND source_id = %s ORDER BY seq""",

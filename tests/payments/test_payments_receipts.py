@@ -213,7 +213,7 @@ def test_receipt_tasks_are_scheduled(services: ServiceRunner) -> None:
 
 
 def test_money_is_formatted_from_integer_pence() -> None:
-    from medgrader.notifications.money import format_money
+    from medgrader.core.money import format_money
 
     assert format_money(1000) == "£10.00"
     assert format_money(4500) == "£45.00"

@@ -81,6 +81,18 @@ def test_a_discount_with_bonus_is_charged_shown_and_credited_once(
     assert (bonus["amount"], bonus["source_id"]) == (15, body["sessionId"])
     expires = datetime.fromisoformat(bonus["metadata"]["expires_at"])
     assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
+    # The bonus is a lot of its own: given (no value), from the promotion, expiring with it;
+    # the purchase a paid lot worth what was paid.
+    lots = db.execute(
+        "SELECT l.kind, l.source, l.amount, l.expires_at, l.value_minor FROM credit_lots l"
+        " JOIN credit_transactions t ON t.id = l.entry_id WHERE t.source_id = %s"
+        " ORDER BY l.kind",
+        (body["sessionId"],),
+    ).fetchall()
+    assert lots == [
+        ("GRANTED", "PROMOTION", 15, expires, None),
+        ("PAID", "PURCHASE", 100, None, 800),
+    ]
     [redeemed] = redemptions(db, promo["id"])
     assert redeemed["status"] == "REDEEMED"
     assert redeemed["granted_credits"] == 15

@@ -63,7 +63,8 @@ def _with_database(libpq_url: str, name: str) -> str:
 
 def migrations_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted(MIGRATIONS.rglob("*.py")):
+    # The SQL files the migrations execute (migrations/sql) count too.
+    for path in sorted([*MIGRATIONS.rglob("*.py"), *MIGRATIONS.rglob("*.sql")]):
         digest.update(path.relative_to(MIGRATIONS).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

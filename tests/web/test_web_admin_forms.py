@@ -137,6 +137,10 @@ def test_exports_stream_csv_for_the_range(
         assert [e["source_type"] for e in entries] == ["WELCOME_BONUS", "USAGE", "PURCHASE"]
         # A spreadsheet would run this cell as a formula: it is quoted.
         assert entries[1]["description"] == '\'=HYPERLINK("http://x")'
+        # The lots: the purchase's lot worth 1000p; the spend took 3 from the welcome lot.
+        welcome_lot = entries[0]["lots"]
+        assert entries[1]["lots"] == f"{welcome_lot}:3"
+        assert (entries[1]["value_minor"], entries[2]["value_minor"]) == ("", "1000")
         assert (
             http.get(
                 "/admin/exports/ledger.csv", params={"from": "2019-01-01", "to": "2019-01-01"}

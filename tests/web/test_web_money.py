@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from medgrader.core.errors import Unprocessable
-from medgrader.notifications.money import pounds_value
+from medgrader.core.money import pounds_value
 from medgrader.web.money import parse_int, parse_pounds
 from medgrader.web.rendering import environment
 

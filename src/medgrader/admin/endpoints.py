@@ -69,6 +69,7 @@ async def create_credit_adjustment(
         reason=body.reason,
         actor_id=admin.id,
         idempotency_key=idempotency_key,
+        expires_at=body.expires_at,
     )
     return JSONResponse(
         adjusted.out().model_dump(mode="json", by_alias=True),

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from medgrader.core.schemas import ApiModel, WholeNumber
 from medgrader.credits.schemas import Reason
@@ -29,6 +29,9 @@ AdjustmentAmount = Annotated[
 class AdjustmentRequest(ApiModel):
     amount: AdjustmentAmount
     reason: Reason
+    # A positive adjustment's credits expire at this instant (ISO 8601 with its zone, in the
+    # future); absent: never. Not for a negative amount.
+    expires_at: AwareDatetime | None = None
 
     @field_validator("amount")
     @classmethod
@@ -36,6 +39,12 @@ class AdjustmentRequest(ApiModel):
         if value == 0:
             raise ValueError("must not be zero")
         return value
+
+    @model_validator(mode="after")
+    def _expiry_of_a_grant(self) -> AdjustmentRequest:
+        if self.expires_at is not None and self.amount < 0:
+            raise ValueError("expiresAt: only a positive adjustment has an expiry")
+        return self
 
 
 class AdjustmentOut(ApiModel):

@@ -11,6 +11,7 @@ from medgrader.analytics.schemas import Daily, Summary
 from medgrader.auth.deps import CurrentAdmin
 from medgrader.core.deps import RequestDb
 from medgrader.core.openapi import errors
+from medgrader.lots.schemas import CreditLiability
 
 router = APIRouter(prefix="/api/admin/analytics", tags=["analytics"])
 
@@ -45,3 +46,23 @@ async def daily(_: CurrentAdmin, db: RequestDb, from_: From = None, to: To = Non
         service.parse_day(from_), service.parse_day(to), max_days=service.MAX_DAILY_DAYS
     )
     return await service.daily(db, days)
+
+
+@router.get(
+    "/credit-liability",
+    response_model=CreditLiability,
+    response_model_by_alias=True,
+    responses=errors(422, s422="invalid_range: a day that does not exist"),
+)
+async def credit_liability(
+    _: CurrentAdmin,
+    db: RequestDb,
+    at: Annotated[
+        str | None,
+        Query(description="London day (YYYY-MM-DD): at its end; default now", **_DAY),
+    ] = None,
+) -> CreditLiability:
+    """What students hold at the end of that London day (default: now): paid and granted
+    credits outstanding, and the deferred revenue (the value of unspent, unexpired paid
+    credits, in minor units: each paid lot's value less floor(value * used / amount))."""
+    return await service.credit_liability(db, service.parse_day(at))

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, text
 
 from medgrader.db.session import Db
+from medgrader.lots.repository import VALUE_MOVED
 from medgrader.payments.rules import counted_refund, open_dispute
 from medgrader.webhooks.repository import STATUS_SQL as INBOX_STATUS
 
@@ -30,10 +31,10 @@ MONEY = text(
     ), d AS (
         SELECT COUNT(*) AS n, COALESCE(SUM(funds_withdrawn_pence), 0) AS pence
           FROM disputes WHERE created_at >= :start AND created_at < :end
-    )
+    ), v AS ({VALUE_MOVED.format(group="")})
     SELECT p.n AS payments, p.pence AS gross, r.n AS refund_count, r.pence AS refunds,
-           d.n AS dispute_count, d.pence AS disputes
-      FROM p, r, d
+           d.n AS dispute_count, d.pence AS disputes, v.recognised, v.breakage
+      FROM p, r, d, v
     """  # noqa: S608 - constant status lists only
 )
 
@@ -149,6 +150,9 @@ DAILY = text(
         SELECT {_BUCKET.format(column="paid_at")} AS bucket, SUM(amount_pence) AS pence
           FROM payments
          WHERE type = 'SUBSCRIPTION' AND paid_at >= :start AND paid_at < :end GROUP BY 1
+    ), v AS (
+        {VALUE_MOVED.format(group=_BUCKET.format(column="created_at") + " AS bucket,")}
+         GROUP BY 1
     ), c AS (
         SELECT {_BUCKET.format(column="created_at")} AS bucket, COUNT(*) AS created,
                COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed
@@ -156,6 +160,7 @@ DAILY = text(
     )
     SELECT i AS bucket, COALESCE(p.n, 0) AS payments, COALESCE(p.pence, 0) AS gross,
            COALESCE(r.pence, 0) AS refunds, COALESCE(d.pence, 0) AS disputes,
+           COALESCE(v.recognised, 0) AS recognised, COALESCE(v.breakage, 0) AS breakage,
            COALESCE(c.created, 0) AS checkouts_created,
            COALESCE(c.completed, 0) AS checkouts_completed,
            COALESCE(pr.discounts, 0) AS discounts, COALESCE(g.credits, 0) AS promotion_credits,
@@ -164,6 +169,7 @@ DAILY = text(
       LEFT JOIN p ON p.bucket = i
       LEFT JOIN r ON r.bucket = i
       LEFT JOIN d ON d.bucket = i
+      LEFT JOIN v ON v.bucket = i
       LEFT JOIN c ON c.bucket = i
       LEFT JOIN pr ON pr.bucket = i
       LEFT JOIN g ON g.bucket = i

@@ -20,6 +20,10 @@ class Money(ApiModel):
     dispute_count: int
     disputes: int  # funds Stripe withdrew for disputes opened in the range
     net_revenue: int  # gross - refunds - disputes
+    # The value of paid credits used in the range (spends, captures), and of paid credits
+    # that expired or an administrator removed (breakage), in pence (credit lots).
+    recognised_revenue: int
+    breakage: int
 
 
 class Checkouts(ApiModel):
@@ -62,8 +66,8 @@ class Summary(ApiModel):
     mrr: int
     canceled_in_range: int
     credits_outstanding: int  # credits students hold now (positive balances)
-    # Those credits at the average price students paid per purchased credit, in pence.
-    credits_outstanding_value: int
+    # The value of unspent, unexpired paid credits now, in pence (GET credit-liability).
+    deferred_revenue: int
     negative_balances: int
     open_disputes: int
     open_dispute_amount: int
@@ -83,6 +87,8 @@ class Day(ApiModel):
     refunds: int
     disputes: int
     net_revenue: int
+    recognised_revenue: int
+    breakage: int
     checkouts_created: int
     checkouts_completed: int
     discounts: int

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from medgrader.db.session import Db
+from medgrader.documents.audit import DOCUMENT_CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.ledger.rules import signed_amount
+from medgrader.lots.audit import LOT_CHECKS
 from medgrader.payments.rules import counted_refund
 from medgrader.promotions.audit import PROMOTION_CHECKS
 from medgrader.subscriptions.audit import SUBSCRIPTION_CHECKS
@@ -153,6 +155,10 @@ CHECKS: dict[str, str] = {
 CHECKS.update(HOLD_CHECKS)
 CHECKS.update(PROMOTION_CHECKS)
 CHECKS.update(SUBSCRIPTION_CHECKS)  # issue 19
+# The VAT documents' (invariant 12) live beside the documents.
+CHECKS.update(DOCUMENT_CHECKS)
+# And the lots' (issue 17): every credit traced from its lot to what took it.
+CHECKS.update(LOT_CHECKS)
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}

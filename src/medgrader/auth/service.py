@@ -192,8 +192,14 @@ async def create_user(
             source_type=SourceType.WELCOME_BONUS,
             description="Welcome bonus",
             idempotency_key=f"welcome:{user.id}",
+            expires_at=welcome_bonus_expiry(ctx.settings.welcome_bonus_expires_days),
         )
     return user
+
+
+def welcome_bonus_expiry(days: int) -> datetime | None:
+    """When a welcome bonus given now expires (WELCOME_BONUS_EXPIRES_DAYS; 0: never)."""
+    return datetime.now(UTC) + timedelta(days=days) if days > 0 else None
 
 
 async def find_login(db: Db, email: str) -> tuple[User, str] | None:

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from medgrader.core.money import pounds_value
 from medgrader.db.session import Db
-from medgrader.notifications.money import pounds_value
 
 BATCH = 2000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -40,15 +40,48 @@ _PAYMENTS = text(
 )
 LEDGER_COLUMNS = (
     "seq", "entry_id", "created_at", "student_id", "email", "type", "amount", "balance_after",
-    "source_type", "source_id", "description", "actor_id",
+    "source_type", "source_id", "description", "actor_id", "lots", "value_minor",
 )  # fmt: skip
+# The credit lots of an entry (models.lots): a credit's lot ids, a debit's "lot:credits" in
+# the order it took them; and the value in minor units that the lots gained or gave.
 _LEDGER = text(
     """
     SELECT t.seq, t.id, t.created_at, t.student_id, u.email, t.entry_type, t.amount,
-           t.balance_after, t.source_type, t.source_id, t.description, t.actor_id
+           t.balance_after, t.source_type, t.source_id, t.description, t.actor_id,
+           CASE WHEN t.entry_type = 'CREDIT'
+                THEN (SELECT string_agg(l.id::text, ' ' ORDER BY l.seq) FROM credit_lots l
+                       WHERE l.entry_id = t.id)
+                ELSE (SELECT string_agg(m.lot_id::text || ':' || m.credits, ' ' ORDER BY m.id)
+                        FROM lot_movements m WHERE m.entry_id = t.id) END AS lots,
+           CASE WHEN t.entry_type = 'CREDIT'
+                THEN (SELECT SUM(l.value_minor) FROM credit_lots l WHERE l.entry_id = t.id)
+                ELSE (SELECT SUM(m.value_minor) FROM lot_movements m
+                       WHERE m.entry_id = t.id) END AS value_minor
       FROM credit_transactions t JOIN users u ON u.id = t.student_id
      WHERE t.created_at >= :start AND t.created_at < :end
      ORDER BY t.seq
+    """
+)
+
+
+# The VAT documents behind the VAT report (documents.report), signed as they count on the
+# return: receipts and debit notes add, credit notes subtract. The columns' sums over a range
+# are the report's vatDueMinor and netSalesMinor for it.
+DOCUMENT_COLUMNS = (
+    "number", "type", "form", "issued_at", "supplied_at", "payment_id", "buyer_name",
+    "buyer_email", "buyer_vat_number", "description", "vat_rate_percent", "total_pence",
+    "vat_pence", "net_pence", "total_gbp", "vat_gbp", "net_gbp", "currency",
+)  # fmt: skip
+_DOCUMENTS = text(
+    """
+    SELECT d.number, d.type, d.form, d.issued_at, d.supplied_at, d.payment_id, d.buyer_name,
+           d.buyer_email, d.buyer_vat_number, d.description, d.vat_rate_percent,
+           s.sign * d.total_minor AS total, s.sign * d.vat_minor AS vat,
+           s.sign * d.net_minor AS net, d.currency
+      FROM documents d,
+           LATERAL (SELECT CASE d.type WHEN 'CREDIT_NOTE' THEN -1 ELSE 1 END AS sign) s
+     WHERE d.issued_at >= :start AND d.issued_at < :end
+     ORDER BY d.issued_at, d.series, d.sequence
     """
 )
 
@@ -88,3 +121,14 @@ def payments_csv(db: Db, start: datetime, end: datetime) -> AsyncIterator[str]:
 
 def ledger_csv(db: Db, start: datetime, end: datetime) -> AsyncIterator[str]:
     return _stream(db, _LEDGER, {"start": start, "end": end}, LEDGER_COLUMNS, list)
+
+
+def _document_values(row: Any) -> list[Any]:
+    values = list(row)
+    pounds = [pounds_value(int(row.total)), pounds_value(int(row.vat)), pounds_value(int(row.net))]
+    return [*values[:14], *pounds, values[14]]
+
+
+def vat_documents_csv(db: Db, start: datetime, end: datetime) -> AsyncIterator[str]:
+    params = {"start": start, "end": end}
+    return _stream(db, _DOCUMENTS, params, DOCUMENT_COLUMNS, _document_values)

@@ -17,6 +17,8 @@ Credits = Annotated[int, Field(strict=True, ge=1, le=100_000), WholeNumber]
 # checkout of it would be a 502). Strict: "1000", 1000.5 and true are refused, not coerced.
 MIN_PRICE_PENCE = 30
 PriceInCents = Annotated[int, Field(strict=True, ge=MIN_PRICE_PENCE, le=10_000_000), WholeNumber]
+# How many days a purchase's credits stay usable; absent (null): they never expire.
+ValidityDays = Annotated[int, Field(strict=True, ge=1, le=3650), WholeNumber]
 
 
 class PackageCreate(ApiModel):
@@ -25,6 +27,7 @@ class PackageCreate(ApiModel):
     credits: Credits
     price_in_cents: PriceInCents
     is_active: Annotated[bool, Field(strict=True)] = True
+    validity_days: ValidityDays | None = None
 
 
 def _not_null(schema: dict[str, Any]) -> None:
@@ -46,6 +49,8 @@ class PackageUpdate(ApiModel):
     is_active: Annotated[bool, Field(strict=True)] | None = Field(
         default=None, json_schema_extra=_not_null
     )
+    # null: the package's credits stop expiring (for purchases from then on).
+    validity_days: ValidityDays | None = None
 
     @field_validator("name", "credits", "price_in_cents", "is_active")
     @classmethod
@@ -70,5 +75,6 @@ class PackageOut(ApiModel):
     price_in_cents: int = Field(validation_alias="price_pence", serialization_alias="priceInCents")
     currency: Literal["GBP"]
     is_active: bool
+    validity_days: int | None = None
     created_at: datetime
     updated_at: datetime

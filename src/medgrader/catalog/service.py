@@ -66,6 +66,7 @@ async def create_package(db: Db, body: PackageCreate) -> Any:
         "price_pence": body.price_in_cents,
         "currency": "GBP",
         "is_active": body.is_active,
+        "validity_days": body.validity_days,
     }
     async with _unique_name(db):
         return await repository.insert_package(db, values)

@@ -198,6 +198,10 @@ async def _fulfil(
             "currency": row.currency,
         },
         idempotency_key=f"purchase:{stripe_session_id}",
+        # A paid lot worth what was paid, expiring when its package says (models.lots).
+        value_minor=row.amount_pence,
+        currency=row.currency,
+        expires_at=row.lot_expires_at,
     )
     if redemption is not None:
         await _redeem(db, row, redemption, stripe_session_id)

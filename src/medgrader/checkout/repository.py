@@ -25,8 +25,15 @@ _INSERT = text(
     """  # noqa: S608 - only the constant column list is interpolated
 )
 _BY_STRIPE_ID = text(f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid")  # noqa: S608
+# With, for the fulfilment, when its credits would expire (the package's validityDays from
+# now; NULL: never).
 LOCK_BY_STRIPE_ID = text(
-    f"SELECT {_COLUMNS} FROM checkout_sessions WHERE stripe_session_id = :sid FOR UPDATE"  # noqa: S608
+    f"""
+    SELECT {_COLUMNS},
+           (SELECT now() + k.validity_days * INTERVAL '1 day' FROM credit_packages k
+             WHERE k.id = checkout_sessions.package_id) AS lot_expires_at
+      FROM checkout_sessions WHERE stripe_session_id = :sid FOR UPDATE
+    """  # noqa: S608
 )
 # Status moves that never overwrite a COMPLETED session (nor go back from a final state).
 _MARK = text(

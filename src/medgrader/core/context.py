@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
@@ -12,6 +12,7 @@ from medgrader.config import Settings
 from medgrader.core.adapters.google_certs import GoogleCertificates
 from medgrader.core.adapters.mailer import Mailer
 from medgrader.core.adapters.stripe_gateway import StripeGateway
+from medgrader.core.attachments import DocumentAttachments, NoAttachments
 from medgrader.core.tokens import TokenConfig
 from medgrader.db.resolve import Database
 
@@ -31,6 +32,8 @@ class AppContext:
     google_certs: GoogleCertificates
     # The job queue's pool (procrastinate's connections: deferring, the worker's fetches).
     job_pool: AsyncConnectionPool
+    # The VAT documents the emails attach (set by runtime.open_context; see core.attachments).
+    attachments: DocumentAttachments = field(default_factory=NoAttachments)
 
 
 def token_config(settings: Settings) -> TokenConfig:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
+from typing import Any
 
 from medgrader.core.errors import BadRequest
 
@@ -54,6 +55,19 @@ def decode_seq_cursor(cursor: str) -> int:
     if tag != _SEQ or not digits.isdigit() or len(digits) > 18:
         raise InvalidCursor()
     return int(digits)
+
+
+async def seq_page(
+    db: Any, statement: Any, params: dict[str, Any], *, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """One page of a list ordered by seq DESC: `statement` takes :before_seq (NULL: the
+    first page) and :limit (one row more is asked, to tell whether another page exists).
+    Returns the page's rows and the next page's cursor (None on the last page)."""
+    before_seq = decode_seq_cursor(cursor) if cursor else None
+    bound = params | {"before_seq": before_seq, "limit": limit + 1}
+    rows = list((await db.execute(statement, bound)).all())
+    page = rows[:limit]
+    return page, encode_seq_cursor(page[-1].seq) if len(rows) > limit else None
 
 
 def encode_position(at: datetime, row_id: object) -> str:

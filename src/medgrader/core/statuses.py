@@ -87,6 +87,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "stripe_error": 502,
     "stripe_object_missing": 502,
     "stripe_refund_refused": 502,
+    # VAT documents and billing details
+    "document_not_found": 404,
+    "billing_details_not_found": 404,
+    "invalid_vat_number": 422,
     # The webhook inbox and the figures
     "webhook_event_not_found": 404,
     "already_processed": 409,

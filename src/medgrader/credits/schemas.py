@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from medgrader.core.schemas import ApiModel, WholeNumber, trimmed_text
+from medgrader.lots.schemas import Expiring
 
 MAX_SPEND = 1_000_000
 MAX_REASON = 200
@@ -29,9 +30,17 @@ class SpendResponse(ApiModel):
 
 
 class BalanceResponse(ApiModel):
-    balance: int  # the sum of the ledger
+    # The sum of the ledger, less credits past their expiry whose EXPIRY entry the job has not
+    # written yet (they stopped counting at their expiresAt).
+    balance: int
     held: int  # reserved by active, unexpired holds (medgrader.holds)
     available: int  # balance - held: what spends and new holds may use
+    # What the unexpired lots hold, bought and given (they add up to the balance when it is
+    # zero or more; a debt from a clawback is paid by the next credits).
+    paid: int = 0
+    granted: int = 0
+    # The next three expiries: [{amount, expiresAt}], soonest first.
+    expiring: list[Expiring] = Field(default_factory=list)
 
 
 class TransactionOut(ApiModel):

@@ -32,6 +32,7 @@ from medgrader.idempotency.store import KeyedRequest
 from medgrader.ledger import service as ledger
 from medgrader.ledger.rules import available
 from medgrader.ledger.service import LedgerEntry
+from medgrader.lots import service as lots
 from medgrader.models.holds import held_sql
 from medgrader.models.ledger import EntryType, SourceType
 
@@ -162,12 +163,20 @@ _BALANCES = text(
 
 
 async def get_balances(db: Db, student_id: uuid.UUID) -> BalanceResponse:
-    """{balance, held, available}; available may be below zero only after a clawback."""
+    """{balance, held, available, paid, granted, expiring}; available may be below zero only
+    after a clawback. Credits past their expiry are out of the figures at once, before the
+    job writes their EXPIRY entry (the ledger balance then drops by the same amount)."""
     row = (await db.execute(_BALANCES, {"student_id": student_id})).first()
     if row is None:
         raise ledger.StudentNotFound()
+    kinds = await lots.by_kind(db, student_id)
     return BalanceResponse(
-        balance=int(row.balance), held=int(row.held), available=int(row.available)
+        balance=int(row.balance) - kinds.pending,
+        held=int(row.held),
+        available=int(row.available) - kinds.pending,
+        paid=kinds.paid,
+        granted=kinds.granted,
+        expiring=kinds.expiring,
     )
 
 

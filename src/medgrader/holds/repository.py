@@ -54,8 +54,9 @@ CREATE = text(
                {ACTIVE_HOLDS} AS active_holds
           FROM student_profiles p WHERE p.user_id = :student_id
     ), created AS (
-        INSERT INTO credit_holds AS h (student_id, amount, reason, ttl_seconds, expires_at)
-        SELECT user_id, :amount, :reason, :ttl_seconds, now() + :ttl_seconds * INTERVAL '1 second'
+        INSERT INTO credit_holds AS h (id, student_id, amount, reason, ttl_seconds, expires_at)
+        SELECT :hold_id, user_id, :amount, :reason, :ttl_seconds,
+               now() + :ttl_seconds * INTERVAL '1 second'
           FROM profile WHERE available >= :amount AND active_holds < :max_active
         RETURNING {_COLUMNS}
     )
@@ -161,23 +162,8 @@ PAGE = text(
     """
 )
 
-# The sweep writes down what the clock already decided. SKIP LOCKED: a hold being captured
-# right now is left to that capture (which re-checks expiry itself); two sweeps never wait for
-# each other. closed_at is the moment the hold ended, its expiry.
-SWEEP = text(
-    """
-    WITH swept AS (
-        UPDATE credit_holds AS h
-           SET status = 'EXPIRED', closed_at = h.expires_at, updated_at = now()
-         WHERE h.id IN (
-                   SELECT id FROM credit_holds
-                    WHERE status = 'ACTIVE' AND expires_at <= now()
-                    ORDER BY expires_at
-                    LIMIT :batch
-                      FOR UPDATE SKIP LOCKED)
-           AND h.status = 'ACTIVE' AND h.expires_at <= now()
-        RETURNING 1
-    )
-    SELECT count(*) FROM swept
-    """
-)
+# The sweep writes down what the clock already decided, one student at a time under their
+# balance row lock (lots_settle, migration 0013): due holds EXPIRED (their credits back to
+# their lots), due lots expired. SKIP LOCKED: a student being posted to right now is settled
+# by that posting; two sweeps never wait for each other.
+SWEEP = text("SELECT holds_expired, lots_expired, students FROM lots_sweep(:batch)")

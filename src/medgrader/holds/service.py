@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medgrader.core import metrics
-from medgrader.core.cursor import decode_seq_cursor, encode_seq_cursor
+from medgrader.core.cursor import seq_page
 from medgrader.core.errors import AppError, Refusal, Unprocessable
 from medgrader.credits.errors import InsufficientCredits
 from medgrader.credits.service import validated_reason
@@ -205,6 +205,7 @@ async def create_hold(
         # The student's row lock first: the count of active holds below is then final.
         await ledger.lock_balance(db, student_id)
         params = {
+            "hold_id": uuid.uuid4(),  # ours, so that its reservation can be queued blind
             "student_id": student_id,
             "amount": amount,
             "reason": reason,
@@ -218,6 +219,7 @@ async def create_hold(
             if row.active_holds >= limits.max_active:
                 raise TooManyHolds()
             raise InsufficientCredits()
+        await ledger.sync_hold_lots(db, row.id)  # reserve its credits in their lots
         return _hold_out(row)
 
     return await _once(db, request, run)
@@ -277,6 +279,8 @@ async def extend_hold(
                 statement=sql.EXTEND_REFUSED,
                 params=lifetime,
             )
+        if additional_amount:
+            await ledger.sync_hold_lots(db, hold_id)  # reserve the extra credits
         return _hold_out(row)
 
     return await _once(db, request, run, hold_id=hold_id)
@@ -317,6 +321,7 @@ async def capture_hold(
                 ),
             )
         if row.charged == 0:
+            await ledger.sync_hold_lots(db, hold_id)  # all its credits back to their lots
             return _hold_out(row)
         # The hold is no longer held, so the ledger's own guard (available >= charge) is the
         # same condition the UPDATE just checked under the same lock.
@@ -329,6 +334,7 @@ async def capture_hold(
             description=row.reason,
             metadata=request.entry_metadata | {"holdId": str(row.id)},
             idempotency_key=request.ledger_key,
+            hold_id=row.id,  # the credits it reserved, the rest back to their lots
         )
         if entry is None:  # pragma: no cover - the UPDATE above checked the same condition
             raise RuntimeError(f"capture of hold {row.id} not covered after its check")
@@ -345,11 +351,14 @@ async def release_hold(
     request = _request("release", student_id, key, {"holdId": str(hold_id)})
 
     async def run() -> HoldOut:
+        # Its credits go back to their lots: under the balance row lock, like every lot change.
+        await ledger.lock_balance(db, student_id)
         params = {"student_id": student_id, "hold_id": hold_id}
         row = (await db.execute(sql.RELEASE, params)).one_or_none()
         if row is None:
             # A live hold always matches the release, so the answer is expired or closed.
             raise await _why_refused(db, student_id, hold_id)
+        await ledger.sync_hold_lots(db, hold_id)
         return _hold_out(row)
 
     return await _once(db, request, run, hold_id=hold_id)
@@ -377,22 +386,33 @@ async def list_holds(
         status = status.strip().upper()
         if status not in HoldStatus.__members__:
             raise Unprocessable(f"status: one of {', '.join(HoldStatus)}")
-    params = {
-        "student_id": student_id,
-        "status": status,
-        "before_seq": decode_seq_cursor(cursor) if cursor else None,
-        "limit": limit + 1,  # one more tells whether another page exists
-    }
-    rows = (await db.execute(sql.PAGE, params)).all()
-    page = rows[:limit]
-    next_cursor = encode_seq_cursor(page[-1].seq) if len(rows) > limit else None
+    params = {"student_id": student_id, "status": status}
+    page, next_cursor = await seq_page(db, sql.PAGE, params, cursor=cursor, limit=limit)
     return HoldPage(items=[_hold_out(row) for row in page], next_cursor=next_cursor)
 
 
+@dataclass(frozen=True)
+class Swept:
+    """One sweep: holds EXPIRED, lots expired, students settled (at most the batch)."""
+
+    holds: int
+    lots: int
+    students: int
+
+
+async def sweep_due(db: Db, *, batch: int = 1000) -> Swept:
+    """Settle up to `batch` students with holds or lots past their expiry, each under their
+    balance row lock (students being posted to right now are skipped: their posting settles
+    them): holds EXPIRED (their credits back to their lots), lots expired (one EXPIRY entry
+    each, exactly once). Correctness never waits for this: an expired hold stopped counting
+    when its time passed, and every posting settles its student first."""
+    row = (await db.execute(sql.SWEEP, {"batch": batch})).one()
+    swept = Swept(int(row.holds_expired), int(row.lots_expired), int(row.students))
+    if swept.holds:
+        metrics.HOLDS.labels(action="expire", outcome="ok").inc(swept.holds)
+    return swept
+
+
 async def expire_due_holds(db: Db, *, batch: int = 1000) -> int:
-    """Mark up to `batch` holds past their expiry EXPIRED; returns how many. Correctness never
-    waits for this: an expired hold stopped counting when its time passed."""
-    expired = int((await db.execute(sql.SWEEP, {"batch": batch})).scalar_one())
-    if expired:
-        metrics.HOLDS.labels(action="expire", outcome="ok").inc(expired)
-    return expired
+    """sweep_due; returns how many holds it expired."""
+    return (await sweep_due(db, batch=batch)).holds

@@ -1,7 +1,10 @@
-"""The holds' sweep on the PostgreSQL queue: write EXPIRED on holds whose time has passed.
+"""The expiry sweep on the PostgreSQL queue, every minute: EXPIRED on holds whose time has
+passed (their credits back to their lots) and one EXPIRY entry per credit lot past its
+expiresAt (issue 17), student by student under the balance row lock (holds.service.sweep_due).
 
 Bookkeeping only: an expired hold stopped counting against the balance the moment its
-expires_at passed, whether or not this has run.
+expires_at passed, and an expired lot's credits stopped being available at its expiresAt,
+whether or not this has run (every posting settles its student first).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import structlog
 
 from medgrader.core.context import AppContext
 from medgrader.db.transactions import unit_of_work
-from medgrader.holds.service import expire_due_holds
+from medgrader.holds.service import sweep_due
 from medgrader.jobs.worker import app_context
 
 log = structlog.get_logger(__name__)
@@ -21,17 +24,19 @@ BATCH = 1000
 
 
 async def sweep_expired_holds(ctx: AppContext) -> int:
-    """Expire due holds in batches, one unit of work each; returns how many."""
-    total = 0
+    """Expire due holds and lots in batches of students, one unit of work each; returns how
+    many holds expired."""
+    holds = lots = 0
     while True:
         async with unit_of_work(ctx.db_pool) as db:
-            expired = await expire_due_holds(db, batch=BATCH)
-        total += expired
-        if expired < BATCH:
+            swept = await sweep_due(db, batch=BATCH)
+        holds += swept.holds
+        lots += swept.lots
+        if swept.students < BATCH:
             break
-    if total:
-        log.info("holds expired", expired=total)
-    return total
+    if holds or lots:
+        log.info("holds and lots expired", holds=holds, lots=lots)
+    return holds
 
 
 # Every minute: statuses read from the table (admin reports) lag expiry by at most that.

@@ -14,3 +14,7 @@ RETURNS_NOTICE_TASK = "notifications:send_returns_notice"
 PAYMENT_FAILED_TASK = "subscriptions:send_payment_failed"
 # Email tasks whose stalled jobs (worker killed mid-job) are put back in the queue.
 EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK, PAYMENT_FAILED_TASK)
+
+# VAT documents (namespace "documents"): issue what a payment is due (receipt, notes). On the
+# polled queue: deferring it adds no NOTIFY lock to the enqueuing transaction's commit.
+ISSUE_DOCUMENTS_TASK = "documents:issue_documents"

@@ -1,10 +1,13 @@
-"""Posting ledger entries. The ONLY place `student_profiles.credit_balance` is written.
+"""Posting ledger entries. The ONLY place `student_profiles.credit_balance` and the credit
+lots (models.lots) are written.
 
-Each posting is one SQL statement: a data-modifying CTE that moves the balance with an atomic
-`UPDATE ... SET credit_balance = credit_balance + <the signed amount> ... RETURNING` (the rule:
-ledger.rules) and inserts the entry
-carrying the balance the UPDATE returned. The UPDATE takes the row lock, so concurrent
-postings for one student serialize in PostgreSQL, and the balance and its entry commit or roll
+Each posting is one SQL statement calling `ledger_post` (migration 0013's SQL function): it
+moves the balance with an atomic `UPDATE ... SET credit_balance = credit_balance + <the
+signed amount> ... RETURNING` (the rule: ledger.rules), inserts the entry carrying the
+balance the UPDATE returned, and does the entry's lot work (a credit's lot; a debit's
+movements in the one spend order). Before it, queued in the same round trip, lots_settle
+locks the balance row and expires what the clock expired. The lock serializes concurrent
+postings for one student in PostgreSQL, and the balance and its entry commit or roll
 back together with the caller's transaction. Nothing is read into Python and written back.
 Callers own the transaction; nothing here commits.
 """
@@ -23,6 +26,7 @@ from medgrader.core.errors import NotFound
 from medgrader.db.session import Db, no_rows
 from medgrader.ledger.rules import available, signed_amount
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
+from medgrader.models.lots import DEFAULT_PRIORITY, LotKind, LotSource
 
 
 @dataclass(frozen=True)
@@ -45,27 +49,31 @@ class StudentNotFound(NotFound):
 
 def _posting_sql(*, require_cover: bool) -> Any:
     # require_cover: the debit happens only if the AVAILABLE balance (the balance minus the
-    # student's active, unexpired holds) covers it; otherwise no row is updated, nothing is
-    # inserted, and the caller learns it from the empty result. The held sum reads the holds
-    # table with this statement's snapshot, so a covered debit must follow lock_balance().
-    guard = f"AND {available('credit_balance', ':student_id')} >= :amount" if require_cover else ""
+    # student's active, unexpired holds) covers it; otherwise nothing is written and the
+    # caller learns it from the empty result. The check is evaluated by this statement after
+    # lock_balance() (queued before it), so it stays true until the commit. ledger_post
+    # (migration 0013) moves the balance, inserts the entry and does the entry's lot work
+    # (a credit's lot, a debit's movements in the spend order) in this one round trip.
+    allowed = (
+        f"(SELECT {available('p.credit_balance', ':student_id')} >= :amount"  # noqa: S608
+        " FROM student_profiles p WHERE p.user_id = :student_id)"
+        if require_cover
+        else "true"
+    )
     return text(
         f"""
-        WITH moved AS (
-            UPDATE student_profiles
-               SET credit_balance = credit_balance + {signed_amount(":entry_type", ":amount")},
-                   updated_at = now()
-             WHERE user_id = :student_id {guard}
-         RETURNING user_id, credit_balance
-        )
-        INSERT INTO credit_transactions (
-            student_id, entry_type, amount, balance_after, source_type, source_id,
-            description, metadata, idempotency_key, actor_id
-        )
-        SELECT user_id, :entry_type, :amount, credit_balance, :source_type, :source_id,
-               :description, :metadata, :idempotency_key, :actor_id
-          FROM moved
-        RETURNING id, seq, balance_after, created_at, {signed_amount()} AS delta
+        SELECT e.id, e.seq, e.balance_after, e.created_at,
+               {signed_amount("e.entry_type", "e.amount")} AS delta
+          FROM ledger_post(
+                 CAST(:student_id AS uuid), CAST(:entry_type AS text), CAST(:amount AS bigint),
+                 {signed_amount("CAST(:entry_type AS text)", "CAST(:amount AS bigint)")},
+                 {allowed}, CAST(:source_type AS text), CAST(:source_id AS text),
+                 CAST(:description AS text), :metadata, CAST(:idempotency_key AS text),
+                 CAST(:actor_id AS uuid), CAST(:lot_kind AS text), CAST(:lot_source AS text),
+                 CAST(:expires_at AS timestamptz), CAST(:priority AS integer),
+                 CAST(:value_minor AS bigint), CAST(:currency AS text), CAST(:hold_id AS uuid)
+               ) e
+         WHERE e.id IS NOT NULL
         """  # noqa: S608 - only constant rule expressions are interpolated, never user input
     ).bindparams(bindparam("metadata", type_=JSONB))
 
@@ -73,23 +81,61 @@ def _posting_sql(*, require_cover: bool) -> Any:
 CREDIT_SQL = _posting_sql(require_cover=False)
 COVERED_DEBIT_SQL = _posting_sql(require_cover=True)
 
-# FOR NO KEY UPDATE: the lock an UPDATE of the row takes (foreign-key checks, which take KEY
-# SHARE, do not wait for it). Its rows are never read: in pipeline mode it is queued and
-# travels with the statement after it, so it costs no round trip of its own.
-LOCK_BALANCE = no_rows(
-    text("SELECT 1 FROM student_profiles WHERE user_id = :student_id FOR NO KEY UPDATE")
-)
+# lots_settle (migration 0013) takes the lock an UPDATE of the row takes (FOR NO KEY UPDATE:
+# foreign-key checks, which take KEY SHARE, do not wait for it), then writes down what the
+# clock decided: holds past their expiry give their credits back to their lots, lots past
+# theirs expire (one EXPIRY entry each). Its rows are never read: in pipeline mode it is
+# queued and travels with the statement after it, so it costs no round trip of its own.
+LOCK_BALANCE = no_rows(text("SELECT lots_settle(:student_id)"))
 
 
 async def lock_balance(db: Db, student_id: uuid.UUID) -> None:
-    """Lock the student's balance row until the transaction ends.
+    """Lock the student's balance row until the transaction ends, and settle what expired.
 
     Under READ COMMITTED every statement after this one sees all the holds and entries that
     were committed before the lock was granted (each statement takes a fresh snapshot), and no
     other spend, hold or posting for the student can commit in between: a check of the
-    available balance made after it stays true until the commit. A no-op if already held.
+    available balance made after it stays true until the commit. Lots past their expiresAt
+    have expired (EXPIRY entries) by then, so no later statement can use their credits.
     """
     await db.execute(LOCK_BALANCE, {"student_id": student_id})
+
+
+@dataclass(frozen=True)
+class LotTerms:
+    """What a credit's lot is: kind, source, expiry, priority and (a paid lot) its value."""
+
+    kind: LotKind | None = None
+    source: str | None = None
+    expires_at: datetime | None = None
+    priority: int = DEFAULT_PRIORITY
+    value_minor: int | None = None
+    currency: str | None = None
+
+    def params(self, source_type: SourceType) -> dict[str, Any]:
+        kind = self.kind or (LotKind.PAID if self.value_minor is not None else LotKind.GRANTED)
+        source = self.source or DEFAULT_LOT_SOURCES.get(source_type, source_type.value)
+        if not 0 <= self.priority <= 100:
+            raise ValueError(f"lot priority is 0-100, got {self.priority}")
+        if kind is LotKind.PAID and (self.value_minor is None or self.currency is None):
+            raise ValueError("a paid lot needs its value and currency")
+        return {
+            "lot_kind": kind.value,
+            "lot_source": source,
+            "expires_at": self.expires_at,
+            "priority": self.priority,
+            "value_minor": self.value_minor if kind is LotKind.PAID else None,
+            "currency": self.currency if kind is LotKind.PAID else None,
+        }
+
+
+# The lot source of a credit when the caller names none.
+DEFAULT_LOT_SOURCES = {
+    SourceType.PURCHASE: LotSource.PURCHASE.value,
+    SourceType.WELCOME_BONUS: LotSource.WELCOME_BONUS.value,
+    SourceType.ADMIN_ADJUSTMENT: LotSource.ADMIN_GRANT.value,
+}
+NO_LOT = LotTerms()
 
 
 async def _post(
@@ -105,6 +151,8 @@ async def _post(
     idempotency_key: str | None,
     actor_id: uuid.UUID | None,
     require_cover: bool,
+    lot: LotTerms = NO_LOT,
+    hold_id: uuid.UUID | None = None,
 ) -> LedgerEntry | None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValueError(f"ledger amounts are positive integers, got {amount!r}")
@@ -122,6 +170,8 @@ async def _post(
                 "metadata": metadata or {},
                 "idempotency_key": idempotency_key,
                 "actor_id": actor_id,
+                "hold_id": hold_id,
+                **lot.params(source_type),
             },
         )
     ).one_or_none()
@@ -151,8 +201,20 @@ async def credit(
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     actor_id: uuid.UUID | None = None,
+    kind: LotKind | None = None,
+    source: str | None = None,
+    expires_at: datetime | None = None,
+    value_minor: int | None = None,
+    currency: str | None = None,
+    priority: int = DEFAULT_PRIORITY,
 ) -> LedgerEntry:
-    """Add credits. Raises StudentNotFound when the student has no profile."""
+    """Add credits as a new lot (models.lots): `kind` PAID when a value is given (then
+    `currency` too), else GRANTED; `source` defaults from the source type (PURCHASE,
+    WELCOME_BONUS, ADMIN_GRANT); `expires_at` None never expires. Credits given back for a
+    payment (REFUND/DISPUTE) return as the lots they replace. New credits pay a debt first.
+    Raises StudentNotFound when the student has no profile."""
+    lot = LotTerms(kind, source, expires_at, priority, value_minor, currency)
+    await lock_balance(db, student_id)
     entry = await _post(
         db,
         student_id=student_id,
@@ -165,6 +227,7 @@ async def credit(
         idempotency_key=idempotency_key,
         actor_id=actor_id,
         require_cover=False,
+        lot=lot,
     )
     if entry is None:
         raise StudentNotFound()
@@ -182,11 +245,14 @@ async def debit(
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     actor_id: uuid.UUID | None = None,
+    hold_id: uuid.UUID | None = None,
 ) -> LedgerEntry | None:
     """Take credits only if the available balance (balance minus active holds) covers them;
     None when it does not (nothing written).
 
-    A balance already below zero (after a clawback) never covers a debit.
+    A balance already below zero (after a clawback) never covers a debit. The credits come
+    out of the student's lots in the spend order, or, for a capture (`hold_id`), out of what
+    the hold reserved (the rest of it goes back to its lots).
     """
     if source_type in CLAWBACK_SOURCES:
         raise ValueError("clawbacks use clawback(), which may take a balance below zero")
@@ -203,6 +269,7 @@ async def debit(
         idempotency_key=idempotency_key,
         actor_id=actor_id,
         require_cover=True,
+        hold_id=hold_id,
     )
     if entry is None:
         await ensure_student_exists(db, student_id)
@@ -223,9 +290,12 @@ async def clawback(
 ) -> LedgerEntry:
     """Take back credits for money returned (refund, lost dispute); may go below zero.
 
-    `actor_id` is the administrator who refunded, when one did."""
+    `actor_id` is the administrator who refunded, when one did. The credits come from the
+    purchase's own lot first (source_id is the payment), then the student's other lots in the
+    spend order, then as a debt the next credits pay."""
     if source_type not in CLAWBACK_SOURCES:
         raise ValueError(f"{source_type} is not a clawback source")
+    await lock_balance(db, student_id)
     entry = await _post(
         db,
         student_id=student_id,
@@ -242,6 +312,17 @@ async def clawback(
     if entry is None:
         raise StudentNotFound()
     return entry
+
+
+SYNC_HOLD = no_rows(text("SELECT lots_sync_hold(:hold_id)"))
+
+
+async def sync_hold_lots(db: Db, hold_id: uuid.UUID) -> None:
+    """Bring the hold's reservations in its lots in line with the hold (after lock_balance):
+    a live hold reserves its amount in the spend order, an ended one gives its credits back
+    (what comes back to an expired lot expires, with its own EXPIRY entry). Queued: it
+    travels with the next statement or the commit, and its error fails the commit."""
+    await db.execute(SYNC_HOLD, {"hold_id": hold_id})
 
 
 async def ensure_student_exists(db: Db, student_id: uuid.UUID) -> None:

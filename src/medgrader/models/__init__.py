@@ -4,9 +4,11 @@ from medgrader.models.audit import AuditRun
 from medgrader.models.base import Base
 from medgrader.models.catalog import CreditPackage
 from medgrader.models.checkout import CheckoutSession, CheckoutStatus
+from medgrader.models.documents import BillingDetails, Document, DocumentCounter
 from medgrader.models.holds import CreditHold, HoldStatus
 from medgrader.models.idempotency import IdempotencyKey
 from medgrader.models.ledger import CreditTransaction, EntryType, SourceType
+from medgrader.models.lots import CreditDebt, CreditLot, LotMovement, LotReservation
 from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.promotions import Promotion, PromotionRedemption, RedemptionStatus
@@ -24,16 +26,23 @@ from medgrader.models.webhooks import WebhookEvent
 __all__ = [
     "AuditRun",
     "Base",
+    "BillingDetails",
     "CheckoutSession",
     "CheckoutStatus",
+    "CreditDebt",
     "CreditHold",
+    "CreditLot",
     "CreditPackage",
     "CreditTransaction",
     "Dispute",
+    "Document",
+    "DocumentCounter",
     "EntryType",
     "HoldStatus",
     "IdempotencyKey",
     "InstructorProfile",
+    "LotMovement",
+    "LotReservation",
     "PasswordResetCode",
     "Payment",
     "PaymentStatus",

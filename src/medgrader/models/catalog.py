@@ -19,6 +19,7 @@ class CreditPackage(Base):
         CheckConstraint("price_pence BETWEEN 1 AND 10000000", name="price_range"),
         CheckConstraint("currency = 'GBP'", name="currency_gbp"),
         CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="name_length"),
+        CheckConstraint("validity_days BETWEEN 1 AND 3650", name="validity_days_range"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -27,6 +28,8 @@ class CreditPackage(Base):
     credits: Mapped[int] = mapped_column(Integer)
     price_pence: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3), server_default="GBP")
+    # Purchased credits expire this many days after the purchase; NULL: never.
+    validity_days: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

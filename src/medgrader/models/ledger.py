@@ -40,6 +40,8 @@ class SourceType(StrEnum):
     PROMOTION_BONUS = "PROMOTION_BONUS"
     # Credits of a credit code (source_id: the redemption).
     PROMOTION_CODE = "PROMOTION_CODE"
+    # Credits of a lot that reached its expiresAt unused (models.lots; one entry per lot).
+    EXPIRY = "EXPIRY"
     # A paid subscription period's credits (source_id: the Stripe invoice).
     SUBSCRIPTION = "SUBSCRIPTION"
 
@@ -91,6 +93,14 @@ class CreditTransaction(Base):
             "ix_credit_transactions_returns",
             "source_id",
             postgresql_where=text(one_of("source_type", CLAWBACK_SOURCES)),
+        ),
+        # Each lot expires exactly once ("lot:<id>"), and what each hold gives back to an
+        # expired lot expires once more ("lot:<id>:hold:<id>"): a database rule (0013).
+        Index(
+            "uq_credit_transactions_expiry_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'EXPIRY'"),
         ),
     )
 

@@ -123,6 +123,9 @@ class Refund(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(100))
     # This refund's share of the clawback, fixed when it was first recorded (by whichever path).
     credits_clawed_back: Mapped[int] = mapped_column(Integer, server_default="0")
+    # When we first saw it succeeded (kept if it fails later, Stripe's 5126): its credit note
+    # is due from then on, and a debit note cancels it if the refund then fails.
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     stripe_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from email.message import EmailMessage
 
-from medgrader.notifications.money import format_money
+from medgrader.core.money import format_money
 from medgrader.notifications.rendering import render_email
 
 
@@ -82,6 +82,34 @@ def returns_notice_email(
             "why": why,
             "balance": balance,
             "reference": reference,
+            "dashboard_url": dashboard_url,
+        },
+    )
+
+
+def expiry_reminder_email(
+    *,
+    app_name: str,
+    to: str,
+    first_name: str,
+    credits: int,
+    expires_at: datetime,
+    dashboard_url: str,
+    message_id: str,
+) -> EmailMessage:
+    """Credits of one lot expire soon (lots.tasks: one email per lot)."""
+    when = f"{expires_at.day} {expires_at:%B %Y}"
+    return render_email(
+        "expiry_reminder",
+        to=to,
+        subject=f"{credits} credits expire on {when}",
+        message_id=message_id,
+        context={
+            "app_name": app_name,
+            "first_name": first_name,
+            "credits": credits,
+            "date": when,
+            "time": f"{expires_at:%H:%M} UTC",
             "dashboard_url": dashboard_url,
         },
     )

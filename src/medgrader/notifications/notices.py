@@ -16,7 +16,8 @@ from medgrader.jobs.queues import RECEIPTS_QUEUE, RETURNS_NOTICE_TASK
 NOTICE = text(
     """
     SELECT t.id, t.entry_type, t.amount, t.balance_after, t.source_type, t.created_at,
-           t.metadata ->> 'paymentId' AS payment_id,
+           CAST(t.metadata ->> 'paymentId' AS uuid) AS payment_id,
+           t.metadata ->> 'stripeObjectId' AS stripe_object_id,
            (t.metadata ->> 'returnedPenceBefore')::bigint AS returned_before,
            (t.metadata ->> 'returnedPenceAfter')::bigint AS returned_after,
            p.currency, p.package_name, u.email, s.first_name

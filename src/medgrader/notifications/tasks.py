@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC
+from email.message import EmailMessage
 from typing import Any
 
 import procrastinate
@@ -30,6 +31,7 @@ from psycopg_pool import PoolTimeout
 
 from medgrader.config import Settings
 from medgrader.core.adapters.mailer import MailDeliveryError
+from medgrader.core.attachments import Attachment
 from medgrader.core.context import AppContext
 from medgrader.db.transactions import unit_of_work
 from medgrader.jobs.queues import EMAIL_TASKS, RECEIPTS_QUEUE
@@ -122,9 +124,12 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
     settings = ctx.settings
     async with unit_of_work(ctx.db_pool) as db:
         entry = (await db.execute(NOTICE, {"id": uuid.UUID(transaction_id)})).one_or_none()
-        if entry is None:
-            log.error("returns notice for an unknown entry", transaction_id=transaction_id)
-            return
+    if entry is None:
+        log.error("returns notice for an unknown entry", transaction_id=transaction_id)
+        return
+    # The refund's or dispute's credit (or debit) note, issued first if due (documents).
+    attachments = await ctx.attachments.for_returns(entry.payment_id, entry.stripe_object_id)
+    async with unit_of_work(ctx.db_pool) as db:
         # The claim row is the "sent" record: it commits with the send, or rolls back with a
         # failed one (then a concurrent run of the same job waits here and finds it sent).
         if (await db.execute(CLAIM_NOTICE, {"key": NOTICE_KEY.format(entry.id)})).first() is None:
@@ -149,6 +154,7 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
             # One notice per ledger entry: its own id (a payment may have several notices).
             message_id=ctx.mailer.message_id(f"returns-{entry.id}"),
         )
+        _attach(message, attachments)
         try:
             await ctx.mailer.send(message)
         except MailDeliveryError as exc:
@@ -158,8 +164,20 @@ async def _send_notice(ctx: AppContext, transaction_id: str) -> None:
     log.info("returns notice sent", transaction_id=transaction_id)
 
 
+def _attach(message: EmailMessage, attachments: list[Attachment]) -> None:
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+        )
+
+
 async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
     settings = ctx.settings
+    # The VAT receipt first, issued and committed on its own (documents): then attached.
+    attachments = await ctx.attachments.for_receipt(uuid.UUID(payment_id))
     async with unit_of_work(ctx.db_pool) as db:
         payment = await receipts.lock_for_receipt(db, uuid.UUID(payment_id))
         if payment is None:
@@ -181,6 +199,7 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
             # One receipt per purchase: a resend of it (at-least-once delivery) keeps its id.
             message_id=ctx.mailer.message_id(f"receipt-{payment.id}"),
         )
+        _attach(message, attachments)
         try:
             await ctx.mailer.send(message)
         except MailDeliveryError as exc:

@@ -33,12 +33,14 @@ import structlog
 from sqlalchemy import Row
 
 from medgrader.core import metrics
+from medgrader.core.money import format_money
 from medgrader.db.session import Db
+from medgrader.jobs.queue import defer_in_transaction
+from medgrader.jobs.queues import ISSUE_DOCUMENTS_TASK, RECEIPTS_QUEUE
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
 from medgrader.models.payments import PaymentStatus
-from medgrader.notifications.money import format_money
 from medgrader.notifications.notices import enqueue_returns_notice
 from medgrader.payments import returns_sql as sql
 from medgrader.payments.observations import (
@@ -173,6 +175,12 @@ async def apply_returns(
                 await db.execute(sql.SET_SHARE, {"id": refund_row.id, "share": share})
             outcome.refund_shares[observation.stripe_id] = share
     outcome.payment = payment
+    if observations:
+        # A refund that succeeded or failed, a dispute lost: its credit or debit note is issued
+        # by a job (medgrader.documents: a serial point, kept out of this transaction).
+        await defer_in_transaction(
+            db, ISSUE_DOCUMENTS_TASK, queue=RECEIPTS_QUEUE, payment_id=str(payment.id)
+        )
     return outcome
 
 
@@ -201,6 +209,7 @@ async def _record(
                 "note": observation.note,
                 "failure_reason": observation.failure_reason,
                 "actor": str(actor) if actor else None,
+                "succeeded": observation.status == "succeeded",
             },
         )
         return result.one()

@@ -28,11 +28,15 @@ LOCK_BY_INTENT = text(
 UPSERT_REFUND = text(
     f"""
     INSERT INTO refunds AS r (stripe_refund_id, payment_id, student_id, amount_pence, currency,
-                              status, reason, note, failure_reason, actor_id, stripe_created_at)
+                              status, reason, note, failure_reason, actor_id, stripe_created_at,
+                              succeeded_at)
     VALUES (:stripe_id, :payment_id, :student_id, :amount, :currency, :status, :reason, :note,
             :failure_reason,
-            (SELECT id FROM users WHERE id = CAST(:actor AS uuid) AND is_admin), :created)
+            (SELECT id FROM users WHERE id = CAST(:actor AS uuid) AND is_admin), :created,
+            CASE WHEN :succeeded THEN now() END)
     ON CONFLICT (stripe_refund_id) DO UPDATE SET
+        -- Once seen succeeded, always: its credit note is due (and a debit note if it fails).
+        succeeded_at = COALESCE(r.succeeded_at, EXCLUDED.succeeded_at),
         status = CASE WHEN {_rank_sql("EXCLUDED.status", REFUND_STATUS_RANK, -1)}
                          > {_rank_sql("r.status", REFUND_STATUS_RANK, -1)}
                       THEN EXCLUDED.status ELSE r.status END,

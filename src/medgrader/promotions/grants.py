@@ -19,6 +19,7 @@ from medgrader.db.session import Db
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
+from medgrader.models.lots import LotKind, LotSource
 from medgrader.promotions import limits
 from medgrader.promotions.rules import credits_expire_at
 
@@ -62,6 +63,11 @@ async def grant(
             "expires_at": expires_at.isoformat() if expires_at else None,
         },
         idempotency_key=f"promotion:{redemption_id}",
+        # Given, not bought: a GRANTED lot of source PROMOTION that expires when the
+        # promotion says (creditsExpireDays; never without it).
+        kind=LotKind.GRANTED,
+        source=LotSource.PROMOTION,
+        expires_at=expires_at,
     )
     await limits.record_grant(db, redemption_id, credits=credits, entry_id=entry.id)
     return Granted(entry=entry, expires_at=expires_at)

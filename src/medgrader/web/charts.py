@@ -8,7 +8,7 @@ from html import escape
 from markupsafe import Markup
 
 from medgrader.analytics.schemas import Day
-from medgrader.notifications.money import format_money
+from medgrader.core.money import format_money
 
 WIDTH, HEIGHT = 720, 220
 LEFT, BOTTOM, TOP = 64, 28, 12

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from medgrader.config import Settings
-from medgrader.web import auth_pages, wallet_pages
+from medgrader.web import auth_pages, documents_pages, wallet_pages
 from medgrader.web.admin import (
     dashboard,
     exports,
@@ -36,6 +36,7 @@ ROUTERS = (
     plans.router,
     webhooks.router,
     exports.router,
+    documents_pages.router,
 )
 
 

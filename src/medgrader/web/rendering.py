@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from medgrader.notifications.money import format_money, pounds_value
+from medgrader.core.money import format_money, pounds_value
 from medgrader.web.session import COOKIE_NAME, CSRF_FIELD, BrowserSession
 
 LONDON = ZoneInfo("Europe/London")
@@ -30,6 +30,14 @@ def _when(value: datetime | None) -> str:
 
 def _day(value: date | None) -> str:
     return value.strftime("%d %b %Y") if value is not None else "—"
+
+
+def _long_day(value: datetime | None) -> str:
+    """An expiry as a student reads it: "3 March 2027" (London)."""
+    if value is None:
+        return "never"
+    local = value.astimezone(LONDON)
+    return f"{local.day} {local:%B %Y}"
 
 
 def _credits(value: int) -> str:
@@ -58,6 +66,7 @@ environment.filters.update(
     money=format_money,
     when=_when,
     day=_day,
+    long_day=_long_day,
     credits=_credits,
     pounds=pounds_value,
     per_credit=_per_credit,

@@ -21,6 +21,7 @@ from medgrader.core.errors import AppError
 from medgrader.core.statuses import status_of
 from medgrader.credits import service as credits
 from medgrader.db.session import Db
+from medgrader.documents import service as documents
 from medgrader.payments import service as payments
 from medgrader.promotions import offers
 from medgrader.promotions.schemas import RedeemRequest
@@ -78,6 +79,9 @@ async def _wallet(
         balance=balances.balance,
         held=balances.held,
         available=balances.available,
+        paid=balances.paid,
+        granted=balances.granted,
+        expiring=balances.expiring,
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
         packages=packages,
         offers=await _offers(db, user, packages),
@@ -270,4 +274,5 @@ async def dashboard(request: Request) -> Response:
 async def payment(request: Request, payment_id: str, user: PageStudent, db: RequestDb) -> Response:
     """The student's own payment with its refunds (the service answers 404 for others')."""
     found = await payments.get_payment(db, user, payment_id)
-    return render(request, "wallet_payment.html", payment=found)
+    issued = await documents.payment_documents(db, user, found.id)
+    return render(request, "wallet_payment.html", payment=found, documents=issued)

@@ -1,14 +1,16 @@
 """subscriptions: credit plans, students' subscriptions and each paid period
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0013
 Create Date: 2026-12-05
 
 `plans` (a Stripe Product and recurring Price each), `subscriptions` (one live per student:
 a partial UNIQUE index) and `subscription_invoices` (UNIQUE stripe_invoice_id: a paid period's
 credits exactly once, invariant 13). The ledger gains the source SUBSCRIPTION (one entry per
 invoice: a partial UNIQUE index on source_id). A Payment may now be a subscription invoice's
-(type SUBSCRIPTION, with its UNIQUE stripe_invoice_id and no Checkout Session).
+(type SUBSCRIPTION, with its UNIQUE stripe_invoice_id and no Checkout Session): the lots'
+`lots_purchase_lot` (migration 0013) also finds such a payment's lot, its SUBSCRIPTION entry by
+the invoice, so a refund or a lost dispute claws back from that period's own lot first.
 
 Downgrade drops them; subscription payments or SUBSCRIPTION entries would break the former
 CHECKs, so it stops (MigrationRefused) if there are any.
@@ -22,13 +24,14 @@ from alembic import op
 from medgrader.db.migrate import MigrationRefused
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The sources as revision 0013 (credit lots, the head before this one) left them.
 OLD_SOURCES = (
     "'PURCHASE', 'WELCOME_BONUS', 'USAGE', 'REFUND', 'DISPUTE', 'ADMIN_ADJUSTMENT',"
-    " 'PROMOTION_BONUS', 'PROMOTION_CODE'"
+    " 'PROMOTION_BONUS', 'PROMOTION_CODE', 'EXPIRY'"
 )
 NEW_SOURCES = OLD_SOURCES + ", 'SUBSCRIPTION'"
 LIVE = "status IN ('INCOMPLETE', 'ACTIVE', 'PAST_DUE')"
@@ -48,6 +51,35 @@ def _timestamps() -> list[sa.Column]:
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
     ]
+
+
+# The lot a payment created: a purchase's by its Checkout Session (as migration 0013 has it),
+# a subscription payment's by its invoice (it has no Checkout Session).
+_PURCHASE_LOT = """
+CREATE OR REPLACE FUNCTION lots_purchase_lot(p_payment text) RETURNS credit_lots
+LANGUAGE sql STABLE AS $$
+    SELECT l.*
+      FROM payments p
+      JOIN credit_transactions t
+        ON (t.source_type = 'PURCHASE' AND t.source_id = p.stripe_checkout_session_id)
+        OR (t.source_type = 'SUBSCRIPTION' AND t.source_id = p.stripe_invoice_id)
+      JOIN credit_lots l ON l.entry_id = t.id
+     WHERE p.id::text = p_payment
+     LIMIT 1
+$$
+"""
+_PURCHASE_LOT_BEFORE = """
+CREATE OR REPLACE FUNCTION lots_purchase_lot(p_payment text) RETURNS credit_lots
+LANGUAGE sql STABLE AS $$
+    SELECT l.*
+      FROM payments p
+      JOIN credit_transactions t
+        ON t.source_type = 'PURCHASE' AND t.source_id = p.stripe_checkout_session_id
+      JOIN credit_lots l ON l.entry_id = t.id
+     WHERE p.id::text = p_payment
+     LIMIT 1
+$$
+"""
 
 
 def upgrade() -> None:
@@ -226,6 +258,7 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("source_type = 'SUBSCRIPTION'"),
     )
+    op.execute(_PURCHASE_LOT)
 
 
 _BLOCKERS = sa.text(
@@ -242,6 +275,7 @@ def downgrade() -> None:
             "subscription payments or ledger entries exist: the former schema cannot hold"
             " them. Nothing was changed."
         )
+    op.execute(_PURCHASE_LOT_BEFORE)
     op.drop_index("uq_credit_transactions_subscription_source", table_name="credit_transactions")
     op.drop_constraint(
         op.f("ck_credit_transactions_source_type"), "credit_transactions", type_="check"

@@ -11,6 +11,7 @@ from medgrader.analytics import service as analytics
 from medgrader.audit.runs import audit_and_record
 from medgrader.core.deps import RequestDb
 from medgrader.core.errors import AppError
+from medgrader.documents.report import quarter_of, vat_report
 from medgrader.web.charts import daily_revenue
 from medgrader.web.deps import Csrf, PageAdmin
 from medgrader.web.rendering import redirect, render
@@ -36,6 +37,8 @@ async def dashboard(
         error, chosen = exc.message, analytics.day_range(None, None)
     cards = [(label, await analytics.money(db, analytics.last_days(n))) for label, n in PRESETS]
     summary = await analytics.summary(db, chosen)
+    quarter = quarter_of(analytics.today_in_london())
+    vat = await vat_report(db, *quarter)
     daily = await analytics.daily(db, chosen)
     return render(
         request,
@@ -44,6 +47,7 @@ async def dashboard(
         summary=summary,
         chart=daily_revenue(daily.days),
         error=error,
+        vat=vat,
         section="dashboard",
     )
 

@@ -1,4 +1,5 @@
-"""/admin/exports: CSV of payments and of ledger entries for a range of London days."""
+"""/admin/exports: CSV of payments, of ledger entries and of VAT documents for a range of
+London days."""
 
 from __future__ import annotations
 
@@ -29,7 +30,11 @@ async def exports_page(request: Request, _: PageAdmin) -> Response:
     return render(request, "admin/exports.html", days=days, section="exports")
 
 
-EXPORTS = {"payments": exports.payments_csv, "ledger": exports.ledger_csv}
+EXPORTS = {
+    "payments": exports.payments_csv,
+    "ledger": exports.ledger_csv,
+    "vat-documents": exports.vat_documents_csv,
+}
 
 
 @router.get("/admin/exports/{name}.csv")

@@ -15,10 +15,11 @@ from medgrader.auth.users import User
 from medgrader.backoffice import repository as records
 from medgrader.catalog import service as catalog
 from medgrader.core.deps import Ctx, RequestDb
+from medgrader.core.money import format_money
 from medgrader.db.session import Db
 from medgrader.db.transactions import external_call
+from medgrader.documents import service as documents
 from medgrader.models.payments import PaymentStatus
-from medgrader.notifications.money import format_money
 from medgrader.payments import charges, refunds
 from medgrader.payments import service as payments_service
 from medgrader.payments.schemas import PaymentPage
@@ -114,6 +115,7 @@ async def payment_page(
         "admin/payment.html",
         status,
         payment=payment,
+        documents=await documents.payment_documents(db, admin, payment.id),
         email=emails.get(payment.student_id, ""),
         section="payments",
         **extra,

@@ -17,6 +17,7 @@ from medgrader.credits import service as credits
 from medgrader.db.session import Db
 from medgrader.holds import service as holds
 from medgrader.ledger.service import StudentNotFound
+from medgrader.lots import service as lots
 from medgrader.payments import service as payments
 from medgrader.web.admin.payments import payments_with_emails
 from medgrader.web.deps import Csrf, Form, PageAdmin
@@ -79,6 +80,7 @@ async def _student_page(
         # What GET /api/credits/holds?status=ACTIVE shows the student (live sessions now).
         active_holds=await holds.list_holds(db, student_id, status="ACTIVE", limit=50),
         history=await credits.list_transactions(db, student_id, limit=25, cursor=cursor),
+        credit_lots=await lots.lots_of(db, student_id, limit=50),
         rows=await payments_with_emails(db, page),
         payments_more=page.next_cursor is not None,
         sessions=await records.checkout_sessions(db, student_id, limit=20),

@@ -1,0 +1,117 @@
+# ruff: noqa: S608 - the f-strings splice in only this module's constant fragments
+"""The lots' read queries: a student's lots and balances by kind, what is due a reminder, and
+the liability (what unspent credits are worth) at an instant.
+
+A lot past its expiresAt holds nothing available from that instant on, whether or not its
+EXPIRY entry is written yet: every reader here applies the cut itself (`_EXPIRED`), only the
+credits a live hold reserved in it stay (they expire when the hold gives them back).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+_EXPIRED = "(l.expires_at IS NOT NULL AND l.expires_at <= now())"
+# What a lot holds now: all its remainder, or, past its expiry, only what a hold reserves.
+_HOLDS_NOW = f"CASE WHEN {_EXPIRED} THEN l.reserved ELSE l.remaining END"
+# A lot's status as its owner sees it.
+STATUS = f"""CASE
+    WHEN l.remaining > 0 AND NOT {_EXPIRED} THEN 'ACTIVE'
+    WHEN {_EXPIRED} AND (l.remaining > 0
+         OR EXISTS (SELECT 1 FROM lot_movements m WHERE m.lot_id = l.id AND m.kind = 'EXPIRY'))
+         THEN 'EXPIRED'
+    ELSE 'CONSUMED' END"""
+
+# paid/granted: what the lots hold now; pending: free credits of expired lots whose EXPIRY
+# entry the job has not written yet (the balance still counts them: the ledger sum).
+BY_KIND = text(
+    f"""
+    SELECT COALESCE(SUM({_HOLDS_NOW}) FILTER (WHERE l.kind = 'PAID'), 0) AS paid,
+           COALESCE(SUM({_HOLDS_NOW}) FILTER (WHERE l.kind = 'GRANTED'), 0) AS granted,
+           COALESCE(SUM(l.remaining - l.reserved) FILTER (WHERE {_EXPIRED}), 0) AS pending
+      FROM credit_lots l
+     WHERE l.student_id = :student_id AND l.remaining > 0
+    """
+)
+
+# The next expiries: free credits by instant, soonest first.
+EXPIRING = text(
+    f"""
+    SELECT l.expires_at, SUM(l.remaining - l.reserved) AS amount
+      FROM credit_lots l
+     WHERE l.student_id = :student_id AND l.remaining > l.reserved
+       AND l.expires_at IS NOT NULL AND NOT {_EXPIRED}
+     GROUP BY l.expires_at
+     ORDER BY l.expires_at
+     LIMIT :limit
+    """
+)
+
+_LOT_COLUMNS = f"""
+    l.id, l.seq, l.kind, l.source, l.amount, l.remaining, l.reserved, l.priority,
+    l.expires_at, l.created_at, l.value_minor, l.currency, {STATUS} AS status
+"""
+
+PAGE = text(
+    f"""
+    SELECT * FROM (
+        SELECT {_LOT_COLUMNS} FROM credit_lots l
+         WHERE l.student_id = :student_id
+           AND (CAST(:before_seq AS BIGINT) IS NULL OR l.seq < CAST(:before_seq AS BIGINT))
+    ) lots
+     WHERE CAST(:status AS TEXT) IS NULL OR status = CAST(:status AS TEXT)
+     ORDER BY seq DESC
+     LIMIT :limit
+    """
+)
+
+# Lots whose free credits (at least one) expire within :days and whose reminder is not sent
+# (sent_notices holds "expiry:<lot id>" once it is).
+DUE_REMINDERS = text(
+    """
+    SELECT l.id, l.student_id, l.remaining - l.reserved AS credits, l.expires_at,
+           u.email, s.first_name
+      FROM credit_lots l
+      JOIN users u ON u.id = l.student_id
+      JOIN student_profiles s ON s.user_id = l.student_id
+     WHERE l.remaining > l.reserved AND l.expires_at IS NOT NULL
+       AND l.expires_at > now() AND l.expires_at <= now() + :days * INTERVAL '1 day'
+       AND NOT EXISTS (SELECT 1 FROM sent_notices n WHERE n.key = 'expiry:' || l.id::text)
+     ORDER BY l.expires_at
+     LIMIT :limit
+    """
+)
+REMINDER_KEY = "expiry:{}"
+
+# At instant :at: credits each lot still held (its amount less the movements made by then;
+# nothing once past its expiry), and for a paid lot the value still deferred:
+# V - floor(V * out / amount), the lots' floor rule.
+LIABILITY = text(
+    """
+    WITH held AS (
+        SELECT l.kind, l.amount, l.value_minor, l.currency,
+               CASE WHEN l.expires_at IS NOT NULL AND l.expires_at <= :at THEN 0
+                    ELSE l.amount - COALESCE((
+                        SELECT SUM(m.credits) FROM lot_movements m
+                         WHERE m.lot_id = l.id AND m.created_at <= :at), 0)::bigint
+               END AS credits
+          FROM credit_lots l
+         WHERE l.created_at <= :at
+    )
+    SELECT COALESCE(SUM(credits) FILTER (WHERE kind = 'PAID'), 0) AS paid,
+           COALESCE(SUM(credits) FILTER (WHERE kind = 'GRANTED'), 0) AS granted,
+           COALESCE(SUM(value_minor - (value_minor * (amount - credits)) / amount)
+                    FILTER (WHERE kind = 'PAID' AND currency = :currency), 0) AS deferred
+      FROM held
+    """
+)
+
+# The value that left paid lots in a range, by what took it: use (recognised revenue), expiry
+# and admin removal (breakage), clawback.
+VALUE_MOVED = """
+    SELECT {group} COALESCE(SUM(value_minor) FILTER (WHERE kind = 'USE'), 0) AS recognised,
+           COALESCE(SUM(value_minor) FILTER (WHERE kind IN ('EXPIRY', 'ADJUSTMENT')), 0)
+               AS breakage
+      FROM lot_movements
+     WHERE value_minor IS NOT NULL AND created_at >= :start AND created_at < :end
+"""

@@ -1,0 +1,119 @@
+"""Expiry: from expiresAt on a lot's credits are not available, whether or not the job has
+run; the job (and every posting) writes one EXPIRY entry per lot for exactly what was left,
+exactly once (a UNIQUE index); credits a hold reserved do not expire under it, and what it
+gives back to a lot expired meanwhile expires then, with an entry of its own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from medgrader.holds.service import expire_due_holds
+from tests.holds.support import act, new_hold
+from tests.lots.support import grant, lots, spend
+from tests.support.services import ServiceRunner
+
+
+def expire_lot(db: psycopg.Connection, entry: Any, *, ago: str = "1 second") -> str:
+    """The controllable clock: the lot of `entry` reached its expiry `ago`."""
+    row = db.execute(
+        f"UPDATE credit_lots SET expires_at = now() - interval '{ago}' WHERE entry_id = %s"
+        " RETURNING id",
+        (str(entry),),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def expiries(db: psycopg.Connection, student_id: str) -> list[tuple[str, int]]:
+    rows = db.execute(
+        "SELECT source_id, amount FROM credit_transactions"
+        " WHERE student_id = %s AND source_type = 'EXPIRY' ORDER BY seq",
+        (student_id,),
+    ).fetchall()
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def sweep(services: ServiceRunner) -> None:
+    services.in_transaction(lambda session, _: expire_due_holds(session))
+
+
+def test_credits_past_their_expiry_cannot_be_spent_before_any_job(
+    services: ServiceRunner, db: psycopg.Connection, new_student: Any
+) -> None:
+    student = new_student(balance=0)
+    entry = grant(services, student.id, 10, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    lot = expire_lot(db, entry)
+    assert spend(services, student.id, 1) is None
+    # The refused spend settled the student first: the lot expired, once, for all it held.
+    assert expiries(db, student.id) == [(f"lot:{lot}", 10)]
+    sweep(services)
+    sweep(services)
+    assert expiries(db, student.id) == [(f"lot:{lot}", 10)]
+
+
+def test_the_job_expires_each_lot_once_for_what_was_left(
+    services: ServiceRunner, db: psycopg.Connection, new_student: Any
+) -> None:
+    student = new_student(balance=0)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    first = grant(services, student.id, 10, expires_at=soon)
+    second = grant(services, student.id, 4, expires_at=soon, value_minor=40)
+    assert spend(services, student.id, 3) is not None  # from the granted lot first
+    lots_expired = [expire_lot(db, first), expire_lot(db, second)]
+    sweep(services)
+    sweep(services)
+    assert sorted(expiries(db, student.id)) == sorted(
+        [(f"lot:{lots_expired[0]}", 7), (f"lot:{lots_expired[1]}", 4)]
+    )
+    assert all(lot["remaining"] == 0 for lot in lots(db, student.id))
+    # A second EXPIRY for the same lot is refused by the database itself.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute(
+            """INSERT INTO credit_transactions (student_id, entry_type, amount, balance_after,
+                   source_type, source_id, description)
+               VALUES (%s, 'DEBIT', 1, 0, 'EXPIRY', %s, 'again')""",
+            (student.id, f"lot:{lots_expired[0]}"),
+        )
+
+
+def test_a_hold_keeps_its_credits_past_their_lots_expiry(
+    services: ServiceRunner, db: psycopg.Connection, client: httpx.Client, new_student: Any
+) -> None:
+    student = new_student(balance=0)
+    entry = grant(services, student.id, 10, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    hold = new_hold(client, student, 6)
+    lot = expire_lot(db, entry)
+    sweep(services)
+    assert expiries(db, student.id) == [(f"lot:{lot}", 4)]  # the 4 not reserved
+    captured = act(client, student, hold["holdId"], "capture", {"amount": 2})
+    assert captured.status_code == 201, captured.text  # never cut short by the expiry
+    # The 4 the capture did not use came back to the expired lot: they expire now, once.
+    assert expiries(db, student.id) == [
+        (f"lot:{lot}", 4),
+        (f"lot:{lot}:hold:{hold['holdId']}", 4),
+    ]
+    assert lots(db, student.id)[-1]["remaining"] == 0
+
+
+def test_a_hold_that_expires_gives_back_to_an_expired_lot(
+    services: ServiceRunner, db: psycopg.Connection, client: httpx.Client, new_student: Any
+) -> None:
+    student = new_student(balance=0)
+    entry = grant(services, student.id, 5, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    hold = new_hold(client, student, 5)
+    lot = expire_lot(db, entry)
+    db.execute(
+        "UPDATE credit_holds SET expires_at = now() - interval '1 second',"
+        " created_at = now() - interval '1 minute' WHERE id = %s",
+        (hold["holdId"],),
+    )
+    sweep(services)
+    assert expiries(db, student.id) == [(f"lot:{lot}:hold:{hold['holdId']}", 5)]
+    row = db.execute("SELECT status FROM credit_holds WHERE id = %s", (hold["holdId"],)).fetchone()
+    assert row is not None
+    assert row[0] == "EXPIRED"
