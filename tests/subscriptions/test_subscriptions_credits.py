@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.checkout.support import balance, settle_webhooks
+from tests.lots.support import lots
 from tests.subscriptions.support import (
     create_plan,
     current,
@@ -20,6 +21,7 @@ from tests.subscriptions.support import (
     subscription_entries,
 )
 from tests.support.accounts import Account
+from tests.support.invariants import assert_ledger_invariants
 from tests.support.mailbox import Mailbox
 from tests.support.tiers import BOTH_TIERS, NewClient
 
@@ -66,6 +68,14 @@ def test_subscribing_grants_the_first_period_once_with_a_payment_and_receipt(
     settle_webhooks(stripe_emulator)
     assert balance(db, student.id) == before + 500
     assert subscription_entries(db, student.id) == 1
+    # The period's credits are ONE lot (credit lots, issue 17): PAID, of source SUBSCRIPTION,
+    # expiring at the period's end and worth what the invoice paid; the audit (the lots'
+    # checks included) finds nothing.
+    [lot] = [lot for lot in lots(db, student.id) if lot["source"] == "SUBSCRIPTION"]
+    assert (lot["kind"], lot["amount"], lot["remaining"]) == ("PAID", 500, 500)
+    assert (lot["expires_at"], lot["value_minor"], lot["currency"]) == (
+        grant["period_end"], 1500, "GBP")  # fmt: skip
+    assert_ledger_invariants(db)
 
 
 def test_a_second_subscription_is_refused_while_one_is_live(

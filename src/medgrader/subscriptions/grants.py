@@ -8,8 +8,8 @@ taken), records its Payment (UNIQUE stripe_invoice_id and payment intent), posts
 with the one ledger writer (source SUBSCRIPTION, source_id the invoice: a partial UNIQUE
 index; idempotency key `subscription:<invoice>`) and enqueues the receipt email, all of which
 commit together or not at all. The terms are stored on the `subscription_invoices` row and in
-the entry's metadata; once credit lots land, this function hands them to the lot writer (a
-PAID lot of `credits`, value `value_pence`, expiring at `expires_at`). Nothing here commits.
+the entry's metadata, and handed to the lot writer: a PAID lot of source SUBSCRIPTION, of
+`credits`, worth `value_pence` (GBP), expiring at `expires_at`. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from medgrader.db.session import Db, no_rows
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
 from medgrader.models.ledger import SourceType
+from medgrader.models.lots import LotKind, LotSource
 from medgrader.notifications.receipts import enqueue_receipt
 
 
@@ -140,6 +141,11 @@ async def grant_period(
             "value_pence": terms.value_pence,
         },
         idempotency_key=f"subscription:{invoice.stripe_invoice_id}",
+        kind=LotKind.PAID,
+        source=LotSource.SUBSCRIPTION,
+        expires_at=terms.expires_at,
+        value_minor=terms.value_pence,
+        currency="GBP",
     )
     # Same transaction: the receipt job exists if and only if the period's grant commits.
     await enqueue_receipt(db, payment_id)
