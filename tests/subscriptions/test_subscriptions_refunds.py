@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.checkout.support import balance, settle_webhooks
+from tests.lots.support import lots
 from tests.payments.returns_support import admin_refund, clawback_rule, new_key, payment_row
 from tests.subscriptions.support import create_plan, period_grants, subscribe
 from tests.support.accounts import Account
@@ -34,6 +35,12 @@ def test_refunds_of_a_subscription_payment_take_back_by_the_rule(
     taken = clawback_rule(333, 1000, 250)  # ceil(333 * 250 / 1000) = 84
     assert payment_row(db, payment_id)["credits_clawed_back"] == taken == 84
     assert balance(db, student.id) == before + 333 - 84
+    # Taken from the period's own lot (here the spend order would pick it first too: it
+    # expires soonest; lots_purchase_lot finds it by the invoice either way).
+    [lot] = [lot for lot in lots(db, student.id) if lot["source"] == "SUBSCRIPTION"]
+    assert lot["remaining"] == 333 - 84
+    row = db.execute("SELECT (lots_purchase_lot(%s)).id", (payment_id,)).fetchone()
+    assert row is not None and row[0] == lot["id"]
 
     # The rest from the Dashboard: Stripe's events alone drive it.
     stripe_emulator.refund(payment_intent=grant["stripe_payment_intent_id"])
