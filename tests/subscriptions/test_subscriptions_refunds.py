@@ -40,7 +40,7 @@ def test_refunds_of_a_subscription_payment_take_back_by_the_rule(
     [lot] = [lot for lot in lots(db, student.id) if lot["source"] == "SUBSCRIPTION"]
     assert lot["remaining"] == 333 - 84
     row = db.execute("SELECT (lots_purchase_lot(%s)).id", (payment_id,)).fetchone()
-    assert row is not None and row[0] == lot["id"]
+    assert row == (lot["id"],)
 
     # The rest from the Dashboard: Stripe's events alone drive it.
     stripe_emulator.refund(payment_intent=grant["stripe_payment_intent_id"])
