@@ -258,7 +258,10 @@ def pgbench_script(students: int, clients: int, payload: str) -> str:
             "entry_type": "'CREDIT'", "source_type": "'PURCHASE'", "source_id": sid,
             "description": "'Purchased Starter Pack'",
             "metadata": '\'{"package_id": "x", "amount_pence": 1000}\'::jsonb',
-            "idempotency_key": f"('purchase:' || {sid})", "actor_id": "NULL"}),
+            "idempotency_key": f"('purchase:' || {sid})", "actor_id": "NULL",
+            # The purchase's lot, as fulfilment posts it: paid, worth what was paid.
+            "lot_kind": "'PAID'", "lot_source": "'PURCHASE'", "expires_at": "NULL",
+            "priority": "50", "value_minor": "1000", "currency": "'GBP'", "hold_id": "NULL"}),
         "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('" + RECEIPTS_QUEUE + "', "
         f"'{RECEIPT_TASK}', 0, NULL, NULL, jsonb_build_object('payment_id', {n}::text), NULL)"
         "::procrastinate_job_to_defer_v1])) AS id;",

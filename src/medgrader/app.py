@@ -41,6 +41,7 @@ from medgrader.security.headers import SecurityHeadersMiddleware
 from medgrader.subscriptions.admin_endpoints import router as admin_plans_router
 from medgrader.subscriptions.endpoints import plans_router
 from medgrader.subscriptions.endpoints import router as subscriptions_router
+from medgrader.topups.endpoints import router as topups_router
 from medgrader.web.mount import install_pages
 from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
 from medgrader.webhooks.endpoints import router as webhooks_router
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(credits_router)
     app.include_router(promotions_router)
     app.include_router(holds_router)
+    app.include_router(topups_router)
     app.include_router(lots_router)
     app.include_router(plans_router)
     app.include_router(subscriptions_router)

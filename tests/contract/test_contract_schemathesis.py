@@ -57,12 +57,17 @@ EXPECTED = {
     "^/api/credits/holds$": ["400", "402"],
     # An opaque cursor this API did not hand out.
     "^/api/credits/transactions$|^/api/payments/checkout-sessions$|^/api/payments$"
-    "|^/api/admin/payments$|^/api/admin/webhook-events$": ["400"],
+    "|^/api/admin/payments$|^/api/admin/webhook-events$|^/api/credits/lots$": ["400"],
     "^/api/auth/verify-otp$|^/api/auth/password-reset/confirm$": ["400"],  # wrong code
     "^/api/webhooks/stripe$": ["400"],  # not signed by Stripe
     # A reversed range, a daily range over 366 days or a day that does not exist (2026-02-30):
     # each date is well-formed alone, the range is refused as a whole (invalid_range).
-    "^/api/admin/analytics/(summary|daily)$": ["422"],
+    "^/api/admin/analytics/(summary|daily|credit-liability)$": ["422"],
+    # An expiresAt with a negative amount, or in the past: each field is valid alone.
+    "^/api/admin/students/[^/]+/credit-adjustments$": ["422"],
+    # The chosen package is off sale, or costs more than the monthly limit (it depends on the
+    # package, not the schema).
+    "^/api/credits/auto-top-up$": ["422"],
     # A promotion code that does not apply (unknown, exhausted, used, not this package...).
     "^/api/payments/credit-checkout(/preview)?$|^/api/credits/redeem$": ["422"],
     # A promotion's fields taken together (one discount, a purchase or a credit code, endsAt
@@ -81,12 +86,19 @@ EXPECTED = {
 # Run as the administrator: the admin routes and the catalogue's writes (by operation id:
 # FastAPI names each one after its function and path).
 ADMIN_OPERATIONS = "^(create|update|delete)_package_|_api_admin_"
-# Checks that do not apply, and why (everything else runs). The only DELETE in the API is the
-# catalogue's, a soft delete by contract (DESIGN.md: isActive=false, never removed): admins still
-# see a deactivated package, and students never see an inactive one (also one created so).
+# Checks that do not apply, and why (everything else runs). The DELETEs in the API are the
+# catalogue's, a soft delete by contract, and a saved card's (detached at Stripe, with no GET of
+# its own to look at afterwards). The catalogue's (DESIGN.md: isActive=false, never removed):
+# admins still see a deactivated package, and students never see an inactive one (also one
+# created so).
 # The test asserts that no other DELETE exists, so a real one gets these checks back.
 NOT_APPLICABLE = ["use_after_free", "ensure_resource_availability"]
-SOFT_DELETES = {"/api/credit-packages/{package_id}"}
+# DELETEs whose resource answers on afterwards (a soft delete), or that have no GET of their own
+# for use_after_free to look at (a saved card is detached at Stripe: it has only the list).
+SOFT_DELETES = {
+    "/api/credit-packages/{package_id}",
+    "/api/credits/payment-methods/{payment_method_id}",
+}
 
 
 def _database_named(url: str, name: str) -> str:

@@ -13,6 +13,7 @@ from medgrader.models.checkout import CheckoutStatus
 from medgrader.models.holds import HoldStatus
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 from medgrader.models.payments import REFUND_STATUSES, PaymentStatus
+from medgrader.models.topups import AttemptStatus
 from medgrader.models.users import ROLES
 
 
@@ -34,6 +35,7 @@ def _values(db: psycopg.Connection, constraint: str) -> set[str]:
         ("ck_payments_status", PaymentStatus),
         ("ck_refunds_status", REFUND_STATUSES),
         ("ck_users_role", ROLES),
+        ("ck_auto_top_up_attempts_status", AttemptStatus),
     ],
 )
 def test_a_check_holds_the_enums_values(

@@ -8,6 +8,7 @@ PURCHASE entry and one Payment, and every PURCHASE entry belongs to a COMPLETED 
 Invariant 8: for every payment, the credits taken back equal min(C, ceil(C*R/A)) of its
 recorded refunded and disputed amounts (R), the ledger's REFUND/DISPUTE entries for it add up
 to exactly that, and the recorded amounts agree with the recorded refunds and disputes.
+Invariant 13 (automatic top-up): topups.audit.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from medgrader.lots.audit import LOT_CHECKS
 from medgrader.payments.rules import counted_refund
 from medgrader.promotions.audit import PROMOTION_CHECKS
 from medgrader.subscriptions.audit import SUBSCRIPTION_CHECKS
+from medgrader.topups.audit import TOP_UP_CHECKS
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ CHECKS: dict[str, str] = {
                AS detail
           FROM payments p
           LEFT JOIN checkout_sessions c ON c.id = p.checkout_session_id
-         WHERE p.type = 'CREDITS'
+         WHERE p.type = 'CREDITS' AND p.top_up_attempt_id IS NULL
            AND (c.id IS NULL OR c.status <> 'COMPLETED' OR c.amount_pence <> p.amount_pence
                 OR c.currency <> p.currency OR c.credits <> p.credits)
     """,
@@ -159,6 +161,8 @@ CHECKS.update(SUBSCRIPTION_CHECKS)  # issue 19
 CHECKS.update(DOCUMENT_CHECKS)
 # And the lots' (issue 17): every credit traced from its lot to what took it.
 CHECKS.update(LOT_CHECKS)
+# Automatic top-up's (issue 20) live beside it.
+CHECKS.update(TOP_UP_CHECKS)
 
 
 _STATEMENTS = {check: text(query) for check, query in CHECKS.items()}

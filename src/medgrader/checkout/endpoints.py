@@ -54,7 +54,9 @@ async def credit_checkout(
     body: CheckoutRequest, user: CurrentStudent, db: RequestDb, ctx: Ctx
 ) -> CheckoutCreated:
     # committed before the 201
-    return await start_checkout(db, ctx, user, body.package_id, body.promotion_code)
+    return await start_checkout(
+        db, ctx, user, body.package_id, body.promotion_code, save_card=body.save_card
+    )
 
 
 @router.get(

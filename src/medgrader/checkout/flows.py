@@ -34,18 +34,28 @@ async def start_checkout(
     user: User,
     package_id: uuid.UUID,
     promotion_code: str | None = None,
+    *,
+    save_card: bool = False,
 ) -> CheckoutCreated:
     """The three steps of a new Checkout Session (checkout.service): the per-student limit
     (429), the reads and the promotion's reservation, Stripe with no connection held, then the
-    writes (committed by the edge before it answers).
-
-    If Stripe fails, the reservation is released at once (committed with the 502), so a
-    promotion's place is never held by a checkout that does not exist."""
+    writes (committed by the edge before it answers). `save_card`: the card is saved for
+    automatic top-up."""
     await limits.hit(db, ctx, *rules.checkout(ctx.settings, user.id))
     reopened = await service.reopen_promoted(db, user, package_id, promotion_code)
     if reopened is not None:
         return reopened
-    plan = await service.prepare_checkout(db, user, package_id, promotion_code)
+    plan = await service.prepare_checkout(db, user, package_id, promotion_code, save_card=save_card)
+    return await open_and_record(db, ctx, user, plan)
+
+
+async def open_and_record(
+    db: Db, ctx: AppContext, user: User, plan: service.CheckoutPlan
+) -> CheckoutCreated:
+    """Steps 2 and 3 of a prepared checkout (also a failed top-up's pay link).
+
+    If Stripe fails, the promotion's reservation is released at once (committed with the
+    502), so a promotion's place is never held by a checkout that does not exist."""
     try:
         async with external_call(db):
             opened = await service.open_at_stripe(ctx, user, plan)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -17,6 +17,9 @@ CheckoutStatusName = Literal["PENDING", "COMPLETED", "EXPIRED", "FAILED"]
 class CheckoutRequest(ApiModel):
     package_id: uuid.UUID
     promotion_code: Code | None = None
+    # Save the card for later off-session use (automatic top-up); the Checkout page says so.
+    # Strict: 0, 1 or "true" are refused (422), as the schema says (a boolean).
+    save_card: Annotated[bool, Field(strict=True)] = False
 
 
 class CheckoutQuote(ApiModel):

@@ -9,6 +9,7 @@ None of them commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,7 +66,15 @@ REPLACE_CUSTOMER = text(
 
 
 @dataclass(frozen=True)
-class CheckoutPlan:
+class CustomerPlan:
+    """What any Checkout (payment or setup) needs to know of the student's Stripe Customer."""
+
+    customer_id: str | None  # the student's stored Stripe Customer, if any
+    customer_name: str
+
+
+@dataclass(frozen=True)
+class CheckoutPlan(CustomerPlan):
     """What the first short transaction read: all a checkout needs from us to call Stripe."""
 
     package_id: uuid.UUID
@@ -73,8 +82,8 @@ class CheckoutPlan:
     package_description: str | None
     credits: int
     price_pence: int
-    customer_id: str | None  # the student's stored Stripe Customer, if any
-    customer_name: str
+    # Save the card for later off-session charges (automatic top-up).
+    save_card: bool = False
     # The promotion on this purchase, its use already reserved (committed before Stripe).
     offer: Offer | None = None
 
@@ -99,6 +108,10 @@ class CheckoutPlan:
         }
 
 
+# Builds a Checkout Session's parameters for the student's Customer (payment or setup mode).
+SessionParams = Callable[[AppContext, User, str, Any, datetime], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class OpenedAtStripe:
     customer_id: str
@@ -108,6 +121,17 @@ class OpenedAtStripe:
     replaces: str | None = None
 
 
+async def prepare_customer(db: Db, user: User) -> CustomerPlan:
+    """The student's stored Customer and name (a setup-mode Checkout needs only this)."""
+    if user.email_verified_at is None:
+        raise EmailNotVerified()
+    profile = (await db.execute(PROFILE, {"id": user.id})).one()
+    return CustomerPlan(
+        customer_id=profile.stripe_customer_id,
+        customer_name=f"{profile.first_name} {profile.last_name}".strip(),
+    )
+
+
 async def prepare_checkout(
     db: Db,
     user: User,
@@ -115,19 +139,18 @@ async def prepare_checkout(
     promotion_code: str | None = None,
     *,
     reserve: bool = True,
+    save_card: bool = False,
 ) -> CheckoutPlan:
     """Step 1: may this student buy this package, with this promotion? Refusals never reach
     Stripe. The one write: the promotion's use, reserved within its limits (`reserve`; the
-    preview reads only)."""
-    if user.email_verified_at is None:
-        raise EmailNotVerified()
+    preview reads only). `save_card`: the card is saved for automatic top-up."""
+    customer = await prepare_customer(db, user)
     package = await catalog.get_package(db, package_id, include_inactive=True)
     if not package.is_active:
         raise PackageInactive()
     offer = await offers.purchase_offer(
         db, code=promotion_code, student_id=user.id, package=package, reserve=reserve
     )
-    profile = (await db.execute(PROFILE, {"id": user.id})).one()
     return CheckoutPlan(
         offer=offer,
         package_id=package.id,
@@ -135,8 +158,9 @@ async def prepare_checkout(
         package_description=package.description,
         credits=package.credits,
         price_pence=package.price_pence,
-        customer_id=profile.stripe_customer_id,
-        customer_name=f"{profile.first_name} {profile.last_name}".strip(),
+        customer_id=customer.customer_id,
+        customer_name=customer.customer_name,
+        save_card=save_card,
     )
 
 
@@ -172,7 +196,6 @@ def _session_params(
     customer_id: str,
     plan: CheckoutPlan,
     expires_at: datetime,
-    coupon_id: str | None,
 ) -> dict[str, Any]:
     frontend = ctx.settings.frontend_url.rstrip("/")
     product: dict[str, Any] = {"name": plan.package_name}
@@ -205,15 +228,18 @@ def _session_params(
         "cancel_url": f"{frontend}/credits/cancel",
         "expires_at": int(expires_at.timestamp()),
     }
-    if coupon_id is not None:  # Stripe shows the discount and charges the price less it
-        params["discounts"] = [{"coupon": coupon_id}]
+    if plan.save_card:
+        # Stripe attaches the paid card to the Customer for later off-session charges, and
+        # its page tells the student so.
+        params["payment_intent_data"] = {"setup_future_usage": "off_session"}
     return params
 
 
-async def _coupon_for(ctx: AppContext, plan: CheckoutPlan) -> str | None:
+async def _coupon_for(ctx: AppContext, plan: CustomerPlan) -> str | None:
     """A one-use coupon of exactly our discount (so Stripe takes off what we recorded, with no
-    rounding of its own), keyed by the reservation: a retry gets the same coupon."""
-    if plan.offer is None or plan.offer.quote.discount == 0:
+    rounding of its own), keyed by the reservation: a retry gets the same coupon. Only a
+    purchase with a discount has one (a setup-mode Checkout never)."""
+    if not isinstance(plan, CheckoutPlan) or plan.offer is None or plan.offer.quote.discount == 0:
         return None
     return await ctx.stripe.create_coupon(
         amount_off=plan.offer.quote.discount,
@@ -223,7 +249,9 @@ async def _coupon_for(ctx: AppContext, plan: CheckoutPlan) -> str | None:
     )
 
 
-async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> OpenedAtStripe:
+async def open_at_stripe(
+    ctx: AppContext, user: User, plan: CustomerPlan, build: SessionParams = _session_params
+) -> OpenedAtStripe:
     """Step 2 (no database): the Customer if the student has none yet, then the session.
 
     Called with no transaction open, so a slow Stripe holds no pooled connection. Failures
@@ -235,9 +263,9 @@ async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> Ope
     """
     if plan.customer_id is None:
         customer_id = await _create_customer(ctx, user, plan, key=f"medgrader-customer-{user.id}")
-        return await _open_session(ctx, user, plan, customer_id, new_customer=True)
+        return await _open_session(ctx, user, plan, build, customer_id, new_customer=True)
     try:
-        return await _open_session(ctx, user, plan, plan.customer_id, new_customer=False)
+        return await _open_session(ctx, user, plan, build, plan.customer_id, new_customer=False)
     except CustomerMissing:
         missing = plan.customer_id
     log.warning(
@@ -249,10 +277,12 @@ async def open_at_stripe(ctx: AppContext, user: User, plan: CheckoutPlan) -> Ope
     customer_id = await _create_customer(
         ctx, user, plan, key=f"medgrader-customer-{user.id}-replacing-{missing}"
     )
-    return await _open_session(ctx, user, plan, customer_id, new_customer=True, replaces=missing)
+    return await _open_session(
+        ctx, user, plan, build, customer_id, new_customer=True, replaces=missing
+    )
 
 
-async def _create_customer(ctx: AppContext, user: User, plan: CheckoutPlan, *, key: str) -> str:
+async def _create_customer(ctx: AppContext, user: User, plan: CustomerPlan, *, key: str) -> str:
     # The key is derived from the student: two racing first checkouts send the same key, so
     # Stripe creates one Customer and answers both with it.
     return await ctx.stripe.create_customer(
@@ -263,7 +293,8 @@ async def _create_customer(ctx: AppContext, user: User, plan: CheckoutPlan, *, k
 async def _open_session(
     ctx: AppContext,
     user: User,
-    plan: CheckoutPlan,
+    plan: CustomerPlan,
+    build: SessionParams,
     customer_id: str,
     *,
     new_customer: bool,
@@ -271,12 +302,24 @@ async def _open_session(
 ) -> OpenedAtStripe:
     expires_at = datetime.now(UTC) + CHECKOUT_LIFETIME
     coupon_id = await _coupon_for(ctx, plan)
-    created = await ctx.stripe.create_checkout_session(
-        _session_params(ctx, user, customer_id, plan, expires_at, coupon_id)
-    )
+    params = build(ctx, user, customer_id, plan, expires_at)
+    if coupon_id is not None:  # Stripe shows the discount and charges the price less it
+        params["discounts"] = [{"coupon": coupon_id}]
+    created = await ctx.stripe.create_checkout_session(params)
     return OpenedAtStripe(
         customer_id=customer_id, new_customer=new_customer, session=created, replaces=replaces
     )
+
+
+async def store_customer(db: Db, user: User, opened: OpenedAtStripe) -> None:
+    """A Customer that opening the session created (or replaced) is stored on the student."""
+    if opened.replaces is not None:
+        await db.execute(
+            REPLACE_CUSTOMER,
+            {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
+        )
+    elif opened.new_customer:
+        await db.execute(STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
 
 
 async def record_checkout(
@@ -290,13 +333,7 @@ async def record_checkout(
     and it simply expires unpaid; the Customer is found again by its idempotency key.
     """
     created = opened.session
-    if opened.replaces is not None:
-        await db.execute(
-            REPLACE_CUSTOMER,
-            {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
-        )
-    elif opened.new_customer:
-        await db.execute(STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
+    await store_customer(db, user, opened)
     row = await sessions.insert(
         db,
         stripe_session_id=created.id,
@@ -328,6 +365,31 @@ async def record_checkout(
         expires_at=created.expires_at,
         **plan.quote_out(),
     )
+
+
+# The promotion a recorded session was opened with (its bonus and code), for its figures.
+_SESSION_OFFER = text(
+    """
+    SELECT r.bonus_credits, p.code
+      FROM promotion_redemptions r JOIN promotions p ON p.id = r.promotion_id
+     WHERE r.checkout_session_id = :id
+    """
+)
+
+
+async def created_out(db: Db, row: Row[Any]) -> CheckoutCreated:
+    """A recorded session's answer, as `record_checkout` gave it (its promotion's figures
+    included), for a retry that gets the same session back."""
+    offer = None
+    if row.promotion_id is not None:
+        offer = (await db.execute(_SESSION_OFFER, {"id": row.id})).one_or_none()
+    return CheckoutCreated(
+        session_url=row.session_url, session_id=row.stripe_session_id, expires_at=row.expires_at,
+        amount=row.amount_pence, currency=row.currency, credits=row.credits,
+        original_amount=row.amount_pence + row.discount_pence, discount=row.discount_pence,
+        bonus_credits=offer.bonus_credits if offer else 0,
+        promotion_code=offer.code if offer else None,
+    )  # fmt: skip
 
 
 def status_out(row: Row[Any]) -> CheckoutStatusOut:

@@ -67,6 +67,13 @@ CLAWED_BACK_CREDITS = Counter(
     ["direction"],
     registry=REGISTRY,
 )
+TOP_UP_ATTEMPTS = Counter(
+    "medgrader_top_up_attempts_total",
+    "Automatic top-up attempts settled, by outcome (succeeded, failed, canceled, mismatch) and "
+    "reason (Stripe's decline code or error code for a failure; empty for a success).",
+    ["outcome", "reason"],
+    registry=REGISTRY,
+)
 SPENDS = Counter(
     "medgrader_spends_total",
     "Spend requests, by outcome (spent, insufficient_credits, replayed, key reused, ...).",

@@ -77,6 +77,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "promotion_exhausted": 422,
     "promotion_already_used": 422,
     "first_purchase_only": 422,
+    # Saved cards and automatic top-up (topups)
+    "payment_method_not_found": 404,
+    "top_up_attempt_not_found": 404,
+    "no_saved_card": 409,
+    "top_up_not_recoverable": 409,
+    "top_up_package_inactive": 422,
+    "monthly_limit_below_price": 422,
     # Payments, refunds, Stripe
     "payment_not_found": 404,
     "payment_disputed": 409,

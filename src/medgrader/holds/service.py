@@ -59,6 +59,7 @@ from medgrader.idempotency.runner import Answer, run_once
 from medgrader.idempotency.store import KeyedRequest
 from medgrader.ledger import service as ledger
 from medgrader.ledger.service import LedgerEntry
+from medgrader.ledger.threshold import after_debit
 from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, HoldStatus
 from medgrader.models.ledger import SourceType
 
@@ -220,6 +221,8 @@ async def create_hold(
                 raise TooManyHolds()
             raise InsufficientCredits()
         await ledger.sync_hold_lots(db, row.id)  # reserve its credits in their lots
+        # A hold lowers the available balance like a debit: the one top-up hook.
+        await after_debit(db, student_id)
         return _hold_out(row)
 
     return await _once(db, request, run)
@@ -279,8 +282,9 @@ async def extend_hold(
                 statement=sql.EXTEND_REFUSED,
                 params=lifetime,
             )
-        if additional_amount:
+        if additional_amount:  # more credits held: the available balance went down
             await ledger.sync_hold_lots(db, hold_id)  # reserve the extra credits
+            await after_debit(db, student_id)
         return _hold_out(row)
 
     return await _once(db, request, run, hold_id=hold_id)

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from medgrader.core.errors import NotFound
 from medgrader.db.session import Db, no_rows
 from medgrader.ledger.rules import available, signed_amount
+from medgrader.ledger.threshold import after_debit
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 from medgrader.models.lots import DEFAULT_PRIORITY, LotKind, LotSource
 
@@ -273,6 +274,8 @@ async def debit(
     )
     if entry is None:
         await ensure_student_exists(db, student_id)
+    else:
+        await after_debit(db, student_id)  # automatic top-up: the one hook (ledger.threshold)
     return entry
 
 
@@ -311,6 +314,7 @@ async def clawback(
     )
     if entry is None:
         raise StudentNotFound()
+    await after_debit(db, student_id)  # automatic top-up: the one hook (ledger.threshold)
     return entry
 
 

@@ -20,11 +20,14 @@ from medgrader.models.subscriptions import (
     SubscriptionInvoice,
     SubscriptionStatus,
 )
+from medgrader.models.topups import AutoTopUpAttempt, AutoTopUpSettings
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
 
 __all__ = [
     "AuditRun",
+    "AutoTopUpAttempt",
+    "AutoTopUpSettings",
     "Base",
     "BillingDetails",
     "CheckoutSession",

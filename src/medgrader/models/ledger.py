@@ -44,6 +44,8 @@ class SourceType(StrEnum):
     EXPIRY = "EXPIRY"
     # A paid subscription period's credits (source_id: the Stripe invoice).
     SUBSCRIPTION = "SUBSCRIPTION"
+    # An automatic top-up's package, bought off-session (source_id: the attempt's id).
+    TOP_UP = "TOP_UP"
 
 
 # Only money taken back (a refund or a lost dispute) may push a balance below zero.
@@ -87,6 +89,13 @@ class CreditTransaction(Base):
             "source_id",
             unique=True,
             postgresql_where=text("source_type = 'SUBSCRIPTION'"),
+        ),
+        # One TOP_UP entry per automatic top-up attempt, whoever settles it.
+        Index(
+            "uq_credit_transactions_top_up_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'TOP_UP'"),
         ),
         # A payment's clawback and return entries (source_id is the payment id), for the audit.
         Index(

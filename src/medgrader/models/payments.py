@@ -35,10 +35,10 @@ class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint(one_of("type", PaymentType), name="type"),
-        # A purchase has its Checkout Session; a subscription payment its invoice.
+        # A purchase (Checkout Session or automatic top-up) has no invoice; a subscription
+        # payment has its invoice (one_source: then nothing else).
         CheckConstraint(
-            "(type = 'CREDITS' AND checkout_session_id IS NOT NULL"
-            " AND stripe_checkout_session_id IS NOT NULL)"
+            "(type = 'CREDITS' AND stripe_invoice_id IS NULL)"
             " OR (type = 'SUBSCRIPTION' AND stripe_invoice_id IS NOT NULL)",
             name="type_has_its_source",
         ),
@@ -58,6 +58,14 @@ class Payment(Base):
         Index("ix_payments_student_created", "student_id", text("created_at DESC")),
         Index("ix_payments_created", text("created_at DESC")),
         Index("ix_payments_paid_at", "paid_at"),
+        # A Payment comes from exactly one of: a paid Checkout Session, an automatic top-up
+        # attempt (its off-session PaymentIntent), a paid subscription invoice; a Checkout
+        # Session's payment has both its ids, any other neither.
+        CheckConstraint(
+            "num_nonnulls(checkout_session_id, top_up_attempt_id, stripe_invoice_id) = 1"
+            " AND (checkout_session_id IS NULL) = (stripe_checkout_session_id IS NULL)",
+            name="one_source",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -70,6 +78,10 @@ class Payment(Base):
     # UNIQUE: one Payment per paid subscription invoice (invariant 13).
     stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    # UNIQUE: one Payment per succeeded automatic top-up attempt (invariant 13).
+    top_up_attempt_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("auto_top_up_attempts.id"), unique=True
+    )
     # UNIQUE: payments made from intents directly (top-ups, invoices) are one per intent too.
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)

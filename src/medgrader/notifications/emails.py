@@ -31,7 +31,10 @@ def purchase_receipt_email(
     reference: str,
     dashboard_url: str,
     message_id: str,
+    top_up_settings_url: str | None = None,
 ) -> EmailMessage:
+    """`top_up_settings_url`: the payment was an automatic top-up; the receipt says so and
+    links to its settings."""
     return render_email(
         "purchase_receipt",
         to=to,
@@ -46,6 +49,7 @@ def purchase_receipt_email(
             "date": f"{paid_at.day} {paid_at:%B %Y, %H:%M} UTC",
             "reference": reference,
             "dashboard_url": dashboard_url,
+            "top_up_settings_url": top_up_settings_url,
         },
     )
 
@@ -132,6 +136,47 @@ def password_reset_email(*, app_name: str, to: str, code: str, minutes: int) -> 
         to=to,
         subject=f"Your {app_name} password reset code",
         context={"app_name": app_name, "code": code, "minutes": minutes},
+    )
+
+
+def top_up_failed_email(
+    *,
+    app_name: str,
+    to: str,
+    first_name: str,
+    package_name: str,
+    credits: int,
+    amount_pence: int,
+    currency: str,
+    needs_authentication: bool,
+    reason: str,
+    pay_url: str | None,
+    settings_url: str,
+    suspended: bool,
+    message_id: str,
+) -> EmailMessage:
+    subject = (
+        "Action needed: confirm your automatic top-up"
+        if needs_authentication
+        else "Your automatic top-up failed"
+    )
+    return render_email(
+        "top_up_failed",
+        to=to,
+        subject=subject,
+        message_id=message_id,
+        context={
+            "app_name": app_name,
+            "first_name": first_name,
+            "package_name": package_name,
+            "credits": credits,
+            "amount": format_money(amount_pence, currency),
+            "needs_authentication": needs_authentication,
+            "reason": reason,
+            "pay_url": pay_url,
+            "settings_url": settings_url,
+            "suspended": suspended,
+        },
     )
 
 

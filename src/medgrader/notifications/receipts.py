@@ -21,7 +21,8 @@ async def enqueue_receipt(db: Db, payment_id: uuid.UUID) -> None:
 _RECEIPT = text(
     """
     SELECT p.id, p.credits, p.amount_pence, p.currency, p.package_name, p.paid_at,
-           p.receipt_sent_at, u.email, s.first_name
+           p.receipt_sent_at, u.email, s.first_name,
+           p.top_up_attempt_id IS NOT NULL AS automatic
       FROM payments p
       JOIN users u ON u.id = p.student_id
       JOIN student_profiles s ON s.user_id = p.student_id

@@ -198,6 +198,11 @@ async def _send_receipt(ctx: AppContext, payment_id: str) -> None:
             dashboard_url=f"{settings.frontend_url.rstrip('/')}/dashboard",
             # One receipt per purchase: a resend of it (at-least-once delivery) keeps its id.
             message_id=ctx.mailer.message_id(f"receipt-{payment.id}"),
+            top_up_settings_url=(
+                f"{settings.frontend_url.rstrip('/')}/wallet#auto-top-up"
+                if payment.automatic
+                else None
+            ),
         )
         _attach(message, attachments)
         try:

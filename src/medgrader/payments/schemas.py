@@ -43,8 +43,8 @@ class PaymentOut(ApiModel):
     currency: str
     credits: int
     package_name: str
-    # A purchase's Checkout Session; a subscription payment (type SUBSCRIPTION) has none and
-    # names its invoice and subscription instead.
+    # A purchase's Checkout Session; an automatic top-up has none, and a subscription payment
+    # (type SUBSCRIPTION) has none and names its invoice and subscription instead.
     stripe_checkout_session_id: str | None
     stripe_invoice_id: str | None = None
     stripe_subscription_id: str | None = None

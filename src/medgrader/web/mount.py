@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from medgrader.config import Settings
-from medgrader.web import auth_pages, documents_pages, wallet_pages
+from medgrader.web import auth_pages, documents_pages, top_up_pages, wallet_pages
 from medgrader.web.admin import (
     dashboard,
     exports,
@@ -27,6 +27,7 @@ STATIC = Path(__file__).parent / "static"
 ROUTERS = (
     auth_pages.router,
     wallet_pages.router,
+    top_up_pages.router,
     dashboard.router,
     students.router,
     payments.router,

@@ -29,9 +29,11 @@ from medgrader.subscriptions import flows as subscription_flows
 from medgrader.subscriptions import plans as subscription_plans
 from medgrader.subscriptions import repository as subscriptions
 from medgrader.subscriptions.errors import PlanNotFound
+from medgrader.topups import service as top_ups
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
 from medgrader.web.forms import FormInvalid, validated
 from medgrader.web.rendering import redirect, render
+from medgrader.web.top_up_panel import top_up_package_names
 
 router = APIRouter(include_in_schema=False)
 HISTORY_PAGE = 20
@@ -59,7 +61,7 @@ async def _offers(db: Db, user: User, packages: list[Any]) -> dict[Any, Checkout
     return shown
 
 
-async def _wallet(
+async def wallet_page(
     request: Request,
     db: Db,
     user: User,
@@ -84,6 +86,8 @@ async def _wallet(
         expiring=balances.expiring,
         history=await credits.list_transactions(db, user.id, limit=HISTORY_PAGE, cursor=cursor),
         packages=packages,
+        package_names=await top_up_package_names(db, packages),
+        top_up=await top_ups.settings_out(db, user.id),
         offers=await _offers(db, user, packages),
         plans=plan_list,
         subscription=await subscriptions.current_for_student(db, user.id),
@@ -101,7 +105,7 @@ async def _wallet(
 async def wallet(
     request: Request, user: PageStudent, db: RequestDb, cursor: Cursor = None
 ) -> Response:
-    return await _wallet(request, db, user, cursor=cursor)
+    return await wallet_page(request, db, user, cursor=cursor)
 
 
 @router.get("/wallet/history")
@@ -127,9 +131,9 @@ async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form
             validated(RedeemRequest, {"code": code})  # the API's own rule for a code
         created = await start_checkout(db, ctx, user, package_id, code)
     except FormInvalid as exc:
-        return await _wallet(request, db, user, error=f"Promotion {exc.message}", status=422)
+        return await wallet_page(request, db, user, error=f"Promotion {exc.message}", status=422)
     except AppError as exc:
-        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
 
 
@@ -146,7 +150,7 @@ async def subscribe(
     try:
         created = await subscription_flows.start_checkout(db, ctx, user, plan_id)
     except AppError as exc:
-        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
 
 
@@ -177,8 +181,8 @@ async def manage_subscription(
         else:
             raise PlanNotFound()
     except AppError as exc:
-        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
-    return await _wallet(request, db, user, notice=SUBSCRIPTION_NOTICES[action])
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
+    return await wallet_page(request, db, user, notice=SUBSCRIPTION_NOTICES[action])
 
 
 @router.get("/wallet/preview")
@@ -212,13 +216,13 @@ async def redeem(request: Request, user: PageStudent, db: RequestDb, form: Form)
         body = validated(RedeemRequest, {"code": form.get("code", "").strip()})
         done = await offers.redeem_once(db, user.id, body.code, form.get("redeem_key", ""))
     except FormInvalid as exc:
-        return await _wallet(request, db, user, error=f"Code {exc.message}", status=422)
+        return await wallet_page(request, db, user, error=f"Code {exc.message}", status=422)
     except AppError as exc:
-        return await _wallet(request, db, user, error=exc.message, status=status_of(exc))
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     added = f"{done.value.credits} credits added"
     if done.value.expires_at is not None:
         added += f" (they expire on {done.value.expires_at:%d %b %Y})"
-    return await _wallet(request, db, user, notice=added + ".")
+    return await wallet_page(request, db, user, notice=added + ".")
 
 
 @router.get("/credits/success")
@@ -256,7 +260,7 @@ async def subscribed(request: Request, user: PageStudent, db: RequestDb, ctx: Ct
         notice = "Thank you: your plan has started and its credits are in your wallet."
     else:
         notice = "Thank you: your plan starts as soon as Stripe confirms the payment."
-    return await _wallet(request, db, user, notice=notice)
+    return await wallet_page(request, db, user, notice=notice)
 
 
 @router.get("/credits/cancel")

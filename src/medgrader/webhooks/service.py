@@ -37,6 +37,8 @@ from medgrader.db.session import Db
 from medgrader.payments.observations import MalformedStripeObject
 from medgrader.subscriptions import events as subscription_events
 from medgrader.subscriptions import sync as subscription_sync
+from medgrader.topups import service as top_ups
+from medgrader.topups.charging import apply_intent, attempt_id_of
 from medgrader.webhooks import repository as inbox
 from medgrader.webhooks.returns import (
     RETURNS_EVENTS,
@@ -92,8 +94,34 @@ def _subscription_mode(obj: dict[str, Any]) -> bool:
     return obj.get("mode") == "subscription"
 
 
-async def _completed(db: Db, event: Event, _: Any) -> Outcome:
+def _is_setup(event: Event) -> bool:
+    return event.object.get("mode") == "setup"
+
+
+async def _ask_setup_intent(ctx: AppContext, event: Event, _: Any) -> Any:
+    """A setup Checkout saved a card: which one (Stripe's SetupIntent, its card expanded)."""
+    setup_intent = event.object.get("setup_intent")
+    if isinstance(setup_intent, dict):
+        setup_intent = setup_intent.get("id")
+    if not isinstance(setup_intent, str) or not setup_intent:
+        raise MalformedEvent("data.object.setup_intent")
+    return await ctx.stripe.retrieve_setup_intent(setup_intent)
+
+
+async def _card_saved(db: Db, setup_intent: Any) -> Outcome:
+    card = setup_intent.get("payment_method") if isinstance(setup_intent, dict) else None
+    if setup_intent.get("status") != "succeeded" or not isinstance(card, dict):
+        return Outcome(f"no_card_saved: status={setup_intent.get('status')}")
+    customer = card.get("customer") or setup_intent.get("customer")
+    if not isinstance(customer, str):
+        return Outcome("no_card_saved: no customer")
+    return Outcome(await top_ups.card_saved(db, customer, card))
+
+
+async def _completed(db: Db, event: Event, prepared: Any) -> Outcome:
     obj = event.object
+    if _is_setup(event):
+        return await _card_saved(db, prepared)
     session_id = _session_id(obj)
     if _subscription_mode(obj):
         return await subscription_sync.session_completed(db, obj)
@@ -144,6 +172,24 @@ async def _payment_failed(db: Db, event: Event, invoice_now: Any) -> Outcome:
     return await subscription_events.payment_failed(db, invoice_now)
 
 
+async def _top_up_intent(db: Db, event: Event, _: Any) -> Outcome:
+    """payment_intent.succeeded / payment_failed: settles an automatic top-up attempt (found by
+    the intent's metadata) with the one settlement function; other intents are not ours."""
+    attempt_id = attempt_id_of(event.object)
+    if attempt_id is None:
+        return Outcome("not_a_top_up")
+    settled = await apply_intent(db, attempt_id, event.object)
+    return Outcome(f"top_up: {settled}", credited=settled.credited, payment_id=settled.payment_id)
+
+
+async def _card_detached(db: Db, event: Event, _: Any) -> Outcome:
+    payment_method = event.object.get("id")
+    if not isinstance(payment_method, str) or not payment_method:
+        raise MalformedEvent("data.object.id")
+    await top_ups.forget_card(db, payment_method)
+    return Outcome("card_forgotten")
+
+
 async def _payment_known(db: Db, event: Event) -> Any:
     try:
         return await payment_known(db, event.object)
@@ -169,12 +215,17 @@ class Handler:
     # (none held); what `ask` returns is handed to `apply`.
     look: Look | None = None
     ask: Ask | None = None
+    # Only these events of the type ask Stripe (None: all of them, when `ask` is set).
+    asks_when: Callable[[Event], bool] | None = None
 
 
 UNHANDLED = "unhandled: stored for later"
 
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": Handler(_completed),
+    "checkout.session.completed": Handler(_completed, ask=_ask_setup_intent, asks_when=_is_setup),
+    "payment_intent.succeeded": Handler(_top_up_intent),
+    "payment_intent.payment_failed": Handler(_top_up_intent),
+    "payment_method.detached": Handler(_card_detached),
     "checkout.session.async_payment_succeeded": Handler(_async_succeeded),
     "checkout.session.async_payment_failed": Handler(_async_failed),
     "checkout.session.expired": Handler(_expired),
@@ -207,7 +258,9 @@ def is_handled(event_type: str) -> bool:
 def asks_stripe(event: Event) -> bool:
     """Whether handling the event starts with a question to Stripe (webhooks.flows)."""
     handler = HANDLERS.get(event.type)
-    return handler is not None and handler.ask is not None
+    if handler is None or handler.ask is None:
+        return False
+    return handler.asks_when is None or handler.asks_when(event)
 
 
 _SKIPPED = object()  # prepare_event's answer for an event already processed

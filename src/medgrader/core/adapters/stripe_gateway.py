@@ -353,3 +353,75 @@ class StripeGateway:
         """The subscription goes on as it is now: a pending plan change is dropped."""
         schedules = self._client.v1.subscription_schedules
         await self._call("release_schedule", schedules.release_async(schedule))
+
+    # -- saved cards and off-session charges (automatic top-up) -----------------------------
+    async def list_cards(self, customer: str) -> list[dict[str, Any]]:
+        """The Customer's saved cards (Stripe's PaymentMethods, newest first)."""
+        try:
+            listed = await self._client.v1.payment_methods.list_async(
+                params={"customer": customer, "type": "card", "limit": 100}
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc, "list_cards") from exc
+        return [method.to_dict() for method in listed.data]
+
+    async def detach_card(self, payment_method: str) -> dict[str, Any]:
+        try:
+            method = await self._client.v1.payment_methods.detach_async(payment_method)
+        except stripe.StripeError as exc:
+            raise _translate(exc, "detach_card") from exc
+        return method.to_dict()
+
+    async def retrieve_setup_intent(self, setup_intent: str) -> dict[str, Any]:
+        """The SetupIntent with its PaymentMethod expanded (the card a setup Checkout saved)."""
+        try:
+            intent = await self._client.v1.setup_intents.retrieve_async(
+                setup_intent, params={"expand": ["payment_method"]}
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc, "retrieve_setup_intent") from exc
+        return intent.to_dict()
+
+    async def retrieve_payment_intent(self, payment_intent: str) -> dict[str, Any]:
+        try:
+            intent = await self._client.v1.payment_intents.retrieve_async(payment_intent)
+        except stripe.StripeError as exc:
+            raise _translate(exc, "retrieve_payment_intent") from exc
+        return intent.to_dict()
+
+    async def charge_saved_card(
+        self, params: dict[str, Any], *, idempotency_key: str
+    ) -> OffSessionAnswer:
+        """Create and confirm an off-session PaymentIntent. A decline is an answer (Stripe's
+        `card_error`: its code, decline code and the intent), not an exception; transport
+        trouble and other refusals leave as BadGateway, and then Stripe may or may not have
+        charged: the caller asks again under the same key."""
+        try:
+            intent = await self._client.v1.payment_intents.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as exc:
+            error = (exc.json_body or {}).get("error") or {}
+            declined = error.get("payment_intent")
+            log.info("off-session charge declined", stripe_code=exc.code,
+                     decline_code=error.get("decline_code"))  # fmt: skip
+            return OffSessionAnswer(
+                intent=declined if isinstance(declined, dict) else None,
+                error_code=exc.code or "card_declined",
+                decline_code=error.get("decline_code"),
+                message=exc.user_message or str(error.get("message") or "")[:500] or None,
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc, "charge_saved_card") from exc
+        return OffSessionAnswer(intent=intent.to_dict())
+
+
+@dataclass(frozen=True)
+class OffSessionAnswer:
+    """Stripe's answer to an off-session charge: the intent, and a decline's codes if any."""
+
+    intent: dict[str, Any] | None
+    error_code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None

@@ -1,7 +1,7 @@
 """subscriptions: credit plans, students' subscriptions and each paid period
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-05
 
 `plans` (a Stripe Product and recurring Price each), `subscriptions` (one live per student:
@@ -24,21 +24,30 @@ from alembic import op
 from medgrader.db.migrate import MigrationRefused
 
 revision: str = "0017"
-down_revision: str | None = "0013"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The sources as revision 0013 (credit lots, the head before this one) left them.
+# The sources as revision 0016 (automatic top-up, the head before this one) left them.
 OLD_SOURCES = (
     "'PURCHASE', 'WELCOME_BONUS', 'USAGE', 'REFUND', 'DISPUTE', 'ADMIN_ADJUSTMENT',"
-    " 'PROMOTION_BONUS', 'PROMOTION_CODE', 'EXPIRY'"
+    " 'PROMOTION_BONUS', 'PROMOTION_CODE', 'EXPIRY', 'TOP_UP'"
 )
 NEW_SOURCES = OLD_SOURCES + ", 'SUBSCRIPTION'"
 LIVE = "status IN ('INCOMPLETE', 'ACTIVE', 'PAST_DUE')"
 TYPE_HAS_ITS_SOURCE = (
-    "(type = 'CREDITS' AND checkout_session_id IS NOT NULL"
-    " AND stripe_checkout_session_id IS NOT NULL)"
+    "(type = 'CREDITS' AND stripe_invoice_id IS NULL)"
     " OR (type = 'SUBSCRIPTION' AND stripe_invoice_id IS NOT NULL)"
+)
+# A payment's one source: a Checkout Session (with both its ids), a top-up attempt (0016) or,
+# from this revision on, a subscription invoice. ONE_SOURCE_BEFORE is 0016's.
+ONE_SOURCE = (
+    "num_nonnulls(checkout_session_id, top_up_attempt_id, stripe_invoice_id) = 1"
+    " AND (checkout_session_id IS NULL) = (stripe_checkout_session_id IS NULL)"
+)
+ONE_SOURCE_BEFORE = (
+    "(checkout_session_id IS NULL) <> (top_up_attempt_id IS NULL)"
+    " AND (checkout_session_id IS NULL) = (stripe_checkout_session_id IS NULL)"
 )
 
 
@@ -54,7 +63,8 @@ def _timestamps() -> list[sa.Column]:
 
 
 # The lot a payment created: a purchase's by its Checkout Session (as migration 0013 has it),
-# a subscription payment's by its invoice (it has no Checkout Session).
+# a top-up's by its attempt (as 0016 has it), a subscription payment's by its invoice (it has
+# no Checkout Session). _PURCHASE_LOT_BEFORE is 0016's version, restored by the downgrade.
 _PURCHASE_LOT = """
 CREATE OR REPLACE FUNCTION lots_purchase_lot(p_payment text) RETURNS credit_lots
 LANGUAGE sql STABLE AS $$
@@ -62,6 +72,7 @@ LANGUAGE sql STABLE AS $$
       FROM payments p
       JOIN credit_transactions t
         ON (t.source_type = 'PURCHASE' AND t.source_id = p.stripe_checkout_session_id)
+        OR (t.source_type = 'TOP_UP' AND t.source_id = p.top_up_attempt_id::text)
         OR (t.source_type = 'SUBSCRIPTION' AND t.source_id = p.stripe_invoice_id)
       JOIN credit_lots l ON l.entry_id = t.id
      WHERE p.id::text = p_payment
@@ -74,7 +85,8 @@ LANGUAGE sql STABLE AS $$
     SELECT l.*
       FROM payments p
       JOIN credit_transactions t
-        ON t.source_type = 'PURCHASE' AND t.source_id = p.stripe_checkout_session_id
+        ON (t.source_type = 'PURCHASE' AND t.source_id = p.stripe_checkout_session_id)
+        OR (t.source_type = 'TOP_UP' AND t.source_id = p.top_up_attempt_id::text)
       JOIN credit_lots l ON l.entry_id = t.id
      WHERE p.id::text = p_payment
      LIMIT 1
@@ -176,8 +188,11 @@ def upgrade() -> None:
     op.create_unique_constraint(
         op.f("uq_payments_stripe_invoice_id"), "payments", ["stripe_invoice_id"]
     )
+    # Already nullable since 0016 (a top-up has no Checkout Session); DROP NOT NULL is a no-op.
     op.alter_column("payments", "checkout_session_id", nullable=True)
     op.alter_column("payments", "stripe_checkout_session_id", nullable=True)
+    op.drop_constraint(op.f("ck_payments_one_source"), "payments", type_="check")
+    op.create_check_constraint(op.f("ck_payments_one_source"), "payments", ONE_SOURCE)
     op.drop_constraint(op.f("ck_payments_type"), "payments", type_="check")
     op.create_check_constraint(
         op.f("ck_payments_type"), "payments", "type IN ('CREDITS', 'SUBSCRIPTION')"
@@ -289,8 +304,9 @@ def downgrade() -> None:
     op.drop_constraint(op.f("ck_payments_type_has_its_source"), "payments", type_="check")
     op.drop_constraint(op.f("ck_payments_type"), "payments", type_="check")
     op.create_check_constraint(op.f("ck_payments_type"), "payments", "type IN ('CREDITS')")
-    op.alter_column("payments", "stripe_checkout_session_id", nullable=False)
-    op.alter_column("payments", "checkout_session_id", nullable=False)
+    # The columns stay nullable (0016's schema: a top-up payment has no Checkout Session).
+    op.drop_constraint(op.f("ck_payments_one_source"), "payments", type_="check")
+    op.create_check_constraint(op.f("ck_payments_one_source"), "payments", ONE_SOURCE_BEFORE)
     op.drop_constraint(op.f("uq_payments_stripe_invoice_id"), "payments", type_="unique")
     op.drop_column("payments", "stripe_subscription_id")
     op.drop_column("payments", "stripe_invoice_id")

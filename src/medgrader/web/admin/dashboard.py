@@ -12,6 +12,8 @@ from medgrader.audit.runs import audit_and_record
 from medgrader.core.deps import RequestDb
 from medgrader.core.errors import AppError
 from medgrader.documents.report import quarter_of, vat_report
+from medgrader.models.topups import AttemptStatus
+from medgrader.topups import repository as top_up_attempts
 from medgrader.web.charts import daily_revenue
 from medgrader.web.deps import Csrf, PageAdmin
 from medgrader.web.rendering import redirect, render
@@ -40,12 +42,14 @@ async def dashboard(
     quarter = quarter_of(analytics.today_in_london())
     vat = await vat_report(db, *quarter)
     daily = await analytics.daily(db, chosen)
+    top_ups = await top_up_attempts.outcome_counts(db, chosen.start, chosen.end)
     return render(
         request,
         "admin/dashboard.html",
         cards=cards,
         summary=summary,
         chart=daily_revenue(daily.days),
+        top_ups=[(status, *top_ups.get(status, (0, 0))) for status in AttemptStatus],
         error=error,
         vat=vat,
         section="dashboard",

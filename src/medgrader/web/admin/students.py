@@ -19,10 +19,12 @@ from medgrader.holds import service as holds
 from medgrader.ledger.service import StudentNotFound
 from medgrader.lots import service as lots
 from medgrader.payments import service as payments
+from medgrader.topups import service as top_ups
 from medgrader.web.admin.payments import payments_with_emails
 from medgrader.web.deps import Csrf, Form, PageAdmin
 from medgrader.web.money import parse_int
 from medgrader.web.rendering import redirect, render
+from medgrader.web.top_up_panel import top_up_package_names
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -84,6 +86,8 @@ async def _student_page(
         rows=await payments_with_emails(db, page),
         payments_more=page.next_cursor is not None,
         sessions=await records.checkout_sessions(db, student_id, limit=20),
+        top_up=await top_ups.settings_out(db, student_id),
+        package_names=await top_up_package_names(db),
         adjustment_key=str(uuid.uuid4()),
         error=error,
         notice=notice,

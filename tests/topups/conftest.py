@@ -1,0 +1,5 @@
+"""Fixtures for the automatic top-up tests."""
+
+from tests.checkout.support import packages
+
+__all__ = ["packages"]
