@@ -38,6 +38,9 @@ from medgrader.promotions.endpoints import router as promotions_router
 from medgrader.runtime import open_context
 from medgrader.security.client import request_client_address
 from medgrader.security.headers import SecurityHeadersMiddleware
+from medgrader.subscriptions.admin_endpoints import router as admin_plans_router
+from medgrader.subscriptions.endpoints import plans_router
+from medgrader.subscriptions.endpoints import router as subscriptions_router
 from medgrader.topups.endpoints import router as topups_router
 from medgrader.web.mount import install_pages
 from medgrader.webhooks.admin_endpoints import router as admin_webhooks_router
@@ -119,10 +122,13 @@ def create_app(
     app.include_router(holds_router)
     app.include_router(topups_router)
     app.include_router(lots_router)
+    app.include_router(plans_router)
+    app.include_router(subscriptions_router)
     app.include_router(admin_router)
     app.include_router(admin_payments_router)
     app.include_router(admin_webhooks_router)
     app.include_router(admin_promotions_router)
+    app.include_router(admin_plans_router)
     app.include_router(analytics_router)
     app.include_router(admin_documents_router)
     if settings.dev_mailbox_dir is not None and not settings.is_production:

@@ -29,6 +29,7 @@ from medgrader.idempotency.tasks import blueprint as idempotency_blueprint
 from medgrader.jobs.app import create_job_app
 from medgrader.lots.tasks import blueprint as lots_blueprint
 from medgrader.notifications.tasks import blueprint as notifications_blueprint
+from medgrader.subscriptions.tasks import blueprint as subscriptions_blueprint
 from medgrader.topups.tasks import blueprint as topups_blueprint
 from medgrader.webhooks.tasks import blueprint as webhooks_blueprint
 
@@ -44,6 +45,7 @@ BLUEPRINTS: dict[str, procrastinate.Blueprint] = {
     "lots": lots_blueprint,
     "notifications": notifications_blueprint,
     "security": security_blueprint,
+    "subscriptions": subscriptions_blueprint,
     "topups": topups_blueprint,
     "webhooks": webhooks_blueprint,
 }

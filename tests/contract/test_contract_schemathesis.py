@@ -73,6 +73,10 @@ EXPECTED = {
     # A promotion's fields taken together (one discount, a purchase or a credit code, endsAt
     # after startsAt, packages that exist): each field is valid alone.
     "^/api/admin/promotions(/[^/]+)?$": ["422"],
+    # A plan's fields taken together (rolloverMaxCredits at most creditsPerPeriod); a plan
+    # that takes no new subscribers (plan_not_available), a change to the same plan or one of
+    # another interval: each depends on the plan, not the schema.
+    "^/api/admin/plans(/[^/]+)?$|^/api/subscriptions/(checkout|current/change)$": ["422"],
     # The same for the VAT report's range (a day before 1970 too: one alone is in its range).
     "^/api/admin/vat-report$": ["422"],
     # A VAT number that is not GB and 9 or 12 digits (invalid_vat_number: spaces, dots and

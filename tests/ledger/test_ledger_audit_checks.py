@@ -20,6 +20,7 @@ from medgrader.documents.audit import DOCUMENT_CHECKS
 from medgrader.holds.audit import HOLD_CHECKS
 from medgrader.lots.audit import LOT_CHECKS
 from medgrader.promotions.audit import PROMOTION_CHECKS
+from medgrader.subscriptions.audit import SUBSCRIPTION_CHECKS
 from medgrader.topups.audit import TOP_UP_CHECKS
 from tests.credits.factory import make_student
 from tests.support.services import ServiceRunner
@@ -199,9 +200,10 @@ def test_every_check_has_a_case() -> None:
     # The holds' checks have their cases in tests/holds/test_holds_audit.py, the promotions'
     # in tests/promotions/test_promotions_audit.py, the documents' in
     # tests/documents/test_documents_audit.py, the lots' in tests/lots/test_lots_audit.py,
-    # automatic top-up's in tests/topups.
+    # automatic top-up's in tests/topups, the subscriptions' in
+    # tests/subscriptions/test_subscriptions_reconciliation.py.
     ours = set(CHECKS) - set(HOLD_CHECKS) - set(PROMOTION_CHECKS) - set(DOCUMENT_CHECKS)
-    ours -= set(TOP_UP_CHECKS)
+    ours -= set(TOP_UP_CHECKS) | set(SUBSCRIPTION_CHECKS)
     assert ours - set(LOT_CHECKS) == set().union(*(fired for _, fired in CASES)) - set(LOT_CHECKS)
 
 

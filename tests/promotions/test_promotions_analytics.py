@@ -10,28 +10,18 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.analytics.service import today_in_london
+from tests.analytics.support import todays_figures
 from tests.checkout.support import settle_webhooks
 from tests.promotions.support import checkout, create_promotion
 
 pytestmark = pytest.mark.usefixtures("invariants")
 
 
-def _figures(client: httpx.Client, admin: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    today = today_in_london().isoformat()
-    params = {"from": today, "to": today}
-    summary = client.get("/api/admin/analytics/summary", params=params, headers=admin.headers)
-    daily = client.get("/api/admin/analytics/daily", params=params, headers=admin.headers)
-    assert summary.status_code == 200, summary.text
-    assert daily.status_code == 200, daily.text
-    return summary.json(), daily.json()["days"][0]
-
-
 def test_discounts_and_promotion_credits_are_counted(
     client: httpx.Client, admin: Any, student: Any, packages: dict[str, Any],
     stripe_emulator: Any, db: psycopg.Connection,
 ) -> None:  # fmt: skip
-    summary, day = _figures(client, admin)
+    summary, day = todays_figures(client, admin)
     assert (summary["discounts"], summary["promotionCredits"]) == (0, 0)
     assert (day["discounts"], day["promotionCredits"]) == (0, 0)
     promo = create_promotion(client, admin, discountPercent=20, bonusCredits=15)
@@ -44,7 +34,7 @@ def test_discounts_and_promotion_credits_are_counted(
         headers={**student.headers, "Idempotency-Key": str(uuid.uuid4())},
     )  # fmt: skip
     assert redeemed.status_code == 201
-    summary, day = _figures(client, admin)
+    summary, day = todays_figures(client, admin)
     assert (summary["discounts"], summary["promotionCredits"]) == (200, 45)
     assert (day["discounts"], day["promotionCredits"]) == (200, 45)
     assert summary["money"]["grossRevenue"] == 800  # what was paid

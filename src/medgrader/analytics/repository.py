@@ -51,6 +51,24 @@ PROMOTIONS = text(
     """
 )
 
+# Subscriptions: the range's invoice revenue and cancellations, and what is ACTIVE now with its
+# prices normalised to a month (yearly ones summed, then / 12 rounded half up: integer pence).
+SUBSCRIPTIONS = text(
+    """
+    SELECT (SELECT COALESCE(SUM(amount_pence), 0) FROM payments
+             WHERE type = 'SUBSCRIPTION' AND paid_at >= :start AND paid_at < :end) AS revenue,
+           (SELECT COUNT(*) FROM subscriptions
+             WHERE status = 'CANCELED' AND stripe_subscription_id IS NOT NULL
+               AND canceled_at >= :start AND canceled_at < :end) AS canceled,
+           COUNT(s.id) AS active,
+           COALESCE(SUM(p.price_pence) FILTER (WHERE p.interval = 'month'), 0)
+           + (COALESCE(SUM(p.price_pence) FILTER (WHERE p.interval = 'year'), 0) * 2 + 12) / 24
+           AS mrr
+      FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+     WHERE s.status = 'ACTIVE'
+    """
+)
+
 CHECKOUTS = text(
     """
     SELECT COUNT(*) AS created,
@@ -128,6 +146,10 @@ DAILY = text(
           FROM credit_transactions
          WHERE source_type IN ('PROMOTION_BONUS', 'PROMOTION_CODE')
            AND created_at >= :start AND created_at < :end GROUP BY 1
+    ), sr AS (
+        SELECT {_BUCKET.format(column="paid_at")} AS bucket, SUM(amount_pence) AS pence
+          FROM payments
+         WHERE type = 'SUBSCRIPTION' AND paid_at >= :start AND paid_at < :end GROUP BY 1
     ), v AS (
         {VALUE_MOVED.format(group=_BUCKET.format(column="created_at") + " AS bucket,")}
          GROUP BY 1
@@ -141,7 +163,8 @@ DAILY = text(
            COALESCE(v.recognised, 0) AS recognised, COALESCE(v.breakage, 0) AS breakage,
            COALESCE(c.created, 0) AS checkouts_created,
            COALESCE(c.completed, 0) AS checkouts_completed,
-           COALESCE(pr.discounts, 0) AS discounts, COALESCE(g.credits, 0) AS promotion_credits
+           COALESCE(pr.discounts, 0) AS discounts, COALESCE(g.credits, 0) AS promotion_credits,
+           COALESCE(sr.pence, 0) AS subscription_revenue
       FROM generate_series(1, :days) AS i
       LEFT JOIN p ON p.bucket = i
       LEFT JOIN r ON r.bucket = i
@@ -150,6 +173,7 @@ DAILY = text(
       LEFT JOIN c ON c.bucket = i
       LEFT JOIN pr ON pr.bucket = i
       LEFT JOIN g ON g.bucket = i
+      LEFT JOIN sr ON sr.bucket = i
      ORDER BY i
     """  # noqa: S608 - constant SQL only
 )
@@ -165,6 +189,10 @@ async def money(db: Db, start: datetime, end: datetime) -> Row[Any]:
 
 async def promotions(db: Db, start: datetime, end: datetime) -> Row[Any]:
     return (await db.execute(PROMOTIONS, _bounds(start, end))).one()
+
+
+async def subscriptions(db: Db, start: datetime, end: datetime) -> Row[Any]:
+    return (await db.execute(SUBSCRIPTIONS, _bounds(start, end))).one()
 
 
 async def checkouts(db: Db, start: datetime, end: datetime) -> Row[Any]:

@@ -58,6 +58,13 @@ class Summary(ApiModel):
     by_package: list[PackageSales]
     discounts: int  # pence taken off the purchases paid in the range by promotions
     promotion_credits: int  # credits promotions granted in the range (bonuses, credit codes)
+    # Subscriptions: what their invoices paid in the range (pence), how many are ACTIVE now,
+    # their prices normalised to a month (a yearly price / 12, rounded half up; pence), and
+    # how many that had started at Stripe ended in the range.
+    subscription_revenue: int
+    active_subscriptions: int
+    mrr: int
+    canceled_in_range: int
     credits_outstanding: int  # credits students hold now (positive balances)
     # The value of unspent, unexpired paid credits now, in pence (GET credit-liability).
     deferred_revenue: int
@@ -86,6 +93,7 @@ class Day(ApiModel):
     checkouts_completed: int
     discounts: int
     promotion_credits: int
+    subscription_revenue: int
 
 
 class Daily(ApiModel):

@@ -72,6 +72,7 @@ async def summary(db: Db, days: DayRange) -> Summary:
     packages = await repository.by_package(db, days.start, days.end)
     standing = await repository.standing(db, handled_types())
     promoted = await repository.promotions(db, days.start, days.end)
+    subscribed = await repository.subscriptions(db, days.start, days.end)
     return Summary(
         from_=days.first,
         to=days.last,
@@ -80,6 +81,10 @@ async def summary(db: Db, days: DayRange) -> Summary:
         by_package=[PackageSales(**row._asdict()) for row in packages],
         discounts=promoted.discounts,
         promotion_credits=promoted.promotion_credits,
+        subscription_revenue=subscribed.revenue,
+        active_subscriptions=subscribed.active,
+        mrr=subscribed.mrr,
+        canceled_in_range=subscribed.canceled,
         credits_outstanding=standing.held,
         # What those credits' lots are worth (the lots' floor rule), not an average price.
         deferred_revenue=(await lots.liability(db, datetime.now(UTC))).deferred_revenue,
@@ -112,6 +117,7 @@ async def daily(db: Db, days: DayRange) -> Daily:
                 checkouts_completed=row.checkouts_completed,
                 discounts=row.discounts,
                 promotion_credits=row.promotion_credits,
+                subscription_revenue=row.subscription_revenue,
             )
             for row in rows
         ],

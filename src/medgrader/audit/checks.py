@@ -24,6 +24,7 @@ from medgrader.ledger.rules import signed_amount
 from medgrader.lots.audit import LOT_CHECKS
 from medgrader.payments.rules import counted_refund
 from medgrader.promotions.audit import PROMOTION_CHECKS
+from medgrader.subscriptions.audit import SUBSCRIPTION_CHECKS
 from medgrader.topups.audit import TOP_UP_CHECKS
 
 
@@ -101,7 +102,7 @@ CHECKS: dict[str, str] = {
                AS detail
           FROM payments p
           LEFT JOIN checkout_sessions c ON c.id = p.checkout_session_id
-         WHERE p.top_up_attempt_id IS NULL
+         WHERE p.type = 'CREDITS' AND p.top_up_attempt_id IS NULL
            AND (c.id IS NULL OR c.status <> 'COMPLETED' OR c.amount_pence <> p.amount_pence
                 OR c.currency <> p.currency OR c.credits <> p.credits)
     """,
@@ -152,9 +153,10 @@ CHECKS: dict[str, str] = {
 }
 
 # The holds' checks live beside the holds (issue 10); they run with these, as do the
-# promotions' (issue 18).
+# promotions' (issue 18) and the subscriptions' (issue 19).
 CHECKS.update(HOLD_CHECKS)
 CHECKS.update(PROMOTION_CHECKS)
+CHECKS.update(SUBSCRIPTION_CHECKS)  # issue 19
 # The VAT documents' (invariant 12) live beside the documents.
 CHECKS.update(DOCUMENT_CHECKS)
 # And the lots' (issue 17): every credit traced from its lot to what took it.

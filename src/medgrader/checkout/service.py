@@ -45,11 +45,11 @@ CHECKOUT_LIFETIME = timedelta(hours=24) - timedelta(minutes=1)
 CURRENCY = "GBP"
 
 
-_PROFILE = text(
+PROFILE = text(
     "SELECT first_name, last_name, stripe_customer_id FROM student_profiles WHERE user_id = :id"
 )
 # Never replaces a stored id (the column is UNIQUE): the first writer wins, the others read it.
-_STORE_CUSTOMER = text(
+STORE_CUSTOMER = text(
     """
     UPDATE student_profiles SET stripe_customer_id = :customer, updated_at = now()
      WHERE user_id = :id AND stripe_customer_id IS NULL
@@ -57,7 +57,7 @@ _STORE_CUSTOMER = text(
 )
 # Replaces only the id Stripe said is gone: racing replacements write the same new id (one
 # idempotency key), and an id someone stored meanwhile is never overwritten.
-_REPLACE_CUSTOMER = text(
+REPLACE_CUSTOMER = text(
     """
     UPDATE student_profiles SET stripe_customer_id = :customer, updated_at = now()
      WHERE user_id = :id AND stripe_customer_id = :missing
@@ -125,7 +125,7 @@ async def prepare_customer(db: Db, user: User) -> CustomerPlan:
     """The student's stored Customer and name (a setup-mode Checkout needs only this)."""
     if user.email_verified_at is None:
         raise EmailNotVerified()
-    profile = (await db.execute(_PROFILE, {"id": user.id})).one()
+    profile = (await db.execute(PROFILE, {"id": user.id})).one()
     return CustomerPlan(
         customer_id=profile.stripe_customer_id,
         customer_name=f"{profile.first_name} {profile.last_name}".strip(),
@@ -315,11 +315,11 @@ async def store_customer(db: Db, user: User, opened: OpenedAtStripe) -> None:
     """A Customer that opening the session created (or replaced) is stored on the student."""
     if opened.replaces is not None:
         await db.execute(
-            _REPLACE_CUSTOMER,
+            REPLACE_CUSTOMER,
             {"customer": opened.customer_id, "id": user.id, "missing": opened.replaces},
         )
     elif opened.new_customer:
-        await db.execute(_STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
+        await db.execute(STORE_CUSTOMER, {"customer": opened.customer_id, "id": user.id})
 
 
 async def record_checkout(

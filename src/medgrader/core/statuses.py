@@ -58,6 +58,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "checkout_session_not_found": 404,
     "package_name_taken": 409,
     "package_inactive": 409,
+    # Plans and subscriptions (subscriptions)
+    "plan_not_found": 404,
+    "plan_name_taken": 409,
+    "plan_in_use": 409,
+    "plan_not_available": 422,
+    "already_subscribed": 409,
+    "no_subscription": 404,
+    "subscription_not_active": 409,
+    "plan_unchanged": 422,
     # Promotions (promotions)
     "no_such_promotion": 404,
     "promotion_code_taken": 409,

@@ -12,8 +12,10 @@ RECEIPT_TASK = "notifications:send_purchase_receipt"
 RETURNS_NOTICE_TASK = "notifications:send_returns_notice"
 # The email telling a student an automatic top-up failed (why, or a link to pay on-session).
 TOP_UP_FAILED_TASK = "topups:send_top_up_failed"
+# A subscription renewal's failed payment (subscriptions.tasks), same queue.
+PAYMENT_FAILED_TASK = "subscriptions:send_payment_failed"
 # Email tasks whose stalled jobs (worker killed mid-job) are put back in the queue.
-EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK, TOP_UP_FAILED_TASK)
+EMAIL_TASKS = (RECEIPT_TASK, RETURNS_NOTICE_TASK, TOP_UP_FAILED_TASK, PAYMENT_FAILED_TASK)
 
 # Automatic top-up: the job that charges a queued attempt (namespace "topups"), on a queue of
 # its own (announced by NOTIFY: a student waits for these credits). Queued in SQL by

@@ -13,6 +13,13 @@ from medgrader.models.notices import SentNotice
 from medgrader.models.payments import Dispute, Payment, PaymentStatus, Refund
 from medgrader.models.promotions import Promotion, PromotionRedemption, RedemptionStatus
 from medgrader.models.security import PasswordResetCode, RateLimitBucket, RevokedToken
+from medgrader.models.subscriptions import (
+    Plan,
+    PlanInterval,
+    Subscription,
+    SubscriptionInvoice,
+    SubscriptionStatus,
+)
 from medgrader.models.topups import AutoTopUpAttempt, AutoTopUpSettings
 from medgrader.models.users import InstructorProfile, PendingRegistration, StudentProfile, User
 from medgrader.models.webhooks import WebhookEvent
@@ -43,6 +50,8 @@ __all__ = [
     "Payment",
     "PaymentStatus",
     "PendingRegistration",
+    "Plan",
+    "PlanInterval",
     "Promotion",
     "PromotionRedemption",
     "RateLimitBucket",
@@ -52,6 +61,9 @@ __all__ = [
     "SentNotice",
     "SourceType",
     "StudentProfile",
+    "Subscription",
+    "SubscriptionInvoice",
+    "SubscriptionStatus",
     "User",
     "WebhookEvent",
 ]

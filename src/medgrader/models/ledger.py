@@ -42,6 +42,8 @@ class SourceType(StrEnum):
     PROMOTION_CODE = "PROMOTION_CODE"
     # Credits of a lot that reached its expiresAt unused (models.lots; one entry per lot).
     EXPIRY = "EXPIRY"
+    # A paid subscription period's credits (source_id: the Stripe invoice).
+    SUBSCRIPTION = "SUBSCRIPTION"
     # An automatic top-up's package, bought off-session (source_id: the attempt's id).
     TOP_UP = "TOP_UP"
 
@@ -80,6 +82,13 @@ class CreditTransaction(Base):
             "source_id",
             unique=True,
             postgresql_where=text("source_type = 'PROMOTION_BONUS'"),
+        ),
+        # One grant per paid subscription invoice, whoever delivers it (invariant 13).
+        Index(
+            "uq_credit_transactions_subscription_source",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_type = 'SUBSCRIPTION'"),
         ),
         # One TOP_UP entry per automatic top-up attempt, whoever settles it.
         Index(

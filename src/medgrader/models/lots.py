@@ -52,6 +52,7 @@ class LotSource(StrEnum):
     WELCOME_BONUS = "WELCOME_BONUS"
     ADMIN_GRANT = "ADMIN_GRANT"
     PROMOTION = "PROMOTION"  # a promotion's bonus credits or a credit code's (issue 18)
+    SUBSCRIPTION = "SUBSCRIPTION"  # a paid subscription period's credits (issue 19)
     TOP_UP = "TOP_UP"  # an automatic top-up's package, bought off-session (issue 20)
 
 

@@ -26,10 +26,22 @@ class PaymentStatus(StrEnum):
     DISPUTE_LOST = "DISPUTE_LOST"
 
 
+class PaymentType(StrEnum):
+    CREDITS = "CREDITS"  # a Checkout Session's purchase of a package
+    SUBSCRIPTION = "SUBSCRIPTION"  # a paid subscription invoice
+
+
 class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint("type IN ('CREDITS')", name="type"),
+        CheckConstraint(one_of("type", PaymentType), name="type"),
+        # A purchase (Checkout Session or automatic top-up) has no invoice; a subscription
+        # payment has its invoice (one_source: then nothing else).
+        CheckConstraint(
+            "(type = 'CREDITS' AND stripe_invoice_id IS NULL)"
+            " OR (type = 'SUBSCRIPTION' AND stripe_invoice_id IS NOT NULL)",
+            name="type_has_its_source",
+        ),
         CheckConstraint(one_of("status", PaymentStatus), name="status"),
         # 0 for a purchase a promotion made free (nothing to refund).
         CheckConstraint("amount_pence >= 0", name="amount_nonnegative"),
@@ -46,10 +58,11 @@ class Payment(Base):
         Index("ix_payments_student_created", "student_id", text("created_at DESC")),
         Index("ix_payments_created", text("created_at DESC")),
         Index("ix_payments_paid_at", "paid_at"),
-        # A Payment comes from a paid Checkout Session or from an automatic top-up attempt
-        # (its off-session PaymentIntent), never both and never neither.
+        # A Payment comes from exactly one of: a paid Checkout Session, an automatic top-up
+        # attempt (its off-session PaymentIntent), a paid subscription invoice; a Checkout
+        # Session's payment has both its ids, any other neither.
         CheckConstraint(
-            "(checkout_session_id IS NULL) <> (top_up_attempt_id IS NULL)"
+            "num_nonnulls(checkout_session_id, top_up_attempt_id, stripe_invoice_id) = 1"
             " AND (checkout_session_id IS NULL) = (stripe_checkout_session_id IS NULL)",
             name="one_source",
         ),
@@ -62,6 +75,9 @@ class Payment(Base):
     )
     # UNIQUE: one Payment per paid Checkout Session, enforced by the database (invariant 2).
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # UNIQUE: one Payment per paid subscription invoice (invariant 13).
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
     # UNIQUE: one Payment per succeeded automatic top-up attempt (invariant 13).
     top_up_attempt_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("auto_top_up_attempts.id"), unique=True

@@ -178,3 +178,29 @@ def top_up_failed_email(
             "suspended": suspended,
         },
     )
+
+
+def subscription_payment_failed_email(
+    *,
+    app_name: str,
+    to: str,
+    first_name: str,
+    plan_name: str,
+    amount_pence: int,
+    currency: str,
+    portal_url: str,
+    message_id: str,
+) -> EmailMessage:
+    return render_email(
+        "subscription_payment_failed",
+        to=to,
+        subject=f"Your {app_name} plan: the payment did not go through",
+        message_id=message_id,
+        context={
+            "app_name": app_name,
+            "first_name": first_name,
+            "plan_name": plan_name,
+            "amount": format_money(amount_pence, currency),
+            "portal_url": portal_url,
+        },
+    )

@@ -10,7 +10,8 @@ from sqlalchemy import Row, text
 from medgrader.db.session import Db, no_rows
 
 _COLUMNS = """id, student_id, checkout_session_id, stripe_checkout_session_id,
-              stripe_payment_intent_id, stripe_charge_id, type, status, amount_pence,
+              stripe_invoice_id, stripe_subscription_id, stripe_payment_intent_id,
+              stripe_charge_id, type, status, amount_pence,
               amount_refunded_pence, amount_disputed_pence, credits_clawed_back, currency,
               credits, package_name, receipt_sent_at, paid_at, created_at, updated_at"""
 

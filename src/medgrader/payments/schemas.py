@@ -43,7 +43,11 @@ class PaymentOut(ApiModel):
     currency: str
     credits: int
     package_name: str
-    stripe_checkout_session_id: str | None  # None for an automatic top-up
+    # A purchase's Checkout Session; an automatic top-up has none, and a subscription payment
+    # (type SUBSCRIPTION) has none and names its invoice and subscription instead.
+    stripe_checkout_session_id: str | None
+    stripe_invoice_id: str | None = None
+    stripe_subscription_id: str | None = None
     stripe_payment_intent_id: str | None
     stripe_charge_id: str | None
     paid_at: datetime

@@ -56,6 +56,8 @@ def _payment(row: Row[Any], refunds: list[RefundOut], dispute: DisputeOut | None
         credits=row.credits,
         package_name=row.package_name,
         stripe_checkout_session_id=row.stripe_checkout_session_id,
+        stripe_invoice_id=row.stripe_invoice_id,
+        stripe_subscription_id=row.stripe_subscription_id,
         stripe_payment_intent_id=row.stripe_payment_intent_id,
         stripe_charge_id=row.stripe_charge_id,
         paid_at=row.paid_at,

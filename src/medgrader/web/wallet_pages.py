@@ -25,6 +25,10 @@ from medgrader.documents import service as documents
 from medgrader.payments import service as payments
 from medgrader.promotions import offers
 from medgrader.promotions.schemas import RedeemRequest
+from medgrader.subscriptions import flows as subscription_flows
+from medgrader.subscriptions import plans as subscription_plans
+from medgrader.subscriptions import repository as subscriptions
+from medgrader.subscriptions.errors import PlanNotFound
 from medgrader.topups import service as top_ups
 from medgrader.web.deps import Csrf, Form, PageStudent, PageUser
 from medgrader.web.forms import FormInvalid, validated
@@ -69,6 +73,7 @@ async def wallet_page(
 ) -> Response:
     balances = await credits.get_balances(db, user.id)
     packages = await catalog.list_packages(db)
+    plan_list = await subscription_plans.list_plans(db)
     return render(
         request,
         "wallet.html",
@@ -84,6 +89,8 @@ async def wallet_page(
         package_names=await top_up_package_names(db, packages),
         top_up=await top_ups.settings_out(db, user.id),
         offers=await _offers(db, user, packages),
+        plans=plan_list,
+        subscription=await subscriptions.current_for_student(db, user.id),
         # One key per rendered form: a resubmitted form is the same redemption.
         redeem_key=str(uuid.uuid4()),
         notice=notice,
@@ -128,6 +135,54 @@ async def buy(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form
     except AppError as exc:
         return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
     return redirect(request, created.session_url)
+
+
+@router.post("/wallet/subscribe", dependencies=[Csrf])
+async def subscribe(
+    request: Request, user: PageStudent, db: RequestDb, ctx: Ctx, form: Form
+) -> Response:
+    """Subscribe to a plan (the same flow as POST /api/subscriptions/checkout): off to
+    Stripe's page."""
+    try:
+        plan_id = uuid.UUID(form.get("plan_id", ""))
+    except ValueError:
+        raise PlanNotFound() from None
+    try:
+        created = await subscription_flows.start_checkout(db, ctx, user, plan_id)
+    except AppError as exc:
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
+    return redirect(request, created.session_url)
+
+
+SUBSCRIPTION_NOTICES = {
+    "cancel": "Your plan will end at the end of this period.",
+    "resume": "Your plan renews as before.",
+    "change": "Your new plan starts at the next renewal.",
+}
+
+
+@router.post("/wallet/subscription/{action}", dependencies=[Csrf])
+async def manage_subscription(
+    request: Request, action: str, user: PageStudent, db: RequestDb, ctx: Ctx, form: Form
+) -> Response:
+    """Cancel / Resume / Change plan (the API's own flows), or Manage card (the portal)."""
+    try:
+        if action == "portal":
+            return redirect(request, await subscription_flows.portal_url(db, ctx, user))
+        if action == "change":
+            try:
+                plan_id = uuid.UUID(form.get("plan_id", ""))
+            except ValueError:
+                raise PlanNotFound() from None
+            await subscription_flows.change_plan(db, ctx, user, plan_id)
+        elif action in ("cancel", "resume"):
+            cancel = action == "cancel"
+            await subscription_flows.set_cancel_at_period_end(db, ctx, user, cancel=cancel)
+        else:
+            raise PlanNotFound()
+    except AppError as exc:
+        return await wallet_page(request, db, user, error=exc.message, status=status_of(exc))
+    return await wallet_page(request, db, user, notice=SUBSCRIPTION_NOTICES[action])
 
 
 @router.get("/wallet/preview")
@@ -192,6 +247,20 @@ async def success(
         # The demo's mailbox, where the receipt lands (development only).
         mailbox=ctx.settings.dev_mailbox_dir is not None and not ctx.settings.is_production,
     )
+
+
+@router.get("/subscriptions/success")
+async def subscribed(request: Request, user: PageStudent, db: RequestDb, ctx: Ctx) -> Response:
+    """Where Stripe returns a new subscriber: the subscription is checked with Stripe (the
+    first period granted if paid, exactly once), then the wallet says so."""
+    row = await subscriptions.current_for_student(db, user.id)
+    if row is not None:
+        row = await subscription_flows.refresh_incomplete(db, ctx, row)
+    if row is not None and row.status == "ACTIVE":
+        notice = "Thank you: your plan has started and its credits are in your wallet."
+    else:
+        notice = "Thank you: your plan starts as soon as Stripe confirms the payment."
+    return await wallet_page(request, db, user, notice=notice)
 
 
 @router.get("/credits/cancel")

@@ -35,6 +35,8 @@ from medgrader.checkout.fulfilment import (
 from medgrader.core.context import AppContext
 from medgrader.db.session import Db
 from medgrader.payments.observations import MalformedStripeObject
+from medgrader.subscriptions import events as subscription_events
+from medgrader.subscriptions import sync as subscription_sync
 from medgrader.topups import service as top_ups
 from medgrader.topups.charging import apply_intent, attempt_id_of
 from medgrader.webhooks import repository as inbox
@@ -87,6 +89,11 @@ def _session_id(obj: dict[str, Any]) -> str:
     return session_id
 
 
+def _subscription_mode(obj: dict[str, Any]) -> bool:
+    # A subscription's Checkout Session grants nothing: its paid invoice does (subscriptions).
+    return obj.get("mode") == "subscription"
+
+
 def _is_setup(event: Event) -> bool:
     return event.object.get("mode") == "setup"
 
@@ -116,6 +123,8 @@ async def _completed(db: Db, event: Event, prepared: Any) -> Outcome:
     if _is_setup(event):
         return await _card_saved(db, prepared)
     session_id = _session_id(obj)
+    if _subscription_mode(obj):
+        return await subscription_sync.session_completed(db, obj)
     if obj.get("payment_status") not in PAID_STATUSES:
         # A delayed method (bank debit): the money is not there yet; a later
         # async_payment_succeeded or async_payment_failed decides.
@@ -132,7 +141,35 @@ async def _async_failed(db: Db, event: Event, _: Any) -> Outcome:
 
 
 async def _expired(db: Db, event: Event, _: Any) -> Outcome:
+    if _subscription_mode(event.object):
+        return await subscription_sync.session_expired(db, event.object)
     return await mark_expired(db, _session_id(event.object))
+
+
+async def _ask_invoice(ctx: AppContext, event: Event, _: Any) -> Any:
+    try:
+        return await subscription_events.ask_invoice(ctx, event.object)
+    except MalformedStripeObject as exc:
+        return MalformedEvent(str(exc))  # handed to dispatch, which records it as malformed
+
+
+async def _invoice_paid(db: Db, event: Event, invoice_now: Any) -> Outcome:
+    return await subscription_events.invoice_paid(db, invoice_now)
+
+
+async def _ask_subscription(ctx: AppContext, event: Event, _: Any) -> Any:
+    try:
+        return await subscription_events.ask_subscription(ctx, event.object)
+    except MalformedStripeObject as exc:
+        return MalformedEvent(str(exc))
+
+
+async def _subscription_changed(db: Db, event: Event, subscription_now: Any) -> Outcome:
+    return await subscription_events.subscription_changed(db, subscription_now)
+
+
+async def _payment_failed(db: Db, event: Event, invoice_now: Any) -> Outcome:
+    return await subscription_events.payment_failed(db, invoice_now)
 
 
 async def _top_up_intent(db: Db, event: Event, _: Any) -> Outcome:
@@ -196,6 +233,16 @@ HANDLERS: dict[str, Handler] = {
         event_type: Handler(_returns, look=_payment_known, ask=_ask_stripe)
         for event_type in RETURNS_EVENTS
     },
+    # Subscriptions: what Stripe says now is applied (subscriptions.events).
+    **{
+        event_type: Handler(_invoice_paid, ask=_ask_invoice)
+        for event_type in subscription_events.INVOICE_PAID_EVENTS
+    },
+    **{
+        event_type: Handler(_subscription_changed, ask=_ask_subscription)
+        for event_type in subscription_events.SUBSCRIPTION_EVENTS
+    },
+    "invoice.payment_failed": Handler(_payment_failed, ask=_ask_invoice),
 }
 
 

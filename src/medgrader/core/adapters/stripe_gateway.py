@@ -229,6 +229,131 @@ class StripeGateway:
             raise _translate(exc, "payment_returns") from exc
         return found_refunds, found_disputes
 
+    # -- billing: plans, subscriptions, invoices, the portal (the subscriptions issue) ------
+    async def _call(self, action: str, call: Any) -> Any:
+        """Await one SDK call; its failure leaves as the gateway's BadGateway."""
+        try:
+            return await call
+        except stripe.StripeError as exc:
+            raise _translate(exc, action) from exc
+
+    async def create_plan_price(
+        self,
+        *,
+        name: str,
+        description: str | None,
+        unit_amount: int,
+        interval: str,
+        idempotency_key: str,
+    ) -> tuple[str, str]:
+        """A Product with its recurring GBP Price; (product id, price id)."""
+        price_data = {"currency": "gbp", "unit_amount": unit_amount,
+                      "recurring": {"interval": interval}}  # fmt: skip
+        params: dict[str, Any] = {"name": name, "default_price_data": price_data}
+        if description:
+            params["description"] = description
+        options: Any = {"idempotency_key": idempotency_key}
+        products = self._client.v1.products
+        product = await self._call(
+            "create_plan_price", products.create_async(params=params, options=options)
+        )
+        price = product.default_price
+        return str(product.id), str(price if isinstance(price, str) else price.id)
+
+    async def create_price(
+        self, *, product: str, unit_amount: int, interval: str, idempotency_key: str
+    ) -> str:
+        """Another recurring GBP Price of the product (a plan's price before anyone subscribed)."""
+        params: Any = {"product": product, "currency": "gbp", "unit_amount": unit_amount,
+                       "recurring": {"interval": interval}}  # fmt: skip
+        options: Any = {"idempotency_key": idempotency_key}
+        prices = self._client.v1.prices
+        price = await self._call(
+            "create_price", prices.create_async(params=params, options=options)
+        )
+        return str(price.id)
+
+    async def update_product(self, product: str, params: dict[str, Any]) -> None:
+        products = self._client.v1.products
+        await self._call("update_product", products.update_async(product, params=params))  # type: ignore[arg-type]
+
+    async def retrieve_subscription(self, subscription: str) -> dict[str, Any]:
+        subscriptions = self._client.v1.subscriptions
+        found = await self._call(
+            "retrieve_subscription", subscriptions.retrieve_async(subscription)
+        )
+        return found.to_dict()  # type: ignore[no-any-return]
+
+    async def update_subscription(
+        self, subscription: str, params: dict[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        options: Any = {"idempotency_key": idempotency_key}
+        subscriptions = self._client.v1.subscriptions
+        updated = await self._call(
+            "update_subscription",
+            subscriptions.update_async(subscription, params=params, options=options),  # type: ignore[arg-type]
+        )
+        return updated.to_dict()  # type: ignore[no-any-return]
+
+    async def retrieve_invoice(self, invoice: str) -> dict[str, Any]:
+        """The invoice with its payments (their PaymentIntents), as plain data."""
+        invoices = self._client.v1.invoices
+        found = await self._call(
+            "retrieve_invoice", invoices.retrieve_async(invoice, params={"expand": ["payments"]})
+        )
+        return found.to_dict()  # type: ignore[no-any-return]
+
+    async def paid_invoices(self, subscription: str) -> list[dict[str, Any]]:
+        """Every paid invoice of the subscription (all pages), with their payments."""
+        params: Any = {"subscription": subscription, "status": "paid", "limit": 100,
+                       "expand": ["data.payments"]}  # fmt: skip
+        listed = await self._call("paid_invoices", self._client.v1.invoices.list_async(params))
+        try:
+            return [invoice.to_dict() async for invoice in listed.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            raise _translate(exc, "paid_invoices") from exc
+
+    async def create_portal_session(self, *, customer: str, return_url: str) -> str:
+        """A Billing Portal session's URL."""
+        sessions = self._client.v1.billing_portal.sessions
+        params: Any = {"customer": customer, "return_url": return_url}
+        portal = await self._call("create_portal_session", sessions.create_async(params=params))
+        return str(portal.url)
+
+    async def schedule_price_at_renewal(
+        self, *, subscription: str, schedule: str | None, price: str
+    ) -> str:
+        """The subscription bills `price` from its next renewal on (no proration; another
+        interval starts a new billing cycle there), through a subscription schedule: made
+        from the subscription if it has none, its current phase kept as it is. The schedule
+        releases the subscription once that period is over. Returns the schedule's id."""
+        schedules = self._client.v1.subscription_schedules
+        if schedule is None:
+            params: Any = {"from_subscription": subscription}
+            found = await self._call("create_schedule", schedules.create_async(params=params))
+        else:
+            found = await self._call("retrieve_schedule", schedules.retrieve_async(schedule))
+        current = found.current_phase
+        phase = next(p for p in found.phases if p.start_date == current.start_date)
+        current_price = phase["items"][0]["price"]
+        current_price = current_price if isinstance(current_price, str) else current_price.id
+        params = {
+            "phases": [
+                {"items": [{"price": current_price, "quantity": 1}],
+                 "start_date": current.start_date, "end_date": current.end_date},
+                {"items": [{"price": price, "quantity": 1}]},
+            ],
+            "end_behavior": "release",
+            "proration_behavior": "none",
+        }  # fmt: skip
+        await self._call("update_schedule", schedules.update_async(found.id, params=params))
+        return str(found.id)
+
+    async def release_schedule(self, schedule: str) -> None:
+        """The subscription goes on as it is now: a pending plan change is dropped."""
+        schedules = self._client.v1.subscription_schedules
+        await self._call("release_schedule", schedules.release_async(schedule))
+
     # -- saved cards and off-session charges (automatic top-up) -----------------------------
     async def list_cards(self, customer: str) -> list[dict[str, Any]]:
         """The Customer's saved cards (Stripe's PaymentMethods, newest first)."""
