@@ -106,12 +106,34 @@ def test_the_replay_makes_lots_of_todays_ledgers(scratch: str) -> None:
         _post(db, c, -500, "DISPUTE", paid_c)
         _post(db, c, 500, "DISPUTE", paid_c)  # won
         _post(db, c, 7, "ADMIN_ADJUSTMENT", None)
+
+    # The promotions' revision (0015) comes before 0013: credits it gave are replayed too,
+    # with the expiry their grant recorded, never sooner than the welcome bonus' 90 days.
+    command.upgrade(config, "0014")
+    with psycopg.connect(scratch, autocommit=True) as db:
+        for student, credits, source, days in ((c, 5, "PROMOTION_CODE", 400),
+                                               (c, 3, "PROMOTION_BONUS", 1)):  # fmt: skip
+            _post(db, student, credits, source, f"promo-{source}")
+            db.execute(
+                "UPDATE credit_transactions SET metadata = jsonb_build_object('expires_at',"
+                " (now() + make_interval(days => %s))::text) WHERE source_id = %s",
+                (days, f"promo-{source}"),
+            )
         before = _balances(db, [a, b, c])
 
     command.upgrade(config, "0013")
     with psycopg.connect(scratch, autocommit=True) as db:
         after = _balances(db, [a, b, c])
-        assert after == before == {a: 150, b: -90, c: 607}
+        assert after == before == {a: 150, b: -90, c: 615}
+        promoted = db.execute(
+            "SELECT l.amount, l.expires_at - now() FROM credit_lots l JOIN credit_transactions t"
+            " ON t.id = l.entry_id WHERE l.student_id = %s AND l.kind = 'GRANTED'"
+            " AND l.source = 'PROMOTION' ORDER BY l.amount",
+            (c,),
+        ).fetchall()
+        assert [amount for amount, _ in promoted] == [3, 5]
+        assert timedelta(days=89) < promoted[0][1] <= timedelta(days=90)  # not in 1 day
+        assert timedelta(days=399) < promoted[1][1] <= timedelta(days=400)
         lot_checks = {n: q for n, q in CHECKS.items() if n in LOT_CHECKS}
         lot_checks["balance_equals_ledger_sum"] = CHECKS["balance_equals_ledger_sum"]
         findings = {name: db.execute(q).fetchall() for name, q in lot_checks.items()}

@@ -28,6 +28,17 @@ BEGIN
                                CASE WHEN p_welcome_days > 0
                                     THEN now() + p_welcome_days * INTERVAL '1 day' END,
                                50, NULL, NULL, NULL);
+        ELSIF e.entry_type = 'CREDIT'
+              AND e.source_type IN ('PROMOTION_BONUS', 'PROMOTION_CODE') THEN
+            -- Revision 0015 (promotions) runs before this one: its credits are given lots of
+            -- source PROMOTION with the expiry the grant recorded, but (like the welcome bonus)
+            -- never sooner than WELCOME_BONUS_EXPIRES_DAYS after this migration.
+            PERFORM lots_apply(e, 'GRANTED', 'PROMOTION',
+                               CASE WHEN e.metadata->>'expires_at' IS NOT NULL
+                                    THEN GREATEST((e.metadata->>'expires_at')::timestamptz,
+                                                  now() + GREATEST(p_welcome_days, 0)
+                                                          * INTERVAL '1 day') END,
+                               50, NULL, NULL, NULL);
         ELSIF e.entry_type = 'CREDIT' AND e.source_type NOT IN ('REFUND', 'DISPUTE') THEN
             PERFORM lots_apply(e, 'GRANTED', 'ADMIN_GRANT', NULL, 50, NULL, NULL, NULL);
         ELSE
