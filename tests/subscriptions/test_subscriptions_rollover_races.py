@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -98,7 +98,8 @@ def test_a_spend_racing_the_sweep_rolls_over_once_and_spends_the_rolled_credits(
     assert swept[0].students == 0  # the job skipped the student the posting holds
     first.commit()
     spending.join(10)
-    assert result and result[0] is not None  # the 15 that rolled over were spent
+    assert len(result) == 1
+    assert result[0] is not None  # the 15 that rolled over were spent
     assert [e[:3] for e in entries(db, student.id)] == [
         ("DEBIT", "ROLLOVER", 15), ("CREDIT", "ROLLOVER", 15), ("DEBIT", "EXPIRY", 25)]  # fmt: skip
     [new] = rollover_lots(db, student.id)
