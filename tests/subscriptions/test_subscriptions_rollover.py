@@ -15,6 +15,7 @@ import pytest
 
 from medgrader.subscriptions.rules import rollover
 from tests.checkout.support import balance
+from tests.credits.factory import new_key, spend_headers
 from tests.holds.support import act, new_hold
 from tests.lots.support import lots, spend
 from tests.subscriptions.rollover_support import (
@@ -25,6 +26,17 @@ from tests.subscriptions.rollover_support import (
     sweep,
     value_out,
 )
+from tests.subscriptions.support import (
+    advance_clock,
+    create_plan,
+    current,
+    epoch,
+    period_grants,
+    put_on_test_clock,
+    rows,
+    subscribe,
+)
+from tests.support.accounts import Account
 from tests.support.invariants import assert_ledger_invariants, ledger_balance
 from tests.support.services import ServiceRunner
 
@@ -185,3 +197,44 @@ def test_the_rolled_over_credits_are_spendable_until_the_next_period_ends(
     assert spend(services, student.id, 7) is None  # only 6 there
     assert spend(services, student.id, 6) is not None
     assert balance(db, student.id) == 0
+
+
+def test_a_renewed_subscription_rolls_over_into_the_period_stripe_renewed(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection, services: ServiceRunner,
+) -> None:  # fmt: skip
+    # Through Stripe (the emulator, a test clock): the plan as the back office makes it, the
+    # first period paid by Checkout, spent from, the renewal paid when the clock passes the
+    # period's end; then the first period's lot reaches its expiry (data time travel).
+    plan = create_plan(client, admin, creditsPerPeriod=200, priceMinor=1000,
+                       rolloverMaxCredits=50)  # fmt: skip
+    clock = put_on_test_clock(db, stripe_emulator, student)
+    subscribe(client, stripe_emulator, student, plan["id"])
+    first = current(client, student).json()
+    spent = client.post("/api/credits/spend", json={"amount": 100, "reason": "tutor"},
+                        headers=spend_headers(student, new_key()))  # fmt: skip
+    assert spent.status_code == 201, spent.text
+    advance_clock(stripe_emulator, clock, epoch(first["currentPeriodEnd"]) + 3660)
+    second = current(client, student).json()
+    assert second["currentPeriodStart"] == first["currentPeriodEnd"]
+    [one, two] = period_grants(db, student.id)
+    [lot] = rows(
+        db,
+        "SELECT l.id::text, l.remaining FROM credit_lots l JOIN credit_transactions t"
+        " ON t.id = l.entry_id WHERE t.source_id = %s",
+        one["stripe_invoice_id"],
+    )
+    assert lot["remaining"] == 100  # the spend took from the lot that expires first
+    before = balance(db, student.id)
+    expire(db, lot["id"])
+    sweep(services)
+
+    [new] = rollover_lots(db, student.id)
+    assert new["from_lot"] == lot["id"]
+    assert new["amount"] == 50
+    assert new["expires_at"] == two["period_end"]  # the end of the period Stripe renewed
+    rule = rollover(lot_credits=200, lot_value_pence=1000, remaining=100,
+                    rollover_max_credits=50, renews=True)  # fmt: skip
+    assert new["value_minor"] == rule.value_pence
+    assert balance(db, student.id) == before - rule.expiring
+    assert_ledger_invariants(db)
