@@ -100,7 +100,7 @@ def test_the_cap_rolls_over_with_its_value_share_and_the_rest_expires(
 
 
 def test_less_than_the_cap_all_rolls_over_and_a_posting_settles_it_too(
-    services: ServiceRunner, db: psycopg.Connection, new_student: Any
+    services: ServiceRunner, db: psycopg.Connection, client: httpx.Client, new_student: Any
 ) -> None:
     student = new_student(balance=0)
     period = period_lot(services, db, student.id, credits=3, price=1000, cap=3)
@@ -114,6 +114,13 @@ def test_less_than_the_cap_all_rolls_over_and_a_posting_settles_it_too(
     assert [e[:3] for e in entries(db, student.id)] == [
         ("DEBIT", "ROLLOVER", 2), ("CREDIT", "ROLLOVER", 2)]  # fmt: skip
     assert balance(db, student.id) == 0
+    # On the student's lots page the period's lot expired (its leftover moved on), the new
+    # one was used up.
+    listed = client.get("/api/credits/lots", headers=student.headers)
+    assert listed.status_code == 200, listed.text
+    status = {lot["id"]: (lot["source"], lot["status"]) for lot in listed.json()["items"]}
+    assert status[period.lot_id] == ("SUBSCRIPTION", "EXPIRED")
+    assert status[str(new["id"])] == ("ROLLOVER", "CONSUMED")
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,13 @@ from sqlalchemy import text
 _EXPIRED = "(l.expires_at IS NOT NULL AND l.expires_at <= now())"
 # What a lot holds now: all its remainder, or, past its expiry, only what a hold reserves.
 _HOLDS_NOW = f"CASE WHEN {_EXPIRED} THEN l.reserved ELSE l.remaining END"
-# A lot's status as its owner sees it.
+# A lot's status as its owner sees it (a period's lot whose leftover all rolled over reached
+# its expiry with credits in it: EXPIRED, not CONSUMED).
 STATUS = f"""CASE
     WHEN l.remaining > 0 AND NOT {_EXPIRED} THEN 'ACTIVE'
     WHEN {_EXPIRED} AND (l.remaining > 0
-         OR EXISTS (SELECT 1 FROM lot_movements m WHERE m.lot_id = l.id AND m.kind = 'EXPIRY'))
+         OR EXISTS (SELECT 1 FROM lot_movements m
+                     WHERE m.lot_id = l.id AND m.kind IN ('EXPIRY', 'ROLLOVER')))
          THEN 'EXPIRED'
     ELSE 'CONSUMED' END"""
 
