@@ -96,6 +96,11 @@ def test_the_cap_rolls_over_with_its_value_share_and_the_rest_expires(
     assert entries(db, student.id)[3:] == [("DEBIT", "EXPIRY", 70, f"lot:{new['id']}")]
     assert len(rollover_lots(db, student.id)) == 1
     assert balance(db, student.id) == 0
+    # The period's 1499p, all out now: recognised (USE) + breakage (EXPIRY) over both lots;
+    # what rolled over was neither, it moved on.
+    later = value_out(db, str(new["id"]))
+    assert later["USE"] + later["EXPIRY"] == rule.value_pence
+    assert out["USE"] + out["EXPIRY"] + later["USE"] + later["EXPIRY"] == 1499
     assert_ledger_invariants(db)
 
 
