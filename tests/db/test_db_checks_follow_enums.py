@@ -12,6 +12,7 @@ import pytest
 from medgrader.models.checkout import CheckoutStatus
 from medgrader.models.holds import HoldStatus
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
+from medgrader.models.lots import MovementKind
 from medgrader.models.payments import REFUND_STATUSES, PaymentStatus
 from medgrader.models.topups import AttemptStatus
 from medgrader.models.users import ROLES
@@ -36,6 +37,7 @@ def _values(db: psycopg.Connection, constraint: str) -> set[str]:
         ("ck_refunds_status", REFUND_STATUSES),
         ("ck_users_role", ROLES),
         ("ck_auto_top_up_attempts_status", AttemptStatus),
+        ("ck_lot_movements_kind", MovementKind),
     ],
 )
 def test_a_check_holds_the_enums_values(

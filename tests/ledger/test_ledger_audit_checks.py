@@ -201,7 +201,8 @@ def test_every_check_has_a_case() -> None:
     # in tests/promotions/test_promotions_audit.py, the documents' in
     # tests/documents/test_documents_audit.py, the lots' in tests/lots/test_lots_audit.py,
     # automatic top-up's in tests/topups, the subscriptions' in
-    # tests/subscriptions/test_subscriptions_reconciliation.py.
+    # tests/subscriptions/test_subscriptions_reconciliation.py (the rollover's in
+    # tests/subscriptions/test_subscriptions_rollover_audit.py).
     ours = set(CHECKS) - set(HOLD_CHECKS) - set(PROMOTION_CHECKS) - set(DOCUMENT_CHECKS)
     ours -= set(TOP_UP_CHECKS) | set(SUBSCRIPTION_CHECKS)
     assert ours - set(LOT_CHECKS) == set().union(*(fired for _, fired in CASES)) - set(LOT_CHECKS)

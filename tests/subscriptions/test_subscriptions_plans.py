@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
+import stripe as stripe_sdk
 
 from tests.subscriptions.support import ADMIN_PLANS, create_plan, rows, sdk, subscribe
 from tests.support.accounts import Account
@@ -90,5 +92,51 @@ def test_terms_are_frozen_once_subscribed_and_deactivation_stops_new_subscribers
     assert off.json()["isActive"] is False
     assert plan["id"] not in [p["id"] for p in client.get("/api/plans").json()]
     # The subscriber keeps it.
+    mine = client.get("/api/subscriptions/current", headers=student.headers).json()
+    assert (mine["planId"], mine["status"]) == (plan["id"], "ACTIVE")
+
+
+def test_deactivating_a_plan_archives_its_stripe_price_and_reactivating_restores_it(
+    client: httpx.Client, admin: Account, student: Account, stripe_emulator: Any,
+    db: psycopg.Connection,
+) -> None:  # fmt: skip
+    plan = create_plan(client, admin)
+    path = f"{ADMIN_PLANS}/{plan['id']}"
+    [row] = rows(db, "SELECT * FROM plans WHERE id = %s", plan["id"])
+    stripe = sdk(stripe_emulator).v1
+
+    def active_at_stripe() -> tuple[bool, bool]:
+        price = stripe.prices.retrieve(row["stripe_price_id"])
+        return price.active, stripe.products.retrieve(row["stripe_product_id"]).active
+
+    off = client.patch(path, json={"isActive": False}, headers=admin.headers)
+    assert off.status_code == 200, off.text
+    assert active_at_stripe() == (False, False)
+    # Stripe itself now refuses to sell it (not only our 422 plan_not_available).
+    with pytest.raises(stripe_sdk.InvalidRequestError, match="inactive"):
+        stripe.checkout.sessions.create(params={
+            "mode": "subscription", "success_url": "https://example.com/ok",
+            "line_items": [{"price": row["stripe_price_id"], "quantity": 1}],
+        })  # fmt: skip
+    on = client.patch(path, json={"isActive": True}, headers=admin.headers)
+    assert (on.status_code, on.json()["isActive"]) == (200, True)
+    assert active_at_stripe() == (True, True)
+    subscribe(client, stripe_emulator, student, plan["id"])
+    assert client.get("/api/subscriptions/current", headers=student.headers).json()["status"] == (
+        "ACTIVE"
+    )
+
+    # Stripe fails (its Price gone): 502, our plan unchanged; sent again once Stripe is back,
+    # the same PATCH deactivates both.
+    price = stripe_emulator.emulator.store.prices.pop(row["stripe_price_id"])
+    failed = client.patch(path, json={"isActive": False}, headers=admin.headers)
+    assert failed.status_code == 502, failed.text
+    [after] = rows(db, "SELECT is_active FROM plans WHERE id = %s", plan["id"])
+    assert after["is_active"] is True
+    stripe_emulator.emulator.store.prices[row["stripe_price_id"]] = price
+    again = client.patch(path, json={"isActive": False}, headers=admin.headers)
+    assert (again.status_code, again.json()["isActive"]) == (200, False)
+    assert active_at_stripe() == (False, False)
+    # The subscriber keeps the plan; only new subscriptions stop.
     mine = client.get("/api/subscriptions/current", headers=student.headers).json()
     assert (mine["planId"], mine["status"]) == (plan["id"], "ACTIVE")

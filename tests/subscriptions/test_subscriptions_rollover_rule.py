@@ -1,5 +1,5 @@
-"""The rollover rule (subscriptions.rules), which the lot expiry job will call once credit lots
-land: up to rolloverMaxCredits move on, with their value share by invariant 11."""
+"""The rollover rule as the tests state it (subscriptions.rules; the writer is lots_rollover,
+migration 0018): up to rolloverMaxCredits move on, with their value share by invariant 11."""
 
 from __future__ import annotations
 

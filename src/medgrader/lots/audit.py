@@ -7,11 +7,14 @@ Each is one query returning (subject, detail) for every row that breaks the rule
   reservations hold; an ACTIVE hold's reservations are its amount, an ended hold has none;
 - each DEBIT entry's movements (plus, for a clawback, its open debt) add up to its amount, all
   from lots of its student and of the kind its source says (as ledger_post's lots_apply:
-  any other debit source is a USE); each CREDIT entry's lots add up to
-  its amount;
+  any other debit source is a USE; a ROLLOVER debit's are ROLLOVER, lots_rollover); each
+  CREDIT entry's lots add up to its amount;
 - each EXPIRY entry took exactly its amount from the lot its source_id names, and a lot past
   its expiry has nothing free left once the job has had time to run (two minutes);
-- the value identity: a paid lot's movements carry exactly floor(V * out / amount).
+- the value identity: a paid lot's movements carry exactly floor(V * out / amount) (value
+  that rolled over left with its ROLLOVER movement and is the ROLLOVER lot's V: recognised +
+  breakage + clawed back + rolled over + deferred = V). The rollover rule itself is checked by
+  subscriptions.audit.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ LOT_CHECKS: dict[str, str] = {
                            OR m.kind <> CASE t.source_type
                                WHEN 'ADMIN_ADJUSTMENT' THEN 'ADJUSTMENT' WHEN 'EXPIRY' THEN 'EXPIRY'
                                WHEN 'REFUND' THEN 'CLAWBACK' WHEN 'DISPUTE' THEN 'CLAWBACK'
-                               ELSE 'USE' END) AS wrong
+                               WHEN 'ROLLOVER' THEN 'ROLLOVER' ELSE 'USE' END) AS wrong
               FROM lot_movements m
               JOIN credit_lots l ON l.id = m.lot_id
               JOIN credit_transactions t ON t.id = m.entry_id

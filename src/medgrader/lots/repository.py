@@ -14,11 +14,13 @@ from sqlalchemy import text
 _EXPIRED = "(l.expires_at IS NOT NULL AND l.expires_at <= now())"
 # What a lot holds now: all its remainder, or, past its expiry, only what a hold reserves.
 _HOLDS_NOW = f"CASE WHEN {_EXPIRED} THEN l.reserved ELSE l.remaining END"
-# A lot's status as its owner sees it.
+# A lot's status as its owner sees it (a period's lot whose leftover all rolled over reached
+# its expiry with credits in it: EXPIRED, not CONSUMED).
 STATUS = f"""CASE
     WHEN l.remaining > 0 AND NOT {_EXPIRED} THEN 'ACTIVE'
     WHEN {_EXPIRED} AND (l.remaining > 0
-         OR EXISTS (SELECT 1 FROM lot_movements m WHERE m.lot_id = l.id AND m.kind = 'EXPIRY'))
+         OR EXISTS (SELECT 1 FROM lot_movements m
+                     WHERE m.lot_id = l.id AND m.kind IN ('EXPIRY', 'ROLLOVER')))
          THEN 'EXPIRED'
     ELSE 'CONSUMED' END"""
 
@@ -66,11 +68,22 @@ PAGE = text(
 )
 
 # Lots whose free credits (at least one) expire within :days and whose reminder is not sent
-# (sent_notices holds "expiry:<lot id>" once it is).
+# (sent_notices holds "expiry:<lot id>" once it is). `rollover`: for a subscription period's
+# lot whose subscription renews as things stand, how many of them may roll over at its expiry
+# (the plan's rolloverMaxCredits; lots_rollover, migration 0018, decides at that instant).
 DUE_REMINDERS = text(
     """
     SELECT l.id, l.student_id, l.remaining - l.reserved AS credits, l.expires_at,
-           u.email, s.first_name
+           u.email, s.first_name,
+           COALESCE((SELECT LEAST(p.rollover_max_credits, l.remaining - l.reserved)
+                       FROM credit_transactions t
+                       JOIN subscription_invoices i
+                         ON i.stripe_invoice_id = t.source_id AND i.student_id = t.student_id
+                       JOIN subscriptions b ON b.id = i.subscription_id
+                       JOIN plans p ON p.id = i.plan_id
+                      WHERE t.id = l.entry_id AND t.source_type = 'SUBSCRIPTION'
+                        AND l.source = 'SUBSCRIPTION' AND b.status = 'ACTIVE'
+                        AND NOT b.cancel_at_period_end), 0) AS rollover
       FROM credit_lots l
       JOIN users u ON u.id = l.student_id
       JOIN student_profiles s ON s.user_id = l.student_id

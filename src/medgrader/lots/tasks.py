@@ -42,6 +42,7 @@ async def send_expiry_reminders(ctx: AppContext) -> int:
                 to=lot.email,
                 first_name=lot.first_name,
                 credits=int(lot.credits),
+                rollover=int(lot.rollover),
                 expires_at=lot.expires_at,
                 dashboard_url=f"{settings.frontend_url.rstrip('/')}/dashboard",
                 message_id=ctx.mailer.message_id(f"expiry-{lot.id}"),

@@ -46,6 +46,9 @@ class SourceType(StrEnum):
     SUBSCRIPTION = "SUBSCRIPTION"
     # An automatic top-up's package, bought off-session (source_id: the attempt's id).
     TOP_UP = "TOP_UP"
+    # A subscription period's lot rolling over into the next period (source_id "lot:<lot id>"
+    # of the period's lot): a DEBIT out of it and a CREDIT making the ROLLOVER lot, one each.
+    ROLLOVER = "ROLLOVER"
 
 
 # Only money taken back (a refund or a lost dispute) may push a balance below zero.
@@ -96,6 +99,14 @@ class CreditTransaction(Base):
             "source_id",
             unique=True,
             postgresql_where=text("source_type = 'TOP_UP'"),
+        ),
+        # A period's lot rolls over once: one DEBIT and one CREDIT per lot (migration 0018).
+        Index(
+            "uq_credit_transactions_rollover_source",
+            "source_id",
+            "entry_type",
+            unique=True,
+            postgresql_where=text("source_type = 'ROLLOVER'"),
         ),
         # A payment's clawback and return entries (source_id is the payment id), for the audit.
         Index(

@@ -2,18 +2,22 @@
 
 Every CREDIT entry creates one lot (a given-back credit entry one per lot it replaces); every
 DEBIT entry takes credits out of lots as movements (`lot_movements`): a spend or a capture
-(USE), a negative admin adjustment (ADJUSTMENT), a refund or dispute (CLAWBACK) and an
-expiry (EXPIRY). A hold reserves credits in lots (`lot_reservations`, summed in
-`credit_lots.reserved`) without moving them; its capture moves them. A clawback that finds no
-credits leaves a debt (`credit_debts`) that the next credits pay, as CLAWBACK movements of the
-clawback's entry. The writer is the SQL in migration 0013 (`ledger_post` and the `lots_*`
-functions), called only by ledger.service. Invariants (checked by the audit, lots.audit):
+(USE), a negative admin adjustment (ADJUSTMENT), a refund or dispute (CLAWBACK), an
+expiry (EXPIRY) and a subscription period's rollover (ROLLOVER: out of the expiring period's
+lot, into a new PAID lot of source ROLLOVER whose `origin_movement_id` is that movement; its
+value is the movement's, so value moves on and is neither recognised nor breakage). A hold
+reserves credits in lots (`lot_reservations`, summed in `credit_lots.reserved`) without moving
+them; its capture moves them. A clawback that finds no credits leaves a debt (`credit_debts`)
+that the next credits pay, as CLAWBACK movements of the clawback's entry. The writer is the SQL
+in migrations 0013 and 0018 (`ledger_post` and the `lots_*` functions), called only by
+ledger.service. Invariants (checked by the audit, lots.audit):
 
 - a lot's `amount - remaining` is the sum of its movements, `reserved` the sum of its
   reservations, `0 <= reserved <= remaining <= amount`;
 - a balance is the sum of its lots' remainders minus its debts;
 - a paid lot's movements carry value so that the value out is floor(V * (amount - remaining)
-  / amount), exactly: recognised + breakage + clawed back + deferred = V.
+  / amount), exactly: recognised + breakage + clawed back + rolled over + deferred = V (what
+  rolled over is the ROLLOVER lot's own V).
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class LotSource(StrEnum):
     PROMOTION = "PROMOTION"  # a promotion's bonus credits or a credit code's (issue 18)
     SUBSCRIPTION = "SUBSCRIPTION"  # a paid subscription period's credits (issue 19)
     TOP_UP = "TOP_UP"  # an automatic top-up's package, bought off-session (issue 20)
+    # What a subscription period's lot still held at its expiry, up to the plan's
+    # rolloverMaxCredits, moved on to the next period (issue 19, migration 0018).
+    ROLLOVER = "ROLLOVER"
 
 
 class MovementKind(StrEnum):
@@ -61,6 +68,7 @@ class MovementKind(StrEnum):
     ADJUSTMENT = "ADJUSTMENT"
     CLAWBACK = "CLAWBACK"
     EXPIRY = "EXPIRY"
+    ROLLOVER = "ROLLOVER"  # out of a period's expiring lot into its ROLLOVER lot (0018)
 
 
 DEFAULT_PRIORITY = 50
@@ -124,7 +132,8 @@ class CreditLot(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     value_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
-    # A given-back lot: the clawback movement whose credits it returns.
+    # A given-back lot: the clawback movement whose credits it returns; a ROLLOVER lot: the
+    # ROLLOVER movement out of the period's lot that it carries on.
     origin_movement_id: Mapped[int | None] = mapped_column(
         ForeignKey("lot_movements.id", use_alter=True), index=True
     )

@@ -6,8 +6,8 @@ made INCOMPLETE before Stripe's Checkout is opened and kept in step with Stripe'
 by its events; one live subscription per student is a partial UNIQUE index.
 `subscription_invoices` is one row per PAID Stripe invoice that granted credits: UNIQUE
 (stripe_invoice_id) is what makes a period's credits exactly-once (invariant 13), with its
-Payment and its ledger entry. It also records the period's expiry and value (the paid lot
-the lot writer is handed once credit lots land).
+Payment and its ledger entry. It also records the period's expiry and value (its paid lot;
+when it expires, up to the plan's rolloverMaxCredits of it roll over: migration 0018).
 """
 
 from __future__ import annotations

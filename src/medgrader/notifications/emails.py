@@ -100,8 +100,10 @@ def expiry_reminder_email(
     expires_at: datetime,
     dashboard_url: str,
     message_id: str,
+    rollover: int = 0,
 ) -> EmailMessage:
-    """Credits of one lot expire soon (lots.tasks: one email per lot)."""
+    """Credits of one lot expire soon (lots.tasks: one email per lot). `rollover`: how many of
+    them roll over into the next period if the student's plan renews (a period's lot)."""
     when = f"{expires_at.day} {expires_at:%B %Y}"
     return render_email(
         "expiry_reminder",
@@ -112,6 +114,7 @@ def expiry_reminder_email(
             "app_name": app_name,
             "first_name": first_name,
             "credits": credits,
+            "rollover": rollover,
             "date": when,
             "time": f"{expires_at:%H:%M} UTC",
             "dashboard_url": dashboard_url,

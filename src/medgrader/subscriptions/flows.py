@@ -42,7 +42,10 @@ async def update_plan(db: Db, ctx: AppContext, plan_id: uuid.UUID, body: PlanUpd
     plan, changes = await plans.check_update(db, plan_id, body)
     new_price = None
     product_changes = {k: changes[k] for k in ("name", "description") if k in changes}
-    if plans.needs_new_price(changes) or product_changes:
+    # Stripe follows isActive whenever it is sent, even when our row already says so: a PATCH
+    # sent again mends a Stripe that a failed write (after Stripe answered) left behind.
+    active = body.is_active if "is_active" in body.model_fields_set else None
+    if plans.needs_new_price(changes) or product_changes or active is not None:
         async with external_call(db):
             if plans.needs_new_price(changes):
                 new_price = await ctx.stripe.create_price(
@@ -55,6 +58,12 @@ async def update_plan(db: Db, ctx: AppContext, plan_id: uuid.UUID, body: PlanUpd
                 await ctx.stripe.update_product(
                     plan.stripe_product_id,
                     {k: v if v is not None else "" for k, v in product_changes.items()},
+                )
+            if active is not None:  # a deactivated plan's Price sells nothing at Stripe
+                await ctx.stripe.set_plan_active(
+                    product=plan.stripe_product_id,
+                    price=new_price or plan.stripe_price_id,
+                    active=active,
                 )
     return await plans.record_update(db, plan.id, changes, new_price)
 

@@ -71,7 +71,7 @@ async def plan_has_had_subscriber(db: Db, plan_id: uuid.UUID) -> bool:
 # -- subscriptions --------------------------------------------------------------------------
 _WITH_PLAN = """
     SELECT s.*, p.name AS plan_name, p.credits_per_period, p.price_pence, p.interval,
-           n.name AS next_plan_name
+           p.rollover_max_credits, n.name AS next_plan_name
       FROM subscriptions s
       JOIN plans p ON p.id = s.plan_id
       LEFT JOIN plans n ON n.id = s.next_plan_id

@@ -1,5 +1,10 @@
-"""The rollover rule, written once for the lot expiry job to call (credit lots, issue 17, are
-not on main yet: nothing calls this today; the lead wires it at merge).
+"""The rollover rule, stated in Python as the tests' independent check of the writer.
+
+THE rule that moves credits is SQL: `lots_rollover`, called by `lots_settle` when it writes
+down a lot's expiry (migration 0018, sql/0018_rollover.sql), under the student's balance row
+lock, exactly once per lot. Nothing in the application calls this function: the tests compute
+what the writer must have done with it, and the audit restates the rule in its own SQL
+(subscriptions.audit, `rollover_follows_the_rule`). Keep the three in step.
 
 When a period's PAID lot (C credits worth V pence) expires with `remaining` credits still in
 it, and the subscription is ACTIVE and not set to cancel, up to `rolloverMaxCredits` of them

@@ -277,6 +277,17 @@ class StripeGateway:
         products = self._client.v1.products
         await self._call("update_product", products.update_async(product, params=params))  # type: ignore[arg-type]
 
+    async def set_plan_active(self, *, product: str, price: str, active: bool) -> None:
+        """A plan's Price and Product (in)active: an inactive Price sells no new subscription,
+        those that bill it keep renewing. The Product is reactivated before its Price."""
+        prices, products = self._client.v1.prices, self._client.v1.products
+        params: Any = {"active": active}
+        if active:
+            await self._call("set_plan_active", products.update_async(product, params=params))
+        await self._call("set_plan_active", prices.update_async(price, params=params))
+        if not active:
+            await self._call("set_plan_active", products.update_async(product, params=params))
+
     async def retrieve_subscription(self, subscription: str) -> dict[str, Any]:
         subscriptions = self._client.v1.subscriptions
         found = await self._call(
