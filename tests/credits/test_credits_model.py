@@ -11,7 +11,6 @@ min(C, ceil(C*R/A)), and one USAGE entry per captured hold)."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from medgrader.ledger import service as ledger
-from medgrader.models.ledger import SourceType
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
     PACKAGE_SPECS,
@@ -45,6 +42,7 @@ from tests.checkout.support import (
 )
 from tests.credits.factory import make_student, new_key, spend_headers
 from tests.holds.model_rules import HoldRules
+from tests.lots.support import clawback
 from tests.payments.returns_support import clawback_rule
 from tests.support.accounts import Account
 from tests.support.invariants import audit_findings
@@ -215,15 +213,7 @@ def test_the_ledger_follows_the_model(
 
         @rule(student=students, amount=st.integers(1, 200))
         def refund_clawback(self, student: Account, amount: int) -> None:
-            services.in_transaction(
-                lambda session, _: ledger.clawback(
-                    session,
-                    student_id=uuid.UUID(student.id),
-                    amount=amount,
-                    source_type=SourceType.REFUND,
-                    description="model clawback",
-                )
-            )
+            clawback(services, student.id, amount)
             self.balances[student.id] -= amount
 
         @precondition(lambda self: self.purchases < MAX_PURCHASES_PER_EXAMPLE)

@@ -14,28 +14,8 @@ import pytest
 
 from medgrader.holds.service import expire_due_holds
 from tests.holds.support import act, new_hold
-from tests.lots.support import grant, lots, spend
+from tests.lots.support import expire_lot, expiries, grant, lots, spend
 from tests.support.services import ServiceRunner
-
-
-def expire_lot(db: psycopg.Connection, entry: Any, *, ago: str = "1 second") -> str:
-    """The controllable clock: the lot of `entry` reached its expiry `ago`."""
-    row = db.execute(
-        f"UPDATE credit_lots SET expires_at = now() - interval '{ago}' WHERE entry_id = %s"
-        " RETURNING id",
-        (str(entry),),
-    ).fetchone()
-    assert row is not None
-    return str(row[0])
-
-
-def expiries(db: psycopg.Connection, student_id: str) -> list[tuple[str, int]]:
-    rows = db.execute(
-        "SELECT source_id, amount FROM credit_transactions"
-        " WHERE student_id = %s AND source_type = 'EXPIRY' ORDER BY seq",
-        (student_id,),
-    ).fetchall()
-    return [(str(r[0]), int(r[1])) for r in rows]
 
 
 def sweep(services: ServiceRunner) -> None:
