@@ -404,7 +404,7 @@ def test_the_ledger_follows_the_model(
     run_state_machine_as_test(
         LedgerModel,
         settings=settings(
-            max_examples=12,
+            max_examples=20,
             stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

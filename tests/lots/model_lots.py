@@ -218,7 +218,7 @@ class Mirror:
     def give_back(self, student_id: str, payment: str, amount: int) -> None:
         """Lots like those the payment's clawbacks took, newest first; then like its own."""
         wallet = self.wallets[student_id]
-        left = amount
+        left, first = amount, len(wallet.lots)
         for movement in reversed([m for m in wallet.clawed if m.payment == payment]):
             open_ = movement.credits - movement.given_back
             if left == 0:
@@ -237,6 +237,9 @@ class Mirror:
             wallet.lots.append(
                 Lot(len(wallet.lots), own.kind, left, own.expires, left, exact=own.exact)
             )
+        for lot in wallet.lots[first:]:  # born past its expiry: pays debts first (0019)
+            if self.expired(lot):
+                self.pay_debts(wallet, lot)
         self.pay_debts(wallet)
 
     # What the balance endpoint shows (lots.repository.BY_KIND, EXPIRING), once settled.

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule
 
@@ -32,15 +33,9 @@ from tests.support.services import ServiceRunner
 
 MARGIN = timedelta(minutes=2)
 DAY = 86_400
-# ("past", s): to s seconds after the next expiry; ("by", s): s seconds on.
-ADVANCES = [
-    ("past", 1),
-    ("past", 30),
-    ("by", 300),
-    ("by", DAY),
-    ("by", 40 * DAY),
-    ("by", 100 * DAY),
-]
+# How far the clock goes: seconds past the next expiry, or seconds on.
+PAST_BY = (1, 30)
+ON_BY = (300, DAY, 40 * DAY, 100 * DAY)
 THEN = ("nothing", "spend", "sweep", "balance")
 # An admin grant's expiresAt, seconds from now (None: never).
 GRANT_EXPIRIES = (None, None, 3600, 2 * DAY, 30 * DAY)
@@ -96,7 +91,10 @@ class LotRules(RuleBasedStateMachine):
 
     def settle(self, student: Account) -> None:
         """What the system does first for every posting and hold change (lots_settle)."""
+        before = self.balances[student.id]
         self.mirror.settle(student.id)
+        if self.balances[student.id] != before:
+            event("credits expired")
 
     def bind(self, student: Account) -> None:
         """Take the expiries the database chose itself (now() + days) for the new lots."""
@@ -169,13 +167,21 @@ class LotRules(RuleBasedStateMachine):
         self.shift += delta
         return owner
 
-    @rule(
-        data=st.data(),
-        student=students,
-        how=st.sampled_from(ADVANCES),
-        then=st.sampled_from(THEN),
-    )
+    @rule(data=st.data(), student=students, seconds=st.sampled_from(PAST_BY),
+          then=st.sampled_from(THEN))  # fmt: skip
+    def advance_past_the_next_expiry(
+        self, data: st.DataObject, student: Account, seconds: int, then: str
+    ) -> None:
+        self.advance(data, student, ("past", seconds), then)
+
+    @rule(data=st.data(), student=students, seconds=st.sampled_from(ON_BY),
+          then=st.sampled_from(THEN))  # fmt: skip
     def advance_the_clock(
+        self, data: st.DataObject, student: Account, seconds: int, then: str
+    ) -> None:
+        self.advance(data, student, ("by", seconds), then)
+
+    def advance(
         self, data: st.DataObject, student: Account, how: tuple[str, int], then: str
     ) -> None:
         """Time passes; right after it (before the job, before any read settles the student)
@@ -190,7 +196,10 @@ class LotRules(RuleBasedStateMachine):
             # that expired a moment ago, so it is refused unless others cover it.
             left = self.available(student)
             amounts = sorted(a for a in {counted, left + 1, left} if a > 0) or [1]
-            self.try_spend(student, data.draw(st.sampled_from(amounts)))
+            amount = data.draw(st.sampled_from(amounts))
+            if left < amount <= counted:
+                event("a spend right after an expiry needs the expired credits")
+            self.try_spend(student, amount)
         elif then == "sweep":
             self.services.in_transaction(lambda session, _: expire_due_holds(session))
         elif then == "balance":
@@ -228,6 +237,7 @@ class LotRules(RuleBasedStateMachine):
             expected = self.expected(wallet)
             assert found["totals"] == expected["totals"]
             if wallet.ambiguous:  # the split is PostgreSQL's row order: take it
+                event("the database's split adopted")
                 self.adopt(student, found)
                 wallet.ambiguous = False
             else:

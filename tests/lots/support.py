@@ -19,7 +19,7 @@ def lots(db: psycopg.Connection, student_id: str) -> list[dict[str, Any]]:
     """The student's lots, oldest first."""
     with db.cursor(row_factory=dict_row) as cursor:
         return cursor.execute(
-            """SELECT id, kind, source, amount, remaining, reserved, priority, expires_at,
+            """SELECT id, entry_id, kind, source, amount, remaining, reserved, priority, expires_at,
                       value_minor, currency
                  FROM credit_lots WHERE student_id = %s ORDER BY seq""",
             (student_id,),
