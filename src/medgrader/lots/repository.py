@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from medgrader.models.lots import EXPIRY_SOURCE_PREFIX
+
 _EXPIRED = "(l.expires_at IS NOT NULL AND l.expires_at <= now())"
 # What a lot holds now: all its remainder, or, past its expiry, only what a hold reserves.
 _HOLDS_NOW = f"CASE WHEN {_EXPIRED} THEN l.reserved ELSE l.remaining END"
@@ -104,18 +106,27 @@ DUE_REMINDERS = text(
 )
 REMINDER_KEY = "expiry:{}"
 
-# At instant :at: credits each lot still held (its amount less the movements made by then;
-# nothing once past its expiry), and for a paid lot the value still deferred:
-# V - floor(V * out / amount), the lots' floor rule.
+# At instant :at: credits each lot still held, its amount less the movements made by then, and
+# for a paid lot the value still deferred: V - floor(V * out / amount), the lots' floor rule.
+# A lot past its expiry at :at held only what a live hold reserved in it then (those credits
+# cannot expire under it; they left it later, by the capture, the hold's own EXPIRY entry or a
+# debt it paid): what was free had expired at the instant, even if the job wrote its EXPIRY
+# entry ("lot:<id>") after :at, or has not yet (its free credits now).
 LIABILITY = text(
-    """
+    f"""
     WITH held AS (
         SELECT l.kind, l.amount, l.value_minor, l.currency,
-               CASE WHEN l.expires_at IS NOT NULL AND l.expires_at <= :at THEN 0
-                    ELSE l.amount - COALESCE((
-                        SELECT SUM(m.credits) FROM lot_movements m
-                         WHERE m.lot_id = l.id AND m.created_at <= :at), 0)::bigint
-               END AS credits
+               l.amount - COALESCE((
+                   SELECT SUM(m.credits) FROM lot_movements m
+                    WHERE m.lot_id = l.id AND m.created_at <= :at), 0)::bigint
+               - CASE WHEN l.expires_at IS NOT NULL AND l.expires_at <= :at THEN
+                     (l.remaining - l.reserved) + COALESCE((
+                         SELECT SUM(m.credits) FROM lot_movements m
+                           JOIN credit_transactions t ON t.id = m.entry_id
+                          WHERE m.lot_id = l.id AND m.created_at > :at
+                            AND t.source_type = 'EXPIRY'
+                            AND t.source_id = '{EXPIRY_SOURCE_PREFIX}' || l.id::text), 0)::bigint
+                 ELSE 0 END AS credits
           FROM credit_lots l
          WHERE l.created_at <= :at
     )
