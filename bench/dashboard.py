@@ -4,7 +4,8 @@
 
 Loads N payments (with their checkout sessions, PURCHASE entries, some refunds and
 disputes) spread over the last year, more checkout sessions that expired or failed, and
-usage entries up to M ledger entries in all, with every balance equal to its ledger; then
+usage entries up to M ledger entries in all, with every balance equal to its ledger and
+its lots (one paid lot per purchase, the usage taken from them in the spend order); then
 times GET /admin (the page, with a signed-in admin's cookie) and GET
 /api/admin/analytics/summary and /daily over HTTP, one request at a time, and prints the
 medians next to the same SQL run by pgbench in the same run (the ceiling). Prints figures,
@@ -171,6 +172,7 @@ def seed(db: psycopg.Connection, *, students: int, payments: int, entries: int) 
         """,
         {"usage": usage},
     )
+    seed_lots(db)
     db.execute(
         """
         UPDATE student_profiles p SET credit_balance = s.total
@@ -203,6 +205,57 @@ def seed(db: psycopg.Connection, *, students: int, payments: int, entries: int) 
         f"loaded {counts[0]:,} payments, {counts[1]:,} ledger entries, {counts[2]:,} checkout "
         f"sessions, {counts[3]:,} refunds, {counts[4]:,} disputes in "
         f"{time.monotonic() - started:.0f} s"
+    )
+
+
+def seed_lots(db: psycopg.Connection) -> None:
+    """The lots the writer (ledger_post, migration 0013) would have made for these entries,
+    in bulk: posting a million entries one by one through it would take the seed from
+    seconds to many minutes. Each PURCHASE is a PAID lot worth its payment; the lots never
+    expire and share a priority, so the spend order is the oldest lot first, and the n-th
+    1-credit USAGE entry of a student takes the n-th credit bought, as one USE movement
+    carrying floor(V*k/C) - floor(V*(k-1)/C) (k: its place in its lot of C credits worth V).
+    The dashboard's recognised revenue reads these movements."""
+    db.execute(
+        """
+        INSERT INTO credit_lots (student_id, entry_id, kind, source, amount, remaining,
+                                 value_minor, currency, created_at)
+        SELECT t.student_id, t.id, 'PAID', 'PURCHASE', t.amount, t.amount, p.amount_pence,
+               p.currency, t.created_at
+          FROM credit_transactions t
+          JOIN payments p ON p.stripe_checkout_session_id = t.source_id
+         WHERE t.source_type = 'PURCHASE'
+         ORDER BY t.seq
+        """
+    )
+    db.execute(
+        """
+        WITH lots AS (
+            SELECT id, student_id, amount, value_minor,
+                   SUM(amount) OVER (PARTITION BY student_id ORDER BY seq) - amount AS before
+              FROM credit_lots
+        ), uses AS (
+            SELECT id, student_id, created_at,
+                   row_number() OVER (PARTITION BY student_id ORDER BY seq) AS n
+              FROM credit_transactions WHERE source_type = 'USAGE'
+        )
+        INSERT INTO lot_movements (lot_id, entry_id, kind, credits, value_minor, created_at)
+        SELECT l.id, u.id, 'USE', 1,
+               (l.value_minor * (u.n - l.before)) / l.amount
+               - (l.value_minor * (u.n - l.before - 1)) / l.amount,
+               u.created_at
+          FROM uses u
+          JOIN lots l ON l.student_id = u.student_id
+                     AND u.n > l.before AND u.n <= l.before + l.amount
+         ORDER BY u.student_id, u.n
+        """
+    )
+    db.execute(
+        """
+        UPDATE credit_lots l SET remaining = l.amount - m.used
+          FROM (SELECT lot_id, count(*) AS used FROM lot_movements GROUP BY lot_id) m
+         WHERE m.lot_id = l.id
+        """
     )
 
 

@@ -11,10 +11,11 @@ min(C, ceil(C*R/A)), and one USAGE entry per captured hold)."""
 from __future__ import annotations
 
 import contextlib
-import uuid
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,8 +30,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from medgrader.ledger import service as ledger
-from medgrader.models.ledger import SourceType
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import (
     PACKAGE_SPECS,
@@ -45,6 +44,8 @@ from tests.checkout.support import (
 )
 from tests.credits.factory import make_student, new_key, spend_headers
 from tests.holds.model_rules import HoldRules
+from tests.lots.model_rules import GRANT_EXPIRIES
+from tests.lots.support import clawback
 from tests.payments.returns_support import clawback_rule
 from tests.support.accounts import Account
 from tests.support.invariants import audit_findings
@@ -91,6 +92,21 @@ def test_the_ledger_follows_the_model(
     app_url: str, new_client: NewClient, stripe_emulator: EmulatorServer,
     packages: dict[str, dict[str, Any]],
 ) -> None:  # fmt: skip
+    # The packages, and two whose credits expire (validityDays): name -> (credits, pence, days).
+    SPECS: dict[str, tuple[int, int, int | None]] = {
+        name: (credits, pence, None) for name, (credits, pence) in PACKAGE_SPECS.items()
+    }
+    catalog = dict(packages)
+    for name, credits, pence, days in (("starter-1d", 100, 1000, 1), ("value-30d", 500, 4500, 30)):
+        made = client.post(
+            "/api/credit-packages",
+            json={"name": f"{name} {new_key()[:8]}", "description": f"{credits} credits",
+                  "credits": credits, "priceInCents": pence, "validityDays": days},
+            headers=admin.headers,
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        catalog[name], SPECS[name] = made.json(), (credits, pence, days)
+
     def checkout_status(student: Account, session_id: str) -> str:
         # Its own client: called from several threads at once.
         with new_client() as http:
@@ -130,12 +146,18 @@ def test_the_ledger_follows_the_model(
             self.init_holds(client, db, services)
 
         def returned(self, payment: PaymentModel) -> None:
-            """Stripe returned money: the credits follow the rule, from the cumulative R."""
+            """Stripe returned money: the credits follow the rule, from the cumulative R,
+            taken from the purchase's lot first, or given back like those taken."""
             target = clawback_rule(
                 payment.credits, payment.pence, payment.refunded + payment.disputed
             )
-            self.balances[payment.student.id] -= target - payment.taken_back
+            student_id, change = payment.student.id, target - payment.taken_back
+            self.balances[student_id] -= change
             payment.taken_back = target
+            if change > 0:
+                self.mirror.claw(student_id, change, payment.payment_id)
+            elif change < 0:
+                self.mirror.give_back(student_id, payment.payment_id, -change)
 
         def refundable(self) -> list[PaymentModel]:
             return [p for p in self.payments if p.refundable > 0 and p.dispute_id is None]
@@ -144,28 +166,21 @@ def test_the_ledger_follows_the_model(
         def sign_up(self) -> Account:
             student = make_student(services)
             self.balances[student.id] = WELCOME_BONUS
+            self.accounts[student.id] = student
+            # The welcome bonus: a granted lot expiring in WELCOME_BONUS_EXPIRES_DAYS.
+            expires = self.now() + timedelta(days=services.ctx.settings.welcome_bonus_expires_days)
+            self.mirror.credit(student.id, "GRANTED", WELCOME_BONUS, expires, exact=False)
+            self.bind(student)
             return student
 
-        @rule(
-            student=students,
-            amount=st.integers(1, 80),
-            reason=st.sampled_from(["voice tutoring", "mock exam"]),
-        )
-        def spend(self, student: Account, amount: int, reason: str) -> None:
-            key, body = new_key(), {"amount": amount, "reason": reason}
-            response = client.post(
-                "/api/credits/spend", json=body, headers=spend_headers(student, key)
-            )
-            if self.available(student) >= amount:  # active holds are not spendable
-                assert response.status_code == 201, response.text
-                self.balances[student.id] -= amount
-                assert response.json()["balanceAfter"] == self.balances[student.id]
-            else:
-                assert response.status_code == 402, response.text
-                assert response.json()["code"] == "insufficient_credits"
+        @rule(student=students, amount=st.integers(1, 80))
+        def spend(self, student: Account, amount: int) -> None:
+            response = self.try_spend(student, amount)  # active holds are not spendable
+            request = response.request
             self.spends.append(
-                SpendRecord(student, key, body, response.status_code, response.json())
-            )
+                SpendRecord(student, request.headers["Idempotency-Key"],
+                            json.loads(request.content), response.status_code, response.json())
+            )  # fmt: skip
 
         @precondition(lambda self: self.spends)
         @rule(data=st.data())
@@ -194,16 +209,29 @@ def test_the_ledger_follows_the_model(
             student=students,
             amount=st.integers(-150, 150).filter(bool),
             with_key=st.booleans(),
+            expires_in=st.sampled_from(GRANT_EXPIRIES),
         )
-        def admin_adjustment(self, student: Account, amount: int, with_key: bool) -> None:
+        def admin_adjustment(
+            self, student: Account, amount: int, with_key: bool, expires_in: int | None
+        ) -> None:
+            self.settle(student)
             key = new_key() if with_key else None
             headers = dict(admin.headers) | ({"Idempotency-Key": key} if key else {})
             url = f"/api/admin/students/{student.id}/credit-adjustments"
-            body = {"amount": amount, "reason": "model adjustment"}
+            body: dict[str, Any] = {"amount": amount, "reason": "model adjustment"}
+            expires = None
+            if amount > 0 and expires_in is not None:  # an instant of the real clock
+                expires = datetime.now(UTC) + timedelta(seconds=expires_in)
+                body["expiresAt"] = expires.isoformat()
             response = client.post(url, json=body, headers=headers)
             if amount > 0 or self.available(student) >= -amount:
                 assert response.status_code == 201, response.text
                 self.balances[student.id] += amount
+                if amount > 0:
+                    world = None if expires is None else expires + self.shift
+                    self.mirror.credit(student.id, "GRANTED", amount, world)
+                else:
+                    self.mirror.debit(student.id, -amount)
                 assert response.json()["balanceAfter"] == self.balances[student.id]
             else:
                 assert response.status_code == 409, response.text
@@ -215,21 +243,15 @@ def test_the_ledger_follows_the_model(
 
         @rule(student=students, amount=st.integers(1, 200))
         def refund_clawback(self, student: Account, amount: int) -> None:
-            services.in_transaction(
-                lambda session, _: ledger.clawback(
-                    session,
-                    student_id=uuid.UUID(student.id),
-                    amount=amount,
-                    source_type=SourceType.REFUND,
-                    description="model clawback",
-                )
-            )
+            self.settle(student)
+            clawback(services, student.id, amount)
             self.balances[student.id] -= amount
+            self.mirror.claw(student.id, amount)
 
         @precondition(lambda self: self.purchases < MAX_PURCHASES_PER_EXAMPLE)
         @rule(
             student=students,
-            package=st.sampled_from(sorted(PACKAGE_SPECS)),
+            package=st.sampled_from(sorted(SPECS)),
             bank_transfer=st.booleans(),
             duplicate_deliveries=st.booleans(),
             racing_status_checks=st.integers(0, 3),
@@ -242,8 +264,9 @@ def test_the_ledger_follows_the_model(
             aftermath_concurrently: bool,
         ) -> None:  # fmt: skip
             """Buy a package end to end; whatever arrives how often, it credits once."""
-            credits, pence = PACKAGE_SPECS[package]
-            created = start_checkout(client, student, packages[package]["id"])
+            self.settle(student)
+            credits, pence, validity = SPECS[package]
+            created = start_checkout(client, student, catalog[package]["id"])
             session_id = created["sessionId"]
             assert (created["credits"], created["amount"]) == (credits, pence)
             self.purchases += 1
@@ -285,6 +308,10 @@ def test_the_ledger_follows_the_model(
             assert checkout_status(student, session_id) == "COMPLETED"
             payment = assert_paid_once(db, student.id, session_id, credits, pence)
             self.balances[student.id] += credits
+            expires = None if validity is None else self.now() + timedelta(days=validity)
+            self.mirror.credit(student.id, "PAID", credits, expires, exact=validity is None,
+                               payment=str(payment["id"]))  # fmt: skip
+            self.bind(student)
             self.payments.append(
                 PaymentModel(student, str(payment["id"]), payment["stripe_payment_intent_id"],
                              credits, pence)
@@ -296,6 +323,7 @@ def test_the_ledger_follows_the_model(
             """A refund by the admin endpoint (negative balance allowed) or from the Dashboard
             (only as events); the credits follow the rule either way."""
             payment = data.draw(st.sampled_from(self.refundable()))
+            self.settle(payment.student)
             amount = payment.refundable if whole else data.draw(st.integers(1, payment.refundable))
             if by_admin:
                 response = client.post(
@@ -321,6 +349,7 @@ def test_the_ledger_follows_the_model(
                 st.sampled_from([r for r in self.live_refunds if r[0].dispute_id is None])
             )
             payment, refund_id, amount = choice
+            self.settle(payment.student)
             stripe_emulator.fail_refund(refund_id)
             settle_webhooks(stripe_emulator)
             self.live_refunds.remove(choice)
@@ -331,6 +360,7 @@ def test_the_ledger_follows_the_model(
         @rule(data=st.data())
         def dispute(self, data: st.DataObject) -> None:
             payment = data.draw(st.sampled_from(self.refundable()))
+            self.settle(payment.student)
             opened = stripe_emulator.dispute(payment_intent=payment.payment_intent)
             settle_webhooks(stripe_emulator)
             payment.dispute_id, payment.dispute_open = opened["id"], True
@@ -342,6 +372,7 @@ def test_the_ledger_follows_the_model(
         def close_dispute(self, data: st.DataObject, won: bool) -> None:
             payment = data.draw(st.sampled_from([p for p in self.payments if p.dispute_open]))
             assert payment.dispute_id is not None
+            self.settle(payment.student)
             stripe_emulator.close_dispute(payment.dispute_id, "won" if won else "lost")
             settle_webhooks(stripe_emulator)
             payment.dispute_open = False
@@ -353,6 +384,7 @@ def test_the_ledger_follows_the_model(
         def database_agrees_with_the_model(self) -> None:
             if not self.balances:
                 return
+            self.check_lots()  # reads every balance: settles what the clock expired
             rows = db.execute(
                 "SELECT user_id::text, credit_balance FROM student_profiles "
                 "WHERE user_id = ANY(%s::uuid[])",
@@ -372,7 +404,7 @@ def test_the_ledger_follows_the_model(
     run_state_machine_as_test(
         LedgerModel,
         settings=settings(
-            max_examples=12,
+            max_examples=20,
             stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

@@ -19,7 +19,7 @@ def lots(db: psycopg.Connection, student_id: str) -> list[dict[str, Any]]:
     """The student's lots, oldest first."""
     with db.cursor(row_factory=dict_row) as cursor:
         return cursor.execute(
-            """SELECT id, kind, source, amount, remaining, reserved, priority, expires_at,
+            """SELECT id, entry_id, kind, source, amount, remaining, reserved, priority, expires_at,
                       value_minor, currency
                  FROM credit_lots WHERE student_id = %s ORDER BY seq""",
             (student_id,),
@@ -87,3 +87,36 @@ def spend(services: ServiceRunner, student_id: str, amount: int) -> uuid.UUID | 
         return entry.id if entry else None
 
     return services.in_transaction(post)
+
+
+def clawback(services: ServiceRunner, student_id: str, amount: int) -> None:
+    """A REFUND clawback of no purchase (no own lot): the lots in the spend order, then debt."""
+    services.in_transaction(
+        lambda session, _: ledger.clawback(
+            session,
+            student_id=uuid.UUID(student_id),
+            amount=amount,
+            source_type=SourceType.REFUND,
+            description="test clawback",
+        )
+    )
+
+
+def expire_lot(db: psycopg.Connection, entry: Any, *, ago: str = "1 second") -> str:
+    """The controllable clock: the lot of `entry` reached its expiry `ago`."""
+    row = db.execute(
+        f"UPDATE credit_lots SET expires_at = now() - interval '{ago}' WHERE entry_id = %s"
+        " RETURNING id",
+        (str(entry),),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def expiries(db: psycopg.Connection, student_id: str) -> list[tuple[str, int]]:
+    rows = db.execute(
+        "SELECT source_id, amount FROM credit_transactions"
+        " WHERE student_id = %s AND source_type = 'EXPIRY' ORDER BY seq",
+        (student_id,),
+    ).fetchall()
+    return [(str(r[0]), int(r[1])) for r in rows]

@@ -13,29 +13,10 @@ import psycopg
 import pytest
 
 from medgrader.holds.service import expire_due_holds
+from medgrader.lots import service as lots_service
 from tests.holds.support import act, new_hold
-from tests.lots.support import grant, lots, spend
+from tests.lots.support import expire_lot, expiries, grant, lots, spend
 from tests.support.services import ServiceRunner
-
-
-def expire_lot(db: psycopg.Connection, entry: Any, *, ago: str = "1 second") -> str:
-    """The controllable clock: the lot of `entry` reached its expiry `ago`."""
-    row = db.execute(
-        f"UPDATE credit_lots SET expires_at = now() - interval '{ago}' WHERE entry_id = %s"
-        " RETURNING id",
-        (str(entry),),
-    ).fetchone()
-    assert row is not None
-    return str(row[0])
-
-
-def expiries(db: psycopg.Connection, student_id: str) -> list[tuple[str, int]]:
-    rows = db.execute(
-        "SELECT source_id, amount FROM credit_transactions"
-        " WHERE student_id = %s AND source_type = 'EXPIRY' ORDER BY seq",
-        (student_id,),
-    ).fetchall()
-    return [(str(r[0]), int(r[1])) for r in rows]
 
 
 def sweep(services: ServiceRunner) -> None:
@@ -117,3 +98,30 @@ def test_a_hold_that_expires_gives_back_to_an_expired_lot(
     row = db.execute("SELECT status FROM credit_holds WHERE id = %s", (hold["holdId"],)).fetchone()
     assert row is not None
     assert row[0] == "EXPIRED"
+
+
+def test_the_liability_past_an_expiry_counts_what_a_live_hold_reserved_then(
+    services: ServiceRunner, db: psycopg.Connection, client: httpx.Client, new_student: Any
+) -> None:
+    def outstanding(at: datetime) -> tuple[int, int]:
+        row = services.in_transaction(lambda session, _: lots_service.liability(session, at))
+        return row.paid_credits_outstanding, row.deferred_revenue
+
+    student = new_student(balance=0)  # (its welcome lot all taken: the only paid lot is ours)
+    entry = grant(
+        services, student.id, 10, value_minor=100, expires_at=datetime.now(UTC) + timedelta(hours=1)
+    )
+    hold = new_hold(client, student, 6)
+    lot = expire_lot(db, entry, ago="10 minutes")
+    made_earlier = "UPDATE credit_lots SET created_at = now() - interval '1 hour' WHERE id = %s"
+    db.execute(made_earlier, (lot,))
+    between = datetime.now(UTC) - timedelta(minutes=5)  # after the expiry, before any job
+    # The 4 free credits had expired then, the 6 reserved had not: 6 outstanding, worth
+    # 100 - floor(100 * 4 / 10).
+    assert outstanding(between) == (6, 60)
+    sweep(services)  # the lot's EXPIRY of 4 is written now, after that instant
+    assert outstanding(between) == (6, 60)
+    captured = act(client, student, hold["holdId"], "capture", {"amount": 2})
+    assert captured.status_code == 201, captured.text  # 2 used, 4 back and expired, now
+    assert outstanding(between) == (6, 60)
+    assert outstanding(datetime.now(UTC) + timedelta(seconds=1)) == (0, 0)

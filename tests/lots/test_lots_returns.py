@@ -11,7 +11,7 @@ import psycopg
 
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import balance, settle_webhooks
-from tests.lots.support import debt, grant, lots, movements, spend
+from tests.lots.support import debt, expire_lot, grant, lots, movements, spend
 from tests.payments.returns_support import buy_and_pay, return_entries
 from tests.support.accounts import Account
 from tests.support.services import ServiceRunner
@@ -71,3 +71,25 @@ def test_a_won_dispute_gives_back_lots_like_those_taken(
         ("PAID", 20, 200),
         ("PAID", 70, 700),
     ]
+
+
+def test_credits_given_back_to_an_expired_lot_pay_the_debt_their_clawback_left(
+    client: httpx.Client, student: Account, packages: dict[str, Any], services: ServiceRunner,
+    stripe_emulator: EmulatorServer, db: psycopg.Connection, invariants: None,
+) -> None:  # fmt: skip
+    paid = buy_and_pay(client, stripe_emulator, db, student, packages["starter"])
+    assert spend(services, student.id, 200) is not None  # the welcome 100, then all 100 paid
+    dispute = stripe_emulator.dispute(payment_intent=paid.payment_intent)
+    settle_webhooks(stripe_emulator)
+    assert (balance(db, student.id), debt(db, student.id)) == (-100, 100)  # nothing to take
+    expire_lot(db, lots(db, student.id)[1]["entry_id"])  # the purchase's lot expires (empty)
+    stripe_emulator.close_dispute(dispute["id"], "won")
+    settle_webhooks(stripe_emulator)
+    # The 100 come back like the purchase's lot, expired: they pay the debt their clawback
+    # left, so nothing is left to expire below zero and the student can go on.
+    assert (balance(db, student.id), debt(db, student.id)) == (0, 0)
+    shown = client.get("/api/credits/balance", headers=student.headers)
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["balance"], shown.json()["paid"]) == (0, 0)
+    assert grant(services, student.id, 5) is not None
+    assert balance(db, student.id) == 5

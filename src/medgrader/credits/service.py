@@ -164,16 +164,20 @@ _BALANCES = text(
 
 async def get_balances(db: Db, student_id: uuid.UUID) -> BalanceResponse:
     """{balance, held, available, paid, granted, expiring}; available may be below zero only
-    after a clawback. Credits past their expiry are out of the figures at once, before the
-    job writes their EXPIRY entry (the ledger balance then drops by the same amount)."""
+    after a clawback. From a lot's expiresAt on its credits are gone from every figure,
+    whether or not the job has run: when the clock has decided something for the student (a
+    lot or a hold past its expiry), they are settled first (ledger.settle_if_due, what their
+    next posting or the job would write), so balance is the ledger sum, its EXPIRY entries are
+    in the history, and paid + granted = balance whenever balance >= 0 (lots.repository)."""
+    await ledger.settle_if_due(db, student_id)
     row = (await db.execute(_BALANCES, {"student_id": student_id})).first()
     if row is None:
         raise ledger.StudentNotFound()
     kinds = await lots.by_kind(db, student_id)
     return BalanceResponse(
-        balance=int(row.balance) - kinds.pending,
+        balance=int(row.balance),
         held=int(row.held),
-        available=int(row.available) - kinds.pending,
+        available=int(row.available),
         paid=kinds.paid,
         granted=kinds.granted,
         expiring=kinds.expiring,

@@ -318,6 +318,33 @@ async def clawback(
     return entry
 
 
+# A reader's settle: lots_settle only when the clock has decided something for the student (a
+# lot past its expiry not yet written down, an ACTIVE hold past its own), so a plain read takes
+# no lock. Without FROM, the WHERE is a one-time filter evaluated before lots_settle is called.
+SETTLE_IF_DUE = no_rows(
+    text(
+        """
+        SELECT lots_settle(:student_id)
+         WHERE EXISTS (SELECT 1 FROM credit_lots l
+                        WHERE l.student_id = :student_id AND l.expires_at <= now()
+                          AND NOT l.swept)
+            OR EXISTS (SELECT 1 FROM credit_holds h
+                        WHERE h.student_id = :student_id AND h.status = 'ACTIVE'
+                          AND h.expires_at <= now())
+        """
+    )
+)
+
+
+async def settle_if_due(db: Db, student_id: uuid.UUID) -> None:
+    """Write down what the clock decided for the student before reading their figures: holds
+    past their expiry give their credits back, lots past theirs expire (lots_settle, the
+    posting's first step and the job's). Then the balance is the ledger sum, with the EXPIRY
+    entries in the history, and every figure read in the same transaction (one `now()`) agrees
+    with it. Takes the balance row lock only when something is due. Queued (no round trip)."""
+    await db.execute(SETTLE_IF_DUE, {"student_id": student_id})
+
+
 SYNC_HOLD = no_rows(text("SELECT lots_sync_hold(:hold_id)"))
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from medgrader.models.lots import EXPIRY_SOURCE_PREFIX
+
 _EXPIRED = "(l.expires_at IS NOT NULL AND l.expires_at <= now())"
 # What a lot holds now: all its remainder, or, past its expiry, only what a hold reserves.
 _HOLDS_NOW = f"CASE WHEN {_EXPIRED} THEN l.reserved ELSE l.remaining END"
@@ -24,15 +26,36 @@ STATUS = f"""CASE
          THEN 'EXPIRED'
     ELSE 'CONSUMED' END"""
 
-# paid/granted: what the lots hold now; pending: free credits of expired lots whose EXPIRY
-# entry the job has not written yet (the balance still counts them: the ledger sum).
+# paid/granted: what the lots hold now, less the student's open debt. A debt stands only
+# beside credits a live hold reserves (a clawback takes every free credit first, and new or
+# returned credits pay debts at once, lots_pay_debts), so it will be paid by the credits that
+# come free next. The rule: the debt is charged against the lots in the spend order, which is
+# the order lots_pay_debts takes them when the holds give them back (lots past their expiry
+# first: what returns to them pays debts before it expires). Each lot counts
+# max(0, min(holds, running - owed)), `running` the spend-order running total of what the lots
+# hold: paid + granted = balance whenever balance >= 0, both 0 below it. (If a capture or
+# a new credit comes first, the debt lands elsewhere; the split may move, never the sum.)
+# Readers settle the student first (credits.service.get_balances), so a lot past its expiry
+# holds only what a live hold reserves in it.
 BY_KIND = text(
     f"""
-    SELECT COALESCE(SUM({_HOLDS_NOW}) FILTER (WHERE l.kind = 'PAID'), 0) AS paid,
-           COALESCE(SUM({_HOLDS_NOW}) FILTER (WHERE l.kind = 'GRANTED'), 0) AS granted,
-           COALESCE(SUM(l.remaining - l.reserved) FILTER (WHERE {_EXPIRED}), 0) AS pending
-      FROM credit_lots l
-     WHERE l.student_id = :student_id AND l.remaining > 0
+    WITH held AS (
+        SELECT l.kind, {_HOLDS_NOW} AS credits,
+               SUM({_HOLDS_NOW}) OVER (
+                   ORDER BY l.priority, l.expires_at NULLS LAST, (l.kind = 'PAID'), l.seq
+                   ROWS UNBOUNDED PRECEDING) AS running
+          FROM credit_lots l
+         WHERE l.student_id = :student_id AND l.remaining > 0
+    ), owed AS (
+        SELECT COALESCE(SUM(d.remaining), 0) AS owed FROM credit_debts d
+         WHERE d.student_id = :student_id AND d.remaining > 0
+    ), net AS (
+        SELECT held.kind, GREATEST(0, LEAST(held.credits, held.running - owed.owed)) AS credits
+          FROM held CROSS JOIN owed
+    )
+    SELECT COALESCE(SUM(credits) FILTER (WHERE kind = 'PAID'), 0) AS paid,
+           COALESCE(SUM(credits) FILTER (WHERE kind = 'GRANTED'), 0) AS granted
+      FROM net
     """
 )
 
@@ -96,18 +119,27 @@ DUE_REMINDERS = text(
 )
 REMINDER_KEY = "expiry:{}"
 
-# At instant :at: credits each lot still held (its amount less the movements made by then;
-# nothing once past its expiry), and for a paid lot the value still deferred:
-# V - floor(V * out / amount), the lots' floor rule.
+# At instant :at: credits each lot still held, its amount less the movements made by then, and
+# for a paid lot the value still deferred: V - floor(V * out / amount), the lots' floor rule.
+# A lot past its expiry at :at held only what a live hold reserved in it then (those credits
+# cannot expire under it; they left it later, by the capture, the hold's own EXPIRY entry or a
+# debt it paid): what was free had expired at the instant, even if the job wrote its EXPIRY
+# entry ("lot:<id>") after :at, or has not yet (its free credits now).
 LIABILITY = text(
-    """
+    f"""
     WITH held AS (
         SELECT l.kind, l.amount, l.value_minor, l.currency,
-               CASE WHEN l.expires_at IS NOT NULL AND l.expires_at <= :at THEN 0
-                    ELSE l.amount - COALESCE((
-                        SELECT SUM(m.credits) FROM lot_movements m
-                         WHERE m.lot_id = l.id AND m.created_at <= :at), 0)::bigint
-               END AS credits
+               l.amount - COALESCE((
+                   SELECT SUM(m.credits) FROM lot_movements m
+                    WHERE m.lot_id = l.id AND m.created_at <= :at), 0)::bigint
+               - CASE WHEN l.expires_at IS NOT NULL AND l.expires_at <= :at THEN
+                     (l.remaining - l.reserved) + COALESCE((
+                         SELECT SUM(m.credits) FROM lot_movements m
+                           JOIN credit_transactions t ON t.id = m.entry_id
+                          WHERE m.lot_id = l.id AND m.created_at > :at
+                            AND t.source_type = 'EXPIRY'
+                            AND t.source_id = '{EXPIRY_SOURCE_PREFIX}' || l.id::text), 0)::bigint
+                 ELSE 0 END AS credits
           FROM credit_lots l
          WHERE l.created_at <= :at
     )

@@ -20,12 +20,11 @@ EXPIRING_SHOWN = 3
 
 @dataclass(frozen=True)
 class Kinds:
-    """What a student's lots hold now, by kind; `pending`: credits past their expiry whose
-    EXPIRY entry the job has not written yet (still in the ledger balance, not available)."""
+    """What a student's lots hold now by kind, less their open debt (lots.repository.BY_KIND:
+    paid + granted = balance when it is zero or more, once the student is settled)."""
 
     paid: int
     granted: int
-    pending: int
     expiring: list[Expiring]
 
 
@@ -36,7 +35,6 @@ async def by_kind(db: Db, student_id: uuid.UUID) -> Kinds:
     return Kinds(
         paid=int(row.paid),
         granted=int(row.granted),
-        pending=int(row.pending),
         expiring=[Expiring(amount=int(r.amount), expires_at=r.expires_at) for r in soon],
     )
 

@@ -100,10 +100,14 @@ BEGIN
     holds_expired := 0;
     lots_expired := 0;
     PERFORM 1 FROM student_profiles WHERE user_id = p_student FOR NO KEY UPDATE;
-    FOR h IN UPDATE credit_holds
-                SET status = 'EXPIRED', closed_at = expires_at, updated_at = now()
+    -- In a fixed order (the first to expire gives back first): beside a debt, the first hold
+    -- to give credits back pays it, so the order decides the balance and must not be the
+    -- rows' order.
+    FOR h IN SELECT id FROM credit_holds
               WHERE student_id = p_student AND status = 'ACTIVE' AND expires_at <= now()
-          RETURNING id LOOP
+              ORDER BY expires_at, seq LOOP
+        UPDATE credit_holds SET status = 'EXPIRED', closed_at = expires_at, updated_at = now()
+         WHERE id = h.id;
         PERFORM lots_return_hold(h.id);
         holds_expired := holds_expired + 1;
     END LOOP;
