@@ -63,6 +63,10 @@ class WebhookReceiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The sender gave up (its timeout, under load) before the body arrived: not a
+                # delivery, and recording it would be an empty "event" (it retries anyway).
+                return
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
