@@ -143,6 +143,22 @@ EMULATOR_TESTS = ROOT / "emulator" / "tests"
 EMULATOR_IN_PROCESS = {"test_emulator_in_process.py"}
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """An xdist_group keeps tests that share one server (the fault tests', the benchmarks') in
+    one worker: two workers would drop each other's databases. pytest-xdist marks a grouped
+    test by appending "@group" to its node id, which pytest 9.2 silently ignores (every group
+    then spread over the workers). Refuse to run rather than flake."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return  # not an xdist worker of `--dist loadgroup`
+    lost = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group")
+            and "@" not in i.nodeid]  # fmt: skip
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {len(lost)} tests marked xdist_group (first: {lost[0]});"
+            " this pytest and pytest-xdist do not work together: see pyproject.toml's pins"
+        )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = item.path

@@ -42,7 +42,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("faults")]
 
 DATABASE = "medgrader_worker_crash"
 CYCLES = int(os.environ.get("CRASH_CYCLES", "3"))
-PER_CYCLE = 40  # payments per cycle: one receipt job (a VAT receipt and its PDF) and one refund-notice job each
+# Payments per cycle: one receipt job (a VAT receipt and its PDF) and one refund-notice job each.
+PER_CYCLE = 40
 DOWN_SECONDS = 3.0
 WORKER_DEAD_AFTER = 20  # /health's limit for this API: a worker that stays away shows as 503
 # From PostgreSQL accepting connections again to the worker having run every job deferred so

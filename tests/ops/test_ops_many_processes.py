@@ -29,7 +29,9 @@ from tests.support.mailbox import Mailbox
 pytestmark = pytest.mark.e2e
 
 STUDENTS = 30
-PURCHASES = 80  # enough to interleave everything (30 students, both APIs, the kill), bounded in time
+PURCHASES = (
+    80  # enough to interleave everything (30 students, both APIs, the kill), bounded in time
+)
 CREDITS, PENCE = 100, 1000
 JWT = "multi-process-jwt-secret-" + "x" * 40
 WEBHOOK_SECRET = "whsec_multi_process_0123456789abcdef"

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from medgrader.core.adapters.stripe_gateway import StripeUnavailable
+from medgrader.core.adapters.stripe_errors import StripeUnavailable
 from medgrader.topups.tasks import reconcile_attempts
 from tests.checkout.support import balance, webhooks_paused
 from tests.support.accounts import Account

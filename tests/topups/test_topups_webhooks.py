@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from medgrader.core.adapters.stripe_gateway import StripeUnavailable
+from medgrader.core.adapters.stripe_errors import StripeUnavailable
 from tests.checkout.support import balance, stripe_client
 from tests.support.accounts import Account
 from tests.support.services import ServiceRunner

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from medgrader.auth.deps import CurrentStudent, CurrentUser
-from medgrader.checkout import service
+from medgrader.checkout import answers, service
 from medgrader.checkout.flows import refresh_pending, start_checkout
 from medgrader.checkout.schemas import (
     CheckoutCreated,
@@ -87,8 +87,8 @@ async def credit_checkout_preview(
 async def checkout_status(
     session_id: str, user: CurrentUser, db: RequestDb, ctx: Ctx
 ) -> CheckoutStatusOut:
-    row = await service.find_session(db, user, session_id)
-    return service.status_out(await refresh_pending(db, ctx, row))
+    row = await answers.find_session(db, user, session_id)
+    return answers.status_out(await refresh_pending(db, ctx, row))
 
 
 @router.get(
@@ -102,4 +102,4 @@ async def checkout_sessions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CheckoutSessionPage:
-    return await service.list_sessions(db, user, limit=limit, cursor=cursor)
+    return await answers.list_sessions(db, user, limit=limit, cursor=cursor)

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from medgrader.core.adapters.stripe_gateway import StripeRefundRefused
+from medgrader.core.adapters.stripe_errors import StripeRefundRefused
 from medgrader.core.context import AppContext
 from medgrader.core.errors import Refusal
 from medgrader.db.session import Db

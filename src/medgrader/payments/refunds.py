@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from medgrader.core.adapters.stripe_gateway import StripeRefundRefused
+from medgrader.core.adapters.stripe_errors import StripeRefundRefused
 from medgrader.core.context import AppContext
 from medgrader.core.errors import Refusal
 from medgrader.db.session import Db

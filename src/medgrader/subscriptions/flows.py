@@ -9,7 +9,8 @@ import uuid
 from typing import Any
 
 from medgrader.auth.users import User
-from medgrader.core.adapters.stripe_gateway import CreatedSession, CustomerMissing
+from medgrader.core.adapters.stripe_errors import CustomerMissing
+from medgrader.core.adapters.stripe_gateway import CreatedSession
 from medgrader.core.context import AppContext
 from medgrader.core.errors import AppError
 from medgrader.db.session import Db

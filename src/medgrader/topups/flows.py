@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from medgrader.auth.users import User
+from medgrader.checkout import answers as checkout_answers
 from medgrader.checkout import flows as checkout_flows
 from medgrader.checkout import service as checkout
 from medgrader.checkout.schemas import CheckoutCreated
@@ -201,10 +202,10 @@ async def recover(db: Db, ctx: AppContext, user: User, attempt_id: uuid.UUID) ->
     if row.status != AttemptStatus.FAILED:
         raise TopUpNotRecoverable()
     if row.recovery_session_id is not None:
-        session = await checkout.find_session(db, user, row.recovery_session_id)
+        session = await checkout_answers.find_session(db, user, row.recovery_session_id)
         if session.status != "PENDING":
             raise TopUpNotRecoverable()
-        return await checkout.created_out(db, session)
+        return await checkout_answers.created_out(db, session)
     plan = await checkout.prepare_checkout(db, user, row.package_id)
     # A pay link is an ordinary purchase (an auto-apply promotion applies, released if Stripe
     # fails).
@@ -214,6 +215,6 @@ async def recover(db: Db, ctx: AppContext, user: User, attempt_id: uuid.UUID) ->
         fresh = await repository.attempt(db, attempt_id)
         assert fresh is not None
         assert fresh.recovery_session_id is not None
-        won = await checkout.find_session(db, user, fresh.recovery_session_id)
-        return await checkout.created_out(db, won)
+        won = await checkout_answers.find_session(db, user, fresh.recovery_session_id)
+        return await checkout_answers.created_out(db, won)
     return created

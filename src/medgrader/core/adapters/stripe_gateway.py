@@ -19,40 +19,13 @@ import stripe
 import structlog
 
 from medgrader.config import Settings
-from medgrader.core.errors import BadGateway
+from medgrader.core.adapters.stripe_errors import (
+    CustomerMissing,
+    StripeRefundRefused,
+    translate_stripe_error,
+)
 
 log = structlog.get_logger(__name__)
-
-
-class StripeUnavailable(BadGateway):
-    code, message = "stripe_unavailable", "The payment provider could not be reached; try again."
-
-
-class StripeRefused(BadGateway):
-    code, message = "stripe_error", "The payment provider refused the request; try again later."
-
-
-class StripeObjectMissing(BadGateway):
-    """Stripe answered that an object we named does not exist (resource_missing)."""
-
-    code, message = "stripe_object_missing", "The payment provider does not know this object."
-
-
-class StripeRefundRefused(BadGateway):
-    """Stripe refused a refund for a reason of its own (already refunded, disputed...): the
-    `stripe_code` says which; the caller turns the known ones into a 409/422."""
-
-    code, message = "stripe_refund_refused", "The payment provider refused the refund."
-
-    def __init__(self, stripe_code: str | None) -> None:
-        super().__init__()
-        self.stripe_code = stripe_code
-
-
-class CustomerMissing(StripeObjectMissing):
-    """Stripe says the Customer we named does not exist (deleted in the Dashboard, or an
-    emulator that forgot it). Callers that can create a new Customer catch this; to others it
-    is a 502 like any refusal."""
 
 
 @dataclass(frozen=True)
@@ -60,23 +33,6 @@ class CreatedSession:
     id: str
     url: str
     expires_at: datetime
-
-
-def _translate(exc: stripe.StripeError, action: str) -> BadGateway:
-    log.error(
-        "stripe call failed",
-        action=action,
-        error_type=type(exc).__name__,
-        http_status=exc.http_status,
-        stripe_code=exc.code,
-        detail=exc.user_message,
-        request_id=exc.request_id,
-    )
-    if isinstance(exc, stripe.APIConnectionError):
-        return StripeUnavailable()
-    if isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing":
-        return StripeObjectMissing()
-    return StripeRefused()
 
 
 class StripeGateway:
@@ -111,7 +67,7 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:
-            raise _translate(exc, "create_customer") from exc
+            raise translate_stripe_error(exc, "create_customer") from exc
         return str(customer.id)
 
     async def create_coupon(
@@ -131,7 +87,7 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:
-            raise _translate(exc, "create_coupon") from exc
+            raise translate_stripe_error(exc, "create_coupon") from exc
         return str(coupon.id)
 
     async def create_checkout_session(self, params: dict[str, Any]) -> CreatedSession:
@@ -141,9 +97,9 @@ class StripeGateway:
             if exc.code == "resource_missing" and exc.param == "customer":
                 log.warning("stripe customer does not exist", customer=params.get("customer"))
                 raise CustomerMissing() from exc
-            raise _translate(exc, "create_checkout_session") from exc
+            raise translate_stripe_error(exc, "create_checkout_session") from exc
         except stripe.StripeError as exc:
-            raise _translate(exc, "create_checkout_session") from exc
+            raise translate_stripe_error(exc, "create_checkout_session") from exc
         return CreatedSession(
             id=str(session.id),
             url=str(session.url),
@@ -155,7 +111,7 @@ class StripeGateway:
         try:
             session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
         except stripe.StripeError as exc:
-            raise _translate(exc, "retrieve_checkout_session") from exc
+            raise translate_stripe_error(exc, "retrieve_checkout_session") from exc
         return session.to_dict()
 
     async def create_refund(
@@ -185,10 +141,10 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.InvalidRequestError as exc:
-            _translate(exc, "create_refund")
+            translate_stripe_error(exc, "create_refund")
             raise StripeRefundRefused(exc.code) from exc
         except stripe.StripeError as exc:
-            raise _translate(exc, "create_refund") from exc
+            raise translate_stripe_error(exc, "create_refund") from exc
         return refund.to_dict()
 
     async def latest_charge(self, payment_intent: str) -> str | None:
@@ -196,7 +152,7 @@ class StripeGateway:
         try:
             intent = await self._client.v1.payment_intents.retrieve_async(payment_intent)
         except stripe.StripeError as exc:
-            raise _translate(exc, "latest_charge") from exc
+            raise translate_stripe_error(exc, "latest_charge") from exc
         charge = intent.to_dict().get("latest_charge")
         if isinstance(charge, dict):  # expanded
             charge = charge.get("id")
@@ -209,7 +165,7 @@ class StripeGateway:
                 params={"payment_intent": payment_intent, "limit": 10}
             )
         except stripe.StripeError as exc:
-            raise _translate(exc, "sessions_for_intent") from exc
+            raise translate_stripe_error(exc, "sessions_for_intent") from exc
         return [session.to_dict() for session in listed.data]
 
     async def payment_returns(
@@ -226,7 +182,7 @@ class StripeGateway:
             found_refunds = [r.to_dict() async for r in refunds.auto_paging_iter()]
             found_disputes = [d.to_dict() async for d in disputes.auto_paging_iter()]
         except stripe.StripeError as exc:
-            raise _translate(exc, "payment_returns") from exc
+            raise translate_stripe_error(exc, "payment_returns") from exc
         return found_refunds, found_disputes
 
     # -- billing: plans, subscriptions, invoices, the portal (the subscriptions issue) ------
@@ -235,7 +191,7 @@ class StripeGateway:
         try:
             return await call
         except stripe.StripeError as exc:
-            raise _translate(exc, action) from exc
+            raise translate_stripe_error(exc, action) from exc
 
     async def create_plan_price(
         self,
@@ -322,7 +278,7 @@ class StripeGateway:
         try:
             return [invoice.to_dict() async for invoice in listed.auto_paging_iter()]
         except stripe.StripeError as exc:
-            raise _translate(exc, "paid_invoices") from exc
+            raise translate_stripe_error(exc, "paid_invoices") from exc
 
     async def create_portal_session(self, *, customer: str, return_url: str) -> str:
         """A Billing Portal session's URL."""
@@ -373,14 +329,14 @@ class StripeGateway:
                 params={"customer": customer, "type": "card", "limit": 100}
             )
         except stripe.StripeError as exc:
-            raise _translate(exc, "list_cards") from exc
+            raise translate_stripe_error(exc, "list_cards") from exc
         return [method.to_dict() for method in listed.data]
 
     async def detach_card(self, payment_method: str) -> dict[str, Any]:
         try:
             method = await self._client.v1.payment_methods.detach_async(payment_method)
         except stripe.StripeError as exc:
-            raise _translate(exc, "detach_card") from exc
+            raise translate_stripe_error(exc, "detach_card") from exc
         return method.to_dict()
 
     async def retrieve_setup_intent(self, setup_intent: str) -> dict[str, Any]:
@@ -390,14 +346,14 @@ class StripeGateway:
                 setup_intent, params={"expand": ["payment_method"]}
             )
         except stripe.StripeError as exc:
-            raise _translate(exc, "retrieve_setup_intent") from exc
+            raise translate_stripe_error(exc, "retrieve_setup_intent") from exc
         return intent.to_dict()
 
     async def retrieve_payment_intent(self, payment_intent: str) -> dict[str, Any]:
         try:
             intent = await self._client.v1.payment_intents.retrieve_async(payment_intent)
         except stripe.StripeError as exc:
-            raise _translate(exc, "retrieve_payment_intent") from exc
+            raise translate_stripe_error(exc, "retrieve_payment_intent") from exc
         return intent.to_dict()
 
     async def charge_saved_card(
@@ -424,7 +380,7 @@ class StripeGateway:
                 message=exc.user_message or str(error.get("message") or "")[:500] or None,
             )
         except stripe.StripeError as exc:
-            raise _translate(exc, "charge_saved_card") from exc
+            raise translate_stripe_error(exc, "charge_saved_card") from exc
         return OffSessionAnswer(intent=intent.to_dict())
 
 
