@@ -1,0 +1,59 @@
+"""holds' lot work in fewer statements: the same reservations, movements and EXPIRY entries
+
+Revision ID: 0020
+Revises: 0017
+Create Date: 2026-12-05
+
+Issue 17's throughput bar for holds (bench/holds.py): `lots_reserve`, `lots_sync_hold`,
+`lots_return_hold` and `lots_consume_hold` (migration 0013) are replaced by versions that do
+the same lot work in fewer and simpler statements (sql/0020_holds_speed.sql says what each
+one saved), and `lots_pay_debts_if_any(student)` is new: an index probe before
+lots_pay_debts. No table, index or row changes, so nothing to migrate and nothing a
+downgrade could refuse.
+
+Downgrade restores 0013's text of the four functions, read from sql/0013_lots.sql itself,
+and drops the new one.
+"""
+
+import re
+from collections.abc import Sequence
+from importlib import resources
+
+from alembic import op
+
+revision: str = "0020"
+down_revision: str | None = "0017"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+REPLACED = ("lots_reserve", "lots_sync_hold", "lots_return_hold", "lots_consume_hold")
+ADDED = ("lots_pay_debts_if_any(uuid)",)
+
+
+def _sql(name: str) -> str:
+    # exec_driver_sql formats with psycopg even without parameters: RAISE's % doubled.
+    return (resources.files("medgrader.migrations") / "sql" / name).read_text().replace("%", "%%")
+
+
+def definitions_0013(names: Sequence[str]) -> str:
+    """0013's CREATE FUNCTION statements of `names`, as CREATE OR REPLACE."""
+    text = _sql("0013_lots.sql")
+    found = []
+    for name in names:
+        match = re.search(rf"^CREATE FUNCTION {name}\(.*?^END \$\$;$", text, re.S | re.M)
+        if match is None:
+            raise LookupError(f"sql/0013_lots.sql has no plpgsql function {name}")
+        found.append(match.group(0).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    return "\n\n".join(found)
+
+
+def upgrade() -> None:
+    op.get_bind().exec_driver_sql(_sql("0020_holds_speed.sql"))
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    # 0013's versions first: its lots_return_hold no longer calls the function dropped next.
+    bind.exec_driver_sql(definitions_0013(REPLACED))
+    for signature in ADDED:
+        bind.exec_driver_sql(f"DROP FUNCTION {signature}")
