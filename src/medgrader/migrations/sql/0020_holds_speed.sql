@@ -15,24 +15,28 @@
 -- The spend order is still lots_free_in_spend_order's (a reservation walks its rows); a
 -- capture orders the hold's reserved lots the same way, as before.
 
--- Reserve p_amount free credits for hold p_hold in the spend order: lot by lot (a hold
--- usually reserves from one), each lot's `reserved` and the hold's reservation in it moving
--- by the same credits.
+-- Reserve p_amount free credits for hold p_hold in the spend order: from the first lot with
+-- free credits, again while the amount is not covered (a hold usually reserves from one lot),
+-- each lot's `reserved` and the hold's reservation in it moving by the same credits, the lot
+-- written by its key.
 CREATE OR REPLACE FUNCTION lots_reserve(p_hold uuid, p_student uuid, p_amount bigint)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    l record;
+    v_lot uuid;
+    v_free bigint;
     v_left bigint := p_amount;
     v_take bigint;
 BEGIN
-    -- The lots the amount reaches into: those whose free credits before them fall short.
-    FOR l IN SELECT o.id, o.free FROM lots_free_in_spend_order(p_student, NULL) o
-              WHERE o.running - o.free < p_amount ORDER BY o.running LOOP
-        v_take := LEAST(l.free, v_left);
-        UPDATE credit_lots SET reserved = reserved + v_take WHERE id = l.id;
+    WHILE v_left > 0 LOOP
+        -- (a lot this loop reserved in whole has no free credits left: it is not found again)
+        SELECT o.id, o.free INTO v_lot, v_free
+          FROM lots_free_in_spend_order(p_student, NULL) o ORDER BY o.running LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        v_take := LEAST(v_free, v_left);
+        UPDATE credit_lots SET reserved = reserved + v_take WHERE id = v_lot;
         INSERT INTO lot_reservations AS r (hold_id, lot_id, credits)
-        VALUES (p_hold, l.id, v_take)
+        VALUES (p_hold, v_lot, v_take)
         ON CONFLICT (hold_id, lot_id) DO UPDATE SET credits = r.credits + excluded.credits;
         v_left := v_left - v_take;
     END LOOP;
