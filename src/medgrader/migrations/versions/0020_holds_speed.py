@@ -18,6 +18,7 @@ and drops the new one.
 import re
 from collections.abc import Sequence
 from importlib import resources
+from typing import Any
 
 from alembic import op
 
@@ -30,14 +31,19 @@ REPLACED = ("lots_reserve", "lots_sync_hold", "lots_return_hold", "lots_consume_
 ADDED = ("lots_pay_debts_if_any(uuid)",)
 
 
-def _sql(name: str) -> str:
+def _read(name: str) -> str:
+    return (resources.files("medgrader.migrations") / "sql" / name).read_text()
+
+
+def _run(bind: Any, sql: str) -> None:
     # exec_driver_sql formats with psycopg even without parameters: RAISE's % doubled.
-    return (resources.files("medgrader.migrations") / "sql" / name).read_text().replace("%", "%%")
+    bind.exec_driver_sql(sql.replace("%", "%%"))
 
 
 def definitions_0013(names: Sequence[str]) -> str:
-    """0013's CREATE FUNCTION statements of `names`, as CREATE OR REPLACE."""
-    text = _sql("0013_lots.sql")
+    """0013's CREATE FUNCTION statements of `names`, as CREATE OR REPLACE (the downgrade
+    runs them; a test runs the holds through them and through 0020's and compares)."""
+    text = _read("0013_lots.sql")
     found = []
     for name in names:
         match = re.search(rf"^CREATE FUNCTION {name}\(.*?^END \$\$;$", text, re.S | re.M)
@@ -48,12 +54,12 @@ def definitions_0013(names: Sequence[str]) -> str:
 
 
 def upgrade() -> None:
-    op.get_bind().exec_driver_sql(_sql("0020_holds_speed.sql"))
+    _run(op.get_bind(), _read("0020_holds_speed.sql"))
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     # 0013's versions first: its lots_return_hold no longer calls the function dropped next.
-    bind.exec_driver_sql(definitions_0013(REPLACED))
+    _run(bind, definitions_0013(REPLACED))
     for signature in ADDED:
         bind.exec_driver_sql(f"DROP FUNCTION {signature}")
