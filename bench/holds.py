@@ -159,10 +159,9 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
         {"student_id": student, "amount": str(HOLD), "reason": "'bench voice call'",
          "ttl_seconds": "900", "max_active": str(MAX_ACTIVE), "hold_id": "gen_random_uuid()"},
     ).rstrip(";") + "\n\\gset h_"  # fmt: skip
-    # Its credits reserved in lots (queued by the app, in the same round trip as the commit).
-    sync = inline_sql(ledger.SYNC_HOLD.text, {"hold_id": hold})
+    # (The create and extend statements reserve the hold's credits in lots themselves.)
     parts = [head + "\\set k random(1, 9000000000000000000)"]
-    parts.append(_transaction("holds.create", "hold", student, "h", lock, create, sync))
+    parts.append(_transaction("holds.create", "hold", student, "h", lock, create))
     for e in range(EXTENDS):
         extend = inline_sql(
             holds_sql.EXTEND.text,
@@ -170,7 +169,7 @@ def pgbench_script(*, hot: bool, accounts: int) -> str:
              "ttl_seconds": "NULL", "max_amount": "1000000",
              "max_lifetime_seconds": "14400"},
         )  # fmt: skip
-        parts.append(_transaction("holds.extend", "extend", student, f"e{e}", lock, extend, sync))
+        parts.append(_transaction("holds.extend", "extend", student, f"e{e}", lock, extend))
     capture = inline_sql(
         holds_sql.CAPTURE.text, {"student_id": student, "hold_id": hold, "amount": "NULL"}
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from medgrader.ledger.rules import available
+from medgrader.ledger.service import sync_hold_sql
 from medgrader.models.holds import CAPTURE_SOURCE_PREFIX, active_count_sql
 
 ACTIVE_HOLDS = active_count_sql(":student_id")
@@ -43,6 +44,15 @@ _LIVE = (
     " AND h.expires_at > now()"
 )
 
+
+def _reserve(hold: str, when: str) -> str:
+    """A created or extended hold reserves its credits in lots in its own statement, under
+    the balance row lock the caller took: the ledger's lots_sync_hold on the row the
+    statement returns (it sees the hold as written), only `when` (an SQL condition) holds.
+    The column reads as nothing."""
+    return f"CASE WHEN {when} THEN {sync_hold_sql(hold)} END AS lots_reserved"
+
+
 # The insert happens only when the available balance covers the amount and the student has
 # fewer than :max_active active holds; one row comes back either way for an existing student
 # (hold columns NULL when refused, active_holds saying which limit refused), none for a
@@ -61,7 +71,7 @@ CREATE = text(
         RETURNING {_COLUMNS}
     )
     SELECT created.*, profile.available - COALESCE(created.amount, 0) AS available_balance,
-           profile.active_holds
+           profile.active_holds, {_reserve("created.id", "created.id IS NOT NULL")}
       FROM profile LEFT JOIN created ON true
     """
 )
@@ -77,21 +87,23 @@ _WITHIN_LIFETIME = (
 )
 
 # With an extra amount the available balance must cover it (the hold itself already counts as
-# held).
+# held). Only extra credits are reserved in lots: a renewal takes no balance row lock.
 EXTEND = text(
     f"""
-    WITH profile AS (SELECT {_AVAILABLE} AS available)
-    UPDATE credit_holds AS h
-       SET amount = h.amount + :additional,
-           ttl_seconds = COALESCE(CAST(:ttl_seconds AS INTEGER), h.ttl_seconds),
-           expires_at = {_EXTENDED_EXPIRY},
-           updated_at = now()
-      FROM profile
-     WHERE {_LIVE}
-       AND (:additional = 0 OR profile.available >= :additional)
-       AND h.amount + :additional <= :max_amount
-       AND {_WITHIN_LIFETIME}
-    RETURNING {_COLUMNS}, profile.available - :additional AS available_balance
+    WITH profile AS (SELECT {_AVAILABLE} AS available), extended AS (
+        UPDATE credit_holds AS h
+           SET amount = h.amount + :additional,
+               ttl_seconds = COALESCE(CAST(:ttl_seconds AS INTEGER), h.ttl_seconds),
+               expires_at = {_EXTENDED_EXPIRY},
+               updated_at = now()
+          FROM profile
+         WHERE {_LIVE}
+           AND (:additional = 0 OR profile.available >= :additional)
+           AND h.amount + :additional <= :max_amount
+           AND {_WITHIN_LIFETIME}
+        RETURNING {_COLUMNS}, profile.available - :additional AS available_balance
+    )
+    SELECT extended.*, {_reserve("extended.id", ":additional > 0")} FROM extended
     """
 )
 

@@ -206,7 +206,7 @@ async def create_hold(
         # The student's row lock first: the count of active holds below is then final.
         await ledger.lock_balance(db, student_id)
         params = {
-            "hold_id": uuid.uuid4(),  # ours, so that its reservation can be queued blind
+            "hold_id": uuid.uuid4(),
             "student_id": student_id,
             "amount": amount,
             "reason": reason,
@@ -220,7 +220,7 @@ async def create_hold(
             if row.active_holds >= limits.max_active:
                 raise TooManyHolds()
             raise InsufficientCredits()
-        await ledger.sync_hold_lots(db, row.id)  # reserve its credits in their lots
+        # (Its credits are already reserved in lots: sql.CREATE does it.)
         # A hold lowers the available balance like a debit: the one top-up hook.
         await after_debit(db, student_id)
         return _hold_out(row)
@@ -282,9 +282,8 @@ async def extend_hold(
                 statement=sql.EXTEND_REFUSED,
                 params=lifetime,
             )
-        if additional_amount:  # more credits held: the available balance went down
-            await ledger.sync_hold_lots(db, hold_id)  # reserve the extra credits
-            await after_debit(db, student_id)
+        if additional_amount:  # more credits held (sql.EXTEND reserved them in lots)
+            await after_debit(db, student_id)  # the available balance went down
         return _hold_out(row)
 
     return await _once(db, request, run, hold_id=hold_id)

@@ -1,5 +1,6 @@
 """Posting ledger entries. The ONLY place `student_profiles.credit_balance` and the credit
-lots (models.lots) are written.
+lots (models.lots) are written (a hold's reservations in lots too: sync_hold_lots, or the
+sync_hold_sql expression the holds' create and extend statements carry).
 
 Each posting is one SQL statement calling `ledger_post` (migration 0013's SQL function): it
 moves the balance with an atomic `UPDATE ... SET credit_balance = credit_balance + <the
@@ -345,7 +346,18 @@ async def settle_if_due(db: Db, student_id: uuid.UUID) -> None:
     await db.execute(SETTLE_IF_DUE, {"student_id": student_id})
 
 
-SYNC_HOLD = no_rows(text("SELECT lots_sync_hold(:hold_id)"))
+def sync_hold_sql(hold_id: str) -> str:
+    """lots_sync_hold (migration 0020) as an SQL expression of the hold named by `hold_id`
+    (an SQL expression): what sync_hold_lots runs, for a hold's own statement to carry.
+
+    A hold's creation and extension call it on the row they return, so the reservation costs
+    no statement of its own: the function is VOLATILE, and a command started inside a
+    statement sees what that statement changed before it (PostgreSQL's rule for SPI), so it
+    reads the hold as just inserted or extended."""
+    return f"lots_sync_hold({hold_id})"
+
+
+SYNC_HOLD = no_rows(text(f"SELECT {sync_hold_sql(':hold_id')}"))
 
 
 async def sync_hold_lots(db: Db, hold_id: uuid.UUID) -> None:
