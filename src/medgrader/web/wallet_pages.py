@@ -12,6 +12,7 @@ from starlette.responses import Response
 from medgrader.auth.users import User
 from medgrader.catalog import service as catalog
 from medgrader.catalog.errors import PackageNotFound
+from medgrader.checkout import answers as checkout_answers
 from medgrader.checkout import service as checkout
 from medgrader.checkout.errors import CheckoutNotFound
 from medgrader.checkout.flows import refresh_pending, start_checkout
@@ -232,7 +233,7 @@ async def success(
     """Where Stripe returns the buyer. Like the status endpoint: a PENDING session is asked
     about at Stripe (no connection held meanwhile) and fulfilled if paid. The owner sees the
     outcome; anyone else is told there is no such session."""
-    row = await checkout.find_session(db, user, session_id) if session_id else None
+    row = await checkout_answers.find_session(db, user, session_id) if session_id else None
     if row is None or row.student_id != user.id:
         # Even an admin: the outcome page is the buyer's (admins have the back office).
         raise CheckoutNotFound()
