@@ -14,7 +14,7 @@ import psycopg
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, precondition, rule
 
-from medgrader.holds.service import expire_due_holds
+from medgrader.holds.sweep import expire_due_holds
 from tests.credits.factory import new_key, spend_headers
 from tests.holds.support import HOLDS, expire_now
 from tests.lots.model_rules import HoldModel, LotRules, instant

@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.holds.service import expire_due_holds
+from medgrader.holds.sweep import expire_due_holds
 from stripe_emulator.testing import EmulatorServer
 from tests.checkout.support import PACKAGE_SPECS, settle_webhooks, start_checkout
 from tests.credits.factory import entry_count, new_key, spend_headers

@@ -18,6 +18,7 @@ from medgrader.core.statuses import status_of
 from medgrader.db.transactions import unit_of_work
 from medgrader.holds import service as holds
 from medgrader.holds.errors import HoldExpired
+from medgrader.holds.sweep import expire_due_holds
 from medgrader.holds.tasks import sweep_expired_holds
 from medgrader.runtime import BLUEPRINTS
 from tests.credits.factory import entry_count, new_key, spend_headers
@@ -158,9 +159,9 @@ def test_capture_holding_the_row_beats_the_expiry_that_follows(
             )
             await asyncio.sleep(0.4)  # the hold's time passes while the capture is uncommitted
             async with unit_of_work(ctx.db_pool) as sweep:
-                await holds.expire_due_holds(sweep)  # skips the row the capture holds
+                await expire_due_holds(sweep)  # skips the row the capture holds
         async with unit_of_work(ctx.db_pool) as sweep:
-            await holds.expire_due_holds(sweep)  # now sees it CAPTURED: nothing to do
+            await expire_due_holds(sweep)  # now sees it CAPTURED: nothing to do
         return outcome, hold_row(db, hold["holdId"])[0]
 
     outcome, status = services.run(scenario)
@@ -184,7 +185,7 @@ def test_expiry_holding_the_row_beats_a_capture_that_began_before_it(
             await asyncio.sleep(0.4)
             async with unit_of_work(ctx.db_pool) as sweep:
                 # ...and the sweep, after it, marks the hold EXPIRED and keeps its row lock.
-                await holds.expire_due_holds(sweep)
+                await expire_due_holds(sweep)
                 pending = asyncio.create_task(
                     holds.capture_hold(
                         capture,

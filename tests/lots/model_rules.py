@@ -25,7 +25,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule
 
-from medgrader.holds.service import expire_due_holds
+from medgrader.holds.sweep import expire_due_holds
 from tests.credits.factory import new_key, spend_headers
 from tests.lots.model_lots import HoldModel, Lot, Mirror, Movement, Wallet
 from tests.support.accounts import Account

@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.holds.service import expire_due_holds
+from medgrader.holds.sweep import expire_due_holds
 from tests.credits.factory import new_key, spend_headers
 from tests.lots.support import grant, lots
 from tests.support.services import ServiceRunner

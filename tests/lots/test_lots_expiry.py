@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from medgrader.holds.service import expire_due_holds
+from medgrader.holds.sweep import expire_due_holds
 from medgrader.lots import service as lots_service
 from tests.holds.support import act, new_hold
 from tests.lots.support import expire_lot, expiries, grant, lots, spend

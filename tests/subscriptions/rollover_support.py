@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from medgrader.holds.service import expire_due_holds
+from medgrader.holds.sweep import expire_due_holds
 from medgrader.subscriptions.grants import PaidInvoice, grant_period
 from tests.subscriptions.support import rows
 from tests.support.services import ServiceRunner

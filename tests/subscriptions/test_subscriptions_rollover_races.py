@@ -15,7 +15,7 @@ import pytest
 
 from medgrader.db.engine import to_libpq_url
 from medgrader.db.resolve import Database
-from medgrader.holds.service import sweep_due
+from medgrader.holds.sweep import sweep_due
 from tests.checkout.support import balance
 from tests.lots.support import grant, lots, spend
 from tests.subscriptions.rollover_support import entries, expire, period_lot, rollover_lots

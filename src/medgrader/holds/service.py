@@ -392,30 +392,3 @@ async def list_holds(
     params = {"student_id": student_id, "status": status}
     page, next_cursor = await seq_page(db, sql.PAGE, params, cursor=cursor, limit=limit)
     return HoldPage(items=[_hold_out(row) for row in page], next_cursor=next_cursor)
-
-
-@dataclass(frozen=True)
-class Swept:
-    """One sweep: holds EXPIRED, lots expired, students settled (at most the batch)."""
-
-    holds: int
-    lots: int
-    students: int
-
-
-async def sweep_due(db: Db, *, batch: int = 1000) -> Swept:
-    """Settle up to `batch` students with holds or lots past their expiry, each under their
-    balance row lock (students being posted to right now are skipped: their posting settles
-    them): holds EXPIRED (their credits back to their lots), lots expired (one EXPIRY entry
-    each, exactly once). Correctness never waits for this: an expired hold stopped counting
-    when its time passed, and every posting settles its student first."""
-    row = (await db.execute(sql.SWEEP, {"batch": batch})).one()
-    swept = Swept(int(row.holds_expired), int(row.lots_expired), int(row.students))
-    if swept.holds:
-        metrics.HOLDS.labels(action="expire", outcome="ok").inc(swept.holds)
-    return swept
-
-
-async def expire_due_holds(db: Db, *, batch: int = 1000) -> int:
-    """sweep_due; returns how many holds it expired."""
-    return (await sweep_due(db, batch=batch)).holds

@@ -1,6 +1,6 @@
 """The expiry sweep on the PostgreSQL queue, every minute: EXPIRED on holds whose time has
 passed (their credits back to their lots) and one EXPIRY entry per credit lot past its
-expiresAt (issue 17), student by student under the balance row lock (holds.service.sweep_due).
+expiresAt (issue 17), student by student under the balance row lock (holds.sweep.sweep_due).
 
 Bookkeeping only: an expired hold stopped counting against the balance the moment its
 expires_at passed, and an expired lot's credits stopped being available at its expiresAt,
@@ -14,7 +14,7 @@ import structlog
 
 from medgrader.core.context import AppContext
 from medgrader.db.transactions import unit_of_work
-from medgrader.holds.service import sweep_due
+from medgrader.holds.sweep import sweep_due
 from medgrader.jobs.worker import app_context
 
 log = structlog.get_logger(__name__)
