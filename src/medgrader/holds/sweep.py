@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from medgrader.core import metrics
 from medgrader.db.session import Db
 from medgrader.holds import repository as sql
+from medgrader.ledger.threshold import after_expiry
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ async def sweep_due(db: Db, *, batch: int = 1000) -> Swept:
     when its time passed, and every posting settles its student first."""
     row = (await db.execute(sql.SWEEP, {"batch": batch})).one()
     swept = Swept(int(row.holds_expired), int(row.lots_expired), int(row.students))
+    if swept.lots:
+        # An expiry is a debit for the top-up trigger; the students' locks are still held.
+        await after_expiry(db)
     if swept.holds:
         metrics.HOLDS.labels(action="expire", outcome="ok").inc(swept.holds)
     return swept

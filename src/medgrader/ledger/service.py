@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from medgrader.core.errors import NotFound
 from medgrader.db.session import Db, no_rows
 from medgrader.ledger.rules import available, signed_amount
-from medgrader.ledger.threshold import after_debit
+from medgrader.ledger.threshold import after_debit, after_student_expiry
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 from medgrader.models.lots import DEFAULT_PRIORITY, LotKind, LotSource
 
@@ -344,6 +344,8 @@ async def settle_if_due(db: Db, student_id: uuid.UUID) -> None:
     entries in the history, and every figure read in the same transaction (one `now()`) agrees
     with it. Takes the balance row lock only when something is due. Queued (no round trip)."""
     await db.execute(SETTLE_IF_DUE, {"student_id": student_id})
+    # Lots it expired lower the available balance: the top-up trigger's business (issue 20).
+    await after_student_expiry(db, student_id)
 
 
 def sync_hold_sql(hold_id: str) -> str:

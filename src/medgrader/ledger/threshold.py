@@ -3,7 +3,8 @@
 
 `after_debit(db, student_id)` runs after anything that lowers a student's available balance
 (a spend, a capture, a negative adjustment, a clawback: ledger.service.debit and .clawback
-call it; a new or extended hold: holds.service calls it; an expiry of a lot must call it too),
+call it; a new or extended hold: holds.service calls it; lots expired outside a posting: the
+sweep and a settling read call `after_expiry`),
 in the same transaction and under the same balance row lock. One statement, queued in the
 pipeline (no_rows: no extra round trip on the spend path), that:
 
@@ -41,16 +42,26 @@ LONDON = "Europe/London"
 MONTH_START = f"(date_trunc('month', now() AT TIME ZONE '{LONDON}') AT TIME ZONE '{LONDON}')"
 COUNTED_THIS_MONTH = one_of("a.status", (*IN_FLIGHT, AttemptStatus.SUCCEEDED))
 
-ENQUEUE = no_rows(
-    text(
-        f"""
+# The students whose lots expired in this transaction (lots_settle's EXPIRY entries: the sweep,
+# or a read that settled first). created_at is clock_timestamp(), never before the
+# transaction's now(); the BRIN index on created_at keeps this to the newest block range.
+EXPIRED_IN_THIS_TRANSACTION = """
+    SELECT DISTINCT e.student_id FROM credit_transactions e
+     WHERE e.source_type = 'EXPIRY' AND e.created_at >= now()
+"""
+
+
+def _enqueue(students: str) -> str:
+    """The trigger's one statement for the students of `students` (an SQL expression giving
+    student ids)."""
+    return f"""
         WITH due AS (
             SELECT s.student_id, p.id AS package_id, p.name, p.credits, p.price_pence,
                    p.currency, s.payment_method_id
               FROM auto_top_up_settings s
               JOIN credit_packages p ON p.id = s.package_id AND p.is_active
               JOIN student_profiles sp ON sp.user_id = s.student_id
-             WHERE s.student_id = :student_id
+             WHERE s.student_id IN ({students})
                AND s.enabled AND s.suspended_at IS NULL
                AND {available("sp.credit_balance", "s.student_id")} <= s.threshold_credits
                AND (SELECT count(*) FROM auto_top_up_attempts a
@@ -79,8 +90,19 @@ ENQUEUE = no_rows(
                    ::procrastinate_job_to_defer_v1])
           FROM queued
         """
-    )
-)
+
+
+# One student's: among their newest entries (their index), an EXPIRY of this transaction.
+STUDENT_EXPIRED_IN_THIS_TRANSACTION = """
+    SELECT DISTINCT x.student_id FROM (
+        SELECT e.student_id, e.source_type, e.created_at FROM credit_transactions e
+         WHERE e.student_id = :student_id ORDER BY e.seq DESC LIMIT 50) x
+     WHERE x.source_type = 'EXPIRY' AND x.created_at >= now()
+"""
+
+ENQUEUE = no_rows(text(_enqueue(":student_id")))
+AFTER_EXPIRY = no_rows(text(_enqueue(EXPIRED_IN_THIS_TRANSACTION)))
+AFTER_STUDENT_EXPIRY = no_rows(text(_enqueue(STUDENT_EXPIRED_IN_THIS_TRANSACTION)))
 
 
 async def after_debit(db: Db, student_id: uuid.UUID) -> None:
@@ -88,3 +110,17 @@ async def after_debit(db: Db, student_id: uuid.UUID) -> None:
     available balance at or below their threshold and the guards allow one. The caller holds
     the student's balance row lock (every debit does) and owns the transaction."""
     await db.execute(ENQUEUE, {"student_id": student_id})
+
+
+async def after_expiry(db: Db) -> None:
+    """An expiry is a debit too (issue 20): queue the attempts the lots expired in this
+    transaction call for, as after_debit does for each of their students. Run after anything
+    that may settle students outside a posting (the sweep; a read that settles first), in the
+    same transaction, while it holds their balance row locks. Queued (no round trip)."""
+    await db.execute(AFTER_EXPIRY)
+
+
+async def after_student_expiry(db: Db, student_id: uuid.UUID) -> None:
+    """after_expiry for one student (a read that settled them first): looks only at their
+    newest entries."""
+    await db.execute(AFTER_STUDENT_EXPIRY, {"student_id": student_id})

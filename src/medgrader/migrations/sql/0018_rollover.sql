@@ -106,10 +106,14 @@ BEGIN
     FOR h IN SELECT id FROM credit_holds
               WHERE student_id = p_student AND status = 'ACTIVE' AND expires_at <= now()
               ORDER BY expires_at, seq LOOP
+        -- Checked again on the row as committed: a renewal committed while this waited for
+        -- the row keeps its hold ACTIVE.
         UPDATE credit_holds SET status = 'EXPIRED', closed_at = expires_at, updated_at = now()
-         WHERE id = h.id;
-        PERFORM lots_return_hold(h.id);
-        holds_expired := holds_expired + 1;
+         WHERE id = h.id AND status = 'ACTIVE' AND expires_at <= now();
+        IF FOUND THEN
+            PERFORM lots_return_hold(h.id);
+            holds_expired := holds_expired + 1;
+        END IF;
     END LOOP;
     FOR l IN SELECT id, remaining - reserved AS free FROM credit_lots
               WHERE student_id = p_student AND expires_at <= now() AND NOT swept

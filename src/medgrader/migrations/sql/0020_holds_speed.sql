@@ -91,12 +91,20 @@ DECLARE
     r record;
     v_student uuid;
     v_expired boolean;
+    v_swept boolean;
 BEGIN
     FOR r IN DELETE FROM lot_reservations WHERE hold_id = p_hold RETURNING lot_id, credits LOOP
         UPDATE credit_lots SET reserved = reserved - r.credits WHERE id = r.lot_id
-        RETURNING student_id, COALESCE(expires_at <= now(), false) INTO v_student, v_expired;
+        RETURNING student_id, COALESCE(expires_at <= now(), false), swept
+             INTO v_student, v_expired, v_swept;
         IF r.credits > 0 AND v_expired THEN
             PERFORM lots_pay_debts(v_student, r.lot_id);
+        END IF;
+        -- A lot past its expiry whose expiry is not written down yet (only inside lots_settle:
+        -- every other caller settled first) is left to lots_settle's lots loop, which rolls
+        -- over what a subscription period's lot may carry and expires the rest: expiring it
+        -- here would cost the student that rollover.
+        IF r.credits > 0 AND v_expired AND v_swept THEN
             PERFORM lots_expire(r.lot_id,
                                 (SELECT remaining - reserved FROM credit_lots WHERE id = r.lot_id),
                                 'lot:' || r.lot_id || ':hold:' || p_hold);
