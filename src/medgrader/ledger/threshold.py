@@ -51,9 +51,10 @@ EXPIRED_IN_THIS_TRANSACTION = """
 """
 
 
-def _enqueue(students: str) -> str:
+def _enqueue(students: str, *, also: str = "TRUE") -> str:
     """The trigger's one statement for the students of `students` (an SQL expression giving
-    student ids)."""
+    student ids), `also` an extra condition on them (checked after their settings are found:
+    most students have none)."""
     return f"""
         WITH due AS (
             SELECT s.student_id, p.id AS package_id, p.name, p.credits, p.price_pence,
@@ -62,7 +63,7 @@ def _enqueue(students: str) -> str:
               JOIN credit_packages p ON p.id = s.package_id AND p.is_active
               JOIN student_profiles sp ON sp.user_id = s.student_id
              WHERE s.student_id IN ({students})
-               AND s.enabled AND s.suspended_at IS NULL
+               AND s.enabled AND s.suspended_at IS NULL AND ({also})
                AND {available("sp.credit_balance", "s.student_id")} <= s.threshold_credits
                AND (SELECT count(*) FROM auto_top_up_attempts a
                      WHERE a.student_id = s.student_id AND a.status <> 'CANCELED'
@@ -92,17 +93,20 @@ def _enqueue(students: str) -> str:
         """
 
 
-# One student's: among their newest entries (their index), an EXPIRY of this transaction.
+# One student's lots expired in this transaction: an EXPIRY among their newest entries (their
+# index; a settle writes its entries last).
 STUDENT_EXPIRED_IN_THIS_TRANSACTION = """
-    SELECT DISTINCT x.student_id FROM (
-        SELECT e.student_id, e.source_type, e.created_at FROM credit_transactions e
-         WHERE e.student_id = :student_id ORDER BY e.seq DESC LIMIT 50) x
-     WHERE x.source_type = 'EXPIRY' AND x.created_at >= now()
+    EXISTS (SELECT 1 FROM (
+        SELECT e.source_type, e.created_at FROM credit_transactions e
+         WHERE e.student_id = s.student_id ORDER BY e.seq DESC LIMIT 50) x
+     WHERE x.source_type = 'EXPIRY' AND x.created_at >= now())
 """
 
 ENQUEUE = no_rows(text(_enqueue(":student_id")))
 AFTER_EXPIRY = no_rows(text(_enqueue(EXPIRED_IN_THIS_TRANSACTION)))
-AFTER_STUDENT_EXPIRY = no_rows(text(_enqueue(STUDENT_EXPIRED_IN_THIS_TRANSACTION)))
+AFTER_STUDENT_EXPIRY = no_rows(
+    text(_enqueue(":student_id", also=STUDENT_EXPIRED_IN_THIS_TRANSACTION))
+)
 
 
 async def after_debit(db: Db, student_id: uuid.UUID) -> None:
@@ -114,13 +118,16 @@ async def after_debit(db: Db, student_id: uuid.UUID) -> None:
 
 async def after_expiry(db: Db) -> None:
     """An expiry is a debit too (issue 20): queue the attempts the lots expired in this
-    transaction call for, as after_debit does for each of their students. Run after anything
-    that may settle students outside a posting (the sweep; a read that settles first), in the
-    same transaction, while it holds their balance row locks. Queued (no round trip)."""
+    transaction call for, as after_debit does for each of their students. Run by the sweep in
+    its transaction, while it holds the settled students' balance row locks. (An EXPIRY entry
+    another transaction committed meanwhile may bring its student in too, without the lock:
+    the attempt is still at most one in flight, by the partial UNIQUE index, and the guards
+    hold as for any debit.) Queued (no round trip)."""
     await db.execute(AFTER_EXPIRY)
 
 
 async def after_student_expiry(db: Db, student_id: uuid.UUID) -> None:
-    """after_expiry for one student (a read that settled them first): looks only at their
-    newest entries."""
+    """after_expiry for one student (a read that settled them first; it holds their lock if
+    it settled anything): looks at their newest entries only, and only when they have
+    automatic top-up on, so a plain read costs one index probe."""
     await db.execute(AFTER_STUDENT_EXPIRY, {"student_id": student_id})
