@@ -67,16 +67,16 @@ def balances(client: httpx.Client, student: Account) -> dict[str, int]:
     return {k: v for k, v in response.json().items() if k in ("balance", "held", "available")}
 
 
-def expire_now(db: psycopg.Connection, hold_id: str) -> None:
+def expire_now(db: psycopg.Connection, hold_id: str, *, ago: str = "1 second") -> None:
     """The controllable clock: move a hold's expiry into the past, and its creation (and its
     closing, if it was closed) with it, so the hold stays a consistent story: created 61
-    seconds ago, closed (if it was) 30 seconds ago, expiring a second ago."""
+    seconds ago, closed (if it was) 30 seconds ago, expiring `ago` (under 30 seconds) ago."""
     db.execute(
-        """
+        f"""
         UPDATE credit_holds
            SET created_at = now() - interval '61 seconds',
                closed_at = CASE WHEN closed_at IS NOT NULL THEN now() - interval '30 seconds' END,
-               expires_at = now() - interval '1 second'
+               expires_at = now() - interval '{ago}'
          WHERE id = %s
         """,
         (hold_id,),

@@ -16,7 +16,7 @@ import pytest
 from medgrader.subscriptions.rules import rollover
 from tests.checkout.support import balance
 from tests.credits.factory import new_key, spend_headers
-from tests.holds.support import act, new_hold
+from tests.holds.support import act, expire_now, hold_row, new_hold
 from tests.lots.support import lots, spend
 from tests.subscriptions.rollover_support import (
     entries,
@@ -193,6 +193,58 @@ def test_credits_a_hold_reserves_never_roll_over_nor_expire_under_it(
     assert balance(db, student.id) == 20
     out = value_out(db, period.lot_id)
     assert (out["USE"], out["ROLLOVER"], out["EXPIRY"]) == (500, 200, 300)
+    assert_ledger_invariants(db)
+
+
+@pytest.mark.parametrize("settle", ["sweep", "posting"])
+def test_a_hold_expiring_just_before_its_period_lot_gives_back_in_time_to_roll_over(
+    services: ServiceRunner, db: psycopg.Connection, client: httpx.Client, new_student: Any,
+    settle: str,
+) -> None:  # fmt: skip
+    # Regression (0018/0020 review): one settle finds both past their expiry, the hold first.
+    # It gives its credits back to a lot whose expiry is not written down yet: lots_return_hold
+    # must leave them to the lots' step, which rolls the cap over, instead of expiring them
+    # all under the hold's own EXPIRY entry (which cost the student the rollover).
+    student = new_student(balance=0)
+    period = period_lot(services, db, student.id, credits=100, price=1000, cap=30)
+    assert spend(services, student.id, 10) is not None  # 90 left in the period's lot
+    hold = new_hold(client, student, 50)  # 50 reserved, 40 free
+    expire_now(db, hold["holdId"], ago="2 seconds")
+    lot_expiry = expire(db, period.lot_id, ago="1 second")
+    [due] = rows(db, "SELECT expires_at FROM credit_holds WHERE id = %s", hold["holdId"])
+    assert due["expires_at"] < lot_expiry  # the hold a little before its lot, both past
+
+    spent = 0
+    if settle == "sweep":
+        sweep(services)
+    else:  # a posting's first statement is the same settle; it then spends rolled credits
+        spent = 5
+        assert spend(services, student.id, spent) is not None
+
+    rule = rollover(lot_credits=100, lot_value_pence=1000, remaining=90,
+                    rollover_max_credits=30, renews=True)  # fmt: skip
+    assert (rule.credits, rule.expiring) == (30, 60)
+    assert hold_row(db, hold["holdId"])[0] == "EXPIRED"
+    source = f"lot:{period.lot_id}"
+    # No EXPIRY of the hold's own (lot:<lot>:hold:<hold>): the lot's one expiry, for the rest.
+    assert entries(db, student.id) == [
+        ("DEBIT", "ROLLOVER", 30, source),
+        ("CREDIT", "ROLLOVER", 30, source),
+        ("DEBIT", "EXPIRY", 60, source),
+    ]
+    assert sum(e[2] for e in entries(db, student.id) if e[1] == "EXPIRY") == 60
+    [new] = rollover_lots(db, student.id)
+    assert (new["from_lot"], new["amount"], new["remaining"]) == (period.lot_id, 30, 30 - spent)
+    assert new["value_minor"] == rule.value_pence
+    [old] = rows(db, "SELECT remaining, reserved, swept FROM credit_lots WHERE id = %s",
+                 period.lot_id)  # fmt: skip
+    assert old == {"remaining": 0, "reserved": 0, "swept": True}
+    assert rows(db, "SELECT * FROM lot_reservations WHERE hold_id = %s", hold["holdId"]) == []
+    out = value_out(db, period.lot_id)
+    assert out["ROLLOVER"] == rule.value_pence
+    assert out["USE"] + out["ROLLOVER"] + out["EXPIRY"] == 1000
+    assert balance(db, student.id) == 30 - spent
+    assert ledger_balance(db, student.id) == (30 - spent, 30 - spent)
     assert_ledger_invariants(db)
 
 
