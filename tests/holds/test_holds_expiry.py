@@ -1,5 +1,5 @@
 """Expiry by the database clock (tests move expires_at: no sleeping out a TTL), the sweep,
-and capture racing expiry made deterministic with real row locks."""
+and capture (or renewal) racing expiry made deterministic with real row locks."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from medgrader.core.statuses import status_of
 from medgrader.db.transactions import unit_of_work
 from medgrader.holds import service as holds
 from medgrader.holds.errors import HoldExpired
-from medgrader.holds.sweep import expire_due_holds
+from medgrader.holds.limits import HoldLimits
+from medgrader.holds.sweep import expire_due_holds, sweep_due
 from medgrader.holds.tasks import sweep_expired_holds
 from medgrader.runtime import BLUEPRINTS
 from tests.credits.factory import entry_count, new_key, spend_headers
@@ -31,8 +32,10 @@ from tests.holds.support import (
     hold_row,
     new_hold,
 )
+from tests.lots.support import spend
 from tests.support.accounts import Account
-from tests.support.invariants import ledger_balance
+from tests.support.invariants import assert_ledger_invariants, ledger_balance
+from tests.support.locks import blocked_on_row
 from tests.support.services import ServiceRunner
 
 pytestmark = pytest.mark.usefixtures("invariants")
@@ -210,3 +213,68 @@ def test_expiry_holding_the_row_beats_a_capture_that_began_before_it(
     assert capture_entries(db, hold["holdId"]) == []
     assert entry_count(db, student.id, "USAGE") == 0
     assert ledger_balance(db, student.id) == (10, 10)
+
+
+@pytest.mark.parametrize("settle", ["sweep", "posting"])
+def test_a_renewal_holding_the_row_keeps_the_hold_its_settle_had_picked(
+    client: httpx.Client, db: psycopg.Connection, services: ServiceRunner, new_student: NewStudent,
+    settle: str,
+) -> None:  # fmt: skip
+    # Regression (0018 review fix): lots_settle picks the holds past their expiry from its
+    # snapshot, then expires each on the row as committed, checked again. A renewal that
+    # began while the hold was live and commits while the settle waits for its row must
+    # leave the hold ACTIVE, as its 200 answer said; expiring it anyway (the former
+    # `WHERE id = h.id`) would return its credits to their lots under a live hold.
+    student = new_student(balance=10)
+    hold = new_hold(client, student, 6)
+    hold_id = uuid.UUID(hold["holdId"])
+    key = new_key()
+    spent = 4 if settle == "posting" else 0
+
+    def settle_student() -> Any:  # in a thread: B, on a connection of its own
+        if settle == "sweep":
+            return services.in_transaction(lambda session, _: sweep_due(session))
+        return spend(services, student.id, spent)
+
+    async def scenario(ctx: AppContext) -> tuple[holds.HoldResult, Any]:
+        async with unit_of_work(ctx.db_pool) as renewal:
+            # The renewal's transaction (and so its clock, now()) starts while the hold is
+            # live; then the hold's time passes (the controllable clock: due from now on).
+            pid = await renewal.scalar(text("SELECT pg_backend_pid()"))
+            db.execute("UPDATE credit_holds SET expires_at = now() WHERE id = %s", (hold_id,))
+            renewed = await holds.extend_hold(
+                renewal, student_id=uuid.UUID(student.id), hold_id=hold_id,
+                idempotency_key=key, limits=HoldLimits.of(ctx.settings), ttl_seconds=600,
+            )  # fmt: skip
+            # B starts after the expiry: its snapshot shows the hold due, so it picks it, and
+            # then waits for the row the uncommitted renewal holds (its balance row is free:
+            # a renewal without more credits takes no balance row lock).
+            settling = asyncio.ensure_future(asyncio.to_thread(settle_student))
+            await blocked_on_row(db, pid, "credit_holds")  # (raises if it never waits)
+        return renewed, await settling  # the renewal committed: B goes on, on the new row
+
+    renewed, outcome = services.run(scenario)
+    assert (renewed.replayed, renewed.hold.status) == (False, "ACTIVE")
+    if settle == "sweep":
+        assert (outcome.holds, outcome.students) == (0, 1)  # it settled the student: nothing due
+    else:
+        assert outcome is not None  # the spend, within the available balance
+    # The renewal's answer is true: the hold is ACTIVE, to its new expiry, reserving it all.
+    row = db.execute(
+        "SELECT status, expires_at, closed_at, expires_at > now() FROM credit_holds WHERE id = %s",
+        (hold_id,),
+    ).fetchone()
+    assert row == ("ACTIVE", renewed.hold.expires_at, None, True)
+    reserved = db.execute(
+        "SELECT COALESCE(SUM(credits), 0) FROM lot_reservations WHERE hold_id = %s", (hold_id,)
+    ).fetchone()
+    assert reserved == (6,)
+    assert balances(client, student) == {"balance": 10 - spent, "held": 6, "available": 4 - spent}
+    # ...and the API says so again: the renewal replayed under its key, and the hold read.
+    again = act(client, student, hold["holdId"], "extend", {"ttlSeconds": 600}, key=key)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (200, "true")
+    assert again.json() == renewed.hold.model_dump(mode="json", by_alias=True)
+    shown = client.get(f"{HOLDS}/{hold['holdId']}", headers=student.headers).json()
+    assert (shown["status"], shown["amount"]) == ("ACTIVE", 6)
+    assert ledger_balance(db, student.id) == (10 - spent, 10 - spent)
+    assert_ledger_invariants(db)
