@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from datetime import datetime
+from importlib import resources
 from typing import Any
 
 import psycopg
@@ -120,3 +122,15 @@ def expiries(db: psycopg.Connection, student_id: str) -> list[tuple[str, int]]:
         (student_id,),
     ).fetchall()
     return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def load_migration(file: str) -> Any:
+    """A migration's module (versions/<file>), for a test that runs its SQL or its
+    downgrade's restore text."""
+    path = resources.files("medgrader.migrations") / "versions" / file
+    spec = importlib.util.spec_from_file_location(f"migration_{file[:4]}", str(path))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -6,10 +6,8 @@ reservation, debt and ledger entry comes out the same, ids aside."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import uuid
-from importlib import resources
 from typing import Any
 
 import psycopg
@@ -17,19 +15,10 @@ import pytest
 
 from tests.credits.factory import make_student
 from tests.ledger.test_ledger_audit_checks import _findings, scratch
+from tests.lots.support import load_migration
 from tests.support.services import ServiceRunner
 
 __all__ = ["scratch"]
-
-
-def _migration() -> Any:
-    path = resources.files("medgrader.migrations") / "versions" / "0020_holds_speed.py"
-    spec = importlib.util.spec_from_file_location("migration_0020", str(path))
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _post(conn: psycopg.Connection, student: str, delta: int, source: str, **lot: Any) -> None:
@@ -161,7 +150,7 @@ def test_the_holds_lot_work_is_the_same_through_0013_and_0020(
     conn.execute("SAVEPOINT before_0020_run")
     faster = _scenario(conn, student, capture)
     conn.execute("ROLLBACK TO SAVEPOINT before_0020_run")
-    migration = _migration()
+    migration = load_migration("0020_holds_speed.py")
     conn.execute(migration.definitions_0013(migration.REPLACED))  # (rolled back at the end)
     before = _scenario(conn, student, capture)
 

@@ -319,22 +319,11 @@ async def clawback(
     return entry
 
 
-# A reader's settle: lots_settle only when the clock has decided something for the student (a
-# lot past its expiry not yet written down, an ACTIVE hold past its own), so a plain read takes
-# no lock. Without FROM, the WHERE is a one-time filter evaluated before lots_settle is called.
-SETTLE_IF_DUE = no_rows(
-    text(
-        """
-        SELECT lots_settle(:student_id)
-         WHERE EXISTS (SELECT 1 FROM credit_lots l
-                        WHERE l.student_id = :student_id AND l.expires_at <= now()
-                          AND NOT l.swept)
-            OR EXISTS (SELECT 1 FROM credit_holds h
-                        WHERE h.student_id = :student_id AND h.status = 'ACTIVE'
-                          AND h.expires_at <= now())
-        """
-    )
-)
+# A reader's settle: lots_settle only when the clock has decided something for the student
+# (lots_due, migration 0021: a lot past its expiry not yet written down, an ACTIVE hold past its
+# own), so a plain read takes no lock. Without FROM, the WHERE is a one-time filter evaluated
+# before lots_settle is called.
+SETTLE_IF_DUE = no_rows(text("SELECT lots_settle(:student_id) WHERE lots_due(:student_id)"))
 
 
 async def settle_if_due(db: Db, student_id: uuid.UUID) -> None:

@@ -9,8 +9,8 @@ value is the movement's, so value moves on and is neither recognised nor breakag
 reserves credits in lots (`lot_reservations`, summed in `credit_lots.reserved`) without moving
 them; its capture moves them. A clawback that finds no credits leaves a debt (`credit_debts`)
 that the next credits pay, as CLAWBACK movements of the clawback's entry. The writer is the SQL
-in migrations 0013 and 0018 (`ledger_post` and the `lots_*` functions), called only by
-ledger.service. Invariants (checked by the audit, lots.audit):
+in migrations 0013, 0018 and their successors (`ledger_post` and the `lots_*` functions),
+called only by ledger.service. Invariants (checked by the audit, lots.audit):
 
 - a lot's `amount - remaining` is the sum of its movements, `reserved` the sum of its
   reservations, `0 <= reserved <= remaining <= amount`;
