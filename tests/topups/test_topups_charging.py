@@ -30,6 +30,9 @@ from tests.topups.support import (
     turn_on,
 )
 
+# An attempt's states from queued to done, as the end-to-end tier's worker may leave it.
+TAKEN_OR_NOT = {"QUEUED", "PROCESSING", "SUCCEEDED"}
+
 
 @BOTH_TIERS
 def test_a_spend_crossing_the_threshold_tops_up_once(
@@ -48,10 +51,12 @@ def test_a_spend_crossing_the_threshold_tops_up_once(
     assert spend(client, student, 40).status_code == 201  # 60 left: above the threshold
     assert attempts(db, student.id) == []
     assert spend(client, student, 10).status_code == 201  # 50 left: at the threshold
-    queued = attempts(db, student.id)
-    assert [(a["status"], a["credits"], a["amount_pence"]) for a in queued] == [
-        ("QUEUED", 100, 1000)
-    ]
+    # One attempt for the starter package. In the end-to-end tier the app's worker runs beside
+    # the test and may already have taken it (CI saw PROCESSING): only the fast tier, where
+    # jobs run on demand, can see it still queued.
+    [queued] = attempts(db, student.id)
+    assert (queued["credits"], queued["amount_pence"]) == (100, 1000)
+    assert queued["status"] in ({"QUEUED"} if tier == "fast" else TAKEN_OR_NOT)
     run_jobs()
     stripe_emulator.wait_for_deliveries()
     done = attempts(db, student.id)[0]
