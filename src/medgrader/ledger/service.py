@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from medgrader.core.errors import NotFound
 from medgrader.db.session import Db, no_rows
 from medgrader.ledger.rules import available, signed_amount
-from medgrader.ledger.threshold import after_debit, after_student_expiry
+from medgrader.ledger.threshold import after_debit, after_student_expiry, top_up_on_sql
 from medgrader.models.ledger import CLAWBACK_SOURCES, EntryType, SourceType
 from medgrader.models.lots import DEFAULT_PRIORITY, LotKind, LotSource
 
@@ -43,6 +43,9 @@ class LedgerEntry:
     created_at: datetime
     # How the entry moved the balance (ledger.rules.signed_amount, read back from SQL).
     delta: int
+    # The student has automatic top-up on (ledger.threshold.top_up_on_sql), read by the
+    # posting under the balance row lock; False for an entry read back (a replay).
+    top_up_on: bool = False
 
 
 class StudentNotFound(NotFound):
@@ -65,7 +68,8 @@ def _posting_sql(*, require_cover: bool) -> Any:
     return text(
         f"""
         SELECT e.id, e.seq, e.balance_after, e.created_at,
-               {signed_amount("e.entry_type", "e.amount")} AS delta
+               {signed_amount("e.entry_type", "e.amount")} AS delta,
+               {top_up_on_sql("CAST(:student_id AS uuid)")} AS top_up_on
           FROM ledger_post(
                  CAST(:student_id AS uuid), CAST(:entry_type AS text), CAST(:amount AS bigint),
                  {signed_amount("CAST(:entry_type AS text)", "CAST(:amount AS bigint)")},
@@ -189,6 +193,7 @@ async def _post(
         source_type=source_type,
         created_at=row.created_at,
         delta=int(row.delta),
+        top_up_on=row.top_up_on,
     )
 
 
@@ -275,8 +280,8 @@ async def debit(
     )
     if entry is None:
         await ensure_student_exists(db, student_id)
-    else:
-        await after_debit(db, student_id)  # automatic top-up: the one hook (ledger.threshold)
+    else:  # automatic top-up: the one hook (ledger.threshold)
+        await after_debit(db, student_id, top_up_on=entry.top_up_on)
     return entry
 
 
@@ -315,7 +320,8 @@ async def clawback(
     )
     if entry is None:
         raise StudentNotFound()
-    await after_debit(db, student_id)  # automatic top-up: the one hook (ledger.threshold)
+    # automatic top-up: the one hook (ledger.threshold)
+    await after_debit(db, student_id, top_up_on=entry.top_up_on)
     return entry
 
 

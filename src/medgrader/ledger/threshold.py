@@ -18,7 +18,8 @@ pipeline (no_rows: no extra round trip on the spend path), that:
 4. and, only when a row was inserted, defers the job that charges it (procrastinate's own
    defer function), so the job commits with the attempt or not at all.
 
-A debit that queues nothing (no settings: the common case) costs one index probe.
+A debit that queues nothing (no settings: the common case) costs one index probe, in the
+posting's own statement (`top_up_on_sql`, which ledger.service's posting returns).
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ EXPIRED_IN_THIS_TRANSACTION = """
 """
 
 
+# Automatic top-up is on: THE definition (the trigger's statement and every posting ask it).
+_ON = "s.enabled AND s.suspended_at IS NULL"
+
+
+def top_up_on_sql(student: str) -> str:
+    """An SQL boolean: the student (an SQL expression) has automatic top-up on. A posting
+    returns it (ledger.service), so that a debit of a student without it (nearly every one)
+    sends no ENQUEUE statement. The posting runs after lock_balance's statement, so its
+    snapshot (taken when it starts) holds every settings change committed before the lock
+    was granted, and none can commit until the transaction ends (save_settings takes the
+    lock too): as true as ENQUEUE's own look, as the posting's cover check is."""
+    return f"EXISTS (SELECT 1 FROM auto_top_up_settings s WHERE s.student_id = {student} AND {_ON})"
+
+
 def _enqueue(students: str, *, also: str = "TRUE") -> str:
     """The trigger's one statement for the students of `students` (an SQL expression giving
     student ids), `also` an extra condition on them (checked after their settings are found:
@@ -63,7 +78,7 @@ def _enqueue(students: str, *, also: str = "TRUE") -> str:
               JOIN credit_packages p ON p.id = s.package_id AND p.is_active
               JOIN student_profiles sp ON sp.user_id = s.student_id
              WHERE s.student_id IN ({students})
-               AND s.enabled AND s.suspended_at IS NULL AND ({also})
+               AND {_ON} AND ({also})
                AND {available("sp.credit_balance", "s.student_id")} <= s.threshold_credits
                AND (SELECT count(*) FROM auto_top_up_attempts a
                      WHERE a.student_id = s.student_id AND a.status <> 'CANCELED'
@@ -109,11 +124,15 @@ AFTER_STUDENT_EXPIRY = no_rows(
 )
 
 
-async def after_debit(db: Db, student_id: uuid.UUID) -> None:
+async def after_debit(db: Db, student_id: uuid.UUID, *, top_up_on: bool = True) -> None:
     """Queue an automatic top-up attempt (and its job) if this debit left the student's
     available balance at or below their threshold and the guards allow one. The caller holds
-    the student's balance row lock (every debit does) and owns the transaction."""
-    await db.execute(ENQUEUE, {"student_id": student_id})
+    the student's balance row lock (every debit does) and owns the transaction.
+
+    `top_up_on` False: the caller read top_up_on_sql under that lock and found the settings
+    off, so nothing can be queued and no statement is sent."""
+    if top_up_on:
+        await db.execute(ENQUEUE, {"student_id": student_id})
 
 
 async def after_expiry(db: Db) -> None:
