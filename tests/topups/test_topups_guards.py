@@ -140,10 +140,13 @@ def test_three_failures_in_a_row_suspend_until_a_different_card(
         client.get("/api/credits/auto-top-up", headers=student.headers).json()["state"]
         == "SUSPENDED"
     )
-    # A different card does, and becomes the card charged.
+    # A different card does, and becomes the card charged; the balance is below the threshold
+    # and the last failure over an hour old, so the resume queues an attempt at once (as
+    # turning it on does), and the next spend finds it in flight.
     save_card(client, student, stripe_emulator, INSUFFICIENT_FUNDS)
     view = client.get("/api/credits/auto-top-up", headers=student.headers).json()
     assert (view["state"], view["paymentMethod"]["last4"]) == ("ACTIVE", "3178")
+    assert len(attempts(db, student.id)) == 4
     assert spend(client, student, 1).status_code == 201
     run_jobs()
     assert len(attempts(db, student.id)) == 4

@@ -44,8 +44,9 @@ class LedgerEntry:
     # How the entry moved the balance (ledger.rules.signed_amount, read back from SQL).
     delta: int
     # The student has automatic top-up on (ledger.threshold.top_up_on_sql), read by the
-    # posting under the balance row lock; False for an entry read back (a replay).
-    top_up_on: bool = False
+    # posting under the balance row lock. True (send the trigger's statement, which checks
+    # again) when not known: an entry read back for a replay.
+    top_up_on: bool = True
 
 
 class StudentNotFound(NotFound):

@@ -171,11 +171,20 @@ async def forget_card(db: Db, payment_method_id: str) -> None:
 async def card_saved(db: Db, customer_id: str, card: dict[str, Any]) -> str:
     """A card was saved to the student's Customer (a setup Checkout completed). If automatic
     top-up is suspended and this is a different card (another fingerprint) from the one that
-    failed, it becomes the card charged and the suspension is lifted."""
+    failed, it becomes the card charged and the suspension is lifted; an attempt is queued at
+    once if the available balance is already at or below the threshold."""
     student_id = await repository.student_of_customer(db, customer_id)
     if student_id is None:
         return "unknown_customer"
-    if await repository.replace_suspended_card(db, student_id, card_columns(card)):
+    # The balance row first, as save_settings does: lifting a suspension turns top-up on, and
+    # a posting's look at the settings (ledger.threshold.top_up_on_sql) is only true under
+    # this lock. Then the one trigger, as for any debit: a resume with the balance already at
+    # or below the threshold queues an attempt now (guards included), and so do lots the
+    # lock's settle expired.
+    await ledger.lock_balance(db, student_id)
+    resumed = await repository.replace_suspended_card(db, student_id, card_columns(card))
+    await after_debit(db, student_id)
+    if resumed:
         log.info("automatic top-up resumed with a different card", student_id=str(student_id))
         return "card_saved: top-up resumed"
     return "card_saved"
