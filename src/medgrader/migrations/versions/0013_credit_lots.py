@@ -106,11 +106,15 @@ def _fk(column: str, table: str) -> sa.Column[Any]:
                      nullable=False)  # fmt: skip
 
 
+def _uuid_pk() -> sa.Column:
+    """A table's `id` column (a Column joins one table only: one per call)."""
+    return sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"))
+
+
 def _create_tables() -> None:
-    uuid_pk = sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"))
     op.create_table(
         "credit_lots",
-        uuid_pk.copy(),
+        _uuid_pk(),
         sa.Column("seq", sa.BigInteger(), sa.Identity(always=True), nullable=False),
         _fk("student_id", "users"),
         _fk("entry_id", "credit_transactions"),
@@ -208,7 +212,7 @@ def _create_tables() -> None:
     )
     op.create_table(
         "credit_debts",
-        uuid_pk.copy(),
+        _uuid_pk(),
         _fk("student_id", "users"),
         _fk("entry_id", "credit_transactions"),
         sa.Column("amount", sa.BigInteger(), nullable=False),
