@@ -14,12 +14,16 @@ from medgrader.db.resolve import Database
 
 @contextmanager
 def scratch_database(database: Database, suffix: str) -> Iterator[str]:
-    """An empty database named after the test run's own (MEDGRADER_TEST_DB) and `suffix`;
-    yields its libpq URL. Skips where the tests run on an external server."""
+    """An empty database named after the test run's own (MEDGRADER_TEST_DB), the xdist worker
+    and `suffix`; yields its libpq URL. Skips where the tests run on an external server.
+
+    The worker is in the name because a module's tests may run on two workers at once: with
+    one name, one test's drop took the other's database from under it."""
     if database.embedded is None:
         pytest.skip("needs the embedded server to create a scratch database")
     admin_url = database.embedded.libpq_url("postgres")
-    name = f"{os.environ.get('MEDGRADER_TEST_DB', 'medgrader_test')}_{suffix}"
+    prefix = os.environ.get("MEDGRADER_TEST_DB", "medgrader_test")
+    name = f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{suffix}"
     drop_database(admin_url, name)
     ensure_database(admin_url, name)
     try:
