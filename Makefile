@@ -18,7 +18,7 @@ CHROMIUM ?= /usr/bin/chromium
 # they start, and the extra worker uses it (on 2 cores: about 210 s instead of 240 s).
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 # The OpenAPI contract test's time budget in seconds (tests/contract).
-SCHEMATHESIS_MAX_TIME ?= 60
+SCHEMATHESIS_MAX_TIME ?= 30
 
 .PHONY: demo test test-fast lint bench clean
 

@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-
 from medgrader.core.money import format_money
 from medgrader.models.documents import DocumentForm, DocumentType
 
@@ -51,6 +48,11 @@ def _font_files() -> tuple[str, str]:
 
 class _Page:
     def __init__(self, document: Any) -> None:
+        # fpdf2 (with fontTools) is imported here, not at the top: it is about a sixth of a
+        # process's import time, and of our processes only the job worker and a PDF download
+        # draw documents (every `medgrader` command, API and test process imports this module).
+        from fpdf import FPDF
+
         pdf = FPDF(format="A4")
         regular, bold = _font_files()
         pdf.add_font("DejaVu", "", regular)
@@ -63,10 +65,14 @@ class _Page:
         self.pdf = pdf
 
     def line(self, text: str, *, size: int = 10, bold: bool = False, height: float = 5) -> None:
+        from fpdf.enums import XPos, YPos
+
         self.pdf.set_font("DejaVu", "B" if bold else "", size)
         self.pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def row(self, label: str, value: str, *, bold: bool = False) -> None:
+        from fpdf.enums import XPos, YPos
+
         self.pdf.set_font("DejaVu", "B" if bold else "", 10)
         self.pdf.cell(120, 6, label)
         self.pdf.cell(0, 6, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
