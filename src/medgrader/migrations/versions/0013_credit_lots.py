@@ -106,7 +106,7 @@ def _fk(column: str, table: str) -> sa.Column[Any]:
                      nullable=False)  # fmt: skip
 
 
-def _uuid_pk() -> sa.Column:
+def _uuid_pk() -> sa.Column[Any]:
     """A table's `id` column (a Column joins one table only: one per call)."""
     return sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"))
 
