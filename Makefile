@@ -21,7 +21,8 @@ unexport PYTHONDONTWRITEBYTECODE
 
 # pytest-xdist workers: one per core and one more (each has its own databases, see
 # tests/conftest.py): the end-to-end tests spend much of their time waiting on the processes
-# they start, and the extra worker uses it (on 2 cores: about 210 s instead of 240 s).
+# they start, and the extra worker uses it (on 2 cores, 2026-12-04: about 210 s instead of
+# 240 s; the run has since grown CPU-bound, with about 30 s of idle CPU left in it).
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 # The OpenAPI contract test's time budget in seconds (tests/contract).
 SCHEMATHESIS_MAX_TIME ?= 30

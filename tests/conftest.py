@@ -21,7 +21,6 @@ gets.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,12 @@ from medgrader.db.migrate import upgrade_to_head
 from medgrader.db.resolve import Database
 from stripe_emulator.testing import EmulatorServer, start_emulator
 from tests.support.accounts import Account, sign_up
-from tests.support.databases import PREFIX, TestServer, Wiper, open_test_server
+from tests.support.databases import (
+    TEST_DATABASE,
+    TestServer,
+    Wiper,
+    open_test_server,
+)
 from tests.support.fast_app import APP_URL, FastApp, InProcessApp
 from tests.support.google import GOOGLE_CLIENT_ID, GoogleIssuer
 from tests.support.invariants import assert_ledger_invariants, audit_findings, run_audit_cli
@@ -54,9 +58,6 @@ from tests.support.services import ServiceRunner
 from tests.support.tiers import is_e2e, wait_for_live_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
-# This pytest process: an xdist worker ("gw0", "gw1"...) or the one process of a serial run.
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-TEST_DATABASE = f"{PREFIX}_{WORKER}"
 JWT_SECRET = "test-jwt-secret-" + "s" * 60  # 64+ bytes: long enough even for HS512 tests
 STRIPE_SECRET_KEY = "sk_test_medgrader_tests"
 STRIPE_WEBHOOK_SECRET = "whsec_medgrader_tests_0123456789abcdef"

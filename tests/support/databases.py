@@ -34,6 +34,10 @@ from medgrader.db.resolve import Database
 ROOT = Path(__file__).resolve().parents[2]
 # Several runs may share one server (TEST_DATABASE_URL, two checkouts): a prefix per run kind.
 PREFIX = os.environ.get("MEDGRADER_TEST_DB", "medgrader_test")
+# This pytest process: an xdist worker ("gw0", "gw1"...) or the one process of a serial run.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# The databases of this pytest process are named from here (the tier's, scratch ones).
+TEST_DATABASE = f"{PREFIX}_{WORKER}"
 TEMPLATE = f"{PREFIX}_template"
 MIGRATIONS = Path(medgrader.__file__).resolve().parent / "migrations"
 # Tables no test writes and the wipe must keep.
